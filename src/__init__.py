@@ -1,0 +1,1 @@
+"""Emergent abilities: real, or the metric? Models, data, metrics and analysis."""
