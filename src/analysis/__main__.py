@@ -1,0 +1,40 @@
+"""Command-line entry to the analysis module: ``python -m src.analysis <command> --help``.
+
+Each command lives in a ``cli_*`` module with ``register(subparsers)``: it adds its sub-parser(s) and sets
+``func`` (called with the parsed namespace). Commands never import the training stack.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import sys
+
+COMMAND_MODULES = (
+    "src.analysis.cli_sweeps",  # collect, figure, claims, backtest (sweeps of our own families)
+    "src.analysis.cli_model",  # the paper's mathematical model and Monte-Carlo simulator (Fig. 2, Fig. 9)
+    "src.analysis.cli_arithmetic",  # per-sample LLM outputs: Fig. 3, Fig. 4, prediction 3
+    "src.analysis.cli_bigbench",  # BIG-Bench and open-model tables: Fig. 5, Fig. 6, multiple comparisons
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m src.analysis",
+        description="Turn sweeps, per-sample outputs and evaluation tables into the paper's tables and figures.",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="<command>", required=True)
+    for name in COMMAND_MODULES:
+        if importlib.util.find_spec(name) is not None:
+            importlib.import_module(name).register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
