@@ -276,3 +276,13 @@ def test_standins_have_the_triplet_counts_their_provenance_states():
     n_models = long.groupby(["source", "task", "metric", "family"]).model.nunique()
     assert (n_models >= 3).groupby("source").sum().to_dict() == {"expemergence": 171, "obsscaling": 102}
     assert long.groupby("source").family.nunique().to_dict()["expemergence"] == 25
+
+
+def test_cli_bigbench_table_writes_the_tidy_csv(tmp_path, capsys):
+    from src.analysis.__main__ import main
+
+    out = tmp_path / "out" / "bigbench.csv"
+    assert main(["bigbench-table", str(write_tree(tmp_path / "bb")), "--out", str(out)]) == 0
+    table = pd.read_csv(out, keep_default_na=False)
+    assert len(table) == 54 and set(table.task) == {"task_a", "task_b"}
+    assert "54 rows from 6 score files, 2 tasks, 1 families" in capsys.readouterr().out
