@@ -140,12 +140,17 @@ def run_fig5bc(args: argparse.Namespace) -> int:
 
 def run_fig6(args: argparse.Namespace) -> int:
     from src.analysis.meta_analysis import mcg_vs_brier
-    from src.analysis.meta_figures import fig6_curves, fig6_scatter
+    from src.analysis.meta_figures import TARGET_ONLY_NOTE, fig6_curves, fig6_scatter
 
     out = _out_dir(args)
     long = load_inputs(args)
     pairs = mcg_vs_brier(_scores(args, long), mcg=args.mcg_metric, brier=args.brier_metric)
-    _csv(pairs, out, "fig6_mcg_vs_brier")
+    note = TARGET_ONLY_NOTE if "target_prob" in args.brier_metric else ""
+    _csv(
+        pairs.assign(mcg_metric=args.mcg_metric, brier_metric=args.brier_metric, brier_note=note),
+        out,
+        "fig6_mcg_vs_brier",
+    )
     _save(fig6_scatter(pairs, args.threshold, args.mcg_metric, args.brier_metric), out, "fig6_scatter")
     families = args.family or list(
         pairs.groupby("family").emergence_mcg.max().sort_values(ascending=False).index[: args.n_families]
@@ -182,8 +187,10 @@ def run_null(args: argparse.Namespace) -> int:
     _save(fig_null(summary, args.threshold), out, "null_expected_vs_observed")
     print(f"Multiple comparisons: {len(scores)} triplets, {args.n_draws} draws per null, seed {args.seed}")
     print(summary[summary.threshold == args.threshold].to_string(index=False))
+    floor = 1 / (args.n_draws + 1)
     for kind in nulls:
-        print(f"{kind} null: triplets with BH q < 0.05: {int((scores[f'q_{kind}'] < 0.05).sum())}")
+        print(f"{kind} null: triplets with Benjamini-Hochberg q < 0.05: {int((scores[f'q_{kind}'] < 0.05).sum())} "
+              f"(smallest attainable p = 1/(n_draws+1) = {floor:.2g}; raise --n-draws to resolve smaller p)")  # fmt: skip
     return 0
 
 

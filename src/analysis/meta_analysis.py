@@ -6,9 +6,9 @@ it so that higher is better: a lower-is-better metric (Brier, calibration error,
 flips the sign of the score and nothing else (Eq. 1 is odd in y). A positive score is then always an improvement
 with scale, and "emergent" means ``score >= threshold`` for every metric alike.
 
-Default threshold 10: a curve of N sizes whose N-1 steps are equal (a straight line in whatever x spacing the
-family has) scores exactly N-1, so 10 exceeds every such line for the families here (at most 8 sizes); a curve
-passes only if its total change is at least 10 median steps.
+Default threshold 10: a curve of N sizes whose N-1 steps are equal scores exactly N-1, so 10 is above every
+evenly stepped curve of up to 10 sizes (the stand-in families have at most 8); a curve passes only if its total
+change is at least 10 median steps. The paper states no threshold; it is a parameter everywhere.
 """
 
 from __future__ import annotations

@@ -78,7 +78,13 @@ def fig5bc(summary: pd.DataFrame, share_all: float, share_known: float) -> Figur
     ax_b.legend(title="emergent in", fontsize=8)
     y = np.arange(len(summary))
     ax_c.barh(y + 0.2, summary.share_emergent, height=0.4, color="C3", label="share of emergent triplets")
-    ax_c.barh(y - 0.2, summary.share_annotated, height=0.4, color="0.6", label="share of all annotated tasks")
+    ax_c.barh(
+        y - 0.2,
+        summary.share_annotated,
+        height=0.4,
+        color="0.6",
+        label="share of all annotated (task, metric) pairs",
+    )
     ax_c.set_yticks(y, summary.metric)
     ax_c.set_xlabel("share")
     ax_c.set_title(
