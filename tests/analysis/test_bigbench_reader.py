@@ -286,3 +286,18 @@ def test_cli_bigbench_table_writes_the_tidy_csv(tmp_path, capsys):
     table = pd.read_csv(out, keep_default_na=False)
     assert len(table) == 54 and set(table.task) == {"task_a", "task_b"}
     assert "54 rows from 6 score files, 2 tasks, 1 families" in capsys.readouterr().out
+
+
+def test_cli_fig6_on_an_official_results_tree(tmp_path):
+    from src.analysis.__main__ import main
+
+    out = tmp_path / "out"
+    argv = ["bigbench-fig6", "--bigbench-results", str(write_tree(tmp_path / "bb")),
+            "--brier-metric", "calibration_multiple_choice_brier_score", "--out-dir", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    pairs = pd.read_csv(out / "fig6_mcg_vs_brier.csv", keep_default_na=False).set_index("task")
+    # task_a, 3 sizes: MCG steps .01, .44 (median of squares = their mean); Brier negated steps .05, .10
+    assert pairs.loc["task_a", "emergence_mcg"] == pytest.approx(0.45 / ((0.01**2 + 0.44**2) / 2) ** 0.5)
+    assert pairs.loc["task_a", "emergence_brier"] == pytest.approx(0.15 / ((0.05**2 + 0.10**2) / 2) ** 0.5)
+    assert pairs.loc["task_a", "brier_note"] == ""  # the real multi-class Brier needs no caveat
+    assert (out / "fig6_curves_BIG-G_T_0.png").exists()
