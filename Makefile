@@ -1,0 +1,47 @@
+# Everything a fresh machine needs: `make sweep` (the main job) and `make test` each set themselves up.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+export WANDB_MODE ?= offline
+
+SWEEP_DIR := logs/sweeps/lenet_mnist
+
+.PHONY: help install system-deps sweep sweeps test test-fast lint benchmark clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e ".[dev]"
+	touch $@
+
+install: $(VENV)/.installed  ## make .venv and install the project with its dev tools
+
+system-deps:  ## Debian packages for the SLURM-cluster tests (root only; skipped otherwise)
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then bash .ci/install_slurm.sh; \
+	else echo "not root or no apt-get: SLURM-cluster tests will be skipped"; fi
+
+sweep: install  ## the main job: LeNet/MNIST width sweep, then the sharp-vs-smooth figure
+	@test -n "$$DATA_DIR" || { echo "set DATA_DIR to the folder holding MNIST/raw (see README)"; exit 2; }
+	$(PY) train.py -m experiment=lenet_mnist $(ARGS)
+	$(PY) -m src.analysis figure $(SWEEP_DIR)
+
+test: install system-deps  ## the whole test suite (fast and slow), as CI runs it
+	$(PY) -m pytest -q $(ARGS)
+
+test-fast: install  ## the fast tests only
+	$(PY) -m pytest -q -m "not slow" $(ARGS)
+
+lint: install  ## ruff
+	$(VENV)/bin/ruff check src tests scripts train.py
+
+benchmark: install  ## training throughput against plain PyTorch and torchvision pipelines
+	$(PY) scripts/benchmark_train.py $(ARGS)
+
+clean:  ## remove logs and caches (not the venv)
+	rm -rf logs .pytest_cache .ruff_cache
