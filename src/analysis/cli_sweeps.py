@@ -7,6 +7,7 @@ import warnings
 from pathlib import Path
 
 from src.analysis import sweeps
+from src.analysis.bootstrap import bootstrap_table
 from src.analysis.figures import figures_by_task, save_figure, unknown_metrics
 from src.analysis.loading import load_sweeps, require_complete_metrics
 
@@ -27,6 +28,20 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_bootstrap(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--bootstrap",
+        type=int,
+        default=1000,
+        metavar="B",
+        help="bootstrap resamples of the test items (from per_item.npz) for intervals of the seed mean; 0: none",
+    )
+    p.add_argument(
+        "--ci-level", type=float, default=0.95, help="confidence level of the intervals (default 0.95)"
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap resampling (default 0)")
+
+
 def cmd_collect(args: argparse.Namespace) -> int:
     for d in args.sweep_dirs:
         print(sweeps.write_sweep_table(d))
@@ -42,8 +57,11 @@ def cmd_figure(args: argparse.Namespace) -> int:
             f"not plotted, kind unknown (register them in src/analysis/metric_kinds.py): {unknown}",
             stacklevel=1,
         )
+    ci = None
+    if args.bootstrap > 0 and args.split == "test":
+        ci = bootstrap_table(table, n_boot=args.bootstrap, level=args.ci_level, seed=args.seed)
     sweep_dirs = {Path(d).resolve().name: Path(d) for d in args.sweep_dirs}
-    for (sweep, task), fig in figures_by_task(table, split=args.split):
+    for (sweep, task), fig in figures_by_task(table, split=args.split, ci=ci):
         out = args.out if args.out is not None else sweep_dirs[sweep] / "figures"
         stem = f"{task}_{args.split}_smooth_vs_sharp"
         for path in save_figure(fig, out, stem):
@@ -66,7 +84,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "One figure per task in the sweep dir(s): smooth metrics (accuracy, cross-entropy, ...) and sharp metrics "
             "(subset accuracy, Reconstruction_c, ...) side by side against the parameter count on a log x axis; seed "
-            "mean as a line, seed range as a band, the resolution floor 1/n on sharp panels, and each curve's "
+            "mean as a line, seed range as a band, error bars = bootstrap interval of the seed mean over test items "
+            "(where runs saved per_item.npz), the resolution floor 1/n on sharp panels, and each curve's "
             "emergence score E in its legend. Reads <sweep_dir>/sweep_table.csv, or the run records when it is absent "
             "or stale. Prints the paths written."
         ),
@@ -74,4 +93,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _add_common(p)
     p.add_argument("--split", default="test", help="which split's metrics to draw (default: test)")
     p.add_argument("--out", type=Path, default=None, help="output dir (default: <sweep_dir>/figures/)")
+    _add_bootstrap(p)
     p.set_defaults(func=cmd_figure)

@@ -101,9 +101,13 @@ def sweep_figure(
     n_seeds = int(curves["n_seeds"].max())
     task = tasks.iloc[0]
     fam = str(curves["model_family"].iloc[0])
+    bars = ""
+    if "ci_lo" in curves.columns and curves["ci_lo"].notna().any():
+        bars = "; bars: bootstrap interval over test items"
     fig.suptitle(
         title
-        or f"{task['task_name']} ({fam}), {split} split: smooth vs sharp metrics, mean and range of {n_seeds} seed(s)"
+        or f"{task['task_name']} ({fam}), {split} split: smooth vs sharp metrics; line: mean, band: range of "
+        f"{n_seeds} seed(s){bars}"
     )
     return fig
 
