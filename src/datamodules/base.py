@@ -1,0 +1,134 @@
+"""In-memory datasets served whole batches at a time, sharded across processes without padding.
+
+A ``DataLoader`` over a ``TensorDataset`` indexes and collates every item in Python. Here the dataset is indexed by a
+list of indices and returns the batch with one tensor gather, so a batch costs one ``index_select`` per tensor.
+Sharding is done here, not by Lightning's ``DistributedSampler`` (set ``trainer.use_distributed_sampler=false``):
+training shards are equal and shuffled by (seed, epoch); evaluation shards are disjoint and unpadded, so metrics
+merged across processes count every test item exactly once.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator, Sequence
+
+import lightning as L
+import torch
+from torch import Tensor
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+
+class TensorBatches(Dataset):
+    """Map-style dataset over equal-length tensors, indexed by a list of indices: ``ds[[3, 1, 4]]`` is a batch."""
+
+    def __init__(self, *tensors: Tensor):
+        if not tensors or any(t.shape[0] != tensors[0].shape[0] for t in tensors):
+            raise ValueError("TensorBatches needs one or more tensors with the same first dimension")
+        self.tensors = tensors
+
+    def __len__(self) -> int:
+        return self.tensors[0].shape[0]
+
+    def __getitem__(self, indices: Sequence[int] | Tensor) -> tuple[Tensor, ...]:
+        idx = torch.as_tensor(indices, dtype=torch.long)
+        return tuple(t[idx] for t in self.tensors)
+
+
+class ShardedBatchSampler(Sampler[list[int]]):
+    """Yields index lists (batches) for this process's shard.
+
+    ``shuffle=True`` (training): a (seed, epoch)-seeded permutation (``epoch_fn`` is asked at each pass, so a
+    resumed run sees the same order as an uninterrupted one), cut to a multiple of ``world_size`` so every
+    process gets the same number of items (and of batches), then strided. ``shuffle=False`` (evaluation): items
+    ``rank, rank + world_size, ...`` in order, no padding and no item twice.
+    """
+
+    def __init__(
+        self,
+        n: int,
+        batch_size: int,
+        shuffle: bool,
+        seed: int = 0,
+        rank: int = 0,
+        world_size: int = 1,
+        drop_last: bool = False,
+        epoch_fn: Callable[[], int] | None = None,
+    ):
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be positive, got {batch_size}")
+        self.n, self.batch_size, self.shuffle, self.seed = n, batch_size, shuffle, seed
+        self.rank, self.world_size, self.drop_last = rank, world_size, drop_last
+        self.epoch_fn = epoch_fn or (lambda: 0)
+
+    def _indices(self) -> Tensor:
+        if self.shuffle:
+            gen = torch.Generator().manual_seed(self.seed * 100_003 + int(self.epoch_fn()))
+            perm = torch.randperm(self.n, generator=gen)
+            usable = (self.n // self.world_size) * self.world_size
+            return perm[:usable][self.rank :: self.world_size]
+        return torch.arange(self.rank, self.n, self.world_size)
+
+    def __iter__(self) -> Iterator[list[int]]:
+        idx = self._indices()
+        for batch in idx.split(self.batch_size):
+            if self.drop_last and batch.numel() < self.batch_size:
+                return
+            yield batch.tolist()
+
+    def __len__(self) -> int:
+        per_rank = (self.n // self.world_size) if self.shuffle else len(range(self.rank, self.n, self.world_size))
+        return per_rank // self.batch_size if self.drop_last else math.ceil(per_rank / self.batch_size)
+
+
+class InMemoryDataModule(L.LightningDataModule):
+    """Base for datamodules whose splits are in-memory tensors: subclasses fill ``self.train_set`` etc. in
+    ``setup`` with ``TensorBatches`` and may override ``transform_batch`` (applied after the batch reaches the
+    device, so normalisation runs on the GPU when there is one)."""
+
+    def __init__(self, batch_size: int = 256, eval_batch_size: int | None = None, seed: int = 0, pin_memory: bool = False):
+        super().__init__()
+        self.batch_size = batch_size
+        self.eval_batch_size = eval_batch_size or batch_size
+        self.seed = seed
+        self.pin_memory = pin_memory
+        self.train_set: TensorBatches | None = None
+        self.val_set: TensorBatches | None = None
+        self.test_set: TensorBatches | None = None
+
+    def _dist(self) -> tuple[int, int]:
+        trainer = self.trainer
+        if trainer is None:
+            return 0, 1
+        return trainer.global_rank, trainer.world_size
+
+    def _loader(self, dataset: TensorBatches | None, train: bool, name: str) -> DataLoader:
+        if dataset is None:
+            raise RuntimeError(f"{type(self).__name__}.setup() did not create the {name} split")
+        rank, world = self._dist()
+        sampler = ShardedBatchSampler(
+            len(dataset),
+            self.batch_size if train else self.eval_batch_size,
+            shuffle=train,
+            seed=self.seed,
+            rank=rank,
+            world_size=world,
+            drop_last=train and len(dataset) // world >= self.batch_size,
+            epoch_fn=(lambda: self.trainer.current_epoch) if self.trainer is not None else None,
+        )
+        return DataLoader(dataset, sampler=sampler, batch_size=None, num_workers=0, pin_memory=self.pin_memory)
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(self.train_set, True, "train")
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(self.val_set, False, "val")
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader(self.test_set, False, "test")
+
+    def transform_batch(self, batch: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
+        """Per-batch transform on the device (normalisation, dtype); identity by default."""
+        return batch
+
+    def on_after_batch_transfer(self, batch, dataloader_idx: int):
+        return self.transform_batch(batch)

@@ -1,0 +1,130 @@
+"""MNIST as in-memory uint8 tensors, read from the four official IDX files; normalised a whole batch at a time."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from src.datamodules.base import InMemoryDataModule, TensorBatches
+from src.datamodules.idx import read_idx
+
+log = logging.getLogger(__name__)
+
+FILES = {
+    "train_images": ("train-images-idx3-ubyte", 2051),
+    "train_labels": ("train-labels-idx1-ubyte", 2049),
+    "test_images": ("t10k-images-idx3-ubyte", 2051),
+    "test_labels": ("t10k-labels-idx1-ubyte", 2049),
+}
+MEAN, STD = 0.1307, 0.3081  # the training set's pixel statistics, the usual MNIST constants
+
+
+def _find(raw_dir: Path, name: str) -> Path | None:
+    for candidate in (raw_dir / f"{name}.gz", raw_dir / name):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _missing_error(raw_dirs: list[Path], missing: list[str]) -> FileNotFoundError:
+    where = " or ".join(str(d) for d in raw_dirs)
+    return FileNotFoundError(
+        f"MNIST files missing: {', '.join(missing)} (each as .gz or uncompressed) in {where}. "
+        "Set DATA_DIR (or data.data_dir) to the folder that holds MNIST/raw/, or get the four files "
+        "train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, "
+        "t10k-labels-idx1-ubyte.gz from the official MNIST mirrors (torchvision.datasets.MNIST(root, download=True) "
+        "fetches them into root/MNIST/raw) and place them there."
+    )
+
+
+def locate_mnist(data_dir: str | os.PathLike, cache_dir: str | os.PathLike | None = None, download: bool = False) -> dict[str, Path]:
+    """Paths of the four IDX files: in ``data_dir/MNIST/raw``, else ``cache_dir/MNIST/raw``, else downloaded there.
+
+    Never writes into ``data_dir``. A failed download ends in one error naming what is expected where.
+    """
+    raw_dirs = [Path(data_dir) / "MNIST" / "raw"]
+    if cache_dir is not None:
+        raw_dirs.append(Path(cache_dir) / "MNIST" / "raw")
+    for raw_dir in raw_dirs:
+        found = {key: _find(raw_dir, name) for key, (name, _) in FILES.items()}
+        if all(found.values()):
+            return found  # type: ignore[return-value]
+    missing = [name for key, (name, _) in FILES.items() if _find(raw_dirs[0], name) is None]
+    if download and cache_dir is not None:
+        log.info("MNIST not found in %s; trying torchvision's download into %s", raw_dirs[0], cache_dir)
+        try:
+            from torchvision.datasets import MNIST
+
+            MNIST(str(cache_dir), train=True, download=True)
+            MNIST(str(cache_dir), train=False, download=True)
+        except Exception as err:  # any network or mirror failure ends in the same clear error below
+            raise _missing_error(raw_dirs, missing) from err
+        return locate_mnist(data_dir, cache_dir, download=False)
+    raise _missing_error(raw_dirs, missing)
+
+
+def load_mnist(data_dir: str | os.PathLike, cache_dir: str | os.PathLike | None = None, download: bool = False) -> dict[str, Tensor]:
+    """The four MNIST arrays as uint8 tensors (images ``[n, 28, 28]``, labels ``[n]``), checked for consistency."""
+    paths = locate_mnist(data_dir, cache_dir, download)
+    out = {key: read_idx(paths[key], expect_magic=FILES[key][1]) for key in FILES}
+    for split in ("train", "test"):
+        images, labels = out[f"{split}_images"], out[f"{split}_labels"]
+        if images.shape[0] != labels.shape[0]:
+            raise ValueError(
+                f"{paths[f'{split}_images']} holds {images.shape[0]} images but {paths[f'{split}_labels']} "
+                f"holds {labels.shape[0]} labels"
+            )
+        if labels.numel() and int(labels.max()) > 9:
+            raise ValueError(f"{paths[f'{split}_labels']} has labels above 9; it is not an MNIST labels file")
+    return out
+
+
+class MNISTDataModule(InMemoryDataModule):
+    """MNIST: a train/val split of the 60k training images seeded by ``split_seed`` (the same for every run of a
+    sweep), the official 10k as test set; ``seed`` shuffles the training batches.
+
+    Batches are ``(images float [B, 1, 28, 28] normalised, labels long [B], item index long [B])``.
+    """
+
+    def __init__(
+        self,
+        data_dir: str,
+        cache_dir: str | None = None,
+        val_size: int = 5000,
+        split_seed: int = 0,
+        batch_size: int = 256,
+        eval_batch_size: int | None = 1000,
+        seed: int = 0,
+        download: bool = True,
+        train_subset: int | None = None,
+        pin_memory: bool = False,
+    ):
+        super().__init__(batch_size=batch_size, eval_batch_size=eval_batch_size, seed=seed, pin_memory=pin_memory)
+        self.data_dir, self.cache_dir, self.download = data_dir, cache_dir, download
+        self.val_size, self.split_seed, self.train_subset = val_size, split_seed, train_subset
+        self.num_classes = 10
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.train_set is not None:
+            return
+        data = load_mnist(self.data_dir, self.cache_dir, self.download)
+        n = data["train_images"].shape[0]
+        if not 0 < self.val_size < n:
+            raise ValueError(f"data.val_size must be between 1 and {n - 1}, got {self.val_size}")
+        perm = torch.randperm(n, generator=torch.Generator().manual_seed(self.split_seed))
+        val_idx, train_idx = perm[: self.val_size], perm[self.val_size :]
+        if self.train_subset is not None:
+            train_idx = train_idx[: self.train_subset]
+        images, labels = data["train_images"].unsqueeze(1), data["train_labels"].long()
+        self.train_set = TensorBatches(images[train_idx], labels[train_idx], train_idx)
+        self.val_set = TensorBatches(images[val_idx], labels[val_idx], val_idx)
+        test_images, test_labels = data["test_images"].unsqueeze(1), data["test_labels"].long()
+        self.test_set = TensorBatches(test_images, test_labels, torch.arange(test_labels.numel()))
+
+    def transform_batch(self, batch: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
+        images, labels, index = batch
+        return (images.float().div_(255.0).sub_(MEAN).div_(STD), labels, index)

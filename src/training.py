@@ -1,0 +1,132 @@
+"""One training run from a composed config: build, fit (resuming from last.ckpt), test, write the run record.
+
+``train.py`` is the Hydra entry point and calls :func:`train`; tests call it in-process with a composed config.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import numpy as np
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from src.utils import resolvers  # noqa: F401  (registers the config resolvers)
+from src.utils.records import is_finished, last_checkpoint, read_run_record, record_path, write_json_atomic
+
+log = logging.getLogger(__name__)
+
+
+def _instantiate_group(cfg: DictConfig | None) -> list[Any]:
+    """A list of objects from a config group whose entries each have a ``_target_`` (loggers, callbacks)."""
+    if not cfg:
+        return []
+    return [instantiate(entry) for entry in cfg.values() if isinstance(entry, DictConfig) and "_target_" in entry]
+
+
+def _configure_wandb(cfg: DictConfig) -> None:
+    """W&B never crashes a run for lack of an API key: without one (and without WANDB_MODE) it runs offline."""
+    if not cfg.get("logger") or not any("Wandb" in str(v.get("_target_", "")) for v in cfg.logger.values()):
+        return
+    if os.environ.get("WANDB_MODE") or os.environ.get("WANDB_API_KEY"):
+        return
+    try:
+        import wandb
+
+        has_key = bool(wandb.api.api_key)
+    except Exception:  # no netrc, unreadable settings: treat as no key
+        has_key = False
+    if not has_key:
+        log.warning("no W&B API key configured: logging offline; upload later with `wandb sync`")
+        os.environ["WANDB_MODE"] = "offline"
+
+
+def _finish_wandb() -> None:
+    import sys
+
+    if "wandb" in sys.modules:
+        import wandb
+
+        if wandb.run is not None:
+            print(f"W&B run dir: {wandb.run.dir}  (sync: wandb sync {Path(wandb.run.dir).parent})")
+            wandb.finish()
+
+
+def _base_record(cfg: DictConfig, num_params: int | None) -> dict[str, Any]:
+    from hydra.core.hydra_config import HydraConfig
+
+    overrides = list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
+    return {
+        "status": "running",
+        "task_name": cfg.task_name,
+        "model_family": cfg.model.family,
+        "width": cfg.model.width,
+        "num_params": num_params,
+        "seed": cfg.seed,
+        "overrides": overrides,
+        "metrics": {},
+    }
+
+
+def train(cfg: DictConfig) -> dict[str, Any]:
+    """Run one job; returns its record. A finished job is skipped (unless ``cfg.force``); an interrupted one
+    resumes from ``<run_dir>/checkpoints/last.ckpt``."""
+    run_dir = Path(cfg.paths.output_dir)
+    if is_finished(run_dir) and not cfg.get("force", False):
+        log.info("already finished, skipping (force=true reruns it): %s", run_dir)
+        print(f"skipping finished run: {run_dir}")
+        return read_run_record(run_dir)
+
+    start = time.time()
+    L.seed_everything(cfg.seed, workers=True)
+    _configure_wandb(cfg)
+
+    datamodule: L.LightningDataModule = instantiate(cfg.data)
+    model: L.LightningModule = instantiate(cfg.model.module)
+    num_params = int(getattr(model, "num_params", sum(p.numel() for p in model.parameters())))
+    callbacks = _instantiate_group(cfg.get("callbacks"))
+    loggers = _instantiate_group(cfg.get("logger"))
+    trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+
+    record = _base_record(cfg, num_params)
+    record["config"] = OmegaConf.to_container(cfg, resolve=True)
+    ckpt = last_checkpoint(run_dir)
+    record["resumed_from"] = str(ckpt) if ckpt else None
+    if trainer.is_global_zero:
+        write_json_atomic(record_path(run_dir), record)
+    if ckpt:
+        log.info("resuming from %s", ckpt)
+        print(f"resuming from checkpoint: {ckpt}")
+
+    try:
+        trainer.fit(model, datamodule=datamodule, ckpt_path=str(ckpt) if ckpt else None)
+        metrics = {k: v for k, v in trainer.callback_metrics.items() if not k.startswith("train/")}
+        if cfg.get("test", True):
+            for results in trainer.test(model, datamodule=datamodule, verbose=False):
+                metrics.update(results)
+        record["metrics"] = {k: float(v) for k, v in sorted(metrics.items())}
+        per_item = model.per_item_results() if hasattr(model, "per_item_results") and cfg.get("test", True) else {}
+        test_set = getattr(datamodule, "test_set", None)
+        record["n_test"] = len(test_set) if test_set is not None else None
+        record["epochs"] = trainer.current_epoch
+        record["global_step"] = trainer.global_step
+        record["wall_time_s"] = round(time.time() - start, 3)
+        record["status"] = "finished"
+        if trainer.is_global_zero:
+            if per_item:
+                np.savez_compressed(run_dir / "per_item.npz", **per_item)
+            write_json_atomic(record_path(run_dir), record)
+            log.info("run record: %s", record_path(run_dir))
+    except BaseException as err:
+        if trainer.is_global_zero:
+            record.update(status="failed", error=f"{type(err).__name__}: {err}", wall_time_s=round(time.time() - start, 3))
+            write_json_atomic(record_path(run_dir), record)
+        raise
+    finally:
+        _finish_wandb()
+    return record

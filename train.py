@@ -1,0 +1,18 @@
+"""Train one model (or, with -m, a sweep): `python train.py -m experiment=lenet_mnist`. See README.md."""
+
+import hydra
+from omegaconf import DictConfig
+
+from src.utils import resolvers  # noqa: F401  (registers ${project_root:}, ${dirname:...}, ${run_name:})
+
+
+@hydra.main(version_base="1.3", config_path="configs", config_name="train")
+def main(cfg: DictConfig) -> float | None:
+    from src.training import train  # heavy imports after Hydra has parsed the command line (fast --help)
+
+    record = train(cfg)
+    return record.get("metrics", {}).get("test/acc")
+
+
+if __name__ == "__main__":
+    main()
