@@ -48,26 +48,33 @@ class SweepStatus:
 def _planned_overrides(sweep_dir: Path) -> list[frozenset[str]] | None:
     """The job override sets a Hydra multirun planned (from ``multirun.yaml``), or None when unknown.
 
-    Only plain comma-separated sweeps (``model.width=1,2,4``) are expanded; other sweep syntax (ranges, globs,
-    choice()) makes the plan unknown rather than guessed.
+    The plan is ``hydra.sweeper.params`` (an experiment's grid) updated by the command-line overrides
+    (``hydra.overrides.task``), as Hydra's basic sweeper does. Only plain comma-separated values
+    (``model.width=1,2,4``) are expanded; other sweep syntax (ranges, globs, choice()) makes the plan unknown
+    rather than guessed.
     """
     path = sweep_dir / "multirun.yaml"
     if not path.is_file():
         return None
-    try:
-        import yaml
+    import yaml
 
-        task = yaml.safe_load(path.read_text())["hydra"]["overrides"]["task"]
+    try:
+        hydra_cfg = yaml.safe_load(path.read_text())["hydra"]
+        task = hydra_cfg["overrides"]["task"] or []
     except (KeyError, TypeError):
         return None
-    axes: list[list[str]] = []
-    for ov in task or []:
+    params = dict((hydra_cfg.get("sweeper") or {}).get("params") or {})
+    for ov in task:
         key, sep, value = str(ov).partition("=")
         if not sep:
             return None
+        params[key] = value
+    axes: list[list[str]] = []
+    for key, value in params.items():
+        value = str(value)
         if any(t in value for t in ("range(", "choice(", "glob(", "interval(", "[", "{", "'", '"')):
             return None
-        axes.append([f"{key}={v}" for v in value.split(",")])
+        axes.append([f"{key}={v.strip()}" for v in value.split(",")])
     return [frozenset(c) for c in itertools.product(*axes)]
 
 
@@ -79,7 +86,8 @@ def sweep_status(sweep_dir: str | os.PathLike) -> SweepStatus:
             f"sweep directory {sweep_dir} does not exist; run the sweep first (train.py --multirun ...)"
         )
     status = SweepStatus(sweep_dir)
-    seen: set[frozenset[str]] = set()
+    seen: set[frozenset[str]] = set()  # override sets of finished runs
+    started: set[frozenset[str]] = set()  # ... of runs that started but did not finish
     for path in sweeps.find_records(sweep_dir):
         rec = sweeps.read_record(path)
         if rec.get("status") == "finished":
@@ -87,13 +95,15 @@ def sweep_status(sweep_dir: str | os.PathLike) -> SweepStatus:
             seen.add(frozenset(str(o) for o in rec.get("overrides", [])))
         else:
             status.unfinished.append((path.parent, f"record status {rec.get('status')!r}"))
+            started.add(frozenset(str(o) for o in rec.get("overrides", [])))
     for hydra_dir in sorted(sweep_dir.rglob(".hydra")):
         job = hydra_dir.parent
         if job != sweep_dir and not (job / sweeps.RECORD_NAME).exists():
             status.unfinished.append((job, f"no {sweeps.RECORD_NAME}: crashed, killed or still running"))
+            started.add(frozenset(_job_overrides(job)))
     planned = _planned_overrides(sweep_dir)
     if planned is not None and seen and all(seen):
-        started = seen | {frozenset(_job_overrides(d)) for d, _ in status.unfinished}
+        started |= seen
         status.never_started = sorted(
             ",".join(sorted(p)) for p in planned if not any(p <= s for s in started)
         )

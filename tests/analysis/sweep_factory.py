@@ -42,6 +42,8 @@ def make_run(
 ) -> Path:
     run_dir = sweep / f"model.width={width},seed={seed}"
     (run_dir / ".hydra").mkdir(parents=True, exist_ok=True)
+    overrides = ["experiment=lenet_mnist", f"model.width={width}", f"seed={seed}"]
+    (run_dir / ".hydra" / "overrides.yaml").write_text("".join(f"- {o}\n" for o in overrides))
     rng = np.random.default_rng(1000 * width + seed)
     correct = rng.random(n) < p_fn(width)
     ce = np.where(correct, -np.log(rng.uniform(0.6, 1.0, n)), -np.log(rng.uniform(0.01, 0.5, n))).astype(
@@ -64,7 +66,7 @@ def make_run(
         "width": width,
         "num_params": num_params(width),
         "seed": seed,
-        "overrides": [f"model.width={width}", f"seed={seed}"],
+        "overrides": overrides,
         "metrics": metrics,
         "n_test": n,
         "wall_time_s": 1.0,
@@ -81,13 +83,18 @@ def make_sweep(
     n: int = 500,
     name="lenet_mnist",
     p_fn=p_correct,
+    grid_on_command_line: bool = False,
 ) -> Path:
     sweep = root / name
     for w in widths:
         for s in seeds:
             make_run(sweep, w, s, n=n, p_fn=p_fn)
     ws, ss = ",".join(map(str, widths)), ",".join(map(str, seeds))
-    (sweep / "multirun.yaml").write_text(
-        f"hydra:\n  overrides:\n    task:\n    - model.width={ws}\n    - seed={ss}\n"
-    )
+    if grid_on_command_line:  # python train.py -m model.width=1,2 seed=0,1
+        task = f"    - experiment=lenet_mnist\n    - model.width={ws}\n    - seed={ss}\n"
+        sweeper = ""
+    else:  # the grid in the experiment config (hydra.sweeper.params), as configs/experiment/lenet_mnist.yaml
+        task = "    - experiment=lenet_mnist\n"
+        sweeper = f"  sweeper:\n    params:\n      model.width: {ws}\n      seed: {ss}\n"
+    (sweep / "multirun.yaml").write_text(f"hydra:\n{sweeper}  overrides:\n    task:\n{task}")
     return sweep

@@ -106,8 +106,9 @@ def test_empty_sweep_dir_is_a_clear_error(tmp_path):
         main(["figure", str(tmp_path / "absent")])
 
 
-def test_half_finished_sweep_names_the_missing_runs(tmp_path):
-    sweep = make_sweep(tmp_path, widths=(1, 2, 4, 8), seeds=(0, 1))
+@pytest.mark.parametrize("grid_on_command_line", [False, True])
+def test_half_finished_sweep_names_the_missing_runs(tmp_path, grid_on_command_line):
+    sweep = make_sweep(tmp_path, widths=(1, 2, 4, 8), seeds=(0, 1), grid_on_command_line=grid_on_command_line)
     (sweep / "model.width=8,seed=1" / "metrics.json").unlink()  # crashed: Hydra dir, no record
     rec = sweep / "model.width=4,seed=1" / "metrics.json"
     rec.write_text(rec.read_text().replace('"finished"', '"running"'))
@@ -117,10 +118,11 @@ def test_half_finished_sweep_names_the_missing_runs(tmp_path):
     msg = str(err.value)
     assert "model.width=8,seed=1 (no metrics.json" in msg
     assert "model.width=4,seed=1 (record status 'running')" in msg
-    assert "model.width=2,seed=0 (planned in multirun.yaml" in msg
+    assert "experiment=lenet_mnist,model.width=2,seed=0 (planned in multirun.yaml" in msg
+    assert msg.count("planned in multirun.yaml") == 1
     assert "--allow-incomplete" in msg
     with pytest.warns(UserWarning, match="missing runs"):
-        assert main(["figure", str(sweep), "--allow-incomplete"]) == 0
+        assert main(["figure", str(sweep), "--allow-incomplete", "--bootstrap", "20"]) == 0
 
 
 def test_record_missing_a_metric_is_named(tmp_path):
@@ -129,7 +131,7 @@ def test_record_missing_a_metric_is_named(tmp_path):
     with pytest.raises(SweepError, match=r"model.width=2,seed=0: test/subset_acc_k=4"):
         main(["figure", str(sweep)])
     with pytest.warns(UserWarning, match="subset_acc_k=4"):
-        assert main(["figure", str(sweep), "--allow-missing"]) == 0
+        assert main(["figure", str(sweep), "--allow-missing", "--bootstrap", "20"]) == 0
 
 
 def test_two_sweeps_give_one_figure_each(tmp_path, capsys):
