@@ -56,11 +56,9 @@ def test_rouge_lsum_of_one_sentence_equals_public_rouge_l():
     t = sim.sample_targets(30, 12, 6, rng)
     p = sim.corrupt(t, 0.3, 6, rng)
     public = ROUGEScore(rouge_keys="rougeL", normalizer=lambda s: s, tokenizer=str.split, accumulate="best")
-    texts = (
-        [" ".join(f"t{v}" for v in row) for row in (p, t)[0]],
-        [" ".join(f"t{v}" for v in row) for row in t],
-    )
-    expected = float(public(texts[0], texts[1])["rougeL_fmeasure"])
+    preds_text = [" ".join(f"t{v}" for v in row) for row in p]
+    target_text = [" ".join(f"t{v}" for v in row) for row in t]
+    expected = float(public(preds_text, target_text)["rougeL_fmeasure"])
     assert sim.rouge_lsum(p, t, tokens_per_word=1, words_per_sentence=12) == pytest.approx(expected, abs=1e-6)
 
 
@@ -89,6 +87,7 @@ def test_measured_exact_match_is_a_multiple_of_one_over_n():
     assert sim.measured_exact_match(0.5, 30, 100, 10, rng) == 0.0  # true accuracy 1e-9 reads as exactly 0
 
 
+@pytest.mark.slow  # end to end: ~15 s of simulation and six figure files
 def test_model_figures_cli(tmp_path, capsys):
     assert main(["model-figures", "--out", str(tmp_path), "--n-items", "20"]) == 0
     out = capsys.readouterr().out
