@@ -33,6 +33,7 @@ class MetricKind:
     higher_is_better: bool
     family: str
     param_label: str | None = None
+    identity_param: str | None = None  # parameter value at which the sharp metric is its smooth companion
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,15 @@ class MetricInfo:
     @property
     def sharpness(self) -> Sharpness:
         return self.kind.sharpness
+
+    @property
+    def is_identity(self) -> bool:
+        """True where the sharp metric reduces to its smooth companion (all 1 of 1 right = accuracy)."""
+        return (
+            self.param is not None
+            and self.kind.identity_param is not None
+            and (float(self.param) == float(self.kind.identity_param))
+        )
 
     @property
     def curve_label(self) -> str:
@@ -72,10 +82,12 @@ def register_metric_kind(kind: MetricKind, *, first: bool = False) -> None:
 
 for _kind in (
     # sharp (nonlinear or discontinuous in the per-item error rate)
-    MetricKind(rf"subset_acc_k={_P}", "sharp", "subset accuracy (all K of K right)", True, "subset_acc", "K"),
+    MetricKind(
+        rf"subset_acc_k={_P}", "sharp", "subset accuracy (all K of K right)", True, "subset_acc", "K", "1"
+    ),
     MetricKind(rf"recon_c={_P}", "sharp", "Reconstruction$_c$ (share with error < c)", True, "recon", "c"),
-    MetricKind(rf"seq_acc_l={_P}", "sharp", "sequence accuracy (all L right)", True, "seq_acc", "L"),
-    MetricKind(rf"exact_match_l={_P}", "sharp", "exact match", True, "exact_match", "L"),
+    MetricKind(rf"seq_acc_l={_P}", "sharp", "sequence accuracy (all L right)", True, "seq_acc", "L", "1"),
+    MetricKind(rf"exact_match_l={_P}", "sharp", "exact match", True, "exact_match", "L", "1"),
     MetricKind(r"exact_match", "sharp", "exact match", True, "exact_match"),
     MetricKind(r"multiple_choice_grade", "sharp", "multiple choice grade", True, "multiple_choice_grade"),
     # smooth (continuous, about linear in the per-item error rate)
