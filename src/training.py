@@ -29,19 +29,27 @@ def _instantiate_group(cfg: DictConfig | None) -> list[Any]:
     return [instantiate(entry) for entry in cfg.values() if isinstance(entry, DictConfig) and "_target_" in entry]
 
 
+def _wandb_key_configured() -> bool:
+    """An API key in the environment or in the netrc file that `wandb login` writes (read without importing
+    wandb: once wandb sets itself up it no longer sees a WANDB_MODE set afterwards)."""
+    import netrc
+    from urllib.parse import urlparse
+
+    if os.environ.get("WANDB_API_KEY"):
+        return True
+    host = urlparse(os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai")).hostname
+    path = os.environ.get("NETRC", os.path.expanduser("~/.netrc"))
+    try:
+        return netrc.netrc(path).authenticators(host) is not None
+    except (FileNotFoundError, netrc.NetrcParseError, OSError):
+        return False
+
+
 def _configure_wandb(cfg: DictConfig) -> None:
     """W&B never crashes a run for lack of an API key: without one (and without WANDB_MODE) it runs offline."""
     if not cfg.get("logger") or not any("Wandb" in str(v.get("_target_", "")) for v in cfg.logger.values()):
         return
-    if os.environ.get("WANDB_MODE") or os.environ.get("WANDB_API_KEY"):
-        return
-    try:
-        import wandb
-
-        has_key = bool(wandb.api.api_key)
-    except Exception:  # no netrc, unreadable settings: treat as no key
-        has_key = False
-    if not has_key:
+    if not os.environ.get("WANDB_MODE") and not _wandb_key_configured():
         log.warning("no W&B API key configured: logging offline; upload later with `wandb sync`")
         os.environ["WANDB_MODE"] = "offline"
 
@@ -86,8 +94,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     L.seed_everything(cfg.seed, workers=True)
     _configure_wandb(cfg)
 
-    datamodule: L.LightningDataModule = instantiate(cfg.data)
-    model: L.LightningModule = instantiate(cfg.model.module)
+    datamodule: L.LightningDataModule = instantiate(cfg.data, _convert_="all")
+    model: L.LightningModule = instantiate(cfg.model.module, _convert_="all")  # plain lists in checkpoints
     num_params = int(getattr(model, "num_params", sum(p.numel() for p in model.parameters())))
     callbacks = _instantiate_group(cfg.get("callbacks"))
     loggers = _instantiate_group(cfg.get("logger"))

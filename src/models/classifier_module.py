@@ -44,7 +44,8 @@ class ClassifierModule(L.LightningModule):
         compile: bool = False,
     ):
         super().__init__()
-        self.save_hyperparameters(ignore=["net"], logger=False)
+        # plain values only: checkpoints must load with torch.load(weights_only=True); the run record has the full config
+        self.save_hyperparameters(ignore=["net", "optimizer", "scheduler"], logger=False)
         self.net = torch.compile(net) if compile else net
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
         self.subset_ks = tuple(subset_ks)

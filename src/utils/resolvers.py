@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from omegaconf import OmegaConf
@@ -23,8 +24,14 @@ def run_name() -> str:
     return dirname(HydraConfig.get().job.override_dirname)
 
 
+def isatty() -> bool:
+    """Progress bars only when a person watches: stdout is a terminal (not a log file, CI or a SLURM job)."""
+    return sys.stdout.isatty()
+
+
 def register() -> None:
-    for name, fn in (("project_root", lambda: str(PROJECT_ROOT)), ("dirname", dirname), ("run_name", run_name)):
+    resolvers = {"project_root": lambda: str(PROJECT_ROOT), "dirname": dirname, "run_name": run_name, "isatty": isatty}
+    for name, fn in resolvers.items():
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, fn)
 
