@@ -23,7 +23,9 @@ from src.analysis.loading import per_item_path
 from src.analysis.metric_kinds import MetricInfo, classify
 
 PerItem = dict[str, np.ndarray]
-Estimator = Callable[[np.ndarray], np.ndarray]  # item indices [B, n] -> metric replicates [B]
+Estimator = Callable[
+    [np.ndarray], np.ndarray
+]  # resample counts [B, n] (times each item drawn) -> replicates [B]
 EstimatorFactory = Callable[[MetricInfo, PerItem], Estimator | None]
 
 _ESTIMATORS: dict[str, EstimatorFactory] = {}
@@ -35,8 +37,10 @@ def register_item_estimator(family: str, factory: EstimatorFactory) -> None:
 
 
 def _mean_of(x: np.ndarray) -> Estimator:
+    """Mean over items (and over any trailing per-item axes) as a weighted sum: counts @ per-item means / n."""
     x = np.asarray(x, dtype=np.float64)
-    return lambda idx: x[idx].reshape(idx.shape[0], -1).mean(axis=1)
+    per_item = x.reshape(x.shape[0], -1).mean(axis=1)
+    return lambda counts: counts @ per_item / per_item.shape[0]
 
 
 def subset_accuracy_from_count(m: np.ndarray, n: int, k: int) -> np.ndarray:
@@ -61,7 +65,7 @@ def _subset_acc(info: MetricInfo, a: PerItem) -> Estimator | None:
         return None
     correct = a["correct"].astype(np.float64)
     n, k = correct.shape[0], int(float(info.param))
-    return lambda idx: subset_accuracy_from_count(correct[idx].sum(axis=1), n, k)
+    return lambda counts: subset_accuracy_from_count(counts @ correct, n, k)
 
 
 def _recon(info: MetricInfo, a: PerItem) -> Estimator | None:
@@ -75,7 +79,7 @@ def _mse(info: MetricInfo, a: PerItem) -> Estimator | None:
         return None
     sq = np.asarray(a["sq_err"], dtype=np.float64)
     full = sq.mean()
-    return None if full == 0 else (lambda idx: sq[idx].mean(axis=1) / full)
+    return None if full == 0 else (lambda counts: counts @ sq / (sq.shape[0] * full))
 
 
 def _seq_acc(info: MetricInfo, a: PerItem) -> Estimator | None:
@@ -109,7 +113,7 @@ def run_replicates(
     n = next(iter(arrays.values())).shape[0]
     ests: dict[str, Estimator] = {}
     mismatched: list[str] = []
-    full_idx = np.arange(n)[None, :]
+    full_counts = np.ones((1, n))
     for key, value in metrics.items():
         info = classify(key)
         if info is None or info.split != "test" or info.kind.family not in _ESTIMATORS:
@@ -117,17 +121,20 @@ def run_replicates(
         est = _ESTIMATORS[info.kind.family](info, arrays)
         if est is None:
             continue
-        full = float(est(full_idx)[0]) * (value if info.kind.family in _RATIO_FAMILIES else 1.0)
+        full = float(est(full_counts)[0]) * (value if info.kind.family in _RATIO_FAMILIES else 1.0)
         if not np.isclose(full, value, rtol=1e-4, atol=1e-6):
             mismatched.append(f"{key} (record {value:.6g}, per-item rescoring {full:.6g})")
             continue
         ests[key] = est
     out = {k: np.empty(n_boot) for k in ests}
     for start in range(0, n_boot, chunk):
-        idx = rng.integers(0, n, size=(min(chunk, n_boot - start), n))
+        b = min(chunk, n_boot - start)
+        # resampling n items with replacement = multinomial counts; drawn as indices then counted (fast, exact)
+        idx = rng.integers(0, n, size=(b, n)) + (np.arange(b) * n)[:, None]
+        counts = np.bincount(idx.ravel(), minlength=b * n).reshape(b, n).astype(np.float64)
         for key, est in ests.items():
             scale = metrics[key] if classify(key).kind.family in _RATIO_FAMILIES else 1.0
-            out[key][start : start + idx.shape[0]] = est(idx) * scale
+            out[key][start : start + b] = est(counts) * scale
     return out, mismatched
 
 

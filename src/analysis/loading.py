@@ -1,7 +1,8 @@
 """Load one or many sweep dirs into one tidy table, and say clearly what is missing.
 
 The table has the sweep-table columns (``src.analysis.sweeps.COLUMNS``) plus ``sweep`` (the sweep dir's name),
-``sweep_dir`` and ``n_test`` (test-set size from the run record, for the resolution floor 1/n). Runs are read from
+``sweep_dir`` and ``n_test`` (test items scored: per_item.npz's length, else the record's ``n_test``; for the
+resolution floor 1/n). Runs are read from
 ``sweep_table.csv`` when it is there and current, else collected from the run records (the source of truth).
 """
 
@@ -169,14 +170,25 @@ def load_sweeps(sweep_dirs: list[str | os.PathLike], allow_incomplete: bool = Fa
         table = _read_table(sweep_dir, status)
         table["sweep"] = sweep_dir.resolve().name
         table["sweep_dir"] = str(sweep_dir)
-        n_test = {}
-        for run_dir in table["run_dir"].unique():
-            rec_path = _abs_run_dir(sweep_dir, run_dir) / sweeps.RECORD_NAME
-            n = json.loads(rec_path.read_text()).get("n_test") if rec_path.is_file() else None
-            n_test[run_dir] = float(n) if n is not None else np.nan
+        n_test = {
+            run_dir: _n_scored(_abs_run_dir(sweep_dir, run_dir)) for run_dir in table["run_dir"].unique()
+        }
         table["n_test"] = table["run_dir"].map(n_test)
         frames.append(table)
     return pd.concat(frames, ignore_index=True)
+
+
+def _n_scored(run_dir: Path) -> float:
+    """Test items the run's metrics were computed on: the per-item arrays' length when saved (exact, also under
+    ``limit_test_batches``), else the record's ``n_test``; NaN when neither says."""
+    per_item = run_dir / PER_ITEM_NAME
+    if per_item.is_file():
+        with np.load(per_item) as npz:
+            if npz.files:
+                return float(npz[npz.files[0]].shape[0])
+    rec_path = run_dir / sweeps.RECORD_NAME
+    n = json.loads(rec_path.read_text()).get("n_test") if rec_path.is_file() else None
+    return float(n) if n is not None else np.nan
 
 
 def check_complete_metrics(table: pd.DataFrame, metrics: list[str] | None = None) -> list[tuple[str, str]]:

@@ -140,3 +140,14 @@ def test_two_sweeps_give_one_figure_each(tmp_path, capsys):
     assert main(["figure", str(a), str(b)]) == 0
     printed = capsys.readouterr().out.split()
     assert len(printed) == 4 and sum(p.startswith(str(a)) for p in printed) == 2
+
+
+def test_resolution_floor_uses_the_items_actually_scored(tmp_path):
+    # a run tested on part of the test set (limit_test_batches): per_item.npz has 300 items, the record says 500
+    sweep = make_sweep(tmp_path, widths=(1, 2, 4), seeds=(0,), n=300)
+    for rec in sweep.rglob("metrics.json"):
+        rec.write_text(rec.read_text().replace('"n_test": 300', '"n_test": 500'))
+    assert set(load_sweeps([sweep])["n_test"]) == {300.0}
+    for npz in sweep.rglob("per_item.npz"):
+        npz.unlink()
+    assert set(load_sweeps([sweep])["n_test"]) == {500.0}
