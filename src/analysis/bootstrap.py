@@ -95,6 +95,7 @@ for _family, _factory in (
     ("subset_acc", _subset_acc),
     ("recon", _recon),
     ("mse", _mse),
+    ("sq_err", lambda info, a: _mean_of(a["sq_err"]) if "sq_err" in a else None),
     ("seq_acc", _seq_acc),
 ):
     register_item_estimator(_family, _factory)

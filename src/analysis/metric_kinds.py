@@ -86,8 +86,8 @@ for _kind in (
         rf"subset_acc_k={_P}", "sharp", "subset accuracy (all K of K right)", True, "subset_acc", "K", "1"
     ),
     MetricKind(rf"recon_c={_P}", "sharp", "Reconstruction$_c$ (share with error < c)", True, "recon", "c"),
-    MetricKind(rf"seq_acc_l={_P}", "sharp", "sequence accuracy (all L right)", True, "seq_acc", "L", "1"),
-    MetricKind(rf"exact_match_l={_P}", "sharp", "exact match", True, "exact_match", "L", "1"),
+    MetricKind(rf"seq_acc_l={_P}", "sharp", "sequence accuracy (all L right)", True, "seq_acc", "L"),
+    MetricKind(rf"exact_match_l={_P}", "sharp", "exact match", True, "exact_match", "L"),
     MetricKind(r"exact_match", "sharp", "exact match", True, "exact_match"),
     MetricKind(r"multiple_choice_grade", "sharp", "multiple choice grade", True, "multiple_choice_grade"),
     # smooth (continuous, about linear in the per-item error rate)
@@ -99,6 +99,7 @@ for _kind in (
     MetricKind(r"ce", "smooth", "cross-entropy (nats)", False, "ce"),
     MetricKind(r"loss", "smooth", "loss", False, "loss"),
     MetricKind(r"mse", "smooth", "mean squared error", False, "mse"),
+    MetricKind(r"sq_err", "smooth", "squared reconstruction error (per image)", False, "sq_err"),
 ):
     register_metric_kind(_kind)
 

@@ -82,3 +82,24 @@ def test_figure_draws_the_intervals(tmp_path):
     fig = sweep_figure(table, ci=ci)
     # one errorbar container per curve: acc, ce, and the 5 subset-accuracy curves
     assert sum(len(ax.containers) for ax in fig.axes) == 7
+
+
+def test_autoencoder_and_sequence_records_are_rescored_from_their_per_item_arrays():
+    rng = np.random.default_rng(5)
+    sq_err = rng.gamma(4.0, 15.0, 800).astype(np.float32)  # summed over a 3072-value image
+    correct = rng.random((400, 5)) < 0.8  # Omniglot-like [n_seq, L]
+    metrics = {
+        "test/sq_err": float(sq_err.astype(np.float64).mean()),
+        "test/mse": float(sq_err.astype(np.float64).mean() / 3072),
+        "test/recon_c=50": float((sq_err < 50).mean()),
+        "test/recon_c=100": float((sq_err < 100).mean()),
+    }
+    reps, bad = run_replicates(metrics, {"sq_err": sq_err}, 400, rng)
+    assert not bad and set(reps) == set(metrics)
+    for key, r in reps.items():
+        assert r.mean() == pytest.approx(metrics[key], rel=0.02)
+    seq = {"test/acc": float(correct.mean()), "test/seq_acc_l=3": float(correct[:, :3].all(axis=1).mean())}
+    reps, bad = run_replicates(seq, {"correct": correct}, 400, rng)
+    assert not bad and set(reps) == set(seq)
+    se = np.sqrt(seq["test/seq_acc_l=3"] * (1 - seq["test/seq_acc_l=3"]) / 400)
+    assert reps["test/seq_acc_l=3"].std() == pytest.approx(se, rel=0.15)
