@@ -46,37 +46,52 @@ class SweepStatus:
         return "\n  ".join(lines)
 
 
+def _normalize(overrides: list[str]) -> frozenset[str] | None:
+    """``key=value`` strings as Hydra normalizes them (``false`` -> ``False``, ``1e-3`` -> ``0.001``), or None
+    when they do not parse (then the plan is unknown rather than guessed)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+
+    try:
+        parsed = OverridesParser.create().parse_overrides([str(o) for o in overrides])
+        return frozenset(f"{o.get_key_element()}={o.get_value_element_as_str()}" for o in parsed)
+    except (HydraException, ValueError):
+        return None
+
+
 def _planned_overrides(sweep_dir: Path) -> list[frozenset[str]] | None:
     """The job override sets a Hydra multirun planned (from ``multirun.yaml``), or None when unknown.
 
     The plan is ``hydra.sweeper.params`` (an experiment's grid) updated by the command-line overrides
-    (``hydra.overrides.task``), as Hydra's basic sweeper does. Only plain comma-separated values
-    (``model.width=1,2,4``) are expanded; other sweep syntax (ranges, globs, choice()) makes the plan unknown
-    rather than guessed.
+    (``hydra.overrides.task``), expanded with Hydra's own override parser as its basic sweeper does.
     """
     path = sweep_dir / "multirun.yaml"
     if not path.is_file():
         return None
     import yaml
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
 
     try:
         hydra_cfg = yaml.safe_load(path.read_text())["hydra"]
-        task = hydra_cfg["overrides"]["task"] or []
-    except (KeyError, TypeError):
+        task = list(hydra_cfg["overrides"]["task"] or [])
+        params = dict((hydra_cfg.get("sweeper") or {}).get("params") or {})
+    except (KeyError, TypeError, AttributeError):
         return None
-    params = dict((hydra_cfg.get("sweeper") or {}).get("params") or {})
-    for ov in task:
-        key, sep, value = str(ov).partition("=")
-        if not sep:
-            return None
-        params[key] = value
-    axes: list[list[str]] = []
-    for key, value in params.items():
-        value = str(value)
-        if any(t in value for t in ("range(", "choice(", "glob(", "interval(", "[", "{", "'", '"')):
-            return None
-        axes.append([f"{key}={v.strip()}" for v in value.split(",")])
-    return [frozenset(c) for c in itertools.product(*axes)]
+    by_key: dict[str, str] = {k: f"{k}={v}" for k, v in params.items()}
+    try:
+        parser = OverridesParser.create()
+        for ov in parser.parse_overrides([str(o) for o in task]):
+            by_key[ov.get_key_element()] = ov.input_line
+        axes = []
+        for ov in parser.parse_overrides(list(by_key.values())):
+            key = ov.get_key_element()
+            values = list(ov.sweep_string_iterator()) if ov.is_sweep_override() else [ov.get_value_element_as_str()]
+            axes.append([f"{key}={v}" for v in values])
+    except (HydraException, ValueError):
+        return None
+    planned = [_normalize(list(c)) for c in itertools.product(*axes)]
+    return None if any(p is None for p in planned) else planned
 
 
 def sweep_status(sweep_dir: str | os.PathLike) -> SweepStatus:
@@ -93,15 +108,15 @@ def sweep_status(sweep_dir: str | os.PathLike) -> SweepStatus:
         rec = sweeps.read_record(path)
         if rec.get("status") == "finished":
             status.finished.append(path.parent)
-            seen.add(frozenset(str(o) for o in rec.get("overrides", [])))
+            seen.add(_normalize(rec.get("overrides", [])) or frozenset())
         else:
             status.unfinished.append((path.parent, f"record status {rec.get('status')!r}"))
-            started.add(frozenset(str(o) for o in rec.get("overrides", [])))
+            started.add(_normalize(rec.get("overrides", [])) or frozenset())
     for hydra_dir in sorted(sweep_dir.rglob(".hydra")):
         job = hydra_dir.parent
         if job != sweep_dir and not (job / sweeps.RECORD_NAME).exists():
             status.unfinished.append((job, f"no {sweeps.RECORD_NAME}: crashed, killed or still running"))
-            started.add(frozenset(_job_overrides(job)))
+            started.add(_normalize(_job_overrides(job)) or frozenset())
     planned = _planned_overrides(sweep_dir)
     if planned is not None and seen and all(seen):
         started |= seen

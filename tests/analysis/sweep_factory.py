@@ -42,7 +42,8 @@ def make_run(
 ) -> Path:
     run_dir = sweep / f"model.width={width},seed={seed}"
     (run_dir / ".hydra").mkdir(parents=True, exist_ok=True)
-    overrides = ["experiment=lenet_mnist", f"model.width={width}", f"seed={seed}"]
+    # as Hydra writes a job's overrides: values normalized (the command line said data.download=false)
+    overrides = [f"model.width={width}", f"seed={seed}", "experiment=lenet_mnist", "data.download=False"]
     (run_dir / ".hydra" / "overrides.yaml").write_text("".join(f"- {o}\n" for o in overrides))
     rng = np.random.default_rng(1000 * width + seed)
     correct = rng.random(n) < p_fn(width)
@@ -91,10 +92,10 @@ def make_sweep(
             make_run(sweep, w, s, n=n, p_fn=p_fn)
     ws, ss = ",".join(map(str, widths)), ",".join(map(str, seeds))
     if grid_on_command_line:  # python train.py -m model.width=1,2 seed=0,1
-        task = f"    - experiment=lenet_mnist\n    - model.width={ws}\n    - seed={ss}\n"
+        task = f"    - experiment=lenet_mnist\n    - model.width={ws}\n    - seed={ss}\n    - data.download=false\n"
         sweeper = ""
     else:  # the grid in the experiment config (hydra.sweeper.params), as configs/experiment/lenet_mnist.yaml
-        task = "    - experiment=lenet_mnist\n"
+        task = "    - experiment=lenet_mnist\n    - data.download=false\n"
         sweeper = f"  sweeper:\n    params:\n      model.width: {ws}\n      seed: {ss}\n"
     (sweep / "multirun.yaml").write_text(f"hydra:\n{sweeper}  overrides:\n    task:\n{task}")
     return sweep

@@ -118,7 +118,7 @@ def test_half_finished_sweep_names_the_missing_runs(tmp_path, grid_on_command_li
     msg = str(err.value)
     assert "model.width=8,seed=1 (no metrics.json" in msg
     assert "model.width=4,seed=1 (record status 'running')" in msg
-    assert "experiment=lenet_mnist,model.width=2,seed=0 (planned in multirun.yaml" in msg
+    assert "data.download=False,experiment=lenet_mnist,model.width=2,seed=0 (planned in multirun.yaml" in msg
     assert msg.count("planned in multirun.yaml") == 1
     assert "--allow-incomplete" in msg
     with pytest.warns(UserWarning, match="missing runs"):
