@@ -131,7 +131,7 @@ def backtest_figure(table: pd.DataFrame, points: pd.DataFrame, split: str = "tes
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
 
-    from src.analysis.figures import _colors, _panel_order
+    from src.analysis.figures import _colors, _panel_order, log_x
     from src.analysis.metric_kinds import param_sort_key
 
     curves = curve_table(table, split)
@@ -172,7 +172,7 @@ def backtest_figure(table: pd.DataFrame, points: pd.DataFrame, split: str = "tes
                     )
         ax.axvline(np.sqrt(first_pred * last_fit), color="0.5", lw=1)
         info = classify(metrics[0])
-        ax.set_xscale("log")
+        log_x(ax)
         ax.set_xlabel("number of parameters")
         ax.set_ylabel(info.kind.label)
         ax.set_title(f"{sharpness} metric: {family}", fontsize=10)

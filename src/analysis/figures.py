@@ -131,13 +131,27 @@ def _draw_panel(ax, panel: pd.DataFrame, sharpness: str) -> None:
     if sharpness == "sharp" and panel["n_test"].notna().any():
         n = float(panel["n_test"].median())
         ax.axhline(1.0 / n, color="0.35", ls="--", lw=1, label=f"resolution 1/n = {1.0 / n:.2g} (n={n:.0f})")
-    ax.set_xscale("log")
+    log_x(ax)
     ax.set_xlabel("number of parameters")
     arrow = "higher is better" if info.kind.higher_is_better else "lower is better"
     ax.set_ylabel(f"{info.kind.label}\n({arrow})")
     ax.set_title(f"{sharpness} metric: {info.kind.family}", fontsize=10)
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize=7, loc="best", frameon=False)
+
+
+def log_x(ax) -> None:
+    """Log x axis; call after plotting. Matplotlib's default labels every minor tick of a short range, and the
+    labels collide; here decades only, plus 2x and 5x when the data span under two decades."""
+    from matplotlib.ticker import LogFormatterSciNotation, LogLocator, NullFormatter
+
+    ax.set_xscale("log")
+    lo, hi = ax.get_xlim()
+    if hi / lo < 100:  # under two decades: label 2x and 5x too, and only those
+        ax.xaxis.set_minor_locator(LogLocator(base=10, subs=(2.0, 5.0)))
+        ax.xaxis.set_minor_formatter(LogFormatterSciNotation(labelOnlyBase=False))
+    else:
+        ax.xaxis.set_minor_formatter(NullFormatter())
 
 
 def _colors(n: int) -> list:
