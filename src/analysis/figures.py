@@ -106,8 +106,9 @@ def sweep_figure(
         bars = "; bars: bootstrap interval over test items"
     fig.suptitle(
         title
-        or f"{task['task_name']} ({fam}), {split} split: smooth vs sharp metrics; line: mean, band: range of "
-        f"{n_seeds} seed(s){bars}"
+        or f"{task['task_name']} ({fam}), {split} split: smooth vs sharp metrics\nline: mean, band: range of "
+        f"{n_seeds} seed(s){bars}; E: emergence score (Eq. 1), improvement positive",
+        fontsize=10,
     )
     return fig
 
@@ -119,7 +120,8 @@ def _draw_panel(ax, panel: pd.DataFrame, sharpness: str) -> None:
         info = classify(metric)
         c = panel[panel["metric"] == metric].sort_values("num_params")
         x = c["num_params"].to_numpy(float)
-        e = emergence_score(x, c["mean"].to_numpy(float)) if len(c) >= 3 else float("nan")
+        sign = 1.0 if info.kind.higher_is_better else -1.0  # oriented as in the claim table
+        e = emergence_score(x, sign * c["mean"].to_numpy(float)) if len(c) >= 3 else float("nan")
         label = f"{info.curve_label}  (E={e:.2g})" if not np.isnan(e) else info.curve_label
         ax.plot(x, c["mean"], "o-", color=color, ms=3.5, lw=1.6, label=label)
         if (c["n_seeds"] > 1).any():
