@@ -24,6 +24,7 @@ from scipy.optimize import OptimizeWarning, curve_fit
 from scipy.stats import gamma as gamma_dist
 
 from src.analysis.figures import curve_table
+from src.analysis.loading import SweepError
 from src.analysis.metric_kinds import classify
 
 _EPS = 1e-6
@@ -131,7 +132,7 @@ def backtest(
         sizes = np.sort(g["num_params"].unique())
         n_fit = max(2, int(np.floor(len(sizes) * fit_fraction)))
         if len(sizes) - n_fit < 1:
-            raise ValueError(
+            raise SweepError(
                 f"backtest of {sweep}/{task} needs at least 3 model sizes (2 to fit, 1 to predict); it has {len(sizes)}"
             )
         fit_sizes, pred_sizes = sizes[:n_fit], sizes[n_fit:]
