@@ -32,8 +32,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    from src.analysis.loading import SweepError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except SweepError as err:
+        if argv is not None:  # called in-process (tests, notebooks): let the caller see the exception
+            raise
+        parser.exit(2, f"error: {err}\n")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@
 Two ways for a sharp metric:
 - ``direct``: fit the sharp curve itself with a two-parameter power law in N and extrapolate;
 - ``via_smooth``: fit its smooth companion the same way, extrapolate it, and map it through the paper's model
-  (all K of K right = acc^K; a sequence of L right = per-token accuracy^L);
+  (all K of K right = acc^K; a sequence of L right = per-token accuracy^L; Reconstruction_c = P(sq_err < c) with
+  per-image squared errors Gamma-distributed, shape taken from the small models' per-item errors);
 - ``via_smooth_measured``: the same map applied to the *measured* smooth metric at the large sizes: no
   extrapolation, so it checks the model identity alone.
 
@@ -20,8 +21,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from scipy.optimize import OptimizeWarning, curve_fit
+from scipy.stats import gamma as gamma_dist
 
 from src.analysis.figures import curve_table
+from src.analysis.loading import SweepError
 from src.analysis.metric_kinds import classify
 
 _EPS = 1e-6
@@ -29,11 +32,33 @@ _EPS = 1e-6
 
 @dataclass(frozen=True)
 class ModelMap:
-    """A sharp family predicted from a smooth metric of the same split: ``sharp = fn(smooth, param)``."""
+    """A sharp family predicted from a smooth metric of the same split: ``sharp = fn(smooth, param, ctx)``.
+
+    ``calibrate`` (optional) reads the per-item arrays of the *fitted* (smaller) runs only and returns ``ctx``;
+    a map that needs it is skipped where those runs saved no ``per_item.npz``.
+    """
 
     smooth_name: str
-    fn: Callable[[np.ndarray, float], np.ndarray]
+    fn: Callable[[np.ndarray, float, dict], np.ndarray]
     formula: str
+    calibrate: Callable[[list[dict[str, np.ndarray]]], dict | None] | None = None
+
+
+def _gamma_shape(per_items: list[dict[str, np.ndarray]]) -> dict | None:
+    """Shape k of a Gamma fitted by moments to each run's per-image squared errors (median over runs)."""
+    ks = []
+    for a in per_items:
+        if "sq_err" in a:
+            x = np.asarray(a["sq_err"], dtype=np.float64)
+            if x.var() > 0:
+                ks.append(x.mean() ** 2 / x.var())
+    return {"k": float(np.median(ks))} if ks else None
+
+
+def _recon_from_sq_err(mean_sq_err: np.ndarray, c: float, ctx: dict) -> np.ndarray:
+    # per-image squared error ~ Gamma(k, mean / k) with the shape of the small models: P(sq_err < c)
+    k = ctx["k"]
+    return gamma_dist.cdf(c, a=k, scale=np.clip(mean_sq_err, _EPS, None) / k)
 
 
 _MODEL_MAPS: dict[str, ModelMap] = {}
@@ -44,10 +69,13 @@ def register_model_map(sharp_family: str, model_map: ModelMap) -> None:
     _MODEL_MAPS[sharp_family] = model_map
 
 
-register_model_map("subset_acc", ModelMap("acc", lambda acc, k: np.clip(acc, 0, 1) ** k, "acc^K"))
-register_model_map("seq_acc", ModelMap("acc", lambda acc, n: np.clip(acc, 0, 1) ** n, "acc^L"))
+register_model_map("subset_acc", ModelMap("acc", lambda acc, k, ctx: np.clip(acc, 0, 1) ** k, "acc^K"))
+register_model_map("seq_acc", ModelMap("acc", lambda acc, n, ctx: np.clip(acc, 0, 1) ** n, "acc^L"))
 register_model_map(
-    "exact_match", ModelMap("token_acc", lambda acc, n: np.clip(acc, 0, 1) ** n, "token_acc^L")
+    "recon", ModelMap("sq_err", _recon_from_sq_err, "GammaCDF(c; k, sq_err/k)", calibrate=_gamma_shape)
+)
+register_model_map(
+    "exact_match", ModelMap("token_acc", lambda acc, n, ctx: np.clip(acc, 0, 1) ** n, "token_acc^L")
 )
 
 
@@ -72,6 +100,24 @@ def fit_power_law(x: np.ndarray, y: np.ndarray, higher_is_better: bool) -> Calla
     return predict
 
 
+def _calibrate(
+    mm: ModelMap, table: pd.DataFrame, sweep: str, task: str, fit_sizes: np.ndarray
+) -> dict | None:
+    """Run ``mm.calibrate`` on the per-item arrays of the fitted (smaller) runs of one task."""
+    from src.analysis.bootstrap import load_per_item
+    from src.analysis.loading import per_item_path
+
+    runs = table[
+        (table["sweep"] == sweep) & (table["task_name"] == task) & table["num_params"].isin(fit_sizes)
+    ]
+    arrays = []
+    for run in runs[["sweep_dir", "run_dir"]].drop_duplicates().itertuples(index=False):
+        path = per_item_path(run.sweep_dir, run.run_dir)
+        if path.is_file():
+            arrays.append(load_per_item(path))
+    return mm.calibrate(arrays) if arrays else None
+
+
 def backtest(
     table: pd.DataFrame, split: str = "test", fit_fraction: float = 0.5
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -86,24 +132,28 @@ def backtest(
         sizes = np.sort(g["num_params"].unique())
         n_fit = max(2, int(np.floor(len(sizes) * fit_fraction)))
         if len(sizes) - n_fit < 1:
-            raise ValueError(
+            raise SweepError(
                 f"backtest of {sweep}/{task} needs at least 3 model sizes (2 to fit, 1 to predict); it has {len(sizes)}"
             )
         fit_sizes, pred_sizes = sizes[:n_fit], sizes[n_fit:]
         means = {m: c.set_index("num_params")["mean"] for m, c in g.groupby("metric")}
+        contexts: dict[str, dict | None] = {}
         for metric, y in means.items():
             info = classify(metric)
             hib = info.kind.higher_is_better
             preds = {"direct": fit_power_law(fit_sizes, y.loc[fit_sizes], hib)(pred_sizes)}
             mm = _MODEL_MAPS.get(info.kind.family) if info.sharpness == "sharp" and info.param else None
             smooth_key = f"{info.split}/{mm.smooth_name}" if mm else None
-            if mm and smooth_key in means:
+            ctx: dict | None = {}
+            if mm and mm.calibrate is not None:
+                ctx = contexts.setdefault(info.kind.family, _calibrate(mm, table, sweep, task, fit_sizes))
+            if mm and smooth_key in means and ctx is not None:
                 s = means[smooth_key]
                 s_info = classify(smooth_key)
                 s_pred = fit_power_law(fit_sizes, s.loc[fit_sizes], s_info.kind.higher_is_better)(pred_sizes)
                 k = float(info.param)
-                preds["via_smooth"] = mm.fn(s_pred, k)
-                preds["via_smooth_measured"] = mm.fn(s.loc[pred_sizes].to_numpy(float), k)
+                preds["via_smooth"] = mm.fn(s_pred, k, ctx)
+                preds["via_smooth_measured"] = mm.fn(s.loc[pred_sizes].to_numpy(float), k, ctx)
             actual = y.loc[pred_sizes].to_numpy(float)
             for method, pred in preds.items():
                 err = np.abs(pred - actual)
@@ -131,7 +181,7 @@ def backtest_figure(table: pd.DataFrame, points: pd.DataFrame, split: str = "tes
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
 
-    from src.analysis.figures import _colors, _panel_order
+    from src.analysis.figures import _colors, _panel_order, log_x
     from src.analysis.metric_kinds import param_sort_key
 
     curves = curve_table(table, split)
@@ -172,7 +222,7 @@ def backtest_figure(table: pd.DataFrame, points: pd.DataFrame, split: str = "tes
                     )
         ax.axvline(np.sqrt(first_pred * last_fit), color="0.5", lw=1)
         info = classify(metrics[0])
-        ax.set_xscale("log")
+        log_x(ax)
         ax.set_xlabel("number of parameters")
         ax.set_ylabel(info.kind.label)
         ax.set_title(f"{sharpness} metric: {family}", fontsize=10)

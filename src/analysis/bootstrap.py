@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from src.analysis.loading import per_item_path
+from src.analysis.loading import SweepError, per_item_path
 from src.analysis.metric_kinds import MetricInfo, classify
 
 PerItem = dict[str, np.ndarray]
@@ -150,7 +150,7 @@ def load_per_item(path) -> PerItem:
         ) from err
     lengths = {k: v.shape[0] for k, v in arrays.items()}
     if not arrays or len(set(lengths.values())) != 1:
-        raise ValueError(f"{path}: per-item arrays must share their first (item) axis, got {lengths}")
+        raise SweepError(f"{path}: per-item arrays must share their first (item) axis, got {lengths}")
     return arrays
 
 

@@ -14,7 +14,7 @@ import pandas as pd
 
 from src.analysis.emergence import emergence_score, largest_step_share
 from src.analysis.figures import curve_table
-from src.analysis.metric_kinds import classify
+from src.analysis.metric_kinds import classify, param_sort_key
 
 
 def summarize_curve(x: Sequence[float], y: Sequence[float]) -> tuple[float, float, int]:
@@ -60,7 +60,11 @@ def claim_table(table: pd.DataFrame, split: str = "test") -> pd.DataFrame:
             "sizes_below_1_over_n": below,
             "start": float(c["mean"].iloc[0]), "end": float(c["mean"].iloc[-1]),
         })  # fmt: skip
-    return pd.DataFrame(rows)
+    out = pd.DataFrame(rows)
+    if out.empty:
+        return out
+    order = out["metric"].map(lambda m: (classify(m).sharpness != "smooth", *param_sort_key(classify(m))))
+    return out.assign(_o=order).sort_values(["sweep", "task_name", "_o"]).drop(columns="_o").reset_index(drop=True)
 
 
 def claim_verdicts(claims: pd.DataFrame) -> pd.DataFrame:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from src.analysis import sweeps
-from src.analysis.loading import load_sweeps, require_complete_metrics
+from src.analysis.loading import load_sweeps, require_complete_metrics, sweep_labels
 
 FLOAT_FMT = "{:.3g}".format
 
@@ -68,8 +68,7 @@ def _load(args: argparse.Namespace) -> pd.DataFrame:
 def _out_dir(args: argparse.Namespace, sweep: str, default_sub: str) -> Path:
     if args.out is not None:
         return args.out
-    by_name = {Path(d).resolve().name: Path(d) for d in args.sweep_dirs}
-    return by_name[sweep] / default_sub
+    return sweep_labels(args.sweep_dirs)[sweep] / default_sub
 
 
 def _print_table(title: str, df: pd.DataFrame) -> None:

@@ -106,8 +106,9 @@ def sweep_figure(
         bars = "; bars: bootstrap interval over test items"
     fig.suptitle(
         title
-        or f"{task['task_name']} ({fam}), {split} split: smooth vs sharp metrics; line: mean, band: range of "
-        f"{n_seeds} seed(s){bars}"
+        or f"{task['task_name']} ({fam}), {split} split: smooth vs sharp metrics\nline: mean, band: range of "
+        f"{n_seeds} seed(s){bars}; E: emergence score (Eq. 1), improvement positive",
+        fontsize=10,
     )
     return fig
 
@@ -119,7 +120,8 @@ def _draw_panel(ax, panel: pd.DataFrame, sharpness: str) -> None:
         info = classify(metric)
         c = panel[panel["metric"] == metric].sort_values("num_params")
         x = c["num_params"].to_numpy(float)
-        e = emergence_score(x, c["mean"].to_numpy(float)) if len(c) >= 3 else float("nan")
+        sign = 1.0 if info.kind.higher_is_better else -1.0  # oriented as in the claim table
+        e = emergence_score(x, sign * c["mean"].to_numpy(float)) if len(c) >= 3 else float("nan")
         label = f"{info.curve_label}  (E={e:.2g})" if not np.isnan(e) else info.curve_label
         ax.plot(x, c["mean"], "o-", color=color, ms=3.5, lw=1.6, label=label)
         if (c["n_seeds"] > 1).any():
@@ -131,13 +133,27 @@ def _draw_panel(ax, panel: pd.DataFrame, sharpness: str) -> None:
     if sharpness == "sharp" and panel["n_test"].notna().any():
         n = float(panel["n_test"].median())
         ax.axhline(1.0 / n, color="0.35", ls="--", lw=1, label=f"resolution 1/n = {1.0 / n:.2g} (n={n:.0f})")
-    ax.set_xscale("log")
+    log_x(ax)
     ax.set_xlabel("number of parameters")
     arrow = "higher is better" if info.kind.higher_is_better else "lower is better"
     ax.set_ylabel(f"{info.kind.label}\n({arrow})")
     ax.set_title(f"{sharpness} metric: {info.kind.family}", fontsize=10)
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize=7, loc="best", frameon=False)
+
+
+def log_x(ax) -> None:
+    """Log x axis; call after plotting. Matplotlib's default labels every minor tick of a short range, and the
+    labels collide; here decades only, plus 2x and 5x when the data span under two decades."""
+    from matplotlib.ticker import LogFormatterSciNotation, LogLocator, NullFormatter
+
+    ax.set_xscale("log")
+    lo, hi = ax.get_xlim()
+    if hi / lo < 100:  # under two decades: label 2x and 5x too, and only those
+        ax.xaxis.set_minor_locator(LogLocator(base=10, subs=(2.0, 5.0)))
+        ax.xaxis.set_minor_formatter(LogFormatterSciNotation(labelOnlyBase=False))
+    else:
+        ax.xaxis.set_minor_formatter(NullFormatter())
 
 
 def _colors(n: int) -> list:

@@ -86,7 +86,11 @@ def _planned_overrides(sweep_dir: Path) -> list[frozenset[str]] | None:
         axes = []
         for ov in parser.parse_overrides(list(by_key.values())):
             key = ov.get_key_element()
-            values = list(ov.sweep_string_iterator()) if ov.is_sweep_override() else [ov.get_value_element_as_str()]
+            values = (
+                list(ov.sweep_string_iterator())
+                if ov.is_sweep_override()
+                else [ov.get_value_element_as_str()]
+            )
             axes.append([f"{key}={v}" for v in values])
     except (HydraException, ValueError):
         return None
@@ -159,6 +163,21 @@ def _abs_run_dir(sweep_dir: Path, run_dir: str) -> Path:
     return p if p.is_absolute() else sweep_dir / p
 
 
+def sweep_labels(sweep_dirs: list[str | os.PathLike]) -> dict[str, Path]:
+    """A short unique label per sweep dir: its name (the W&B group), or ``parent/name`` when two names collide."""
+    paths = [Path(d) for d in sweep_dirs]
+    names = [p.resolve().name for p in paths]
+    labels = {}
+    for p, name in zip(paths, names, strict=True):
+        label = name if names.count(name) == 1 else f"{p.resolve().parent.name}/{name}"
+        if label in labels:
+            raise SweepError(
+                f"sweep dir {p} is given twice (or two dirs share {label!r}); pass each sweep once"
+            )
+        labels[label] = p
+    return labels
+
+
 def load_sweeps(sweep_dirs: list[str | os.PathLike], allow_incomplete: bool = False) -> pd.DataFrame:
     """Tidy table (run x metric) of all finished runs in ``sweep_dirs``, with ``sweep``, ``sweep_dir``, ``n_test``.
 
@@ -166,8 +185,7 @@ def load_sweeps(sweep_dirs: list[str | os.PathLike], allow_incomplete: bool = Fa
     ``allow_incomplete`` (then a warning naming them, and the finished runs are used).
     """
     frames = []
-    for d in sweep_dirs:
-        sweep_dir = Path(d)
+    for label, sweep_dir in sweep_labels(sweep_dirs).items():
         status = sweep_status(sweep_dir)
         if not status.finished:
             detail = f"; unfinished:\n  {status.describe_missing()}" if not status.complete else ""
@@ -183,7 +201,7 @@ def load_sweeps(sweep_dirs: list[str | os.PathLike], allow_incomplete: bool = Fa
                 )
             warnings.warn(msg + "\nusing the finished runs only", stacklevel=2)
         table = _read_table(sweep_dir, status)
-        table["sweep"] = sweep_dir.resolve().name
+        table["sweep"] = label
         table["sweep_dir"] = str(sweep_dir)
         n_test = {
             run_dir: _n_scored(_abs_run_dir(sweep_dir, run_dir)) for run_dir in table["run_dir"].unique()

@@ -99,3 +99,24 @@ def make_sweep(
         sweeper = f"  sweeper:\n    params:\n      model.width: {ws}\n      seed: {ss}\n"
     (sweep / "multirun.yaml").write_text(f"hydra:\n{sweeper}  overrides:\n    task:\n{task}")
     return sweep
+
+
+def make_autoencoder_sweep(root: Path, widths=(2, 4, 8, 16, 32, 64, 128, 256), n: int = 3000, k: float = 3.0,
+                           cs=(20.0, 40.0, 80.0)) -> Path:  # fmt: skip
+    """Autoencoder-like runs: per-image squared errors ~ Gamma(k, mean/k), mean falling as a power law in N."""
+    sweep = root / "autoencoder"
+    for w in widths:
+        run_dir = sweep / f"model.width={w}"
+        (run_dir / ".hydra").mkdir(parents=True, exist_ok=True)
+        n_params = 3072 * 2 * w + 3072 + w
+        mean = 160.0 * (n_params / (3072 * 4)) ** -0.45
+        sq = np.random.default_rng(w).gamma(k, mean / k, n).astype(np.float32)
+        np.savez(run_dir / "per_item.npz", sq_err=sq)
+        x = sq.astype(np.float64)
+        metrics = {"test/sq_err": x.mean(), "test/mse": x.mean() / 3072}
+        metrics |= {f"test/recon_c={c:g}": float((sq < c).mean()) for c in cs}
+        record = {"status": "finished", "task_name": "autoencoder", "model_family": "autoencoder", "width": w,
+                  "num_params": n_params, "seed": 0, "overrides": [f"model.width={w}"], "metrics": metrics,
+                  "n_test": n}  # fmt: skip
+        (run_dir / "metrics.json").write_text(json.dumps(record))
+    return sweep

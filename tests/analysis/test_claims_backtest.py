@@ -12,7 +12,7 @@ from src.analysis.__main__ import main
 from src.analysis.backtest import backtest, fit_power_law
 from src.analysis.claims import claim_table, claim_verdicts
 from src.analysis.loading import load_sweeps
-from tests.analysis.sweep_factory import make_sweep, num_params
+from tests.analysis.sweep_factory import make_autoencoder_sweep, make_sweep, num_params
 
 WIDTHS = (1, 2, 4, 8, 16, 32, 64, 128)
 
@@ -107,3 +107,19 @@ def test_wandb_logs_an_offline_analysis_run(tmp_path, monkeypatch, capsys):
     runs = list((out / "wandb").glob("offline-run-*"))
     assert len(runs) == 1 and any(runs[0].rglob("*.wandb"))
     assert "W&B run:" in capsys.readouterr().out
+
+
+def test_backtest_predicts_reconstruction_c_from_the_mean_error_through_a_gamma_model(tmp_path):
+    sweep = make_autoencoder_sweep(tmp_path)
+    summary, _ = backtest(load_sweeps([sweep]))
+    s = summary.set_index(["metric", "method"])
+    for c in ("20", "40", "80"):
+        direct = s.loc[(f"test/recon_c={c}", "direct"), "mae"]
+        via = s.loc[(f"test/recon_c={c}", "via_smooth"), "mae"]
+        measured = s.loc[(f"test/recon_c={c}", "via_smooth_measured"), "mae"]
+        assert measured < 0.02 and via < 0.05 and via < direct, (c, direct, via, measured)
+    # without per-item arrays there is no shape to calibrate: no model prediction, no crash
+    for npz in sweep.rglob("per_item.npz"):
+        npz.unlink()
+    summary, _ = backtest(load_sweeps([sweep]))
+    assert set(summary["method"]) == {"direct"}

@@ -39,13 +39,13 @@ def test_registry_classifies_the_design_keys():
 
 def test_figure_cli_writes_png_and_pdf(tmp_path, capsys):
     sweep = make_sweep(tmp_path)
-    assert main(["figure", str(sweep)]) == 0
+    assert main(["figure", str(sweep), "--bootstrap", "100"]) == 0
     printed = capsys.readouterr().out.split()
     assert sorted(p.rsplit(".", 1)[1] for p in printed) == ["pdf", "png"]
     for p in printed:
         assert p.startswith(str(sweep / "figures")) and (tmp_path / p).stat().st_size > 5000
     out = tmp_path / "elsewhere"
-    assert main(["figure", str(sweep), "--out", str(out)]) == 0
+    assert main(["figure", str(sweep), "--out", str(out), "--bootstrap", "0"]) == 0
     assert len(list(out.glob("*.png"))) == 1 and len(list(out.glob("*.pdf"))) == 1
 
 
@@ -137,7 +137,7 @@ def test_record_missing_a_metric_is_named(tmp_path):
 def test_two_sweeps_give_one_figure_each(tmp_path, capsys):
     a = make_sweep(tmp_path, widths=(1, 2, 4), seeds=(0,), name="a")
     b = make_sweep(tmp_path, widths=(1, 2, 4), seeds=(0,), name="b")
-    assert main(["figure", str(a), str(b)]) == 0
+    assert main(["figure", str(a), str(b), "--bootstrap", "0"]) == 0
     printed = capsys.readouterr().out.split()
     assert len(printed) == 4 and sum(p.startswith(str(a)) for p in printed) == 2
 
@@ -151,3 +151,12 @@ def test_resolution_floor_uses_the_items_actually_scored(tmp_path):
     for npz in sweep.rglob("per_item.npz"):
         npz.unlink()
     assert set(load_sweeps([sweep])["n_test"]) == {500.0}
+
+
+def test_two_sweeps_of_the_same_name_stay_apart(tmp_path, capsys):
+    a = make_sweep(tmp_path / "a", widths=(1, 2, 4), seeds=(0,))
+    b = make_sweep(tmp_path / "b", widths=(1, 2, 4), seeds=(0,))
+    table = load_sweeps([a, b])
+    assert set(table["sweep"]) == {"a/lenet_mnist", "b/lenet_mnist"}
+    with pytest.raises(SweepError, match="given twice"):
+        load_sweeps([a, a])
