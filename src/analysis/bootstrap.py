@@ -61,11 +61,12 @@ def _ce(info: MetricInfo, a: PerItem) -> Estimator | None:
 
 
 def _subset_acc(info: MetricInfo, a: PerItem) -> Estimator | None:
-    if "correct" not in a or a["correct"].ndim != 1:
+    # correct [n] or [n_seq, L]: every answer is an item; resampling is over the first axis (whole sequences)
+    if "correct" not in a or a["correct"].ndim not in (1, 2):
         return None
-    correct = a["correct"].astype(np.float64)
-    n, k = correct.shape[0], int(float(info.param))
-    return lambda counts: subset_accuracy_from_count(counts @ correct, n, k)
+    correct = a["correct"].reshape(a["correct"].shape[0], -1).astype(np.float64)
+    per_row, n, k = correct.sum(axis=1), correct.size, int(float(info.param))
+    return lambda counts: subset_accuracy_from_count(counts @ per_row, n, k)
 
 
 def _recon(info: MetricInfo, a: PerItem) -> Estimator | None:

@@ -64,7 +64,12 @@ def claim_table(table: pd.DataFrame, split: str = "test") -> pd.DataFrame:
     if out.empty:
         return out
     order = out["metric"].map(lambda m: (classify(m).sharpness != "smooth", *param_sort_key(classify(m))))
-    return out.assign(_o=order).sort_values(["sweep", "task_name", "_o"]).drop(columns="_o").reset_index(drop=True)
+    return (
+        out.assign(_o=order)
+        .sort_values(["sweep", "task_name", "_o"])
+        .drop(columns="_o")
+        .reset_index(drop=True)
+    )
 
 
 def claim_verdicts(claims: pd.DataFrame) -> pd.DataFrame:

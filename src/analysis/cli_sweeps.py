@@ -66,9 +66,11 @@ def _load(args: argparse.Namespace) -> pd.DataFrame:
 
 
 def _out_dir(args: argparse.Namespace, sweep: str, default_sub: str) -> Path:
+    """``--out`` (one subdirectory per sweep when several are given), else ``<sweep_dir>/<default_sub>``."""
+    labels = sweep_labels(args.sweep_dirs)
     if args.out is not None:
-        return args.out
-    return sweep_labels(args.sweep_dirs)[sweep] / default_sub
+        return args.out if len(labels) == 1 else args.out / sweep.replace("/", "__")
+    return labels[sweep] / default_sub
 
 
 def _print_table(title: str, df: pd.DataFrame) -> None:

@@ -98,7 +98,12 @@ def test_autoencoder_and_sequence_records_are_rescored_from_their_per_item_array
     assert not bad and set(reps) == set(metrics)
     for key, r in reps.items():
         assert r.mean() == pytest.approx(metrics[key], rel=0.02)
-    seq = {"test/acc": float(correct.mean()), "test/seq_acc_l=3": float(correct[:, :3].all(axis=1).mean())}
+    m, n_answers = int(correct.sum()), correct.size
+    seq = {
+        "test/acc": float(correct.mean()),
+        "test/seq_acc_l=3": float(correct[:, :3].all(axis=1).mean()),
+        "test/subset_acc_k=3": subset_acc(m, n_answers, 3),  # every answer of every sequence is an item
+    }
     reps, bad = run_replicates(seq, {"correct": correct}, 400, rng)
     assert not bad and set(reps) == set(seq)
     se = np.sqrt(seq["test/seq_acc_l=3"] * (1 - seq["test/seq_acc_l=3"]) / 400)

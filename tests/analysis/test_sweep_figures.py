@@ -160,3 +160,6 @@ def test_two_sweeps_of_the_same_name_stay_apart(tmp_path, capsys):
     assert set(table["sweep"]) == {"a/lenet_mnist", "b/lenet_mnist"}
     with pytest.raises(SweepError, match="given twice"):
         load_sweeps([a, a])
+    out = tmp_path / "out"
+    assert main(["figure", str(a), str(b), "--out", str(out), "--bootstrap", "0"]) == 0
+    assert {p.parent.name for p in out.rglob("*.png")} == {"a__lenet_mnist", "b__lenet_mnist"}
