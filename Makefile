@@ -23,7 +23,8 @@ $(VENV)/.installed: pyproject.toml
 install: $(VENV)/.installed  ## make .venv and install the project with its dev tools
 
 system-deps:  ## Debian packages for the SLURM-cluster tests (root only; skipped otherwise)
-	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then bash .ci/install_slurm.sh; \
+	@if [ ! -f .ci/install_slurm.sh ]; then echo "no .ci/install_slurm.sh: nothing to install"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then bash .ci/install_slurm.sh; \
 	else echo "not root or no apt-get: SLURM-cluster tests will be skipped"; fi
 
 sweep: install  ## the main job: LeNet/MNIST width sweep, then the sharp-vs-smooth figure
