@@ -11,7 +11,6 @@ import os
 
 import numpy as np
 import pytest
-from omegaconf import open_dict
 
 from src.training import train
 from tests.helpers.configs import compose_train
@@ -32,12 +31,25 @@ PER_PROCESS_BATCH = 16
 
 def _ddp_train(rank: int, world_size: int, out_dir: str, data_dir: str) -> dict:
     # the processes exist already (forked, gloo group joined): tell Lightning so, as torchrun would
-    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world_size), GROUP_RANK="0",
-                      LOCAL_WORLD_SIZE=str(world_size), TORCHELASTIC_RUN_ID="test-ddp")
-    cfg = compose_train([*BASE, "trainer=ddp", f"trainer.devices={world_size}",
-                         f"data.batch_size={PER_PROCESS_BATCH}"], out_dir, data_dir)
+    os.environ.update(
+        RANK=str(rank),
+        LOCAL_RANK=str(rank),
+        WORLD_SIZE=str(world_size),
+        GROUP_RANK="0",
+        LOCAL_WORLD_SIZE=str(world_size),
+        TORCHELASTIC_RUN_ID="test-ddp",
+    )
+    cfg = compose_train(
+        [*BASE, "trainer=ddp", f"trainer.devices={world_size}", f"data.batch_size={PER_PROCESS_BATCH}"],
+        out_dir,
+        data_dir,
+    )
     record = train(cfg)
-    return {"metrics": record["metrics"], "global_step": record["global_step"], "world": record["config"]["trainer"]}
+    return {
+        "metrics": record["metrics"],
+        "global_step": record["global_step"],
+        "world": record["config"]["trainer"],
+    }
 
 
 def test_ddp_config_composes_for_each_launcher(tmp_path):
@@ -52,8 +64,9 @@ def test_two_gloo_processes_match_one_process(tmp_path, tiny_mnist_dir):
     import torch
 
     torch.set_num_threads(1)
-    single = train(compose_train([*BASE, f"data.batch_size={2 * PER_PROCESS_BATCH}"], tmp_path / "one",
-                                 tiny_mnist_dir))
+    single = train(
+        compose_train([*BASE, f"data.batch_size={2 * PER_PROCESS_BATCH}"], tmp_path / "one", tiny_mnist_dir)
+    )
     ranks = run_distributed(_ddp_train, str(tmp_path / "ddp"), str(tiny_mnist_dir), world_size=2)
 
     assert all(r["world"]["devices"] == 2 and r["world"]["strategy"] == "ddp" for r in ranks)
