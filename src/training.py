@@ -26,9 +26,7 @@ def _instantiate_group(cfg: DictConfig | None) -> list[Any]:
     """A list of objects from a config group whose entries each have a ``_target_`` (loggers, callbacks)."""
     if not cfg:
         return []
-    return [
-        instantiate(entry) for entry in cfg.values() if isinstance(entry, DictConfig) and "_target_" in entry
-    ]
+    return [instantiate(entry) for entry in cfg.values() if isinstance(entry, DictConfig) and "_target_" in entry]
 
 
 def _wandb_key_configured() -> bool:
@@ -111,9 +109,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     num_params = int(getattr(model, "num_params", sum(p.numel() for p in model.parameters())))
     callbacks = _instantiate_group(cfg.get("callbacks"))
     loggers = _instantiate_group(cfg.get("logger"))
-    trainer: L.Trainer = instantiate(
-        cfg.trainer, callbacks=callbacks, logger=loggers or False, **_cluster_plugins(cfg)
-    )
+    plugins = _cluster_plugins(cfg)
+    trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, **plugins)
 
     record = _base_record(cfg, num_params)
     record["config"] = OmegaConf.to_container(cfg, resolve=True)
@@ -132,9 +129,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             for results in trainer.test(model, datamodule=datamodule, verbose=False):
                 metrics.update(results)
         record["metrics"] = {k: float(v) for k, v in sorted(metrics.items())}
-        per_item = (
-            model.per_item_results() if hasattr(model, "per_item_results") and cfg.get("test", True) else {}
-        )
+        per_item = model.per_item_results() if hasattr(model, "per_item_results") and cfg.get("test", True) else {}
         test_set = getattr(datamodule, "test_set", None)
         record["n_test"] = len(test_set) if test_set is not None else None
         record["epochs"] = trainer.current_epoch
@@ -148,11 +143,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             log.info("run record: %s", record_path(run_dir))
     except BaseException as err:
         if trainer.is_global_zero:
-            record.update(
-                status="failed",
-                error=f"{type(err).__name__}: {err}",
-                wall_time_s=round(time.time() - start, 3),
-            )
+            record.update(status="failed", error=f"{type(err).__name__}: {err}", wall_time_s=round(time.time() - start, 3))
             write_json_atomic(record_path(run_dir), record)
         raise
     finally:
