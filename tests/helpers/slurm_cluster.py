@@ -15,6 +15,7 @@ import secrets
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -57,6 +58,7 @@ class SlurmCluster:
     def __init__(self, root: str | os.PathLike):
         self.root = Path(root)
         self.procs: list[tuple[str, subprocess.Popen]] = []
+        self.munge_dir: Path | None = None
         self.host = socket.gethostname().split(".")[0]
         self.conf = self.root / "etc" / "slurm.conf"
         self.env = {**os.environ, "SLURM_CONF": str(self.conf)}
@@ -96,6 +98,9 @@ class SlurmCluster:
                     proc.kill()
                     proc.wait()
         self.procs.clear()
+        if self.munge_dir is not None:
+            shutil.rmtree(self.munge_dir, ignore_errors=True)
+            self.munge_dir = None
 
     def __enter__(self) -> SlurmCluster:
         return self.start()
@@ -142,8 +147,8 @@ class SlurmCluster:
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         self.root.chmod(0o755)
         self.ports = {k: _free_port() for k in ("ctld", "slurmd", "dbd", "mysql")}
-        self.munge_dir = self.root / "munge"
-        self.munge_dir.mkdir(mode=0o755, exist_ok=True)
+        # munged runs as the munge user, who must reach its dir: not under pytest's 0700 tmp tree, so in /tmp
+        self.munge_dir = Path(tempfile.mkdtemp(prefix="mirage-munge-"))
         self.munge_dir.chmod(0o755)  # munged refuses a key dir of 0700
         self.munge_socket = self.munge_dir / "munge.socket"
         node = self._out("slurmd", "-C").splitlines()[0].split()  # the hardware line slurmd itself will report
