@@ -183,6 +183,7 @@ MailProg=/bin/true
 MpiDefault=none
 ReturnToService=2
 KillWait=2
+SchedulerParameters=sched_interval=1,bf_interval=1
 InactiveLimit=0
 MinJobAge=300
 AccountingStorageType=accounting_storage/slurmdbd

@@ -158,13 +158,12 @@ def test_job_cancelled_from_outside_is_reported_failed_not_hung(slurm_cluster, t
     proc = _launch(["model.width=1", "trainer.max_epochs=500", "logger=csv", f"paths.log_dir={tmp_path}", *FAST],
                    _env(slurm_cluster, tiny_mnist_dir))
 
-    def running_job():
-        lines = slurm_cluster._out("squeue", "-h", "-o", "%i %T").split("\n")
-        return next((line.split()[0] for line in lines if line.endswith("RUNNING")), None)
-
-    job_id = _wait_for("running job", running_job, 60, proc)
+    # cancel mid-training: the job has written its "running" record and holds a checkpoint
+    sweep = tmp_path / "sweeps" / "lenet_mnist"
+    _wait_for("first checkpoint", lambda: list(sweep.glob("*/checkpoints/last.ckpt")), 120, proc)
+    (job_id,) = slurm_cluster.jobs()
     subprocess.run(["scancel", job_id], env=slurm_cluster.env, check=True, timeout=30)
     rc, out = _finish(proc, timeout=120)
     assert rc != 0
-    assert re.search(rf"Job {job_id}\b.*has not produced any output \(state: CANCELLED", out), out[-3000:]
+    assert re.search(rf"Job {job_id}\b.*has not produced any output \(state: CANCELLED", out, re.S), out[-3000:]
     assert slurm_cluster.sacct(job_id)[job_id].startswith("CANCELLED")
