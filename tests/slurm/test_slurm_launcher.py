@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO
+from tests.helpers.wandb_files import read_wandb_run
 
 pytestmark = pytest.mark.slow
 
@@ -28,20 +29,37 @@ FAST = [
     "data.download=false",
 ]
 # one CPU and 1 GB per job, so the 2-core test node runs two array tasks at once
-LAUNCHER = ["hydra/launcher=slurm", "hydra.launcher.cpus_per_task=1", "hydra.launcher.mem_gb=1",
-            "hydra.launcher.timeout_min=10"]
+LAUNCHER = [
+    "hydra/launcher=slurm",
+    "hydra.launcher.cpus_per_task=1",
+    "hydra.launcher.mem_gb=1",
+    "hydra.launcher.timeout_min=10",
+]
 
 
 def _env(cluster, data_dir: Path) -> dict[str, str]:
     env = {k: v for k, v in cluster.env.items() if not k.startswith("WANDB_")}
-    env.update(DATA_DIR=str(data_dir), WANDB_MODE="offline", WANDB_SILENT="true", OMP_NUM_THREADS="1",
-               PYTHONUNBUFFERED="1", HOME=str(data_dir.parent))
+    env.update(
+        DATA_DIR=str(data_dir),
+        WANDB_MODE="offline",
+        WANDB_SILENT="true",
+        OMP_NUM_THREADS="1",
+        PYTHONUNBUFFERED="1",
+        HOME=str(data_dir.parent),
+    )
     return env
 
 
 def _launch(args: list[str], env: dict[str, str]) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "train.py", "-m", *LAUNCHER, *args], cwd=REPO, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, "train.py", "-m", *LAUNCHER, *args],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
 
 
 def _finish(proc: subprocess.Popen, timeout: float) -> tuple[int, str]:
@@ -91,14 +109,18 @@ def test_sweep_runs_as_array_and_writes_the_basic_launchers_records(slurm_cluste
     assert rc == 0, out[-4000:]
 
     sweep = tmp_path / "sweeps" / "lenet_mnist"
-    array_ids = {p.name.split("_")[0] for p in (sweep / ".submitit").iterdir() if re.fullmatch(r"\d+_\d+", p.name)}
+    array_ids = {
+        p.name.split("_")[0] for p in (sweep / ".submitit").iterdir() if re.fullmatch(r"\d+_\d+", p.name)
+    }
     assert len(array_ids) == 1, array_ids  # one SLURM array for the sweep
     (array_id,) = array_ids
     # the launcher returns once the results are written; SLURM records the tasks' end a moment later
     done = {f"{array_id}_0": "COMPLETED", f"{array_id}_1": "COMPLETED"}
     _wait_for("array completion in sacct", lambda: slurm_cluster.sacct(array_id) == done, 30)
 
-    records = {json.loads(p.read_text())["width"]: json.loads(p.read_text()) for p in sweep.glob("*/metrics.json")}
+    records = {
+        json.loads(p.read_text())["width"]: json.loads(p.read_text()) for p in sweep.glob("*/metrics.json")
+    }
     assert sorted(records) == [1, 2] and all(r["status"] == "finished" for r in records.values())
     assert "sweep table:" in out and (sweep / "sweep_table.csv").is_file()
 
@@ -121,12 +143,17 @@ def test_scontrol_requeue_resumes_from_checkpoint_with_same_metrics_and_wandb_id
     slurm_cluster, tmp_path, tiny_mnist_dir
 ):
     overrides = ["model.width=1", "trainer.max_epochs=25", *FAST]
-    proc = _launch([*overrides, "logger=many", f"paths.log_dir={tmp_path}"], _env(slurm_cluster, tiny_mnist_dir))
+    proc = _launch(
+        [*overrides, "logger=many", f"paths.log_dir={tmp_path}"], _env(slurm_cluster, tiny_mnist_dir)
+    )
     sweep = tmp_path / "sweeps" / "lenet_mnist"
 
     def epoch_2_checkpoint():
-        epochs = [int(m.group(1)) for p in sweep.glob("*/checkpoints/epoch=*.ckpt")
-                  if (m := re.match(r"epoch=(\d+)", p.name))]
+        epochs = [
+            int(m.group(1))
+            for p in sweep.glob("*/checkpoints/epoch=*.ckpt")
+            if (m := re.match(r"epoch=(\d+)", p.name))
+        ]
         return bool(epochs) and max(epochs) >= 2
 
     _wait_for("checkpoint of epoch 2", epoch_2_checkpoint, 120, proc)
@@ -139,6 +166,7 @@ def test_scontrol_requeue_resumes_from_checkpoint_with_same_metrics_and_wandb_id
     record = json.loads((job_dir / "metrics.json").read_text())
     assert record["status"] == "finished" and record["epochs"] == 25
     assert record["resumed_from"] == str(job_dir / "checkpoints" / "last.ckpt")
+
     def history():
         return slurm_cluster._out("sacct", "-D", "-X", "-n", "-P", "-o", "State", "-j", job_id).split()
 
@@ -152,11 +180,16 @@ def test_scontrol_requeue_resumes_from_checkpoint_with_same_metrics_and_wandb_id
     run_id = (job_dir / "wandb_id.txt").read_text().strip()
     attempts = sorted(p.name for p in (job_dir / "wandb").glob("offline-run-*"))
     assert len(attempts) == 2 and all(name.endswith(f"-{run_id}") for name in attempts), attempts
+    first, second = (read_wandb_run(job_dir / "wandb" / name) for name in attempts)
+    assert first.run_id == second.run_id == run_id and any("val/subset_acc_k=5" in row for row in first.history)
+    assert second.summary["test/subset_acc_k=5"] == pytest.approx(record["metrics"]["test/subset_acc_k=5"])
 
 
 def test_job_cancelled_from_outside_is_reported_failed_not_hung(slurm_cluster, tmp_path, tiny_mnist_dir):
-    proc = _launch(["model.width=1", "trainer.max_epochs=500", "logger=csv", f"paths.log_dir={tmp_path}", *FAST],
-                   _env(slurm_cluster, tiny_mnist_dir))
+    proc = _launch(
+        ["model.width=1", "trainer.max_epochs=500", "logger=csv", f"paths.log_dir={tmp_path}", *FAST],
+        _env(slurm_cluster, tiny_mnist_dir),
+    )
 
     # cancel mid-training: the job has written its "running" record and holds a checkpoint
     sweep = tmp_path / "sweeps" / "lenet_mnist"
@@ -165,5 +198,7 @@ def test_job_cancelled_from_outside_is_reported_failed_not_hung(slurm_cluster, t
     subprocess.run(["scancel", job_id], env=slurm_cluster.env, check=True, timeout=30)
     rc, out = _finish(proc, timeout=120)
     assert rc != 0
-    assert re.search(rf"Job {job_id}\b.*has not produced any output \(state: CANCELLED", out, re.S), out[-3000:]
+    assert re.search(rf"Job {job_id}\b.*has not produced any output \(state: CANCELLED", out, re.S), out[
+        -3000:
+    ]
     assert slurm_cluster.sacct(job_id)[job_id].startswith("CANCELLED")
