@@ -181,7 +181,9 @@ def test_scontrol_requeue_resumes_from_checkpoint_with_same_metrics_and_wandb_id
     attempts = sorted(p.name for p in (job_dir / "wandb").glob("offline-run-*"))
     assert len(attempts) == 2 and all(name.endswith(f"-{run_id}") for name in attempts), attempts
     first, second = (read_wandb_run(job_dir / "wandb" / name) for name in attempts)
-    assert first.run_id == second.run_id == run_id and any("val/subset_acc_k=5" in row for row in first.history)
+    assert first.run_id == second.run_id == run_id and any(
+        "val/subset_acc_k=5" in row for row in first.history
+    )
     assert second.summary["test/subset_acc_k=5"] == pytest.approx(record["metrics"]["test/subset_acc_k=5"])
 
 
@@ -202,3 +204,43 @@ def test_job_cancelled_from_outside_is_reported_failed_not_hung(slurm_cluster, t
         -3000:
     ]
     assert slurm_cluster.sacct(job_id)[job_id].startswith("CANCELLED")
+
+
+def test_sbatch_template_requeues_itself_on_usr1_and_resumes(slurm_cluster, tmp_path, tiny_mnist_dir):
+    """scripts/sbatch_train.sh without Hydra's launcher: USR1 (what --signal=B:USR1@120 sends before the time
+    limit) makes the script requeue its job; the rerun resumes from the checkpoint and finishes."""
+    overrides = ["model.width=1", "trainer.max_epochs=25", "logger=csv", f"paths.log_dir={tmp_path}", *FAST]
+    env = {**_env(slurm_cluster, tiny_mnist_dir), "PYTHON": sys.executable, "MIRAGE_ROOT": str(REPO)}
+    submit = subprocess.run(
+        [
+            "sbatch",
+            "--parsable",
+            "--mem=1G",
+            f"--output={tmp_path}/slurm-%j.out",
+            "scripts/sbatch_train.sh",
+            *overrides,
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    )
+    job_id = submit.stdout.strip().split(";")[0]
+    runs = tmp_path / "runs" / "lenet_mnist"
+    _wait_for("first checkpoint", lambda: list(runs.glob("*/checkpoints/last.ckpt")), 120)
+    subprocess.run(
+        ["scancel", "--batch", "--signal=USR1", job_id], env=slurm_cluster.env, check=True, timeout=30
+    )
+
+    def history():
+        return slurm_cluster._out("sacct", "-D", "-X", "-n", "-P", "-o", "State", "-j", job_id).split()
+
+    _wait_for("requeued job to complete", lambda: history() == ["REQUEUED", "COMPLETED"], 180)
+    (job_dir,) = [p.parent for p in runs.glob("*/metrics.json")]
+    record = json.loads((job_dir / "metrics.json").read_text())
+    assert record["status"] == "finished" and record["epochs"] == 25, record.get("error")
+    assert record["resumed_from"] == str(job_dir / "checkpoints" / "last.ckpt")
+    log = (tmp_path / f"slurm-{job_id}.out").read_text()
+    assert "requeueing" in log and "restart 1" in log, log[-2000:]
