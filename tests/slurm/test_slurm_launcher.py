@@ -180,11 +180,12 @@ def test_scontrol_requeue_resumes_from_checkpoint_with_same_metrics_and_wandb_id
     run_id = (job_dir / "wandb_id.txt").read_text().strip()
     attempts = sorted(p.name for p in (job_dir / "wandb").glob("offline-run-*"))
     assert len(attempts) == 2 and all(name.endswith(f"-{run_id}") for name in attempts), attempts
-    first, second = (read_wandb_run(job_dir / "wandb" / name) for name in attempts)
-    assert first.run_id == second.run_id == run_id and any(
-        "val/subset_acc_k=5" in row for row in first.history
-    )
-    assert second.summary["test/subset_acc_k=5"] == pytest.approx(record["metrics"]["test/subset_acc_k=5"])
+    # (the stopped attempt's file may hold only its header: SLURM signals W&B's service process with the step, and
+    # offline it dies before flushing; see docs/scaling_out.md. The finishing attempt has everything from the resume.)
+    final = read_wandb_run(job_dir / "wandb" / attempts[-1])
+    assert final.run_id == run_id and any("val/subset_acc_k=5" in row for row in final.history)
+    assert final.summary["test/subset_acc_k=5"] == pytest.approx(record["metrics"]["test/subset_acc_k=5"])
+    assert final.summary["test/acc"] == pytest.approx(record["metrics"]["test/acc"])
 
 
 def test_job_cancelled_from_outside_is_reported_failed_not_hung(slurm_cluster, tmp_path, tiny_mnist_dir):
