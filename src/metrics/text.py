@@ -35,7 +35,7 @@ def code_matrix(strings: Sequence[str], width: int | None = None, strip: bool = 
     arr = np.char.strip(arr) if strip else arr
     if arr.size == 0:
         return np.zeros((0, width or 1), dtype=np.uint32)
-    w = max(arr.dtype.itemsize // 4, 1)
+    w = max(int(np.char.str_len(arr).max()), 1)
     codes = np.ascontiguousarray(arr.astype(f"U{w}")).view(np.uint32).reshape(len(arr), w)
     if width is None:
         return codes
