@@ -45,29 +45,16 @@ def bench_project(data_dir: str, args) -> list[float]:
     dm = MNISTDataModule(data_dir, batch_size=args.batch_size, train_subset=args.images, download=False)
     model = ClassifierModule(LeNet(args.width), optimizer=lambda params: torch.optim.Adam(params, lr=1e-3))
     timer = EpochTimer()
-    trainer = L.Trainer(
-        max_epochs=args.epochs,
-        accelerator="cpu",
-        devices=1,
-        logger=False,
-        callbacks=[timer],
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        limit_val_batches=0,
-        num_sanity_val_steps=0,
-        use_distributed_sampler=False,
-    )
+    trainer = L.Trainer(max_epochs=args.epochs, accelerator="cpu", devices=1, logger=False, callbacks=[timer],
+                        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+                        limit_val_batches=0, num_sanity_val_steps=0, use_distributed_sampler=False)
     trainer.fit(model, datamodule=dm)
     return timer.times
 
 
 def bench_plain(data_dir: str, args) -> list[float]:
     data = load_mnist(data_dir)
-    images, labels = (
-        data["train_images"][: args.images].unsqueeze(1),
-        data["train_labels"][: args.images].long(),
-    )
+    images, labels = data["train_images"][: args.images].unsqueeze(1), data["train_labels"][: args.images].long()
     model = LeNet(args.width)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     gen = torch.Generator().manual_seed(0)
@@ -109,13 +96,9 @@ def bench_torchvision(data_dir: str, args) -> list[float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--width", type=int, default=6, help="LeNet width (6 = LeNet-5)")
-    parser.add_argument(
-        "--epochs", type=int, default=4, help="timed epochs per pipeline; the first is warm-up"
-    )
+    parser.add_argument("--epochs", type=int, default=4, help="timed epochs per pipeline; the first is warm-up")
     parser.add_argument("--images", type=int, default=20000, help="training images per epoch")
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
@@ -127,17 +110,13 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     L.seed_everything(0, workers=True)
     usable = args.images // args.batch_size * args.batch_size
-    print(
-        f"LeNet width={args.width}, {usable} images/epoch, batch {args.batch_size}, {args.epochs} epochs, "
-        f"{torch.get_num_threads()} threads"
-    )
+    print(f"LeNet width={args.width}, {usable} images/epoch, batch {args.batch_size}, {args.epochs} epochs, "
+          f"{torch.get_num_threads()} threads")
     rates = {}
     for name, fn in (("project", bench_project), ("plain", bench_plain), ("torchvision", bench_torchvision)):
         times = fn(args.data_dir, args)
         rates[name] = usable / statistics.median(times[1:] if len(times) > 1 else times)
-        print(
-            f"  {name:12s} {rates[name]:9.0f} images/s   (epoch times: {', '.join(f'{t:.2f}s' for t in times)})"
-        )
+        print(f"  {name:12s} {rates[name]:9.0f} images/s   (epoch times: {', '.join(f'{t:.2f}s' for t in times)})")
     print(f"project / plain       = {rates['project'] / rates['plain']:.2f}x  (target >= 0.9x)")
     print(f"project / torchvision = {rates['project'] / rates['torchvision']:.2f}x  (target >= 3x)")
 
