@@ -1,7 +1,8 @@
 """Shallow nonlinear autoencoder family (paper Sec. 5, Fig. 7): one hidden (bottleneck) layer of ``width`` units.
 
-Flattened 3x32x32 image in [0, 1] -> Linear -> ReLU (``width`` units) -> Linear -> sigmoid -> 3072 values in
-[0, 1]. ``width`` = 2 .. 1024 spans about 1.5e4 to 6.3e6 parameters.
+Flattened 3x32x32 image in [0, 1], centred (minus 0.5) -> Linear -> ReLU (``width`` units) -> Linear -> sigmoid ->
+3072 values in [0, 1]. ``width`` = 2 .. 1024 spans about 1.5e4 to 6.3e6 parameters. Without the centring, ReLU
+units die early and every width stalls near the mean image (summed squared error ~190 on CIFAR; measured).
 """
 
 from __future__ import annotations
@@ -26,4 +27,4 @@ class ShallowAutoencoder(nn.Module):
         self.decoder = nn.Sequential(nn.Linear(width, n), nn.Sigmoid())
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.decoder(self.encoder(x)).view(x.shape[0], *self.image_shape)
+        return self.decoder(self.encoder(x - 0.5)).view(x.shape[0], *self.image_shape)
