@@ -65,6 +65,16 @@ def _finish_wandb() -> None:
             wandb.finish()
 
 
+def _cluster_plugins(cfg: DictConfig) -> dict[str, Any]:
+    """Inside a SLURM job, Lightning's SLURMEnvironment without auto-requeue: submitit (hydra/launcher=slurm) owns
+    requeueing on timeout and preemption, and two owners would requeue one job twice. Explicit plugins win."""
+    from lightning.pytorch.plugins.environments import SLURMEnvironment
+
+    if cfg.trainer.get("plugins") or not SLURMEnvironment.detect():
+        return {}
+    return {"plugins": [SLURMEnvironment(auto_requeue=False)]}
+
+
 def _base_record(cfg: DictConfig, num_params: int | None) -> dict[str, Any]:
     from hydra.core.hydra_config import HydraConfig
 
@@ -99,7 +109,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     num_params = int(getattr(model, "num_params", sum(p.numel() for p in model.parameters())))
     callbacks = _instantiate_group(cfg.get("callbacks"))
     loggers = _instantiate_group(cfg.get("logger"))
-    trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    plugins = _cluster_plugins(cfg)
+    trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, **plugins)
 
     record = _base_record(cfg, num_params)
     record["config"] = OmegaConf.to_container(cfg, resolve=True)
