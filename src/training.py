@@ -139,6 +139,10 @@ def train(cfg: DictConfig) -> dict[str, Any]:
                 metrics.update(results)
         record["metrics"] = {k: float(v) for k, v in sorted(metrics.items())}
         per_item = model.per_item_results() if hasattr(model, "per_item_results") and cfg.get("test", True) else {}
+        # per-sample generated outputs (arithmetic family): outputs.jsonl, schema in src/analysis/outputs.py
+        outputs = None
+        if hasattr(model, "per_sample_outputs") and cfg.get("test", True):
+            outputs = model.per_sample_outputs(datamodule)
         test_set = getattr(datamodule, "test_set", None)
         record["n_test"] = len(test_set) if test_set is not None else None
         record["epochs"] = trainer.current_epoch
@@ -148,6 +152,11 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         if trainer.is_global_zero:
             if per_item:
                 np.savez_compressed(run_dir / "per_item.npz", **per_item)
+            if outputs is not None:
+                from src.analysis.outputs import OUTPUTS_NAME, write_outputs
+
+                name, family = f"{cfg.task_name}/{run_dir.name}", cfg.model.family
+                write_outputs(run_dir / OUTPUTS_NAME, outputs, model=name, family=family, num_params=num_params)
             write_json_atomic(record_path(run_dir), record)
             log.info("run record: %s", record_path(run_dir))
     except BaseException as err:

@@ -1,0 +1,195 @@
+"""Omniglot characters as in-memory 28x28 uint8 images, served as sequences of (image, label) pairs.
+
+Read from torchvision's folder layout ``<data_dir>/omniglot-py/images_{background,evaluation}/<alphabet>/
+<character>/*.png`` (torchvision's own class insists on the original zips and their checksums). Every character is
+a class. The 105x105 drawings are downsampled to 28x28 once (strokes bright on dark) and cached as a tensor file
+under ``cache_dir`` (never under ``data_dir``).
+
+Sequences follow the paper's Sec. 5 setup after Chan et al. (2022): a sequence holds ``seq_len`` images of random
+classes, each followed by its class-label token, and the model predicts every image's label. A fixed class subset
+(``num_classes``, chosen with ``split_seed``) keeps the task in reach of small CPU-trained models.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+from torch import Tensor
+
+from src.datamodules.base import InMemoryDataModule, TensorBatches
+from src.datamodules.idx import CorruptDataError
+
+log = logging.getLogger(__name__)
+
+FOLDERS = ("images_background", "images_evaluation")
+CACHE_VERSION = 1
+
+
+def _character_dirs(data_dir: Path) -> list[Path]:
+    root = data_dir / "omniglot-py"
+    missing = [f for f in FOLDERS if not (root / f).is_dir()]
+    if missing:
+        raise FileNotFoundError(
+            f"Omniglot folder(s) missing: {', '.join(str(root / f) for f in missing)}. Set DATA_DIR (or "
+            "data.data_dir) to the folder holding omniglot-py/, or unzip images_background.zip and "
+            "images_evaluation.zip (https://github.com/brendenlake/omniglot/tree/master/python) into "
+            "<DATA_DIR>/omniglot-py/."
+        )
+    dirs = []
+    for folder in FOLDERS:
+        for alphabet in sorted(p for p in (root / folder).iterdir() if p.is_dir()):
+            dirs.extend(sorted(p for p in alphabet.iterdir() if p.is_dir()))
+    if not dirs:
+        raise FileNotFoundError(f"{root} holds no <alphabet>/<character>/ folders; expected torchvision's layout")
+    return dirs
+
+
+def _read_png(path: Path, size: int) -> np.ndarray:
+    try:
+        with Image.open(path) as img:
+            img.load()
+            small = img.convert("L").resize((size, size), Image.Resampling.BOX)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
+        raise CorruptDataError(f"corrupt image {path} ({err}); restore it from the Omniglot zips") from err
+    return 255 - np.asarray(small, dtype=np.uint8)  # strokes are black on white: make them the bright pixels
+
+
+def decode_omniglot(data_dir: str | os.PathLike, size: int = 28) -> dict[str, Tensor | list[str]]:
+    """All drawings as ``images`` uint8 ``[n_classes, n_drawings, size, size]`` and ``classes`` (``folder/alphabet/
+    character``). Every character must have the same number of drawings (20 in Omniglot)."""
+    dirs = _character_dirs(Path(data_dir))
+    per_class, n_drawings = [], None
+    for d in dirs:
+        pngs = sorted(d.glob("*.png"))
+        if not pngs:
+            raise CorruptDataError(f"empty character folder {d}: expected its drawings as *.png")
+        if n_drawings is None:
+            n_drawings = len(pngs)
+        elif len(pngs) != n_drawings:
+            raise CorruptDataError(f"{d} holds {len(pngs)} drawings, the other characters {n_drawings}")
+        per_class.append(np.stack([_read_png(p, size) for p in pngs]))
+    classes = [str(d.relative_to(d.parents[2])) for d in dirs]
+    return {"images": torch.from_numpy(np.stack(per_class)), "classes": classes}
+
+
+def load_omniglot(data_dir: str | os.PathLike, cache_dir: str | os.PathLike | None, size: int = 28):
+    """:func:`decode_omniglot`, cached under ``cache_dir`` (keyed by the folders' listing, so edits decode again)."""
+    dirs = _character_dirs(Path(data_dir))
+    cache = None
+    if cache_dir is not None:
+        stamp = sum(d.stat().st_mtime_ns for d in dirs) % 10**12
+        cache = Path(cache_dir) / "omniglot" / f"v{CACHE_VERSION}-{size}px-{len(dirs)}-{stamp}.pt"
+        if cache.is_file():
+            try:
+                return torch.load(cache, weights_only=True)
+            except Exception as err:  # half-written by a killed process: decode again
+                log.warning("unreadable cache %s (%s); decoding again", cache, err)
+    start = time.perf_counter()
+    data = decode_omniglot(data_dir, size)
+    log.info("decoded Omniglot (%d classes) in %.1f s", len(data["classes"]), time.perf_counter() - start)
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(f".tmp{os.getpid()}")
+        torch.save(data, tmp)
+        os.replace(tmp, cache)
+    return data
+
+
+def sample_sequences(n_seq: int, seq_len: int, n_classes: int, n_drawings: int, gen: torch.Generator):
+    """Random sequences: class ``[n_seq, L]`` uniform over classes, drawing ``[n_seq, L]`` uniform over drawings."""
+    classes = torch.randint(0, n_classes, (n_seq, seq_len), generator=gen)
+    drawings = torch.randint(0, n_drawings, (n_seq, seq_len), generator=gen)
+    return classes, drawings
+
+
+class OmniglotSequenceDataModule(InMemoryDataModule):
+    """Sequences of Omniglot images of ``num_classes`` characters.
+
+    Each character's drawings are split once (``split_seed``) into train, val and test drawings. The train, val and
+    test sets are fixed pools of sequences over their own drawings (``train_sequences`` etc., drawn with
+    ``split_seed``, so every run of a sweep sees the same sequences); ``seed`` shuffles the training batches.
+    Batches are ``(images float [B, L, 1, 28, 28] in [0, 1], labels long [B, L], sequence index long [B])``.
+    """
+
+    def __init__(
+        self,
+        data_dir: str,
+        cache_dir: str | None = None,
+        num_classes: int = 100,
+        seq_len: int = 5,
+        test_drawings: int = 5,
+        val_drawings: int = 2,
+        train_sequences: int = 20000,
+        val_sequences: int = 500,
+        test_sequences: int = 2000,
+        image_size: int = 28,
+        split_seed: int = 0,
+        batch_size: int = 64,
+        eval_batch_size: int | None = 500,
+        seed: int = 0,
+        pin_memory: bool = False,
+    ):
+        super().__init__(batch_size=batch_size, eval_batch_size=eval_batch_size, seed=seed, pin_memory=pin_memory)
+        if seq_len < 1 or num_classes < 2:
+            raise ValueError(f"need seq_len >= 1 and num_classes >= 2, got {seq_len} and {num_classes}")
+        self.data_dir, self.cache_dir, self.image_size = data_dir, cache_dir, image_size
+        self.num_classes, self.seq_len, self.split_seed = num_classes, seq_len, split_seed
+        self.test_drawings, self.val_drawings = test_drawings, val_drawings
+        self.n_sequences = {"train": train_sequences, "val": val_sequences, "test": test_sequences}
+        self.pools: dict[str, Tensor] = {}
+        self.classes: list[str] = []
+        self._device_pools: dict[tuple[int, torch.device], Tensor] = {}
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.train_set is not None:
+            return
+        data = load_omniglot(self.data_dir, self.cache_dir, self.image_size)
+        images = data["images"]
+        n_all, n_drawings = images.shape[0], images.shape[1]
+        if self.num_classes > n_all:
+            raise ValueError(f"data.num_classes={self.num_classes}, but the data hold {n_all} characters")
+        if not (self.test_drawings >= 1 and self.val_drawings >= 1 and self.test_drawings + self.val_drawings < n_drawings):
+            raise ValueError(
+                f"data.test_drawings={self.test_drawings} and data.val_drawings={self.val_drawings} must leave "
+                f"training drawings out of {n_drawings} per character"
+            )
+        gen = torch.Generator().manual_seed(self.split_seed)
+        chosen = torch.randperm(n_all, generator=gen)[: self.num_classes].sort().values
+        self.classes = [data["classes"][i] for i in chosen.tolist()]
+        order = torch.argsort(torch.rand(self.num_classes, n_drawings, generator=gen), dim=1)
+        picked = images[chosen][torch.arange(self.num_classes)[:, None], order]  # each class's drawings shuffled
+        t, v = self.test_drawings, self.val_drawings
+        self.pools = {"test": picked[:, :t], "val": picked[:, t : t + v], "train": picked[:, t + v :]}
+        for split in ("train", "val", "test"):
+            pool, n_seq = self.pools[split], self.n_sequences[split]
+            classes, drawings = sample_sequences(n_seq, self.seq_len, self.num_classes, pool.shape[1], gen)
+            flat = classes * pool.shape[1] + drawings  # index into the pool flattened to [C * D, H, W]
+            ds = TensorBatches(flat, classes, torch.arange(n_seq))
+            setattr(self, f"{split}_set", ds)
+
+    def _pool_on(self, split: str, device: torch.device) -> Tensor:
+        key = (split, device)
+        if key not in self._device_pools:
+            pool = self.pools[split]
+            self._device_pools[key] = pool.reshape(-1, 1, *pool.shape[2:]).to(device)
+        return self._device_pools[key]
+
+    def _current_split(self) -> str:
+        trainer = self.trainer
+        if trainer is None or trainer.training:
+            return "train"
+        if trainer.testing:
+            return "test"
+        return "val"
+
+    def transform_batch(self, batch: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
+        flat, labels, index = batch
+        pool = self._pool_on(self._current_split(), flat.device)
+        images = pool[flat.flatten()].view(*flat.shape, *pool.shape[1:]).float().div_(255.0)
+        return (images, labels, index)
