@@ -194,10 +194,12 @@ def test_job_cancelled_from_outside_is_reported_failed_not_hung(slurm_cluster, t
         _env(slurm_cluster, tiny_mnist_dir),
     )
 
-    # cancel mid-training: the job has written its "running" record and holds a checkpoint
-    sweep = tmp_path / "sweeps" / "lenet_mnist"
-    _wait_for("first checkpoint", lambda: list(sweep.glob("*/checkpoints/last.ckpt")), 120, proc)
-    (job_id,) = slurm_cluster.jobs()
+    # cancelled once running (a job stopped mid-training takes the same SIGTERM path as the requeue tests above)
+    def running_job():
+        lines = slurm_cluster._out("squeue", "-h", "-o", "%i %T").splitlines()
+        return next((line.split()[0] for line in lines if line.endswith("RUNNING")), None)
+
+    job_id = _wait_for("running job", running_job, 60, proc)
     subprocess.run(["scancel", job_id], env=slurm_cluster.env, check=True, timeout=30)
     rc, out = _finish(proc, timeout=120)
     assert rc != 0
@@ -245,3 +247,34 @@ def test_sbatch_template_requeues_itself_on_usr1_and_resumes(slurm_cluster, tmp_
     assert record["resumed_from"] == str(job_dir / "checkpoints" / "last.ckpt")
     log = (tmp_path / f"slurm-{job_id}.out").read_text()
     assert "requeueing" in log and "restart 1" in log, log[-2000:]
+
+
+def test_ddp_job_gets_one_slurm_task_per_device_and_matches_one_process(
+    slurm_cluster, tmp_path, tiny_mnist_dir
+):
+    """trainer=ddp under hydra/launcher=slurm: tasks_per_node = trainer.devices, SLURM starts both processes and
+    Lightning joins them (no re-executed sys.argv); 2 tasks at batch 16 match one process at batch 32."""
+    common = [
+        "model.width=2",
+        "trainer.max_epochs=2",
+        "trainer.limit_train_batches=4",
+        "data.val_size=100",
+        "data.eval_batch_size=64",
+        "data.download=false",
+        "logger=none",
+        "callbacks=none",
+    ]
+    ddp = ["trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2", "data.batch_size=16"]
+    args = [*ddp, *common, f"paths.log_dir={tmp_path}"]
+    rc, out = _finish(_launch(args, _env(slurm_cluster, tiny_mnist_dir)), timeout=300)
+    assert rc == 0, out[-4000:]
+    sweep = tmp_path / "sweeps" / "lenet_mnist"
+    (job_dir,) = [p.parent for p in sweep.glob("*/metrics.json")]
+    logs = sorted(p.name for p in (sweep / ".submitit").rglob("*_log.out"))
+    assert len(logs) == 2, logs  # one submitit task per device: <id>_0 and <id>_1
+    record = json.loads((job_dir / "metrics.json").read_text())
+    assert record["status"] == "finished" and record["config"]["trainer"]["devices"] == 2
+
+    reference = _in_process([*common, "data.batch_size=32"], tmp_path / "reference", tiny_mnist_dir)
+    assert record["global_step"] == reference["global_step"] == 8
+    assert _test_metrics(record) == pytest.approx(_test_metrics(reference), abs=1e-5)
