@@ -29,4 +29,5 @@ class SweepTableCallback(Callback):
         print(f"sweep table: {path}")
         offline = sorted(sweep_dir.glob("*/wandb/offline-run-*"))
         if offline:
-            print(f"W&B: {len(offline)} offline runs; upload them with: wandb sync {sweep_dir}/*/wandb/offline-run-*")
+            sync = f"wandb sync {sweep_dir}/*/wandb/offline-run-*"
+            print(f"W&B: {len(offline)} offline runs; upload them with: {sync}")
