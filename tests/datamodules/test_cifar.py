@@ -60,7 +60,9 @@ def test_zip_is_cached_outside_data_dir_and_loaded_from_the_cache(tmp_path, monk
 
     monkeypatch.setattr(cifar, "decode_cifar10_zip", no_decoding)
     second = load_cifar10_jpg(data_dir, cache_dir)
-    assert torch.equal(first["train_images"], second["train_images"]) and first["classes"] == second["classes"]
+    assert (
+        torch.equal(first["train_images"], second["train_images"]) and first["classes"] == second["classes"]
+    )
 
 
 def test_zip_errors_name_the_problem(tmp_path):
@@ -96,12 +98,16 @@ def test_datamodule_batches_in_unit_range_with_disjoint_splits(tmp_path, source)
         write_tiny_cifar100(tmp_path, n_train=40, n_test=10)
     else:
         write_tiny_cifar10_zip(tmp_path, n_train=12, n_test=4)
-    dm = CIFARDataModule(str(tmp_path), source=source, cache_dir=str(tmp_path / "cache"), val_size=6, batch_size=8)
+    dm = CIFARDataModule(
+        str(tmp_path), source=source, cache_dir=str(tmp_path / "cache"), val_size=6, batch_size=8
+    )
     dm.setup()
     assert set(dm.train_set.tensors[2].tolist()).isdisjoint(dm.val_set.tensors[2].tolist())
     assert len(dm.train_set) + len(dm.val_set) == (40 if source == "cifar100" else 36)
     x, y, idx = dm.transform_batch(next(iter(dm.train_dataloader())))
-    assert x.shape == (8, 3, 32, 32) and x.dtype == torch.float32 and 0 <= float(x.min()) and float(x.max()) <= 1
+    assert (
+        x.shape == (8, 3, 32, 32) and x.dtype == torch.float32 and 0 <= float(x.min()) and float(x.max()) <= 1
+    )
     assert y.dtype == torch.long and idx.shape == (8,)
 
 

@@ -21,7 +21,9 @@ def test_decode_every_character_is_a_class_downsampled_and_inverted(tiny_omniglo
     assert data["images"].shape == (12, 8, 28, 28) and data["images"].dtype == torch.uint8
     assert data["classes"][0] == "images_background/Alphabet_b0/character01"
     assert data["classes"][-1] == "images_evaluation/Alphabet_e1/character03"
-    png = sorted((tiny_omniglot / "omniglot-py" / "images_background" / "Alphabet_b0" / "character01").glob("*.png"))[0]
+    png = sorted(
+        (tiny_omniglot / "omniglot-py" / "images_background" / "Alphabet_b0" / "character01").glob("*.png")
+    )[0]
     big = 255 - np.asarray(Image.open(png).convert("L"), dtype=np.float64)  # strokes bright, background 0
     small = data["images"][0, 0].double().numpy()
     bar_row = big[:95].sum(axis=1).argmax()  # the character's bar (rows below 95 hold the drawing's own mark)
@@ -33,7 +35,9 @@ def test_cache_outside_data_dir_is_used(tiny_omniglot, tmp_path, monkeypatch):
     first = load_omniglot(tiny_omniglot, tmp_path / "cache")
     assert len(list((tmp_path / "cache" / "omniglot").glob("*.pt"))) == 1
     assert not list(tiny_omniglot.rglob("*.pt"))
-    monkeypatch.setattr(omniglot, "decode_omniglot", lambda *a: (_ for _ in ()).throw(AssertionError("decoded")))
+    monkeypatch.setattr(
+        omniglot, "decode_omniglot", lambda *a: (_ for _ in ()).throw(AssertionError("decoded"))
+    )
     assert torch.equal(load_omniglot(tiny_omniglot, tmp_path / "cache")["images"], first["images"])
 
 
@@ -52,8 +56,17 @@ def test_missing_folder_empty_character_and_corrupt_png(tmp_path, tiny_omniglot)
 
 
 def _dm(root, cache, **kw):
-    args = dict(num_classes=5, seq_len=3, test_drawings=2, val_drawings=1, train_sequences=40, val_sequences=10,
-                test_sequences=20, batch_size=8, eval_batch_size=10)
+    args = dict(
+        num_classes=5,
+        seq_len=3,
+        test_drawings=2,
+        val_drawings=1,
+        train_sequences=40,
+        val_sequences=10,
+        test_sequences=20,
+        batch_size=8,
+        eval_batch_size=10,
+    )
     args.update(kw)
     return OmniglotSequenceDataModule(str(root), str(cache), **args)
 
@@ -61,7 +74,11 @@ def _dm(root, cache, **kw):
 def test_splits_use_disjoint_drawings_and_sequences_are_reproducible(tiny_omniglot, tmp_path):
     dm = _dm(tiny_omniglot, tmp_path / "cache")
     dm.setup()
-    assert {k: tuple(v.shape[:2]) for k, v in dm.pools.items()} == {"test": (5, 2), "val": (5, 1), "train": (5, 5)}
+    assert {k: tuple(v.shape[:2]) for k, v in dm.pools.items()} == {
+        "test": (5, 2),
+        "val": (5, 1),
+        "train": (5, 5),
+    }
     pools = {k: {bytes(img.numpy()) for img in v.flatten(0, 1)} for k, v in dm.pools.items()}
     assert pools["train"].isdisjoint(pools["test"]) and pools["val"].isdisjoint(pools["test"])
     again = _dm(tiny_omniglot, tmp_path / "cache")

@@ -25,8 +25,10 @@ def write_tiny_cifar100(root: Path, n_train: int = 60, n_test: int = 20, seed: i
         }
         with (folder / split).open("wb") as fh:
             pickle.dump(payload, fh, protocol=2)
-    meta = {b"fine_label_names": [f"class{i}".encode() for i in range(100)],
-            b"coarse_label_names": [f"super{i}".encode() for i in range(20)]}
+    meta = {
+        b"fine_label_names": [f"class{i}".encode() for i in range(100)],
+        b"coarse_label_names": [f"super{i}".encode() for i in range(20)],
+    }
     with (folder / "meta").open("wb") as fh:
         pickle.dump(meta, fh, protocol=2)
     return root
@@ -46,7 +48,11 @@ def tiny_images(n: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def write_tiny_cifar10_zip(
-    root: Path, classes=("cat", "dog", "ship"), n_train: int = 12, n_test: int = 4, prefix: str = "cifar10-jpg/",
+    root: Path,
+    classes=("cat", "dog", "ship"),
+    n_train: int = 12,
+    n_test: int = 4,
+    prefix: str = "cifar10-jpg/",
     seed: int = 0,
 ) -> Path:
     """``root/cifar10-jpg.zip`` with entries ``<prefix>{train,test}/<class>/NNNN.jpg``; returns the zip path."""
@@ -61,7 +67,9 @@ def write_tiny_cifar10_zip(
     return path
 
 
-def write_tiny_omniglot(root: Path, n_alphabets: int = 2, n_characters: int = 3, n_drawings: int = 8, seed: int = 0) -> Path:
+def write_tiny_omniglot(
+    root: Path, n_alphabets: int = 2, n_characters: int = 3, n_drawings: int = 8, seed: int = 0
+) -> Path:
     """``root/omniglot-py/images_{background,evaluation}/<alphabet>/characterNN/*.png``: 105x105 1-bit drawings,
     each character a bar at its own position (learnable), black strokes on white as in Omniglot."""
     rng = np.random.default_rng(seed)

@@ -31,9 +31,17 @@ def test_autoencoder_fast_dev_run(tmp_path, experiment):
     else:
         write_tiny_cifar10_zip(data, n_train=10, n_test=4)
     cfg = compose_train(
-        [f"experiment={experiment}", "debug=fdr", "model.width=4", "logger=none", "data.val_size=6",
-         "data.batch_size=8", "model.module.recon_cs=[50,200,400]"],
-        tmp_path / "run", data,
+        [
+            f"experiment={experiment}",
+            "debug=fdr",
+            "model.width=4",
+            "logger=none",
+            "data.val_size=6",
+            "data.batch_size=8",
+            "model.module.recon_cs=[50,200,400]",
+        ],
+        tmp_path / "run",
+        data,
     )
     record = train(cfg)
     saved = json.loads((tmp_path / "run" / "metrics.json").read_text())
@@ -50,10 +58,21 @@ def test_autoencoder_fast_dev_run(tmp_path, experiment):
 def test_transformer_fast_dev_run(tmp_path):
     data = write_tiny_omniglot(tmp_path / "data")
     cfg = compose_train(
-        ["experiment=transformer_omniglot", "debug=fdr", "model.width=8", "logger=none", "data.num_classes=6",
-         "data.test_drawings=2", "data.val_drawings=1", "data.train_sequences=32", "data.val_sequences=8",
-         "data.test_sequences=30", "data.batch_size=8"],
-        tmp_path / "run", data,
+        [
+            "experiment=transformer_omniglot",
+            "debug=fdr",
+            "model.width=8",
+            "logger=none",
+            "data.num_classes=6",
+            "data.test_drawings=2",
+            "data.val_drawings=1",
+            "data.train_sequences=32",
+            "data.val_sequences=8",
+            "data.test_sequences=30",
+            "data.batch_size=8",
+        ],
+        tmp_path / "run",
+        data,
     )
     record = train(cfg)
     assert record["status"] == "finished" and record["model_family"] == "transformer"
