@@ -65,6 +65,16 @@ def _finish_wandb() -> None:
             wandb.finish()
 
 
+def _cluster_plugins(cfg: DictConfig) -> dict[str, Any]:
+    """Inside a SLURM job, Lightning's SLURMEnvironment without auto-requeue: submitit (hydra/launcher=slurm) owns
+    requeueing on timeout and preemption, and two owners would requeue one job twice. Explicit plugins win."""
+    from lightning.pytorch.plugins.environments import SLURMEnvironment
+
+    if cfg.trainer.get("plugins") or not SLURMEnvironment.detect():
+        return {}
+    return {"plugins": [SLURMEnvironment(auto_requeue=False)]}
+
+
 def _base_record(cfg: DictConfig, num_params: int | None) -> dict[str, Any]:
     from hydra.core.hydra_config import HydraConfig
 
@@ -99,7 +109,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     num_params = int(getattr(model, "num_params", sum(p.numel() for p in model.parameters())))
     callbacks = _instantiate_group(cfg.get("callbacks"))
     loggers = _instantiate_group(cfg.get("logger"))
-    trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    plugins = _cluster_plugins(cfg)
+    trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False, **plugins)
 
     record = _base_record(cfg, num_params)
     record["config"] = OmegaConf.to_container(cfg, resolve=True)
@@ -119,6 +130,10 @@ def train(cfg: DictConfig) -> dict[str, Any]:
                 metrics.update(results)
         record["metrics"] = {k: float(v) for k, v in sorted(metrics.items())}
         per_item = model.per_item_results() if hasattr(model, "per_item_results") and cfg.get("test", True) else {}
+        # per-sample generated outputs (arithmetic family): outputs.jsonl, schema in src/analysis/outputs.py
+        outputs = None
+        if hasattr(model, "per_sample_outputs") and cfg.get("test", True):
+            outputs = model.per_sample_outputs(datamodule)
         test_set = getattr(datamodule, "test_set", None)
         record["n_test"] = len(test_set) if test_set is not None else None
         record["epochs"] = trainer.current_epoch
@@ -128,6 +143,11 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         if trainer.is_global_zero:
             if per_item:
                 np.savez_compressed(run_dir / "per_item.npz", **per_item)
+            if outputs is not None:
+                from src.analysis.outputs import OUTPUTS_NAME, write_outputs
+
+                name, family = f"{cfg.task_name}/{run_dir.name}", cfg.model.family
+                write_outputs(run_dir / OUTPUTS_NAME, outputs, model=name, family=family, num_params=num_params)
             write_json_atomic(record_path(run_dir), record)
             log.info("run record: %s", record_path(run_dir))
     except BaseException as err:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 import sys
 from pathlib import Path
 
@@ -29,8 +31,36 @@ def isatty() -> bool:
     return sys.stdout.isatty()
 
 
+WANDB_ID_FILE = "wandb_id.txt"
+
+
+def wandb_id(job_dir: str) -> str:
+    """The W&B run id of the job in ``job_dir``: random on first use, then read back from ``job_dir/wandb_id.txt``.
+
+    A requeued or rerun job (same dir, since dirs are a function of the overrides) so resumes the same W&B run,
+    while a fresh job dir gets a fresh id. Created with an exclusive hard link, so DDP ranks agree on one id."""
+    path = Path(job_dir) / WANDB_ID_FILE
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{WANDB_ID_FILE}.{os.getpid()}")
+        tmp.write_text(secrets.token_hex(8) + "\n")
+        try:
+            os.link(tmp, path)  # fails if another process made it first: theirs wins
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink(missing_ok=True)
+    return path.read_text().strip()
+
+
 def register() -> None:
-    resolvers = {"project_root": lambda: str(PROJECT_ROOT), "dirname": dirname, "run_name": run_name, "isatty": isatty}
+    resolvers = {
+        "project_root": lambda: str(PROJECT_ROOT),
+        "dirname": dirname,
+        "run_name": run_name,
+        "isatty": isatty,
+        "wandb_id": wandb_id,
+    }
     for name, fn in resolvers.items():
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, fn)

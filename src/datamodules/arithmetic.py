@@ -1,0 +1,240 @@
+"""Two-operand arithmetic problems in the GPT-3 test format, as character-token tensors.
+
+``"Q: What is 95 times 45?\\n\\nA: "`` is the prompt and ``"4275"`` the answer. The test set is the GPT-3 paper's
+2000 items of the task (``<data_dir>/llm/gpt3_arithmetic_problems/<task>.jsonl.gz``); training, validation and
+"extra" items (more test items for the resolution analysis, paper Fig. 4) are freshly generated with the same
+operand distribution (each operand uniform on 0 .. 10^digits - 1) and never contain a test pair; extra and
+validation pairs are also kept out of training.
+
+Tokens are characters: PAD (0), EOS (1), then the characters of the template and the digits. Every sequence is
+``[PAD.. prompt][answer][EOS][PAD..]`` with the prompt left-padded to a fixed length, so all answers start at the
+same position and greedy decoding runs on whole batches.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from src.datamodules.base import InMemoryDataModule, TensorBatches
+from src.metrics.text import code_matrix
+
+PAD, EOS = 0, 1
+CHARS = sorted(set("Q: What is plus minus times?\n\nA: -0123456789"))
+VOCAB = ["<pad>", "<eos>", *CHARS]
+_NUMS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
+_OPS = {"addition": "plus", "subtraction": "minus", "multiplication": "times"}
+PROBLEMS_SUBDIR = "llm/gpt3_arithmetic_problems"
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """A GPT-3 two-operand task: operand digits and operation word (``four_digit_addition`` -> 4, "plus")."""
+
+    name: str
+    digits: int
+    op: str
+
+    @classmethod
+    def parse(cls, name: str) -> TaskSpec:
+        m = re.fullmatch(r"(two|three|four|five|six)_digit_(addition|subtraction|multiplication)", name)
+        if not m:
+            raise ValueError(
+                f"unknown arithmetic task {name!r}: use <two..six>_digit_<addition|subtraction|multiplication>, "
+                "e.g. two_digit_multiplication or four_digit_addition"
+            )
+        return cls(name, _NUMS[m.group(1)], _OPS[m.group(2)])
+
+    @property
+    def space(self) -> int:
+        return 10**self.digits
+
+    def answer(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return {"plus": a + b, "minus": a - b, "times": a * b}[self.op]
+
+    @property
+    def prompt_len(self) -> int:
+        return len(self.prompt_text("9" * self.digits, "9" * self.digits))
+
+    @property
+    def answer_len(self) -> int:
+        return {"plus": self.digits + 1, "minus": self.digits + 1, "times": 2 * self.digits}[self.op]
+
+    def prompt_text(self, a: str, b: str) -> str:
+        return f"Q: What is {a} {self.op} {b}?\n\nA: "
+
+
+def encode(strings: np.ndarray) -> np.ndarray:
+    """Strings -> ``[n, w]`` int64 token ids (right-padded with PAD); raises on a character outside the vocabulary."""
+    codes = code_matrix(strings.tolist(), strip=False) if len(strings) else np.zeros((0, 1), np.uint32)
+    table = np.full(max(int(codes.max(initial=0)), 128) + 1, -1, dtype=np.int64)
+    table[0] = PAD
+    for i, ch in enumerate(CHARS):
+        table[ord(ch)] = i + 2
+    ids = table[codes]
+    if (ids < 0).any():
+        bad = sorted({chr(c) for c in codes[ids < 0].tolist()})
+        raise ValueError(f"characters outside the arithmetic vocabulary: {bad}")
+    return ids
+
+
+def decode(ids: np.ndarray) -> list[str]:
+    """Token ids ``[n, w]`` -> strings, each cut at its first PAD or EOS."""
+    ids = np.asarray(ids, dtype=np.int64)
+    ended = np.cumsum((ids == PAD) | (ids == EOS), axis=1) > 0
+    chars = np.array(["", "", *CHARS])[np.where(ended, PAD, ids)]
+    return ["".join(row) for row in chars.tolist()] if len(chars) else []
+
+
+def _lengths(ids: np.ndarray) -> np.ndarray:
+    return (ids != PAD).sum(axis=1)
+
+
+def build_sequences(spec: TaskSpec, prompts: np.ndarray, answers: np.ndarray) -> np.ndarray:
+    """``[n, prompt_len + answer_len + 1]`` ids: left-padded prompt, answer, EOS, right padding."""
+    p_ids, a_ids = encode(prompts), encode(answers)
+    n, P, A = len(prompts), spec.prompt_len, spec.answer_len
+    p_len, a_len = _lengths(p_ids), _lengths(a_ids)
+    if (p_len > P).any() or (a_len > A).any() or (a_len == 0).any():
+        raise ValueError(
+            f"{spec.name}: a prompt or answer does not fit the task's layout (prompt {P}, answer {A})"
+        )
+    seq = np.full((n, P + A + 1), PAD, dtype=np.int64)
+    cols = np.arange(P)[None, :] - (P - p_len)[:, None]  # left padding: prompt ends at column P
+    src = np.take_along_axis(p_ids, np.clip(cols, 0, p_ids.shape[1] - 1), axis=1)
+    seq[:, :P] = np.where(cols >= 0, src, PAD)
+    width = min(a_ids.shape[1], A)
+    seq[:, P : P + width] = a_ids[:, :width]
+    seq[np.arange(n), P + a_len] = EOS
+    return seq
+
+
+def problem_texts(spec: TaskSpec, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Prompts and answers (numpy string arrays) for operand arrays ``a`` and ``b``."""
+    sa, sb = a.astype(str), b.astype(str)
+    head, mid = np.char.add("Q: What is ", sa), np.char.add(f" {spec.op} ", sb)
+    prompts = np.char.add(np.char.add(head, mid), "?\n\nA: ")
+    return prompts, spec.answer(a, b).astype(str)
+
+
+def load_test_problems(data_dir: str | Path, spec: TaskSpec) -> tuple[np.ndarray, np.ndarray]:
+    """Operands ``(a, b)`` of the GPT-3 test items, checked against the file's prompts and answers."""
+    path = Path(data_dir) / PROBLEMS_SUBDIR / f"{spec.name}.jsonl.gz"
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"GPT-3 arithmetic test set not found: {path}. It is openai/gpt-3's data/{spec.name}.jsonl, gzipped; "
+            "set DATA_DIR (paths.data_dir) to the directory holding llm/gpt3_arithmetic_problems/"
+        )
+    a, b, contexts, completions = [], [], [], []
+    pattern = re.compile(rf"Q: What is (\d+) {spec.op} (\d+)\?\n\nA:")
+    with gzip.open(path, "rt", encoding="utf-8") as fh:  # 2000 lines, read once at setup
+        for line_no, line in enumerate(fh, start=1):
+            try:
+                row = json.loads(line)
+                m = pattern.fullmatch(row["context"].strip())
+                if m is None:
+                    raise ValueError(f"context {row['context']!r} is not a '{spec.op}' problem")
+            except (json.JSONDecodeError, KeyError, ValueError) as err:
+                raise ValueError(
+                    f"{path}:{line_no}: not a GPT-3 arithmetic item ({err}); re-fetch the file"
+                ) from None
+            a.append(int(m.group(1)))
+            b.append(int(m.group(2)))
+            contexts.append(row["context"].strip() + " ")
+            completions.append(row["completion"].strip())
+    a, b = np.array(a, dtype=np.int64), np.array(b, dtype=np.int64)
+    prompts, answers = problem_texts(spec, a, b)
+    if prompts.tolist() != contexts or answers.tolist() != completions:
+        raise ValueError(
+            f"{path}: prompts or answers differ from the template {spec.prompt_text('a', 'b')!r}"
+        )
+    return a, b
+
+
+def draw_pairs(
+    rng: np.random.Generator, spec: TaskSpec, n: int, exclude: np.ndarray, replace: bool
+) -> np.ndarray:
+    """``n`` operand-pair codes ``a * space + b`` uniform over pairs not in ``exclude`` (distinct unless ``replace``)."""
+    total = spec.space**2
+    if total <= 4_000_000:
+        pool = np.setdiff1d(np.arange(total, dtype=np.int64), exclude)
+        if not replace and n > len(pool):
+            raise ValueError(f"{spec.name}: asked for {n} distinct new pairs, only {len(pool)} are left")
+        return rng.choice(pool, size=n, replace=replace)
+    out = np.zeros(0, dtype=np.int64)
+    while len(out) < n:
+        cand = rng.integers(0, total, size=2 * (n - len(out)) + 16, dtype=np.int64)
+        cand = cand[~np.isin(cand, exclude)]
+        if not replace:
+            cand = np.setdiff1d(np.unique(cand), out)
+            cand = rng.permutation(cand)
+        out = np.concatenate([out, cand])[:n]
+    return out
+
+
+class ArithmeticDataModule(InMemoryDataModule):
+    """Fresh training problems and the GPT-3 test items of one task as token tensors.
+
+    Batches are ``(tokens [b, T], start [b], index [b])``: ``start`` is where the answer begins (the same for every
+    item), ``index`` the item's position in its split. ``extra_size`` more generated test items (for Fig. 4) are in
+    ``extra_set``; the test set holds the GPT-3 items only.
+    """
+
+    def __init__(
+        self,
+        data_dir: str,
+        task: str = "two_digit_multiplication",
+        train_size: int = 64_000,
+        val_size: int = 500,
+        extra_size: int = 4_000,
+        split_seed: int = 0,
+        seed: int = 0,
+        batch_size: int = 128,
+        eval_batch_size: int = 1000,
+    ):
+        super().__init__(batch_size=batch_size, eval_batch_size=eval_batch_size, seed=seed)
+        self.data_dir, self.spec = data_dir, TaskSpec.parse(task)
+        self.train_size, self.val_size, self.extra_size = train_size, val_size, extra_size
+        self.split_seed = split_seed
+        self.texts: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self.extra_set: TensorBatches | None = None
+
+    @property
+    def task(self) -> str:
+        return self.spec.name
+
+    @property
+    def answer_start(self) -> int:
+        return self.spec.prompt_len
+
+    def _split(self, name: str, codes: np.ndarray) -> TensorBatches:
+        a, b = codes // self.spec.space, codes % self.spec.space
+        prompts, answers = problem_texts(self.spec, a, b)
+        self.texts[name] = (prompts, answers)
+        seq = torch.from_numpy(build_sequences(self.spec, prompts, answers))
+        n = len(codes)
+        return TensorBatches(seq, torch.full((n,), self.spec.prompt_len), torch.arange(n))
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.test_set is not None:
+            return
+        a, b = load_test_problems(self.data_dir, self.spec)
+        test_codes = a * self.spec.space + b
+        # held-out pairs (validation, extra test) drawn with split_seed; training draws with the run's seed
+        held = np.random.default_rng(self.split_seed)
+        pairs = draw_pairs(held, self.spec, self.val_size + self.extra_size, test_codes, replace=False)
+        val_codes, extra_codes = pairs[: self.val_size], pairs[self.val_size :]
+        exclude = np.concatenate([test_codes, pairs])
+        train_codes = draw_pairs(
+            np.random.default_rng(self.seed + 1), self.spec, self.train_size, exclude, True
+        )
+        self.test_set = self._split("test", test_codes)
+        self.extra_set = self._split("extra", extra_codes)
+        self.val_set = self._split("val", val_codes)
+        self.train_set = self._split("train", train_codes)

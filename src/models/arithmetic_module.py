@@ -1,0 +1,174 @@
+"""LightningModule for the arithmetic family: next-token training on answers, greedy answers at evaluation.
+
+Logs ``{val,test}/exact_match_l=L`` (sharp) and ``/edit_distance_l=L`` (smooth) for L = 1..max_len, the whole-answer
+``exact_match`` and ``edit_distance``, and ``ce`` (teacher-forced cross-entropy per answer token). After testing,
+:meth:`per_sample_outputs` gives every test item's greedy output and the target's token log-probabilities, plus the
+same for the datamodule's extra items (``subset="extra"``), for ``outputs.jsonl``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torchmetrics import MeanMetric
+from torchmetrics.aggregation import CatMetric
+
+from src.datamodules.arithmetic import EOS, PAD, decode
+from src.metrics.text import ExactMatchByLength, TokenEditDistanceByLength
+from src.models.classifier_module import check_finite_loss
+from src.models.decoder import DecoderLM
+
+
+class ArithmeticLMModule(L.LightningModule):
+    """Trains ``net`` (a :class:`DecoderLM`) with cross-entropy on the answer tokens and EOS only.
+
+    Batches are ``(tokens [b, T], start [b], index [b])`` from :class:`ArithmeticDataModule`.
+    """
+
+    def __init__(
+        self,
+        net: DecoderLM,
+        optimizer: Callable[..., torch.optim.Optimizer],
+        scheduler: Callable[..., torch.optim.lr_scheduler.LRScheduler] | None = None,
+        max_len: int = 5,
+    ):
+        super().__init__()
+        self.save_hyperparameters(ignore=["net", "optimizer", "scheduler"], logger=False)
+        self.net = net
+        self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
+        self.max_len = max_len
+        for split in ("val", "test"):
+            setattr(self, f"{split}_em", ExactMatchByLength(max_len=max_len, pad_id=PAD))
+            setattr(self, f"{split}_ed", TokenEditDistanceByLength(max_len=max_len, pad_id=PAD))
+            setattr(self, f"{split}_ce", MeanMetric())
+        self.test_pred, self.test_logp, self.test_index = CatMetric(), CatMetric(), CatMetric()
+
+    @property
+    def num_params(self) -> int:
+        return sum(p.numel() for p in self.net.parameters())
+
+    def on_fit_start(self) -> None:
+        for logger in self.loggers:
+            logger.log_hyperparams({"num_params": self.num_params})
+
+    @staticmethod
+    def _targets(tokens: Tensor, start: int) -> Tensor:
+        """Next-token targets with everything before the answer and after EOS ignored (-100)."""
+        tgt = tokens[:, 1:].clone()
+        tgt[:, : start - 1] = -100
+        tgt[tgt == PAD] = -100
+        return tgt
+
+    def training_step(self, batch: Sequence[Tensor], batch_idx: int) -> Tensor:
+        tokens, start = batch[0], int(batch[1][0])
+        logits = self.net(tokens[:, :-1])
+        loss = F.cross_entropy(logits.transpose(1, 2), self._targets(tokens, start), ignore_index=-100)
+        check_finite_loss(loss, self)
+        self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True)
+        return loss
+
+    def _evaluate(self, split: str, batch: Sequence[Tensor]) -> tuple[Tensor, Tensor]:
+        """Greedy answers ``[b, A+1]`` (EOS and after set to PAD) and target log-probs ``[b, A+1]`` (0 off target)."""
+        tokens, start = batch[0], int(batch[1][0])
+        answer = tokens[:, start:]
+        logits = self.net(tokens[:, :-1])
+        tgt = self._targets(tokens, start)
+        ce = F.cross_entropy(logits.transpose(1, 2), tgt, ignore_index=-100, reduction="none")
+        mask = tgt != -100
+        logp = torch.where(mask, -ce, torch.zeros_like(ce))[:, start - 1 :]
+        pred = self.net.greedy(tokens[:, :start], steps=answer.shape[1])
+        pred = torch.where(torch.cumsum((pred == EOS) | (pred == PAD), dim=1) > 0, PAD, pred)
+        target = torch.where(answer == EOS, PAD, answer)
+        getattr(self, f"{split}_em").update(pred, target)
+        getattr(self, f"{split}_ed").update(pred, target)
+        getattr(self, f"{split}_ce").update(ce[mask])
+        return pred, logp
+
+    def _log_epoch(self, split: str) -> None:
+        self.log(f"{split}/ce", getattr(self, f"{split}_ce"), prog_bar=split == "val")
+        for short, name in (("em", "exact_match"), ("ed", "edit_distance")):
+            metric = getattr(self, f"{split}_{short}")
+            for length, value in metric.compute().items():
+                key = f"{split}/{name}" if length == "full" else f"{split}/{name}_l={length}"
+                if not torch.isnan(value):  # lengths no target reaches (2-digit products have <= 4 digits)
+                    self.log(key, value.float(), sync_dist=False)
+            metric.reset()
+
+    def validation_step(self, batch: Sequence[Tensor], batch_idx: int) -> None:
+        self._evaluate("val", batch)
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_epoch("val")
+
+    def on_test_epoch_start(self) -> None:
+        for metric in (self.test_pred, self.test_logp, self.test_index):
+            metric.reset()
+
+    def test_step(self, batch: Sequence[Tensor], batch_idx: int) -> None:
+        pred, logp = self._evaluate("test", batch)
+        self.test_pred.update(pred.float())
+        self.test_logp.update(logp)
+        self.test_index.update(batch[2].float())
+
+    def on_test_epoch_end(self) -> None:
+        self._log_epoch("test")
+
+    @torch.no_grad()
+    def _decode_all(self, tokens: Tensor, start: int, batch_size: int = 1000) -> tuple[Tensor, Tensor]:
+        preds, logps = [], []
+        for chunk in tokens.split(batch_size):
+            chunk = chunk.to(self.device)
+            logits = self.net(chunk[:, :-1])
+            tgt = self._targets(chunk, start)
+            ce = F.cross_entropy(logits.transpose(1, 2), tgt, ignore_index=-100, reduction="none")
+            logps.append(torch.where(tgt != -100, -ce, torch.zeros_like(ce))[:, start - 1 :].cpu())
+            preds.append(self.net.greedy(chunk[:, :start], steps=chunk.shape[1] - start).cpu())
+        return torch.cat(preds), torch.cat(logps)
+
+    def per_sample_outputs(self, datamodule: Any) -> dict[str, list]:
+        """Columns of ``outputs.jsonl`` (schema: src/analysis/outputs.py) for the test items (all processes merged)
+        and the datamodule's extra items; ``model``, ``family`` and ``num_params`` are added by the caller."""
+        index = self.test_index.compute().long().cpu()
+        order = torch.argsort(index)
+        test = (
+            index[order],
+            self.test_pred.compute().long().cpu()[order],
+            self.test_logp.compute().cpu()[order],
+        )
+        parts = [("test", *test)]  # only the items tested (all of them unless limit_test_batches cut the set)
+        extra = getattr(datamodule, "extra_set", None)
+        if extra is not None and len(extra):
+            self.eval()
+            pred, logp = self._decode_all(extra.tensors[0], datamodule.answer_start)
+            parts.append(("extra", torch.arange(len(extra)), pred, logp))
+        cols: dict[str, list] = {k: [] for k in ("task", "subset", "item", "prompt", "target", "output",
+                                                 "target_tokens", "target_logprobs")}  # fmt: skip
+        for subset, items, pred, logp in parts:
+            prompts, answers = (arr[items.numpy()].tolist() for arr in datamodule.texts[subset])
+            n = len(answers)
+            cols["task"] += [datamodule.task] * n
+            cols["subset"] += [subset] * n
+            cols["item"] += items.tolist()
+            cols["prompt"] += prompts
+            cols["target"] += answers
+            cols["output"] += decode(pred.numpy())
+            cols["target_tokens"] += [list(a) for a in answers]
+            lp = logp.numpy()
+            cols["target_logprobs"] += [
+                [min(float(v), 0.0) for v in lp[i, : len(a)]] for i, a in enumerate(answers)
+            ]
+        return cols
+
+    def configure_optimizers(self):
+        optimizer = self.optimizer_factory(params=self.parameters())
+        if self.scheduler_factory is None:
+            return optimizer
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": self.scheduler_factory(optimizer=optimizer)},
+        }
