@@ -110,3 +110,16 @@ def test_transformer_is_causal_and_scales_with_width():
     assert [transformer_sizes(w)["heads"] for w in (4, 8, 16, 64)] == [1, 1, 2, 8]
     small, big = (sum(p.numel() for p in OmniglotTransformer(w, 100).parameters()) for w in (4, 64))
     assert small < big
+
+
+def test_transformer_learns_the_tiny_omniglot_classes(tmp_path):
+    # each fixture character is a bar at its own height: a few epochs must beat chance (1/6) by far
+    data = write_tiny_omniglot(tmp_path / "data")
+    overrides = ["experiment=transformer_omniglot", "model.width=16", "logger=none", "callbacks=none",
+                 "data.num_classes=6", "data.test_drawings=2", "data.val_drawings=1", "data.train_sequences=256",
+                 "data.val_sequences=16", "data.test_sequences=64", "data.batch_size=16", "trainer.max_epochs=4",
+                 "model.module.optimizer.lr=3e-3"]  # fmt: skip
+    record = train(compose_train(overrides, tmp_path / "run", data))
+    m = record["metrics"]
+    assert m["test/acc"] > 0.6, m
+    assert m["test/seq_acc_l=5"] <= m["test/seq_acc_l=1"]
