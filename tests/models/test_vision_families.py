@@ -123,3 +123,14 @@ def test_transformer_learns_the_tiny_omniglot_classes(tmp_path):
     m = record["metrics"]
     assert m["test/acc"] > 0.6, m
     assert m["test/seq_acc_l=5"] <= m["test/seq_acc_l=1"]
+
+
+@pytest.mark.parametrize("grid, message", [("[]", "grid is empty"), ("[10,-5]", "positive and finite")])
+def test_bad_c_grid_from_the_command_line_is_a_clear_error(tmp_path, grid, message):
+    from hydra.errors import InstantiationException
+
+    data = tmp_path / "data"
+    write_tiny_cifar10_zip(data, n_train=4, n_test=2)
+    overrides = ["experiment=autoencoder_cifar10_jpg", "logger=none", f"model.module.recon_cs={grid}"]
+    with pytest.raises(InstantiationException, match=message):
+        train(compose_train(overrides, tmp_path / "run", data))
