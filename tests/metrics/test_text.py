@@ -126,7 +126,11 @@ def test_classes_equal_functional_means():
     assert float(em_v["full"]) == pytest.approx(np.nanmean(s["exact_match"][:, 0]))
     for L in range(1, 6):
         col = s["exact_match"][:, L]
-        assert float(em_v[L]) == pytest.approx(np.nanmean(col)) if (~np.isnan(col)).any() else math.isnan(em_v[L])
+        assert (
+            float(em_v[L]) == pytest.approx(np.nanmean(col))
+            if (~np.isnan(col)).any()
+            else math.isnan(em_v[L])
+        )
         assert float(ed_v[L]) == pytest.approx(np.nanmean(s["edit_distance"][:, L]))
     assert ExactMatchByLength.higher_is_better and not TokenEditDistanceByLength.higher_is_better
 
