@@ -9,7 +9,7 @@ export WANDB_MODE ?= offline
 
 SWEEP_DIR := logs/sweeps/lenet_mnist
 
-.PHONY: help install system-deps sweep sweeps test test-fast lint benchmark clean
+.PHONY: help install system-deps sweep sweeps test test-fast lint benchmark benchmark-launchers clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -43,6 +43,9 @@ lint: install  ## ruff
 
 benchmark: install  ## training throughput against plain PyTorch and torchvision pipelines
 	$(PY) scripts/benchmark_train.py $(ARGS)
+
+benchmark-launchers: install system-deps  ## launcher overhead per job: basic, local (submitit), slurm (test cluster)
+	$(PY) scripts/benchmark_launchers.py $(ARGS)
 
 clean:  ## remove logs and caches (not the venv)
 	rm -rf logs .pytest_cache .ruff_cache

@@ -54,7 +54,10 @@ def _configure_wandb(cfg: DictConfig) -> None:
         os.environ["WANDB_MODE"] = "offline"
 
 
-def _finish_wandb() -> None:
+def _finish_wandb(failing: bool = False) -> None:
+    """Close the W&B run (also after an error). While an error propagates (``failing``), a W&B failure is logged
+    instead of raised, so it cannot mask that error: a SLURM requeue or cancel (SIGTERM) also stops W&B's service
+    process, and its ConnectionResetError would otherwise replace Lightning's SIGTERM exit with a job error."""
     import sys
 
     if "wandb" in sys.modules:
@@ -62,7 +65,12 @@ def _finish_wandb() -> None:
 
         if wandb.run is not None:
             print(f"W&B run dir: {wandb.run.dir}  (sync: wandb sync {Path(wandb.run.dir).parent})")
-            wandb.finish()
+            try:
+                wandb.finish()
+            except Exception as err:
+                if not failing:
+                    raise
+                log.warning("W&B run not closed cleanly (%s: %s); the run stopped anyway", type(err).__name__, err)
 
 
 def _cluster_plugins(cfg: DictConfig) -> dict[str, Any]:
@@ -122,6 +130,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         log.info("resuming from %s", ckpt)
         print(f"resuming from checkpoint: {ckpt}")
 
+    failing = False
     try:
         trainer.fit(model, datamodule=datamodule, ckpt_path=str(ckpt) if ckpt else None)
         metrics = {k: v for k, v in trainer.callback_metrics.items() if not k.startswith("train/")}
@@ -151,10 +160,18 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             write_json_atomic(record_path(run_dir), record)
             log.info("run record: %s", record_path(run_dir))
     except BaseException as err:
+        failing = True
         if trainer.is_global_zero:
             record.update(status="failed", error=f"{type(err).__name__}: {err}", wall_time_s=round(time.time() - start, 3))
             write_json_atomic(record_path(run_dir), record)
+        if trainer.received_sigterm and not isinstance(err, SystemExit):
+            # Stopped from outside (SLURM requeue, preemption, scancel), and the stop broke something on the way
+            # out (W&B's service dies with the job step): exit as stopped, so the scheduler's verdict stands and
+            # submitit does not record this side effect as the job's error.
+            from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+            raise SIGTERMException(f"stopped by SIGTERM ({type(err).__name__}: {err})") from err
         raise
     finally:
-        _finish_wandb()
+        _finish_wandb(failing)
     return record

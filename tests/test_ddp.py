@@ -11,6 +11,8 @@ import os
 
 import numpy as np
 import pytest
+import torch
+from omegaconf import open_dict
 
 from src.training import train
 from tests.helpers.configs import compose_train
@@ -82,3 +84,13 @@ def test_two_gloo_processes_match_one_process(tmp_path, tiny_mnist_dir):
     items = np.load(tmp_path / "ddp" / "per_item.npz")
     assert sorted(items["index"].tolist()) == list(range(200))  # each test item once, none padded in
     assert items["correct"].mean() == pytest.approx(record["metrics"]["test/acc"], abs=1e-6)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="trainer=gpu needs CUDA")
+def test_trainer_gpu_runs_on_one_gpu(tmp_path, tiny_mnist_dir):
+    cfg = compose_train([*BASE, "trainer=gpu", "debug=fdr"], tmp_path, tiny_mnist_dir)
+    with open_dict(cfg):
+        cfg.trainer.accelerator = "gpu"  # compose_train forces the CPU for everything else
+    record = train(cfg)
+    assert record["status"] == "finished" and record["config"]["trainer"]["accelerator"] == "gpu"

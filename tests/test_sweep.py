@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from tests.conftest import REPO
+from tests.helpers.wandb_files import read_wandb_run
 
 pytestmark = pytest.mark.slow
 
@@ -56,6 +57,15 @@ def test_multirun_records_table_wandb_offline_and_rerun_skips(tmp_path, tiny_mni
     wandb_runs = sorted(sweep.glob("*/wandb/offline-run-*"))
     assert len(wandb_runs) == 2, first.stdout[-2000:]
     assert "sweep table:" in first.stdout
+    assert f"wandb sync {sweep}/*/wandb/offline-run-*" in first.stdout
+    for run_dir in wandb_runs:  # what each run wrote, read back from its .wandb file
+        job_dir, run = run_dir.parents[1], read_wandb_run(run_dir)
+        rec = records[job_dir.name]
+        assert (run.group, run.job_type, run.name) == ("lenet_mnist", "lenet_mnist", job_dir.name)
+        assert run.run_id == (job_dir / "wandb_id.txt").read_text().strip() and run.tags == ["lenet_mnist"]
+        for key in ("test/acc", "test/subset_acc_k=5", "val/acc", "val/subset_acc_k=5"):  # smooth and sharp
+            assert run.summary[key] == pytest.approx(rec["metrics"][key]), key
+        assert any("val/subset_acc_k=3" in row for row in run.history)
 
     mtimes = {p: p.stat().st_mtime_ns for p in sweep.glob("*/metrics.json")}
     again = _train(args, env)

@@ -27,3 +27,7 @@ class SweepTableCallback(Callback):
         path = write_sweep_table(sweep_dir)
         log.info("sweep table: %s", path)
         print(f"sweep table: {path}")
+        offline = sorted(sweep_dir.glob("*/wandb/offline-run-*"))
+        if offline:
+            sync = f"wandb sync {sweep_dir}/*/wandb/offline-run-*"
+            print(f"W&B: {len(offline)} offline runs; upload them with: {sync}")

@@ -19,8 +19,22 @@ import tempfile
 import time
 from pathlib import Path
 
-BINARIES = ("munged", "mariadbd", "mariadb-install-db", "mariadb-admin", "slurmdbd", "slurmctld", "slurmd",
-            "sbatch", "squeue", "sacct", "sacctmgr", "scontrol", "scancel", "sinfo")
+BINARIES = (
+    "munged",
+    "mariadbd",
+    "mariadb-install-db",
+    "mariadb-admin",
+    "slurmdbd",
+    "slurmctld",
+    "slurmd",
+    "sbatch",
+    "squeue",
+    "sacct",
+    "sacctmgr",
+    "scontrol",
+    "scancel",
+    "sinfo",
+)
 CLUSTER = "mirage-test"
 
 
@@ -30,7 +44,9 @@ def missing_requirements() -> str | None:
     if missing:
         return f"SLURM test cluster needs {', '.join(missing)}: run `sudo bash .ci/install_slurm.sh` (Debian)"
     if os.geteuid() != 0:
-        return "SLURM test cluster daemons run as root (slurmd starts jobs as their user): run the tests as root"
+        return (
+            "SLURM test cluster daemons run as root (slurmd starts jobs as their user): run the tests as root"
+        )
     try:
         pwd.getpwnam("munge")
     except KeyError:
@@ -71,12 +87,21 @@ class SlurmCluster:
             self._start_mariadb()
             self._start_slurmdbd()
             self._run("sacctmgr", "-i", "add", "cluster", CLUSTER)
-            self._spawn("slurmctld", ["slurmctld", "-D", "-i", "-f", str(self.conf)], self.root / "log/slurmctld.log")
+            self._spawn(
+                "slurmctld", ["slurmctld", "-D", "-i", "-f", str(self.conf)], self.root / "log/slurmctld.log"
+            )
             _wait("slurmctld", lambda: self._ok("scontrol", "ping"), 30, self.root / "log/slurmctld.log")
-            self._spawn("slurmd", ["slurmd", "-D", "-f", str(self.conf), "-N", self.host],
-                        self.root / "log/slurmd.log")
-            _wait("node idle", lambda: self._out("sinfo", "-h", "-o", "%T").strip() == "idle", 60,
-                  self.root / "log/slurmd.log")
+            self._spawn(
+                "slurmd",
+                ["slurmd", "-D", "-f", str(self.conf), "-N", self.host],
+                self.root / "log/slurmd.log",
+            )
+            _wait(
+                "node idle",
+                lambda: self._out("sinfo", "-h", "-o", "%T").strip() == "idle",
+                60,
+                self.root / "log/slurmd.log",
+            )
         except BaseException:
             self.stop()
             raise
@@ -85,7 +110,9 @@ class SlurmCluster:
     def stop(self) -> None:
         """Cancel what still runs, then end the daemons we started, newest first (SIGTERM, then SIGKILL)."""
         if any(name == "slurmctld" and p.poll() is None for name, p in self.procs):
-            subprocess.run(["scancel", "--full", "--user", "root"], env=self.env, capture_output=True, timeout=20)
+            subprocess.run(
+                ["scancel", "--full", "--user", "root"], env=self.env, capture_output=True, timeout=20
+            )
             deadline = time.time() + 15
             while time.time() < deadline and self._out("squeue", "-h", "-o", "%i").strip():
                 time.sleep(0.5)
@@ -134,12 +161,15 @@ class SlurmCluster:
     # ---- daemons -----------------------------------------------------------------------------------------------
     def _spawn(self, name: str, cmd: list[str], log: Path, **kwargs) -> subprocess.Popen:
         out = open(log.with_suffix(".out"), "ab")  # noqa: SIM115  (closed when the process ends)
-        proc = subprocess.Popen(cmd, env=self.env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                **kwargs)
+        proc = subprocess.Popen(
+            cmd, env=self.env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, **kwargs
+        )
         self.procs.append((name, proc))
         time.sleep(0.1)
         if proc.poll() is not None:
-            raise RuntimeError(f"{name} exited at once ({proc.returncode}):\n{log.with_suffix('.out').read_text()}")
+            raise RuntimeError(
+                f"{name} exited at once ({proc.returncode}):\n{log.with_suffix('.out').read_text()}"
+            )
         return proc
 
     def _layout(self) -> None:
@@ -151,7 +181,9 @@ class SlurmCluster:
         self.munge_dir = Path(tempfile.mkdtemp(prefix="mirage-munge-"))
         self.munge_dir.chmod(0o755)  # munged refuses a key dir of 0700
         self.munge_socket = self.munge_dir / "munge.socket"
-        node = self._out("slurmd", "-C").splitlines()[0].split()  # the hardware line slurmd itself will report
+        node = (
+            self._out("slurmd", "-C").splitlines()[0].split()
+        )  # the hardware line slurmd itself will report
         node_kw = dict(kv.split("=", 1) for kv in node)
         real_mem = int(int(node_kw.pop("RealMemory")) * 0.9)
         node_kw.pop("NodeName")
@@ -183,6 +215,7 @@ MailProg=/bin/true
 MpiDefault=none
 ReturnToService=2
 KillWait=2
+SchedulerParameters=sched_interval=1,bf_interval=1
 InactiveLimit=0
 MinJobAge=300
 AccountingStorageType=accounting_storage/slurmdbd
@@ -219,27 +252,67 @@ StorageLoc=slurm_acct_db
         os.chown(key, munge.pw_uid, munge.pw_gid)
         os.chown(self.munge_dir, munge.pw_uid, munge.pw_gid)
         log = self.munge_dir / "munged.log"
-        self._spawn("munged", ["munged", "-F", f"--socket={self.munge_socket}", f"--key-file={key}",
-                               f"--log-file={log}", f"--pid-file={self.munge_dir / 'munged.pid'}",
-                               f"--seed-file={self.munge_dir / 'munged.seed'}"],
-                    self.root / "log/munged.log", user=munge.pw_uid, group=munge.pw_gid)
+        self._spawn(
+            "munged",
+            [
+                "munged",
+                "-F",
+                f"--socket={self.munge_socket}",
+                f"--key-file={key}",
+                f"--log-file={log}",
+                f"--pid-file={self.munge_dir / 'munged.pid'}",
+                f"--seed-file={self.munge_dir / 'munged.seed'}",
+            ],
+            self.root / "log/munged.log",
+            user=munge.pw_uid,
+            group=munge.pw_gid,
+        )
         _wait("munged", self.munge_socket.exists, 15, log)
 
     def _start_mariadb(self) -> None:
         datadir, sock = self.root / "db" / "data", self.root / "db" / "mysqld.sock"
-        self._run("mariadb-install-db", "--no-defaults", f"--datadir={datadir}", "--user=root",
-                  "--auth-root-authentication-method=normal", "--skip-test-db", timeout=120)
-        self._spawn("mariadbd", ["mariadbd", "--no-defaults", f"--datadir={datadir}", f"--socket={sock}",
-                                 f"--port={self.ports['mysql']}", "--bind-address=127.0.0.1", "--user=root",
-                                 f"--pid-file={self.root / 'run/mariadbd.pid'}",
-                                 f"--log-error={self.root / 'log/mariadbd.log'}", "--skip-name-resolve",
-                                 "--innodb-buffer-pool-size=32M", "--innodb-log-file-size=8M"],
-                    self.root / "log/mariadbd.log")
-        _wait("mariadbd", lambda: self._ok("mariadb-admin", "--no-defaults", f"--socket={sock}", "-uroot", "ping"),
-              60, self.root / "log/mariadbd.log")
+        self._run(
+            "mariadb-install-db",
+            "--no-defaults",
+            f"--datadir={datadir}",
+            "--user=root",
+            "--auth-root-authentication-method=normal",
+            "--skip-test-db",
+            timeout=120,
+        )
+        self._spawn(
+            "mariadbd",
+            [
+                "mariadbd",
+                "--no-defaults",
+                f"--datadir={datadir}",
+                f"--socket={sock}",
+                f"--port={self.ports['mysql']}",
+                "--bind-address=127.0.0.1",
+                "--user=root",
+                f"--pid-file={self.root / 'run/mariadbd.pid'}",
+                f"--log-error={self.root / 'log/mariadbd.log'}",
+                "--skip-name-resolve",
+                "--innodb-buffer-pool-size=32M",
+                "--innodb-log-file-size=8M",
+            ],
+            self.root / "log/mariadbd.log",
+        )
+        _wait(
+            "mariadbd",
+            lambda: self._ok("mariadb-admin", "--no-defaults", f"--socket={sock}", "-uroot", "ping"),
+            60,
+            self.root / "log/mariadbd.log",
+        )
         # slurmdbd logs in over TCP as root without a password (a throwaway server bound to 127.0.0.1)
-        self._run("mariadb", "--no-defaults", f"--socket={sock}", "-uroot", "-e",
-                  "CREATE USER IF NOT EXISTS 'root'@'127.0.0.1'; GRANT ALL ON *.* TO 'root'@'127.0.0.1';")
+        self._run(
+            "mariadb",
+            "--no-defaults",
+            f"--socket={sock}",
+            "-uroot",
+            "-e",
+            "CREATE USER IF NOT EXISTS 'root'@'127.0.0.1'; GRANT ALL ON *.* TO 'root'@'127.0.0.1';",
+        )
 
     def _start_slurmdbd(self) -> None:
         log = self.root / "log/slurmdbd.log"
