@@ -86,7 +86,7 @@ for _kind in (
         rf"subset_acc_k={_P}", "sharp", "subset accuracy (all K of K right)", True, "subset_acc", "K", "1"
     ),
     MetricKind(rf"recon_c={_P}", "sharp", "Reconstruction$_c$ (share with error < c)", True, "recon", "c"),
-    MetricKind(rf"seq_acc_l={_P}", "sharp", "sequence accuracy (all L right)", True, "seq_acc", "L"),
+    MetricKind(rf"seq_acc_l={_P}", "sharp", "sequence accuracy (all L right)", True, "seq_acc", "L", "1"),
     # exact match of the first L=1 digit is that digit's per-token accuracy: the identity point
     MetricKind(rf"exact_match_l={_P}", "sharp", "exact match", True, "exact_match", "L", "1"),
     MetricKind(rf"target_prob_l={_P}", "sharp", "probability of the exact target", True, "target_prob", "L", "1"),

@@ -45,7 +45,9 @@ def _unpickle(path: Path) -> dict:
         with path.open("rb") as fh:
             return pickle.load(fh, encoding="bytes")
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError) as err:
-        raise CorruptDataError(f"{path} is not a readable CIFAR pickle ({err}); unpack the tarball again") from err
+        raise CorruptDataError(
+            f"{path} is not a readable CIFAR pickle ({err}); unpack the tarball again"
+        ) from err
 
 
 def _get(d: dict, key: str):
@@ -115,7 +117,9 @@ def decode_cifar10_zip(path: str | os.PathLike) -> dict[str, Tensor | list[str]]
                 )
             empty = sorted(c for c, files in classes.items() if not files)
             if empty:
-                raise CorruptDataError(f"{path}: class folder(s) without JPEGs: {ZIP_PREFIX}{split}/{empty[0]}/")
+                raise CorruptDataError(
+                    f"{path}: class folder(s) without JPEGs: {ZIP_PREFIX}{split}/{empty[0]}/"
+                )
         classes = sorted(entries["train"])
         if sorted(entries["test"]) != classes:
             raise CorruptDataError(
@@ -131,7 +135,9 @@ def decode_cifar10_zip(path: str | os.PathLike) -> dict[str, Tensor | list[str]]
                         img.load()
                         arr = np.asarray(img.convert("RGB"))
                 except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
-                    raise CorruptDataError(f"{path}: corrupt image {name} ({err}); copy the zip again") from err
+                    raise CorruptDataError(
+                        f"{path}: corrupt image {name} ({err}); copy the zip again"
+                    ) from err
                 if arr.shape != (32, 32, 3):
                     raise CorruptDataError(f"{path}: {name} is {arr.shape[1]}x{arr.shape[0]}, expected 32x32")
                 images[i] = arr
@@ -145,7 +151,9 @@ def _cache_file(cache_dir: Path, source: Path) -> Path:
     return cache_dir / "cifar10_jpg" / f"v{CACHE_VERSION}-{st.st_size}-{st.st_mtime_ns}.pt"
 
 
-def load_cifar10_jpg(data_dir: str | os.PathLike, cache_dir: str | os.PathLike | None) -> dict[str, Tensor | list[str]]:
+def load_cifar10_jpg(
+    data_dir: str | os.PathLike, cache_dir: str | os.PathLike | None
+) -> dict[str, Tensor | list[str]]:
     """The zip's images as tensors: from the cache when there is one, else decoded (and cached if ``cache_dir``)."""
     path = _zip_path(data_dir)
     cache = _cache_file(Path(cache_dir), path) if cache_dir is not None else None
@@ -193,7 +201,9 @@ class CIFARDataModule(InMemoryDataModule):
         train_subset: int | None = None,
         pin_memory: bool = False,
     ):
-        super().__init__(batch_size=batch_size, eval_batch_size=eval_batch_size, seed=seed, pin_memory=pin_memory)
+        super().__init__(
+            batch_size=batch_size, eval_batch_size=eval_batch_size, seed=seed, pin_memory=pin_memory
+        )
         if source not in SOURCES:
             raise ValueError(f"data.source must be one of {SOURCES}, got {source!r}")
         self.data_dir, self.source, self.cache_dir = data_dir, source, cache_dir

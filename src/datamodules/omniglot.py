@@ -46,7 +46,9 @@ def _character_dirs(data_dir: Path) -> list[Path]:
         for alphabet in sorted(p for p in (root / folder).iterdir() if p.is_dir()):
             dirs.extend(sorted(p for p in alphabet.iterdir() if p.is_dir()))
     if not dirs:
-        raise FileNotFoundError(f"{root} holds no <alphabet>/<character>/ folders; expected torchvision's layout")
+        raise FileNotFoundError(
+            f"{root} holds no <alphabet>/<character>/ folders; expected torchvision's layout"
+        )
     return dirs
 
 
@@ -135,7 +137,9 @@ class OmniglotSequenceDataModule(InMemoryDataModule):
         seed: int = 0,
         pin_memory: bool = False,
     ):
-        super().__init__(batch_size=batch_size, eval_batch_size=eval_batch_size, seed=seed, pin_memory=pin_memory)
+        super().__init__(
+            batch_size=batch_size, eval_batch_size=eval_batch_size, seed=seed, pin_memory=pin_memory
+        )
         if seq_len < 1 or num_classes < 2:
             raise ValueError(f"need seq_len >= 1 and num_classes >= 2, got {seq_len} and {num_classes}")
         self.data_dir, self.cache_dir, self.image_size = data_dir, cache_dir, image_size
@@ -154,7 +158,11 @@ class OmniglotSequenceDataModule(InMemoryDataModule):
         n_all, n_drawings = images.shape[0], images.shape[1]
         if self.num_classes > n_all:
             raise ValueError(f"data.num_classes={self.num_classes}, but the data hold {n_all} characters")
-        if not (self.test_drawings >= 1 and self.val_drawings >= 1 and self.test_drawings + self.val_drawings < n_drawings):
+        if not (
+            self.test_drawings >= 1
+            and self.val_drawings >= 1
+            and self.test_drawings + self.val_drawings < n_drawings
+        ):
             raise ValueError(
                 f"data.test_drawings={self.test_drawings} and data.val_drawings={self.val_drawings} must leave "
                 f"training drawings out of {n_drawings} per character"
@@ -163,7 +171,9 @@ class OmniglotSequenceDataModule(InMemoryDataModule):
         chosen = torch.randperm(n_all, generator=gen)[: self.num_classes].sort().values
         self.classes = [data["classes"][i] for i in chosen.tolist()]
         order = torch.argsort(torch.rand(self.num_classes, n_drawings, generator=gen), dim=1)
-        picked = images[chosen][torch.arange(self.num_classes)[:, None], order]  # each class's drawings shuffled
+        picked = images[chosen][
+            torch.arange(self.num_classes)[:, None], order
+        ]  # each class's drawings shuffled
         t, v = self.test_drawings, self.val_drawings
         self.pools = {"test": picked[:, :t], "val": picked[:, t : t + v], "train": picked[:, t + v :]}
         for split in ("train", "val", "test"):

@@ -23,7 +23,9 @@ def check_thresholds(cs: Sequence[float]) -> tuple[float, ...]:
     except (TypeError, ValueError) as err:
         raise ValueError(f"the Reconstruction_c grid must be a list of positive numbers, got {cs!r}") from err
     if not cs:
-        raise ValueError("the Reconstruction_c grid is empty: give at least one threshold c > 0 (model.recon_cs)")
+        raise ValueError(
+            "the Reconstruction_c grid is empty: give at least one threshold c > 0 (model.recon_cs)"
+        )
     bad = [c for c in cs if not (math.isfinite(c) and c > 0)]
     if bad:
         raise ValueError(f"Reconstruction_c thresholds must be positive and finite, got {bad} in {list(cs)}")
@@ -69,10 +71,14 @@ class ReconstructionThreshold(Metric):
         self.add_state("n_below", default=torch.zeros(len(self.cs), dtype=torch.long), dist_reduce_fx="sum")
         self.add_state("n_total", default=torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
 
-    def update(self, x: Tensor | None = None, x_hat: Tensor | None = None, sq_err: Tensor | None = None) -> None:
+    def update(
+        self, x: Tensor | None = None, x_hat: Tensor | None = None, sq_err: Tensor | None = None
+    ) -> None:
         if sq_err is None:
             if x is None or x_hat is None:
-                raise ValueError("pass images and reconstructions (x, x_hat) or per-image errors (sq_err=...)")
+                raise ValueError(
+                    "pass images and reconstructions (x, x_hat) or per-image errors (sq_err=...)"
+                )
             sq_err = squared_errors(x, x_hat)
         sq_err = sq_err.flatten()
         thresholds = torch.tensor(self.cs, dtype=sq_err.dtype, device=sq_err.device)

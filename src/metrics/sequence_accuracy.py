@@ -23,12 +23,14 @@ def sequence_accuracy(correct: Tensor, ls: Sequence[int] = (1, 2, 3, 4, 5)) -> d
     if correct.ndim != 2:
         raise ValueError(f"correct must be [n_sequences, length], got shape {tuple(correct.shape)}")
     if max(ls) > correct.shape[1]:
-        raise ValueError(f"sequence length L={max(ls)} asked for, but the sequences hold {correct.shape[1]} items")
+        raise ValueError(
+            f"sequence length L={max(ls)} asked for, but the sequences hold {correct.shape[1]} items"
+        )
     correct = correct.bool()
     if correct.shape[0] == 0:
-        return {l: torch.tensor(float("nan"), dtype=torch.float64) for l in ls}
+        return {k: torch.tensor(float("nan"), dtype=torch.float64) for k in ls}
     prefix_ok = correct.cumprod(dim=1)  # [n, L]: 1 while every item so far is right
-    return {l: prefix_ok[:, l - 1].double().mean() for l in ls}
+    return {k: prefix_ok[:, k - 1].double().mean() for k in ls}
 
 
 class SequenceAccuracy(Metric):
@@ -53,16 +55,18 @@ class SequenceAccuracy(Metric):
         if preds.ndim == target.ndim + 1:
             preds = preds.argmax(dim=-1)
         if preds.shape != target.shape or target.ndim != 2:
-            raise ValueError(f"preds {tuple(preds.shape)} and target {tuple(target.shape)} must both be [n_seq, L]")
+            raise ValueError(
+                f"preds {tuple(preds.shape)} and target {tuple(target.shape)} must both be [n_seq, L]"
+            )
         if max(self.ls) > target.shape[1]:
             raise ValueError(f"L={max(self.ls)} asked for, but the sequences hold {target.shape[1]} items")
         prefix_ok = (preds == target).long().cumprod(dim=1)
-        idx = torch.tensor([l - 1 for l in self.ls], device=prefix_ok.device)
+        idx = torch.tensor([k - 1 for k in self.ls], device=prefix_ok.device)
         self.n_right += prefix_ok.index_select(1, idx).sum(dim=0)
         self.n_seq += target.shape[0]
 
     def compute(self) -> dict[int, Tensor]:
         if int(self.n_seq) == 0:
-            return {l: torch.tensor(float("nan"), dtype=torch.float64) for l in self.ls}
+            return {k: torch.tensor(float("nan"), dtype=torch.float64) for k in self.ls}
         shares = self.n_right.double() / self.n_seq.double()
-        return {l: shares[i] for i, l in enumerate(self.ls)}
+        return {k: shares[i] for i, k in enumerate(self.ls)}

@@ -15,7 +15,9 @@ ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU, "sigmoid": nn.
 class ShallowAutoencoder(nn.Module):
     """``x [B, C, H, W]`` -> reconstruction of the same shape through a ``width``-unit nonlinear bottleneck."""
 
-    def __init__(self, width: int = 64, image_shape: tuple[int, int, int] = (3, 32, 32), activation: str = "relu"):
+    def __init__(
+        self, width: int = 64, image_shape: tuple[int, int, int] = (3, 32, 32), activation: str = "relu"
+    ):
         super().__init__()
         if width < 1:
             raise ValueError(f"model.width must be a positive integer, got {width}")

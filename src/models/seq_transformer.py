@@ -50,7 +50,9 @@ class OmniglotTransformer(nn.Module):
     The label token of pair i is only visible to later positions (causal mask), so predicting label i never sees it.
     """
 
-    def __init__(self, width: int = 32, num_classes: int = 100, depth: int = 2, max_len: int = 5, image_size: int = 28):
+    def __init__(
+        self, width: int = 32, num_classes: int = 100, depth: int = 2, max_len: int = 5, image_size: int = 28
+    ):
         super().__init__()
         sizes = transformer_sizes(width)
         if depth < 1:
@@ -61,19 +63,25 @@ class OmniglotTransformer(nn.Module):
         self.pos = nn.Parameter(torch.zeros(2 * max_len, width))
         nn.init.normal_(self.pos, std=0.02)
         layer = nn.TransformerEncoderLayer(
-            width, sizes["heads"], sizes["mlp"], dropout=0.0, activation="gelu", batch_first=True, norm_first=True
+            width,
+            sizes["heads"],
+            sizes["mlp"],
+            dropout=0.0,
+            activation="gelu",
+            batch_first=True,
+            norm_first=True,
         )
         self.blocks = nn.TransformerEncoder(layer, depth, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(width)
         self.head = nn.Linear(width, num_classes)
 
     def forward(self, images: Tensor, labels: Tensor) -> Tensor:
-        b, l = labels.shape
-        if l > self.max_len:
-            raise ValueError(f"sequence of {l} pairs, but the model was built for at most {self.max_len}")
-        img = self.embed_image(images.reshape(b * l, *images.shape[2:])).view(b, l, -1)
+        b, n = labels.shape
+        if n > self.max_len:
+            raise ValueError(f"sequence of {n} pairs, but the model was built for at most {self.max_len}")
+        img = self.embed_image(images.reshape(b * n, *images.shape[2:])).view(b, n, -1)
         lab = self.embed_label(labels)
-        tokens = torch.stack((img, lab), dim=2).reshape(b, 2 * l, -1) + self.pos[: 2 * l]
-        mask = nn.Transformer.generate_square_subsequent_mask(2 * l, device=tokens.device, dtype=tokens.dtype)
+        tokens = torch.stack((img, lab), dim=2).reshape(b, 2 * n, -1) + self.pos[: 2 * n]
+        mask = nn.Transformer.generate_square_subsequent_mask(2 * n, device=tokens.device, dtype=tokens.dtype)
         hidden = self.blocks(tokens, mask=mask, is_causal=True)
         return self.head(self.norm(hidden[:, 0::2]))  # read out at the image tokens

@@ -78,8 +78,8 @@ class SequenceClassifierModule(L.LightningModule):
         self.log(f"{split}/acc", getattr(self, f"{split}_acc"), prog_bar=split == "val")
         self.log(f"{split}/ce", getattr(self, f"{split}_ce"))
         seq = getattr(self, f"{split}_seq")
-        for l, value in seq.compute().items():
-            self.log(f"{split}/seq_acc_l={l}", value.float(), sync_dist=False)
+        for k, value in seq.compute().items():
+            self.log(f"{split}/seq_acc_l={k}", value.float(), sync_dist=False)
         seq.reset()
 
     def validation_step(self, batch: Sequence[Tensor], batch_idx: int) -> None:
@@ -116,4 +116,7 @@ class SequenceClassifierModule(L.LightningModule):
         optimizer = self.optimizer_factory(params=self.parameters())
         if self.scheduler_factory is None:
             return optimizer
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": self.scheduler_factory(optimizer=optimizer)}}
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": self.scheduler_factory(optimizer=optimizer)},
+        }

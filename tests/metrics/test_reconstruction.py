@@ -63,8 +63,16 @@ def test_class_matches_functional_over_batches_and_sq_err_input():
         assert all(math.isnan(float(v)) for v in metric.compute().values())
 
 
-@pytest.mark.parametrize("cs, message", [([], "empty"), ([5, -1], "positive"), ([0], "positive"),
-                                         ([float("inf")], "finite"), (["abc"], "list of positive numbers")])
+@pytest.mark.parametrize(
+    "cs, message",
+    [
+        ([], "empty"),
+        ([5, -1], "positive"),
+        ([0], "positive"),
+        ([float("inf")], "finite"),
+        (["abc"], "list of positive numbers"),
+    ],
+)
 def test_bad_c_grid_is_a_clear_error(cs, message):
     with pytest.raises(ValueError, match=message):
         check_thresholds(cs)
