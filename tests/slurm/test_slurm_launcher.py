@@ -139,47 +139,65 @@ def test_sweep_runs_as_array_and_writes_the_basic_launchers_records(slurm_cluste
     assert [p.parent.name.lower() for p in sweep.glob("*width=2*/metrics.json")] == [expected_dir.lower()]
 
 
-def test_scontrol_requeue_resumes_from_checkpoint_with_same_metrics_and_wandb_id(
+def test_requeue_and_preemption_resume_from_checkpoint_with_same_metrics_and_wandb_id(
     slurm_cluster, tmp_path, tiny_mnist_dir
 ):
-    overrides = ["model.width=1", "trainer.max_epochs=25", *FAST]
+    """One job, stopped twice: `scontrol requeue` (SLURM requeues), then USR2, the signal SLURM sends before a time
+    limit or on preemption (submitit, the requeue owner, checkpoints the call and requeues). Each rerun resumes from
+    last.ckpt, and the job ends with the metrics of an uninterrupted run."""
+    overrides = ["model.width=1", "trainer.max_epochs=30", *FAST]
     proc = _launch(
         [*overrides, "logger=many", f"paths.log_dir={tmp_path}"], _env(slurm_cluster, tiny_mnist_dir)
     )
     sweep = tmp_path / "sweeps" / "lenet_mnist"
 
-    def epoch_2_checkpoint():
+    def last_epoch() -> int:
         epochs = [
             int(m.group(1))
             for p in sweep.glob("*/checkpoints/epoch=*.ckpt")
             if (m := re.match(r"epoch=(\d+)", p.name))
         ]
-        return bool(epochs) and max(epochs) >= 2
+        return max(epochs, default=-1)
 
-    _wait_for("checkpoint of epoch 2", epoch_2_checkpoint, 120, proc)
+    def resumes() -> int:
+        return sum(
+            p.read_text().count("resuming from checkpoint") for p in sweep.glob(".submitit/*/*_log.out")
+        )
+
+    _wait_for("checkpoint of epoch 2", lambda: last_epoch() >= 2, 120, proc)
     (job_id,) = slurm_cluster.jobs()
     subprocess.run(["scontrol", "requeue", job_id], env=slurm_cluster.env, check=True, timeout=30)
+    stopped_at = last_epoch()
+    _wait_for(
+        "resumed attempt 2 epochs on", lambda: resumes() == 1 and last_epoch() >= stopped_at + 3, 120, proc
+    )
+    subprocess.run(["scancel", "--signal=USR2", job_id], env=slurm_cluster.env, check=True, timeout=30)
 
     rc, out = _finish(proc, timeout=240)
     assert rc == 0, out[-4000:]
     (job_dir,) = [p.parent for p in sweep.glob("*/metrics.json")]
     record = json.loads((job_dir / "metrics.json").read_text())
-    assert record["status"] == "finished" and record["epochs"] == 25
+    assert record["status"] == "finished" and record["epochs"] == 30
     assert record["resumed_from"] == str(job_dir / "checkpoints" / "last.ckpt")
+    submitit_log = "".join(p.read_text() for p in sweep.glob(".submitit/*/*_log.out"))
+    # (submitit calls it a time-out, counted against max_num_timeout, when the job's time limit is <= 10 min)
+    assert re.search(r"Caught signal SIGUSR2 .*this job is (preempted|timed-out)", submitit_log)
+    assert f"Requeued job {job_id}" in submitit_log
+    assert resumes() == 2
 
     def history():
         return slurm_cluster._out("sacct", "-D", "-X", "-n", "-P", "-o", "State", "-j", job_id).split()
 
-    _wait_for("job completion in sacct", lambda: history() == ["REQUEUED", "COMPLETED"], 30)
+    _wait_for("job completion in sacct", lambda: history() == ["REQUEUED", "REQUEUED", "COMPLETED"], 30)
 
     reference = _in_process([*overrides, "logger=none"], tmp_path / "reference", tiny_mnist_dir)
     assert record["global_step"] == reference["global_step"]
     assert _test_metrics(record) == pytest.approx(_test_metrics(reference), abs=1e-5)
 
-    # W&B: one offline run per attempt, both with the job's run id (they sync into one run)
+    # W&B: one offline run per attempt, all with the job's run id (they sync into one run)
     run_id = (job_dir / "wandb_id.txt").read_text().strip()
     attempts = sorted(p.name for p in (job_dir / "wandb").glob("offline-run-*"))
-    assert len(attempts) == 2 and all(name.endswith(f"-{run_id}") for name in attempts), attempts
+    assert len(attempts) == 3 and all(name.endswith(f"-{run_id}") for name in attempts), attempts
     # (the stopped attempt's file may hold only its header: SLURM signals W&B's service process with the step, and
     # offline it dies before flushing; see docs/scaling_out.md. The finishing attempt has everything from the resume.)
     final = read_wandb_run(job_dir / "wandb" / attempts[-1])
