@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import lightning as L
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -20,15 +19,17 @@ from torchmetrics.aggregation import CatMetric
 
 from src.datamodules.arithmetic import EOS, PAD, decode
 from src.metrics.text import ExactMatchByLength, TokenEditDistanceByLength
-from src.models.classifier_module import check_finite_loss
 from src.models.decoder import DecoderLM
+from src.models.family_module import FamilyModule
 
 
-class ArithmeticLMModule(L.LightningModule):
+class ArithmeticLMModule(FamilyModule):
     """Trains ``net`` (a :class:`DecoderLM`) with cross-entropy on the answer tokens and EOS only.
 
     Batches are ``(tokens [b, T], start [b], index [b])`` from :class:`ArithmeticDataModule`.
     """
+
+    per_item_buffers = ("test_pred", "test_logp", "test_index")
 
     def __init__(
         self,
@@ -37,24 +38,14 @@ class ArithmeticLMModule(L.LightningModule):
         scheduler: Callable[..., torch.optim.lr_scheduler.LRScheduler] | None = None,
         max_len: int = 5,
     ):
-        super().__init__()
+        super().__init__(net, optimizer, scheduler)
         self.save_hyperparameters(ignore=["net", "optimizer", "scheduler"], logger=False)
-        self.net = net
-        self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
         self.max_len = max_len
         for split in ("val", "test"):
             setattr(self, f"{split}_em", ExactMatchByLength(max_len=max_len, pad_id=PAD))
             setattr(self, f"{split}_ed", TokenEditDistanceByLength(max_len=max_len, pad_id=PAD))
             setattr(self, f"{split}_ce", MeanMetric())
         self.test_pred, self.test_logp, self.test_index = CatMetric(), CatMetric(), CatMetric()
-
-    @property
-    def num_params(self) -> int:
-        return sum(p.numel() for p in self.net.parameters())
-
-    def on_fit_start(self) -> None:
-        for logger in self.loggers:
-            logger.log_hyperparams({"num_params": self.num_params})
 
     @staticmethod
     def _targets(tokens: Tensor, start: int) -> Tensor:
@@ -67,12 +58,11 @@ class ArithmeticLMModule(L.LightningModule):
     def training_step(self, batch: Sequence[Tensor], batch_idx: int) -> Tensor:
         tokens, start = batch[0], int(batch[1][0])
         logits = self.net(tokens[:, :-1])
-        loss = F.cross_entropy(logits.transpose(1, 2), self._targets(tokens, start), ignore_index=-100)
-        check_finite_loss(loss, self)
-        self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True)
-        return loss
+        return self.log_train_loss(
+            F.cross_entropy(logits.transpose(1, 2), self._targets(tokens, start), ignore_index=-100)
+        )
 
-    def _evaluate(self, split: str, batch: Sequence[Tensor]) -> tuple[Tensor, Tensor]:
+    def _eval_step(self, split: str, batch: Sequence[Tensor]) -> tuple[Tensor, Tensor]:
         """Greedy answers ``[b, A+1]`` (EOS and after set to PAD) and target log-probs ``[b, A+1]`` (0 off target)."""
         tokens, start = batch[0], int(batch[1][0])
         answer = tokens[:, start:]
@@ -99,24 +89,11 @@ class ArithmeticLMModule(L.LightningModule):
                     self.log(key, value.float(), sync_dist=False)
             metric.reset()
 
-    def validation_step(self, batch: Sequence[Tensor], batch_idx: int) -> None:
-        self._evaluate("val", batch)
-
-    def on_validation_epoch_end(self) -> None:
-        self._log_epoch("val")
-
-    def on_test_epoch_start(self) -> None:
-        for metric in (self.test_pred, self.test_logp, self.test_index):
-            metric.reset()
-
     def test_step(self, batch: Sequence[Tensor], batch_idx: int) -> None:
-        pred, logp = self._evaluate("test", batch)
+        pred, logp = self._eval_step("test", batch)
         self.test_pred.update(pred.float())
         self.test_logp.update(logp)
         self.test_index.update(batch[2].float())
-
-    def on_test_epoch_end(self) -> None:
-        self._log_epoch("test")
 
     @torch.no_grad()
     def _decode_all(self, tokens: Tensor, start: int, batch_size: int = 1000) -> tuple[Tensor, Tensor]:
@@ -163,12 +140,3 @@ class ArithmeticLMModule(L.LightningModule):
                 [min(float(v), 0.0) for v in lp[i, : len(a)]] for i, a in enumerate(answers)
             ]
         return cols
-
-    def configure_optimizers(self):
-        optimizer = self.optimizer_factory(params=self.parameters())
-        if self.scheduler_factory is None:
-            return optimizer
-        return {
-            "optimizer": optimizer,
-            "lr_scheduler": {"scheduler": self.scheduler_factory(optimizer=optimizer)},
-        }

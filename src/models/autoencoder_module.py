@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-import lightning as L
 import numpy as np
 import torch
 from torch import Tensor, nn
@@ -17,15 +16,17 @@ from torchmetrics import MeanMetric, MeanSquaredError
 from torchmetrics.aggregation import CatMetric
 
 from src.metrics.reconstruction import ReconstructionThreshold, format_threshold, squared_errors
-from src.models.classifier_module import check_finite_loss
+from src.models.family_module import FamilyModule
 
 
-class AutoencoderModule(L.LightningModule):
+class AutoencoderModule(FamilyModule):
     """Trains ``net`` to reconstruct its input with the per-image summed squared error.
 
     Batches are ``(x, ...)``: the first tensor is the image batch in [0, 1]; the rest (labels, index) is ignored
     except the item index, which is kept with the per-item errors.
     """
+
+    per_item_buffers = ("test_item_sq_err", "test_index")
 
     def __init__(
         self,
@@ -35,10 +36,8 @@ class AutoencoderModule(L.LightningModule):
         recon_cs: Sequence[float] = (5, 10, 20, 40, 80),
         compile: bool = False,
     ):
-        super().__init__()
+        super().__init__(net, optimizer, scheduler, compile)
         self.save_hyperparameters(ignore=["net", "optimizer", "scheduler"], logger=False)
-        self.net = torch.compile(net) if compile else net
-        self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
         for split in ("val", "test"):
             setattr(self, f"{split}_sq_err", MeanMetric())
             setattr(self, f"{split}_mse", MeanSquaredError())
@@ -46,23 +45,12 @@ class AutoencoderModule(L.LightningModule):
         self.recon_cs = self.val_recon.cs
         self.test_item_sq_err, self.test_index = CatMetric(), CatMetric()
 
-    @property
-    def num_params(self) -> int:
-        return sum(p.numel() for p in self.net.parameters())
-
     def forward(self, x: Tensor) -> Tensor:
         return self.net(x)
 
-    def on_fit_start(self) -> None:
-        for logger in self.loggers:
-            logger.log_hyperparams({"num_params": self.num_params})
-
     def training_step(self, batch: Sequence[Tensor], batch_idx: int) -> Tensor:
         x = batch[0]
-        loss = squared_errors(x, self(x)).mean()
-        check_finite_loss(loss, self)
-        self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True)
-        return loss
+        return self.log_train_loss(squared_errors(x, self(x)).mean())
 
     def _eval_step(self, split: str, batch: Sequence[Tensor]) -> Tensor:
         x = batch[0]
@@ -77,15 +65,8 @@ class AutoencoderModule(L.LightningModule):
         self.log(f"{split}/sq_err", getattr(self, f"{split}_sq_err"), prog_bar=split == "val")
         self.log(f"{split}/mse", getattr(self, f"{split}_mse"))
         recon = getattr(self, f"{split}_recon")
-        for c, value in recon.compute().items():
-            self.log(f"{split}/recon_c={format_threshold(c)}", value.float(), sync_dist=False)
+        self.log_by_param(split, "recon_c", {format_threshold(c): v for c, v in recon.compute().items()})
         recon.reset()
-
-    def validation_step(self, batch: Sequence[Tensor], batch_idx: int) -> None:
-        self._eval_step("val", batch)
-
-    def on_validation_epoch_end(self) -> None:
-        self._log_epoch("val")
 
     def test_step(self, batch: Sequence[Tensor], batch_idx: int) -> None:
         sq_err = self._eval_step("test", batch)
@@ -93,25 +74,8 @@ class AutoencoderModule(L.LightningModule):
         if len(batch) > 2:
             self.test_index.update(batch[2].float())
 
-    def on_test_epoch_start(self) -> None:
-        self.test_item_sq_err.reset()
-        self.test_index.reset()
-
-    def on_test_epoch_end(self) -> None:
-        self._log_epoch("test")
-
     def per_item_results(self) -> dict[str, np.ndarray]:
         """Per-test-image ``sq_err`` (float32, summed over the image) and ``index``, all processes merged."""
-        out = {"sq_err": self.test_item_sq_err.compute().cpu().numpy().astype(np.float32)}
-        if self.test_index.update_count:
-            out["index"] = self.test_index.compute().cpu().numpy().astype(np.int64)
-        return out
-
-    def configure_optimizers(self):
-        optimizer = self.optimizer_factory(params=self.parameters())
-        if self.scheduler_factory is None:
-            return optimizer
-        return {
-            "optimizer": optimizer,
-            "lr_scheduler": {"scheduler": self.scheduler_factory(optimizer=optimizer)},
-        }
+        return self.per_item_arrays(
+            sq_err=(self.test_item_sq_err, np.float32), index=(self.test_index, np.int64)
+        )

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-import lightning as L
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -15,24 +14,16 @@ from torchmetrics.aggregation import CatMetric
 from torchmetrics.classification import MulticlassAccuracy
 
 from src.metrics.subset_accuracy import SubsetAccuracy
+from src.models.family_module import FamilyModule
 
 
-def check_finite_loss(loss: Tensor, module: L.LightningModule) -> None:
-    """Stop with a clear error on a NaN/inf training loss instead of training on garbage."""
-    if not torch.isfinite(loss):
-        raise FloatingPointError(
-            f"non-finite training loss ({loss.item()}) at epoch {module.current_epoch}, global step "
-            f"{module.global_step}. Lower optimizer.lr, check the input data, or set trainer.gradient_clip_val; "
-            "rerunning resumes from the last good checkpoint."
-        )
-
-
-class ClassifierModule(L.LightningModule):
+class ClassifierModule(FamilyModule):
     """Trains ``net`` with cross-entropy; logs ``{val,test}/acc``, ``/ce`` and ``/subset_acc_k=K``.
 
-    Batches are ``(x, y)`` or ``(x, y, index)``. ``optimizer`` is a partial (``_partial_: true`` in Hydra) called
-    with the parameters; ``scheduler`` likewise with the optimizer, or None.
+    Batches are ``(x, y)`` or ``(x, y, index)``; optimizer and scheduler as in :class:`FamilyModule`.
     """
+
+    per_item_buffers = ("test_correct", "test_item_ce", "test_index")
 
     def __init__(
         self,
@@ -43,11 +34,9 @@ class ClassifierModule(L.LightningModule):
         subset_ks: Sequence[int] = (1, 2, 3, 4, 5),
         compile: bool = False,
     ):
-        super().__init__()
+        super().__init__(net, optimizer, scheduler, compile)
         # plain values only: checkpoints must load with torch.load(weights_only=True); the run record has the full config
         self.save_hyperparameters(ignore=["net", "optimizer", "scheduler"], logger=False)
-        self.net = torch.compile(net) if compile else net
-        self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
         self.subset_ks = tuple(subset_ks)
         for split in ("val", "test"):
             setattr(self, f"{split}_acc", MulticlassAccuracy(num_classes=num_classes, average="micro"))
@@ -55,23 +44,12 @@ class ClassifierModule(L.LightningModule):
             setattr(self, f"{split}_subset", SubsetAccuracy(ks=self.subset_ks))
         self.test_correct, self.test_item_ce, self.test_index = CatMetric(), CatMetric(), CatMetric()
 
-    @property
-    def num_params(self) -> int:
-        return sum(p.numel() for p in self.net.parameters())
-
     def forward(self, x: Tensor) -> Tensor:
         return self.net(x)
 
-    def on_fit_start(self) -> None:
-        for logger in self.loggers:
-            logger.log_hyperparams({"num_params": self.num_params})
-
     def training_step(self, batch: Sequence[Tensor], batch_idx: int) -> Tensor:
         x, y = batch[0], batch[1]
-        loss = F.cross_entropy(self(x), y)
-        check_finite_loss(loss, self)
-        self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True)
-        return loss
+        return self.log_train_loss(F.cross_entropy(self(x), y))
 
     def _eval_step(self, split: str, batch: Sequence[Tensor]) -> tuple[Tensor, Tensor, Tensor]:
         x, y = batch[0], batch[1]
@@ -87,15 +65,8 @@ class ClassifierModule(L.LightningModule):
         self.log(f"{split}/acc", getattr(self, f"{split}_acc"), prog_bar=split == "val")
         self.log(f"{split}/ce", getattr(self, f"{split}_ce"))
         subset = getattr(self, f"{split}_subset")
-        for k, value in subset.compute().items():
-            self.log(f"{split}/subset_acc_k={k}", value.float(), sync_dist=False)
+        self.log_by_param(split, "subset_acc_k", subset.compute())
         subset.reset()
-
-    def validation_step(self, batch: Sequence[Tensor], batch_idx: int) -> None:
-        self._eval_step("val", batch)
-
-    def on_validation_epoch_end(self) -> None:
-        self._log_epoch("val")
 
     def test_step(self, batch: Sequence[Tensor], batch_idx: int) -> None:
         preds, y, ce = self._eval_step("test", batch)
@@ -104,25 +75,10 @@ class ClassifierModule(L.LightningModule):
         if len(batch) > 2:
             self.test_index.update(batch[2].float())
 
-    def on_test_epoch_start(self) -> None:
-        for metric in (self.test_correct, self.test_item_ce, self.test_index):
-            metric.reset()
-
-    def on_test_epoch_end(self) -> None:
-        self._log_epoch("test")
-
     def per_item_results(self) -> dict[str, np.ndarray]:
         """Per-test-item outcomes of the last test epoch (all processes merged): ``correct``, ``ce``, ``index``."""
-        out = {
-            "correct": self.test_correct.compute().cpu().numpy().astype(bool),
-            "ce": self.test_item_ce.compute().cpu().numpy().astype(np.float32),
-        }
-        if self.test_index.update_count:
-            out["index"] = self.test_index.compute().cpu().numpy().astype(np.int64)
-        return out
-
-    def configure_optimizers(self):
-        optimizer = self.optimizer_factory(params=self.parameters())
-        if self.scheduler_factory is None:
-            return optimizer
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": self.scheduler_factory(optimizer=optimizer)}}
+        return self.per_item_arrays(
+            correct=(self.test_correct, bool),
+            ce=(self.test_item_ce, np.float32),
+            index=(self.test_index, np.int64),
+        )

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-import lightning as L
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -15,15 +14,17 @@ from torchmetrics.aggregation import CatMetric
 from torchmetrics.classification import MulticlassAccuracy
 
 from src.metrics.sequence_accuracy import SequenceAccuracy
-from src.models.classifier_module import check_finite_loss
+from src.models.family_module import FamilyModule
 
 
-class SequenceClassifierModule(L.LightningModule):
+class SequenceClassifierModule(FamilyModule):
     """Trains ``net(images, labels) -> logits [B, L, C]`` with cross-entropy on every image of a sequence.
 
     Logs ``{val,test}/acc`` and ``/ce`` (over all images) and ``/seq_acc_l=L`` (a sequence counts when its first L
     images are all right). Batches are ``(images [B, L, ...], labels [B, L], sequence index [B])``.
     """
+
+    per_item_buffers = ("test_correct", "test_item_ce", "test_index")
 
     def __init__(
         self,
@@ -34,10 +35,8 @@ class SequenceClassifierModule(L.LightningModule):
         seq_ls: Sequence[int] = (1, 2, 3, 4, 5),
         compile: bool = False,
     ):
-        super().__init__()
+        super().__init__(net, optimizer, scheduler, compile)
         self.save_hyperparameters(ignore=["net", "optimizer", "scheduler"], logger=False)
-        self.net = torch.compile(net) if compile else net
-        self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
         self.num_classes = num_classes
         for split in ("val", "test"):
             setattr(self, f"{split}_acc", MulticlassAccuracy(num_classes=num_classes, average="micro"))
@@ -45,24 +44,13 @@ class SequenceClassifierModule(L.LightningModule):
             setattr(self, f"{split}_seq", SequenceAccuracy(ls=seq_ls))
         self.test_correct, self.test_item_ce, self.test_index = CatMetric(), CatMetric(), CatMetric()
 
-    @property
-    def num_params(self) -> int:
-        return sum(p.numel() for p in self.net.parameters())
-
     def forward(self, images: Tensor, labels: Tensor) -> Tensor:
         return self.net(images, labels)
-
-    def on_fit_start(self) -> None:
-        for logger in self.loggers:
-            logger.log_hyperparams({"num_params": self.num_params})
 
     def training_step(self, batch: Sequence[Tensor], batch_idx: int) -> Tensor:
         images, labels = batch[0], batch[1]
         logits = self(images, labels)
-        loss = F.cross_entropy(logits.flatten(0, 1), labels.flatten())
-        check_finite_loss(loss, self)
-        self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True)
-        return loss
+        return self.log_train_loss(F.cross_entropy(logits.flatten(0, 1), labels.flatten()))
 
     def _eval_step(self, split: str, batch: Sequence[Tensor]) -> tuple[Tensor, Tensor]:
         images, labels = batch[0], batch[1]
@@ -78,15 +66,8 @@ class SequenceClassifierModule(L.LightningModule):
         self.log(f"{split}/acc", getattr(self, f"{split}_acc"), prog_bar=split == "val")
         self.log(f"{split}/ce", getattr(self, f"{split}_ce"))
         seq = getattr(self, f"{split}_seq")
-        for k, value in seq.compute().items():
-            self.log(f"{split}/seq_acc_l={k}", value.float(), sync_dist=False)
+        self.log_by_param(split, "seq_acc_l", seq.compute())
         seq.reset()
-
-    def validation_step(self, batch: Sequence[Tensor], batch_idx: int) -> None:
-        self._eval_step("val", batch)
-
-    def on_validation_epoch_end(self) -> None:
-        self._log_epoch("val")
 
     def test_step(self, batch: Sequence[Tensor], batch_idx: int) -> None:
         correct, ce = self._eval_step("test", batch)
@@ -95,28 +76,10 @@ class SequenceClassifierModule(L.LightningModule):
         if len(batch) > 2:
             self.test_index.update(batch[2].float())
 
-    def on_test_epoch_start(self) -> None:
-        for metric in (self.test_correct, self.test_item_ce, self.test_index):
-            metric.reset()
-
-    def on_test_epoch_end(self) -> None:
-        self._log_epoch("test")
-
     def per_item_results(self) -> dict[str, np.ndarray]:
         """``correct`` (bool) and ``ce`` (float32), both ``[n_seq, L]``, and the sequence ``index`` ``[n_seq]``."""
-        out = {
-            "correct": self.test_correct.compute().cpu().numpy().astype(bool),
-            "ce": self.test_item_ce.compute().cpu().numpy().astype(np.float32),
-        }
-        if self.test_index.update_count:
-            out["index"] = self.test_index.compute().cpu().numpy().astype(np.int64)
-        return out
-
-    def configure_optimizers(self):
-        optimizer = self.optimizer_factory(params=self.parameters())
-        if self.scheduler_factory is None:
-            return optimizer
-        return {
-            "optimizer": optimizer,
-            "lr_scheduler": {"scheduler": self.scheduler_factory(optimizer=optimizer)},
-        }
+        return self.per_item_arrays(
+            correct=(self.test_correct, bool),
+            ce=(self.test_item_ce, np.float32),
+            index=(self.test_index, np.int64),
+        )

@@ -1,0 +1,106 @@
+"""What every family's LightningModule shares: optimizer and scheduler partials, ``num_params``, the finite-loss
+check, the val/test epoch hooks and the per-test-item buffers.
+
+A family module subclasses :class:`FamilyModule` and writes only what is its own: ``training_step`` (computing the
+loss and handing it to :meth:`log_train_loss`), ``_eval_step(split, batch)`` (updating the split's metrics),
+``_log_epoch(split)`` (logging them), and, for per-item results, the names of its test-time ``CatMetric`` buffers in
+``per_item_buffers`` so that each test epoch starts them empty.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+from torch import Tensor, nn
+from torchmetrics import Metric
+
+
+def check_finite_loss(loss: Tensor, module: L.LightningModule) -> None:
+    """Stop with a clear error on a NaN/inf training loss instead of training on garbage."""
+    if not torch.isfinite(loss):
+        raise FloatingPointError(
+            f"non-finite training loss ({loss.item()}) at epoch {module.current_epoch}, global step "
+            f"{module.global_step}. Lower optimizer.lr, check the input data, or set trainer.gradient_clip_val; "
+            "rerunning resumes from the last good checkpoint."
+        )
+
+
+class FamilyModule(L.LightningModule):
+    """Base of the family modules. ``optimizer`` is a partial (``_partial_: true`` in Hydra) called with the
+    parameters; ``scheduler`` likewise with the optimizer, or None. Subclasses call ``save_hyperparameters`` in their
+    own ``__init__`` (plain values only, so checkpoints load with ``torch.load(weights_only=True)``)."""
+
+    per_item_buffers: tuple[str, ...] = ()
+
+    def __init__(
+        self,
+        net: nn.Module,
+        optimizer: Callable[..., torch.optim.Optimizer],
+        scheduler: Callable[..., torch.optim.lr_scheduler.LRScheduler] | None = None,
+        compile: bool = False,
+    ):
+        super().__init__()
+        self.net = torch.compile(net) if compile else net
+        self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
+
+    @property
+    def num_params(self) -> int:
+        return sum(p.numel() for p in self.net.parameters())
+
+    def on_fit_start(self) -> None:
+        for logger in self.loggers:
+            logger.log_hyperparams({"num_params": self.num_params})
+
+    def log_train_loss(self, loss: Tensor) -> Tensor:
+        check_finite_loss(loss, self)
+        self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True)
+        return loss
+
+    def log_by_param(self, split: str, name: str, values: Mapping[Any, Tensor]) -> None:
+        """Log ``{split}/{name}={param}`` for every entry of a parametrised metric's result (K, L or c); the
+        metric's states are already merged over processes, so no further sync."""
+        for param, value in values.items():
+            self.log(f"{split}/{name}={param}", value.float(), sync_dist=False)
+
+    @staticmethod
+    def per_item_arrays(**buffers: tuple[Metric, Any]) -> dict[str, np.ndarray]:
+        """``name=(cat_metric, dtype)`` -> numpy arrays of the last test epoch, all processes merged; buffers that
+        were never updated (an optional ``index``) are left out."""
+        return {
+            name: metric.compute().cpu().numpy().astype(dtype)
+            for name, (metric, dtype) in buffers.items()
+            if metric.update_count
+        }
+
+    def _eval_step(self, split: str, batch: Any) -> Any:
+        raise NotImplementedError
+
+    def _log_epoch(self, split: str) -> None:
+        raise NotImplementedError
+
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        self._eval_step("val", batch)
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_epoch("val")
+
+    def on_test_epoch_start(self) -> None:
+        for name in self.per_item_buffers:
+            metric: Metric = getattr(self, name)
+            metric.reset()
+
+    def on_test_epoch_end(self) -> None:
+        self._log_epoch("test")
+
+    def configure_optimizers(self):
+        optimizer = self.optimizer_factory(params=self.parameters())
+        if self.scheduler_factory is None:
+            return optimizer
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": self.scheduler_factory(optimizer=optimizer)},
+        }
