@@ -40,6 +40,7 @@ test-fast: install  ## the fast tests only
 
 lint: install  ## ruff
 	$(VENV)/bin/ruff check src tests scripts train.py
+	$(VENV)/bin/ruff format --check src tests scripts train.py
 
 benchmark: install  ## training throughput against plain PyTorch and torchvision pipelines
 	$(PY) scripts/benchmark_train.py $(ARGS)

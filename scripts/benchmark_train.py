@@ -50,16 +50,29 @@ def bench_project(data_dir: str, args) -> list[float]:
     dm = MNISTDataModule(data_dir, batch_size=args.batch_size, train_subset=args.images, download=False)
     model = ClassifierModule(LeNet(args.width), optimizer=lambda params: torch.optim.Adam(params, lr=1e-3))
     timer = EpochTimer()
-    trainer = L.Trainer(max_epochs=args.epochs, accelerator="cpu", devices=1, logger=False, callbacks=[timer],
-                        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-                        limit_val_batches=0, num_sanity_val_steps=0, use_distributed_sampler=False)
+    trainer = L.Trainer(
+        max_epochs=args.epochs,
+        accelerator="cpu",
+        devices=1,
+        logger=False,
+        callbacks=[timer],
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        limit_val_batches=0,
+        num_sanity_val_steps=0,
+        use_distributed_sampler=False,
+    )
     trainer.fit(model, datamodule=dm)
     return timer.times
 
 
 def bench_plain(data_dir: str, args) -> list[float]:
     data = load_mnist(data_dir)
-    images, labels = data["train_images"][: args.images].unsqueeze(1), data["train_labels"][: args.images].long()
+    images, labels = (
+        data["train_images"][: args.images].unsqueeze(1),
+        data["train_labels"][: args.images].long(),
+    )
     model = LeNet(args.width)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     gen = torch.Generator().manual_seed(0)
@@ -102,9 +115,19 @@ def bench_torchvision(data_dir: str, args) -> list[float]:
 
 def _lightning_fit(model, dm, epochs: int) -> list[float]:
     timer = EpochTimer()
-    trainer = L.Trainer(max_epochs=epochs, accelerator="cpu", devices=1, logger=False, callbacks=[timer],
-                        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-                        limit_val_batches=0, num_sanity_val_steps=0, use_distributed_sampler=False)
+    trainer = L.Trainer(
+        max_epochs=epochs,
+        accelerator="cpu",
+        devices=1,
+        logger=False,
+        callbacks=[timer],
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        limit_val_batches=0,
+        num_sanity_val_steps=0,
+        use_distributed_sampler=False,
+    )
     trainer.fit(model, datamodule=dm)
     return timer.times
 
@@ -143,10 +166,14 @@ def bench_autoencoder(data_dir: str, args) -> tuple[dict[str, list[float]], int,
     first, cached = _time_loads(load_cifar10_jpg, data_dir)
     print(f"  cifar10-jpg.zip: first decode {first:.1f} s, cached load {cached:.2f} s")
     width, bs = args.ae_width, args.batch_size
-    dm = CIFARDataModule(data_dir, source="cifar10_jpg", cache_dir=None, batch_size=bs, train_subset=args.images)
+    dm = CIFARDataModule(
+        data_dir, source="cifar10_jpg", cache_dir=None, batch_size=bs, train_subset=args.images
+    )
     dm.setup()
     images = dm.train_set.tensors[0]
-    model = AutoencoderModule(ShallowAutoencoder(width), optimizer=lambda params: torch.optim.Adam(params, lr=1e-3))
+    model = AutoencoderModule(
+        ShallowAutoencoder(width), optimizer=lambda params: torch.optim.Adam(params, lr=1e-3)
+    )
     project = _lightning_fit(model, dm, args.epochs)
     gen = torch.Generator().manual_seed(0)
 
@@ -155,7 +182,9 @@ def bench_autoencoder(data_dir: str, args) -> tuple[dict[str, list[float]], int,
         for idx in perm[: len(perm) // bs * bs].split(bs):
             yield images[idx].float().div_(255)
 
-    plain = _plain_fit(ShallowAutoencoder(width), batches, lambda m, x: squared_errors(x, m(x)).mean(), args.epochs)
+    plain = _plain_fit(
+        ShallowAutoencoder(width), batches, lambda m, x: squared_errors(x, m(x)).mean(), args.epochs
+    )
     usable = len(images) // bs * bs
     return {"project": project, "plain": plain}, usable, f"autoencoder width={width}, batch {bs}"
 
@@ -170,12 +199,16 @@ def bench_transformer(data_dir: str, args) -> tuple[dict[str, list[float]], int,
     width, bs, seq_len = args.tf_width, args.seq_batch_size, 5
     n_seq = max(bs, args.images // seq_len)
     with tempfile.TemporaryDirectory() as cache:
-        dm = OmniglotSequenceDataModule(data_dir, cache, train_sequences=n_seq, batch_size=bs, seq_len=seq_len)
+        dm = OmniglotSequenceDataModule(
+            data_dir, cache, train_sequences=n_seq, batch_size=bs, seq_len=seq_len
+        )
         dm.setup()
     flat, labels = dm.train_set.tensors[0], dm.train_set.tensors[1]
-    model = SequenceClassifierModule(OmniglotTransformer(width, dm.num_classes, max_len=seq_len),
-                                     optimizer=lambda params: torch.optim.Adam(params, lr=1e-3),
-                                     num_classes=dm.num_classes)
+    model = SequenceClassifierModule(
+        OmniglotTransformer(width, dm.num_classes, max_len=seq_len),
+        optimizer=lambda params: torch.optim.Adam(params, lr=1e-3),
+        num_classes=dm.num_classes,
+    )
     project = _lightning_fit(model, dm, args.epochs)
     pool = dm.pools["train"].reshape(-1, 1, 28, 28)
     gen = torch.Generator().manual_seed(0)
@@ -190,24 +223,36 @@ def bench_transformer(data_dir: str, args) -> tuple[dict[str, list[float]], int,
         x, y = batch
         return F.cross_entropy(m(x, y).flatten(0, 1), y.flatten())
 
-    plain = _plain_fit(OmniglotTransformer(width, dm.num_classes, max_len=seq_len), batches, step, args.epochs)
+    plain = _plain_fit(
+        OmniglotTransformer(width, dm.num_classes, max_len=seq_len), batches, step, args.epochs
+    )
     usable = len(labels) // bs * bs * seq_len
-    return {"project": project, "plain": plain}, usable, f"transformer width={width}, batch {bs} x {seq_len} images"
+    return (
+        {"project": project, "plain": plain},
+        usable,
+        f"transformer width={width}, batch {bs} x {seq_len} images",
+    )
 
 
 def _report(times: dict[str, list[float]], usable: int) -> dict[str, float]:
     rates = {}
     for name, ts in times.items():
         rates[name] = usable / statistics.median(ts[1:] if len(ts) > 1 else ts)
-        print(f"  {name:12s} {rates[name]:9.0f} images/s   (epoch times: {', '.join(f'{t:.2f}s' for t in ts)})")
+        print(
+            f"  {name:12s} {rates[name]:9.0f} images/s   (epoch times: {', '.join(f'{t:.2f}s' for t in ts)})"
+        )
     print(f"  project / plain = {rates['project'] / rates['plain']:.2f}x  (target >= 0.9x)")
     return rates
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--width", type=int, default=6, help="LeNet width (6 = LeNet-5)")
-    parser.add_argument("--epochs", type=int, default=4, help="timed epochs per pipeline; the first is warm-up")
+    parser.add_argument(
+        "--epochs", type=int, default=4, help="timed epochs per pipeline; the first is warm-up"
+    )
     parser.add_argument("--images", type=int, default=20000, help="training images per epoch")
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
@@ -231,13 +276,17 @@ def main() -> None:
     if args.family not in ("lenet", "all"):
         return
     usable = args.images // args.batch_size * args.batch_size
-    print(f"LeNet width={args.width}, {usable} images/epoch, batch {args.batch_size}, {args.epochs} epochs, "
-          f"{torch.get_num_threads()} threads")
+    print(
+        f"LeNet width={args.width}, {usable} images/epoch, batch {args.batch_size}, {args.epochs} epochs, "
+        f"{torch.get_num_threads()} threads"
+    )
     rates = {}
     for name, fn in (("project", bench_project), ("plain", bench_plain), ("torchvision", bench_torchvision)):
         times = fn(args.data_dir, args)
         rates[name] = usable / statistics.median(times[1:] if len(times) > 1 else times)
-        print(f"  {name:12s} {rates[name]:9.0f} images/s   (epoch times: {', '.join(f'{t:.2f}s' for t in times)})")
+        print(
+            f"  {name:12s} {rates[name]:9.0f} images/s   (epoch times: {', '.join(f'{t:.2f}s' for t in times)})"
+        )
     print(f"project / plain       = {rates['project'] / rates['plain']:.2f}x  (target >= 0.9x)")
     print(f"project / torchvision = {rates['project'] / rates['torchvision']:.2f}x  (target >= 3x)")
 

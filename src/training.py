@@ -26,7 +26,9 @@ def _instantiate_group(cfg: DictConfig | None) -> list[Any]:
     """A list of objects from a config group whose entries each have a ``_target_`` (loggers, callbacks)."""
     if not cfg:
         return []
-    return [instantiate(entry) for entry in cfg.values() if isinstance(entry, DictConfig) and "_target_" in entry]
+    return [
+        instantiate(entry) for entry in cfg.values() if isinstance(entry, DictConfig) and "_target_" in entry
+    ]
 
 
 def _wandb_key_configured() -> bool:
@@ -70,7 +72,9 @@ def _finish_wandb(failing: bool = False) -> None:
             except Exception as err:
                 if not failing:
                     raise
-                log.warning("W&B run not closed cleanly (%s: %s); the run stopped anyway", type(err).__name__, err)
+                log.warning(
+                    "W&B run not closed cleanly (%s: %s); the run stopped anyway", type(err).__name__, err
+                )
 
 
 def _cluster_plugins(cfg: DictConfig) -> dict[str, Any]:
@@ -138,7 +142,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             for results in trainer.test(model, datamodule=datamodule, verbose=False):
                 metrics.update(results)
         record["metrics"] = {k: float(v) for k, v in sorted(metrics.items())}
-        per_item = model.per_item_results() if hasattr(model, "per_item_results") and cfg.get("test", True) else {}
+        per_item = (
+            model.per_item_results() if hasattr(model, "per_item_results") and cfg.get("test", True) else {}
+        )
         # per-sample generated outputs (arithmetic family): outputs.jsonl, schema in src/analysis/outputs.py
         outputs = None
         if hasattr(model, "per_sample_outputs") and cfg.get("test", True):
@@ -156,13 +162,19 @@ def train(cfg: DictConfig) -> dict[str, Any]:
                 from src.analysis.outputs import OUTPUTS_NAME, write_outputs
 
                 name, family = f"{cfg.task_name}/{run_dir.name}", cfg.model.family
-                write_outputs(run_dir / OUTPUTS_NAME, outputs, model=name, family=family, num_params=num_params)
+                write_outputs(
+                    run_dir / OUTPUTS_NAME, outputs, model=name, family=family, num_params=num_params
+                )
             write_json_atomic(record_path(run_dir), record)
             log.info("run record: %s", record_path(run_dir))
     except BaseException as err:
         failing = True
         if trainer.is_global_zero:
-            record.update(status="failed", error=f"{type(err).__name__}: {err}", wall_time_s=round(time.time() - start, 3))
+            record.update(
+                status="failed",
+                error=f"{type(err).__name__}: {err}",
+                wall_time_s=round(time.time() - start, 3),
+            )
             write_json_atomic(record_path(run_dir), record)
         if trainer.received_sigterm and not isinstance(err, SystemExit):
             # Stopped from outside (SLURM requeue, preemption, scancel), and the stop broke something on the way

@@ -33,19 +33,34 @@ def _env(data_dir: Path) -> dict[str, str]:
 
 
 def _train(args: list[str], env: dict[str, str], timeout: int = 300) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, "train.py", *args], cwd=REPO, env=env, capture_output=True, text=True,
-                          timeout=timeout)
+    proc = subprocess.run(
+        [sys.executable, "train.py", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return proc
 
 
 def test_multirun_records_table_wandb_offline_and_rerun_skips(tmp_path, tiny_mnist_dir):
     env = _env(tiny_mnist_dir)
-    args = ["-m", "model.width=1,2", "trainer.max_epochs=1", "logger=many", f"paths.log_dir={tmp_path}", *FAST]
+    args = [
+        "-m",
+        "model.width=1,2",
+        "trainer.max_epochs=1",
+        "logger=many",
+        f"paths.log_dir={tmp_path}",
+        *FAST,
+    ]
     first = _train(args, env)
     sweep = tmp_path / "sweeps" / "lenet_mnist"
     records = {p.parent.name: json.loads(p.read_text()) for p in sweep.glob("*/metrics.json")}
-    assert len(records) == 2 and all(name.startswith("data.batch_size=32") for name in records), records.keys()
+    assert len(records) == 2 and all(name.startswith("data.batch_size=32") for name in records), (
+        records.keys()
+    )
     for rec in records.values():
         assert rec["status"] == "finished" and rec["num_params"] == {1: 2068, 2: 6785}[rec["width"]]
     table = pd.read_csv(sweep / "sweep_table.csv")
@@ -77,8 +92,14 @@ def test_kill_9_then_rerun_resumes_from_last_checkpoint(tmp_path, tiny_mnist_dir
     env = _env(tiny_mnist_dir)
     args = ["model.width=1", "trainer.max_epochs=30", "logger=csv", f"paths.log_dir={tmp_path}", *FAST]
     run_dir = tmp_path / "runs" / "lenet_mnist"
-    proc = subprocess.Popen([sys.executable, "train.py", *args], cwd=REPO, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "train.py", *args],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         deadline = time.time() + 240
         # any checkpoint from epoch 2 on (top_k=1 replaces epoch=002 within ~0.1 s on an idle machine)
@@ -90,7 +111,9 @@ def test_kill_9_then_rerun_resumes_from_last_checkpoint(tmp_path, tiny_mnist_dir
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
     (job,) = run_dir.iterdir()
-    assert json.loads((job / "metrics.json").read_text())["status"] == "running"  # killed: no chance to say more
+    assert (
+        json.loads((job / "metrics.json").read_text())["status"] == "running"
+    )  # killed: no chance to say more
 
     resumed = _train(args, env)
     record = json.loads((job / "metrics.json").read_text())

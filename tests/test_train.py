@@ -74,7 +74,9 @@ def test_finished_run_is_skipped_unless_forced(tmp_path, tiny_mnist_dir, capsys)
     mtime = (tmp_path / "metrics.json").stat().st_mtime_ns
     again = train(cfg)
     assert "skipping finished run" in capsys.readouterr().out
-    assert again == json.loads((tmp_path / "metrics.json").read_text()) and again["metrics"] == first["metrics"]
+    assert (
+        again == json.loads((tmp_path / "metrics.json").read_text()) and again["metrics"] == first["metrics"]
+    )
     assert (tmp_path / "metrics.json").stat().st_mtime_ns == mtime
     with open_dict(cfg):
         cfg.force = True

@@ -89,7 +89,9 @@ for _kind in (
     MetricKind(rf"seq_acc_l={_P}", "sharp", "sequence accuracy (all L right)", True, "seq_acc", "L", "1"),
     # exact match of the first L=1 digit is that digit's per-token accuracy: the identity point
     MetricKind(rf"exact_match_l={_P}", "sharp", "exact match", True, "exact_match", "L", "1"),
-    MetricKind(rf"target_prob_l={_P}", "sharp", "probability of the exact target", True, "target_prob", "L", "1"),
+    MetricKind(
+        rf"target_prob_l={_P}", "sharp", "probability of the exact target", True, "target_prob", "L", "1"
+    ),
     MetricKind(r"exact_match", "sharp", "exact match", True, "exact_match"),
     MetricKind(r"multiple_choice_grade", "sharp", "multiple choice grade", True, "multiple_choice_grade"),
     # smooth (continuous, about linear in the per-item error rate)

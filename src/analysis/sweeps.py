@@ -30,8 +30,12 @@ def read_record(path: str | os.PathLike) -> dict:
     try:
         record = json.loads(path.read_text())
     except json.JSONDecodeError as err:
-        raise ValueError(f"run record {path} is not valid JSON ({err}); rerun that job to rewrite it") from err
-    missing = [k for k in ("task_name", "model_family", "width", "num_params", "seed", "metrics") if k not in record]
+        raise ValueError(
+            f"run record {path} is not valid JSON ({err}); rerun that job to rewrite it"
+        ) from err
+    missing = [
+        k for k in ("task_name", "model_family", "width", "num_params", "seed", "metrics") if k not in record
+    ]
     if missing:
         raise ValueError(f"run record {path} lacks field(s) {missing}")
     return record
@@ -43,7 +47,14 @@ def records_to_table(records: Iterable[tuple[Path, dict]], root: Path | None = N
     for path, rec in records:
         run_dir = path.parent
         run_dir_str = str(run_dir.relative_to(root)) if root is not None else str(run_dir)
-        ids = [run_dir_str, rec["task_name"], rec["model_family"], rec["width"], rec["num_params"], rec["seed"]]
+        ids = [
+            run_dir_str,
+            rec["task_name"],
+            rec["model_family"],
+            rec["width"],
+            rec["num_params"],
+            rec["seed"],
+        ]
         for metric, value in sorted(rec["metrics"].items()):
             rows.append([*ids, metric, float(value)])
     return pd.DataFrame(rows, columns=COLUMNS)

@@ -76,7 +76,9 @@ class ShardedBatchSampler(Sampler[list[int]]):
             yield batch.tolist()
 
     def __len__(self) -> int:
-        per_rank = (self.n // self.world_size) if self.shuffle else len(range(self.rank, self.n, self.world_size))
+        per_rank = (
+            (self.n // self.world_size) if self.shuffle else len(range(self.rank, self.n, self.world_size))
+        )
         return per_rank // self.batch_size if self.drop_last else math.ceil(per_rank / self.batch_size)
 
 
@@ -85,7 +87,13 @@ class InMemoryDataModule(L.LightningDataModule):
     ``setup`` with ``TensorBatches`` and may override ``transform_batch`` (applied after the batch reaches the
     device, so normalisation runs on the GPU when there is one)."""
 
-    def __init__(self, batch_size: int = 256, eval_batch_size: int | None = None, seed: int = 0, pin_memory: bool = False):
+    def __init__(
+        self,
+        batch_size: int = 256,
+        eval_batch_size: int | None = None,
+        seed: int = 0,
+        pin_memory: bool = False,
+    ):
         super().__init__()
         self.batch_size = batch_size
         self.eval_batch_size = eval_batch_size or batch_size
@@ -115,7 +123,9 @@ class InMemoryDataModule(L.LightningDataModule):
             drop_last=train and len(dataset) // world >= self.batch_size,
             epoch_fn=(lambda: self.trainer.current_epoch) if self.trainer is not None else None,
         )
-        return DataLoader(dataset, sampler=sampler, batch_size=None, num_workers=0, pin_memory=self.pin_memory)
+        return DataLoader(
+            dataset, sampler=sampler, batch_size=None, num_workers=0, pin_memory=self.pin_memory
+        )
 
     def train_dataloader(self) -> DataLoader:
         return self._loader(self.train_set, True, "train")

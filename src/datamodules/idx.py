@@ -31,13 +31,19 @@ def read_idx(path: str | Path, expect_magic: int | None = None) -> torch.Tensor:
         else:
             data = path.read_bytes()
     except (OSError, EOFError, zlib.error) as err:
-        raise CorruptDataError(f"{path} could not be read or decompressed ({err}); download it again") from err
+        raise CorruptDataError(
+            f"{path} could not be read or decompressed ({err}); download it again"
+        ) from err
     if len(data) < 8:
-        raise CorruptDataError(f"{path} is {len(data)} bytes long, too short for an IDX header; download it again")
+        raise CorruptDataError(
+            f"{path} is {len(data)} bytes long, too short for an IDX header; download it again"
+        )
     magic = int.from_bytes(data[:4], "big")
     if magic not in IDX_MAGIC or (expect_magic is not None and magic != expect_magic):
         want = expect_magic if expect_magic is not None else sorted(IDX_MAGIC)
-        raise CorruptDataError(f"{path} has IDX magic number {magic}, expected {want}; it is not the right MNIST file")
+        raise CorruptDataError(
+            f"{path} has IDX magic number {magic}, expected {want}; it is not the right MNIST file"
+        )
     ndim = IDX_MAGIC[magic][1]
     header = 4 + 4 * ndim
     dims = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]

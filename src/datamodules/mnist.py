@@ -41,7 +41,9 @@ def _missing_error(raw_dirs: list[Path], missing: list[str]) -> FileNotFoundErro
     )
 
 
-def locate_mnist(data_dir: str | os.PathLike, cache_dir: str | os.PathLike | None = None, download: bool = False) -> dict[str, Path]:
+def locate_mnist(
+    data_dir: str | os.PathLike, cache_dir: str | os.PathLike | None = None, download: bool = False
+) -> dict[str, Path]:
     """Paths of the four IDX files: in ``data_dir/MNIST/raw``, else ``cache_dir/MNIST/raw``, else downloaded there.
 
     Never writes into ``data_dir``. A failed download ends in one error naming what is expected where.
@@ -67,7 +69,9 @@ def locate_mnist(data_dir: str | os.PathLike, cache_dir: str | os.PathLike | Non
     raise _missing_error(raw_dirs, missing)
 
 
-def load_mnist(data_dir: str | os.PathLike, cache_dir: str | os.PathLike | None = None, download: bool = False) -> dict[str, Tensor]:
+def load_mnist(
+    data_dir: str | os.PathLike, cache_dir: str | os.PathLike | None = None, download: bool = False
+) -> dict[str, Tensor]:
     """The four MNIST arrays as uint8 tensors (images ``[n, 28, 28]``, labels ``[n]``), checked for consistency."""
     paths = locate_mnist(data_dir, cache_dir, download)
     out = {key: read_idx(paths[key], expect_magic=FILES[key][1]) for key in FILES}
@@ -103,7 +107,9 @@ class MNISTDataModule(InMemoryDataModule):
         train_subset: int | None = None,
         pin_memory: bool = False,
     ):
-        super().__init__(batch_size=batch_size, eval_batch_size=eval_batch_size, seed=seed, pin_memory=pin_memory)
+        super().__init__(
+            batch_size=batch_size, eval_batch_size=eval_batch_size, seed=seed, pin_memory=pin_memory
+        )
         self.data_dir, self.cache_dir, self.download = data_dir, cache_dir, download
         self.val_size, self.split_seed, self.train_subset = val_size, split_seed, train_subset
         self.num_classes = 10

@@ -45,9 +45,7 @@ def exact_subset_accuracy(n_correct: Tensor | int, n: Tensor | int, k: int) -> T
         return torch.tensor(float("nan"), dtype=torch.float64)
     if bool(c < k):
         return torch.tensor(0.0, dtype=torch.float64)
-    log_ratio = (
-        torch.lgamma(c + 1) - torch.lgamma(c - k + 1) - torch.lgamma(n + 1) + torch.lgamma(n - k + 1)
-    )
+    log_ratio = torch.lgamma(c + 1) - torch.lgamma(c - k + 1) - torch.lgamma(n + 1) + torch.lgamma(n - k + 1)
     return torch.exp(log_ratio)
 
 

@@ -21,9 +21,13 @@ class SweepTableCallback(Callback):
         sweep_dir = Path(config.hydra.sweep.dir)
         if not sweep_dir.is_dir():
             return
-        unfinished = [p.parent.name for p in find_records(sweep_dir) if read_record(p).get("status") != "finished"]
+        unfinished = [
+            p.parent.name for p in find_records(sweep_dir) if read_record(p).get("status") != "finished"
+        ]
         if unfinished:
-            log.warning("runs not finished (left out of the table; rerun the sweep to resume them): %s", unfinished)
+            log.warning(
+                "runs not finished (left out of the table; rerun the sweep to resume them): %s", unfinished
+            )
         path = write_sweep_table(sweep_dir)
         log.info("sweep table: %s", path)
         print(f"sweep table: {path}")

@@ -40,7 +40,10 @@ def _jsonable(value: Any) -> Any:
 
 def clean_metrics(metrics: dict[str, Any]) -> dict[str, float]:
     """Tensors to plain floats, keys sorted. NaN stays NaN (JSON ``NaN``) rather than vanishing from the record."""
-    return {key: float(value.item() if hasattr(value, "item") else value) for key, value in sorted(metrics.items())}
+    return {
+        key: float(value.item() if hasattr(value, "item") else value)
+        for key, value in sorted(metrics.items())
+    }
 
 
 def record_path(run_dir: str | os.PathLike) -> Path:

@@ -95,7 +95,9 @@ def test_sharded_training_batches_are_equal_and_disjoint():
     assert len(flat[0]) == len(flat[1]) == 51 and not set(flat[0]) & set(flat[1])
     evals = [sum(ShardedBatchSampler(103, 10, shuffle=False, rank=r, world_size=2), []) for r in (0, 1)]
     assert sorted(evals[0] + evals[1]) == list(range(103))
-    epochs = [sum(ShardedBatchSampler(50, 10, shuffle=True, seed=1, epoch_fn=lambda e=e: e), []) for e in (0, 1)]
+    epochs = [
+        sum(ShardedBatchSampler(50, 10, shuffle=True, seed=1, epoch_fn=lambda e=e: e), []) for e in (0, 1)
+    ]
     assert epochs[0] != epochs[1] and sorted(epochs[0]) == sorted(epochs[1])
 
 

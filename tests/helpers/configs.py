@@ -14,7 +14,9 @@ from src.utils import resolvers  # noqa: F401
 CONFIG_DIR = str(Path(__file__).resolve().parents[2] / "configs")
 
 
-def compose_train(overrides: list[str], output_dir: str | Path, data_dir: str | Path | None = None) -> DictConfig:
+def compose_train(
+    overrides: list[str], output_dir: str | Path, data_dir: str | Path | None = None
+) -> DictConfig:
     """The ``train`` config with ``overrides``, on CPU, writing into ``output_dir`` (also the log and cache dir)."""
     GlobalHydra.instance().clear()
     with initialize_config_dir(version_base="1.3", config_dir=CONFIG_DIR):

@@ -13,7 +13,6 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-
 # fork: the children inherit the imported torch instead of importing it again (~10 s each on a 2-core machine).
 # Only CPU tensors and gloo are used here, which are safe to fork; CUDA tests would need "spawn".
 START_METHOD = "fork"
@@ -42,6 +41,11 @@ def run_distributed(fn: Callable[..., Any], *args: Any, world_size: int = 2) -> 
     ``fn`` should be defined at module level of an importable module (required if START_METHOD is "spawn").
     """
     with tempfile.TemporaryDirectory() as out_dir:
-        mp.start_processes(_entry, args=(world_size, _free_port(), out_dir, fn, args), nprocs=world_size,
-                           join=True, start_method=START_METHOD)
+        mp.start_processes(
+            _entry,
+            args=(world_size, _free_port(), out_dir, fn, args),
+            nprocs=world_size,
+            join=True,
+            start_method=START_METHOD,
+        )
         return [torch.load(Path(out_dir) / f"rank{r}.pt", weights_only=False) for r in range(world_size)]
