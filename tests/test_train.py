@@ -119,5 +119,5 @@ def test_unknown_config_values_are_clear_errors(tmp_path, override, message):
 
 def test_bad_width_is_a_clear_error(tmp_path, tiny_mnist_dir):
     # Hydra names the target and the config key around the model's own message
-    with pytest.raises(InstantiationException, match="model.width must be a positive integer, got 0"):
+    with pytest.raises(InstantiationException, match="model.width must be a positive number, got 0"):
         train(compose_train([*FAST, "model.width=0"], tmp_path, tiny_mnist_dir))

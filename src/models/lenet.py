@@ -1,7 +1,9 @@
 """LeNet-5 family: every channel count and hidden size scales with one ``width`` knob.
 
 ``width`` is the number of first-layer channels; the other layers keep LeNet-5's ratios 6 : 16 : 120 : 84, so
-``width=6`` is LeCun et al.'s LeNet-5 (61,706 parameters) and ``width=1..32`` spans about 2e3 to 1.5e6 parameters.
+``width=6`` is LeCun et al.'s LeNet-5 (61,706 parameters) and ``width=1..32`` spans 2.1e3 to 1.7e6 parameters.
+Fractional widths shrink the dense layers below that while the convolutions keep one channel each
+(``width=0.1``: 127 parameters, ``0.25``: 256, ``0.5``: 469), so one knob spans 10^2 to 10^6 parameters.
 """
 
 from __future__ import annotations
@@ -9,17 +11,18 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 
-def lenet_sizes(width: int) -> tuple[int, int, int, int]:
-    """(conv1 channels, conv2 channels, fc1 units, fc2 units) for a given width."""
-    if width < 1:
-        raise ValueError(f"model.width must be a positive integer, got {width}")
-    return width, max(1, round(16 * width / 6)), max(1, round(120 * width / 6)), max(1, round(84 * width / 6))
+def lenet_sizes(width: float) -> tuple[int, int, int, int]:
+    """(conv1 channels, conv2 channels, fc1 units, fc2 units) for a given width: each LeNet-5 size scaled by
+    width / 6 and rounded, at least 1."""
+    if not width > 0:
+        raise ValueError(f"model.width must be a positive number, got {width}")
+    return tuple(max(1, round(size * width / 6)) for size in (6, 16, 120, 84))
 
 
 class LeNet(nn.Module):
     """LeNet-5 for 28x28 single-channel images (conv 5x5 pad 2, pool, conv 5x5, pool, three dense layers)."""
 
-    def __init__(self, width: int = 6, num_classes: int = 10, in_channels: int = 1):
+    def __init__(self, width: float = 6, num_classes: int = 10, in_channels: int = 1):
         super().__init__()
         c1, c2, h1, h2 = lenet_sizes(width)
         self.width = width
