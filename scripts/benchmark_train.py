@@ -49,22 +49,7 @@ class EpochTimer(L.Callback):
 def bench_project(data_dir: str, args) -> list[float]:
     dm = MNISTDataModule(data_dir, batch_size=args.batch_size, train_subset=args.images, download=False)
     model = ClassifierModule(LeNet(args.width), optimizer=lambda params: torch.optim.Adam(params, lr=1e-3))
-    timer = EpochTimer()
-    trainer = L.Trainer(
-        max_epochs=args.epochs,
-        accelerator="cpu",
-        devices=1,
-        logger=False,
-        callbacks=[timer],
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        limit_val_batches=0,
-        num_sanity_val_steps=0,
-        use_distributed_sampler=False,
-    )
-    trainer.fit(model, datamodule=dm)
-    return timer.times
+    return _lightning_fit(model, dm, args.epochs)
 
 
 def bench_plain(data_dir: str, args) -> list[float]:

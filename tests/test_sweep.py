@@ -12,18 +12,10 @@ import pandas as pd
 import pytest
 
 from tests.conftest import REPO
+from tests.helpers.configs import FAST_OVERRIDES
 from tests.helpers.wandb_files import read_wandb_run
 
 pytestmark = pytest.mark.slow
-
-FAST = [
-    "trainer.limit_train_batches=3",
-    "trainer.limit_val_batches=1",
-    "trainer.limit_test_batches=2",
-    "data.batch_size=32",
-    "data.val_size=100",
-    "data.download=false",
-]
 
 
 def _env(data_dir: Path) -> dict[str, str]:
@@ -53,7 +45,7 @@ def test_multirun_records_table_wandb_offline_and_rerun_skips(tmp_path, tiny_mni
         "trainer.max_epochs=1",
         "logger=many",
         f"paths.log_dir={tmp_path}",
-        *FAST,
+        *FAST_OVERRIDES,
     ]
     first = _train(args, env)
     sweep = tmp_path / "sweeps" / "lenet_mnist"
@@ -90,7 +82,13 @@ def test_multirun_records_table_wandb_offline_and_rerun_skips(tmp_path, tiny_mni
 
 def test_kill_9_then_rerun_resumes_from_last_checkpoint(tmp_path, tiny_mnist_dir):
     env = _env(tiny_mnist_dir)
-    args = ["model.width=1", "trainer.max_epochs=30", "logger=csv", f"paths.log_dir={tmp_path}", *FAST]
+    args = [
+        "model.width=1",
+        "trainer.max_epochs=30",
+        "logger=csv",
+        f"paths.log_dir={tmp_path}",
+        *FAST_OVERRIDES,
+    ]
     run_dir = tmp_path / "runs" / "lenet_mnist"
     proc = subprocess.Popen(
         [sys.executable, "train.py", *args],

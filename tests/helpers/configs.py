@@ -13,6 +13,16 @@ from src.utils import resolvers  # noqa: F401
 
 CONFIG_DIR = str(Path(__file__).resolve().parents[2] / "configs")
 
+# Command-line overrides that make a subprocess LeNet run take seconds on the tiny MNIST fixture.
+FAST_OVERRIDES = [
+    "trainer.limit_train_batches=3",
+    "trainer.limit_val_batches=1",
+    "trainer.limit_test_batches=2",
+    "data.batch_size=32",
+    "data.val_size=100",
+    "data.download=false",
+]
+
 
 def compose_train(
     overrides: list[str], output_dir: str | Path, data_dir: str | Path | None = None

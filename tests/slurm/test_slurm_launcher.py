@@ -16,18 +16,11 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO
+from tests.helpers.configs import FAST_OVERRIDES
 from tests.helpers.wandb_files import read_wandb_run
 
 pytestmark = pytest.mark.slow
 
-FAST = [
-    "trainer.limit_train_batches=3",
-    "trainer.limit_val_batches=1",
-    "trainer.limit_test_batches=2",
-    "data.batch_size=32",
-    "data.val_size=100",
-    "data.download=false",
-]
 # one CPU and 1 GB per job, so the 2-core test node runs two array tasks at once
 LAUNCHER = [
     "hydra/launcher=slurm",
@@ -104,7 +97,13 @@ def _test_metrics(record: dict) -> dict:
 
 
 def test_sweep_runs_as_array_and_writes_the_basic_launchers_records(slurm_cluster, tmp_path, tiny_mnist_dir):
-    args = ["model.width=1,2", "trainer.max_epochs=1", "logger=csv", f"paths.log_dir={tmp_path}", *FAST]
+    args = [
+        "model.width=1,2",
+        "trainer.max_epochs=1",
+        "logger=csv",
+        f"paths.log_dir={tmp_path}",
+        *FAST_OVERRIDES,
+    ]
     rc, out = _finish(_launch(args, _env(slurm_cluster, tiny_mnist_dir)), timeout=300)
     assert rc == 0, out[-4000:]
 
@@ -124,7 +123,7 @@ def test_sweep_runs_as_array_and_writes_the_basic_launchers_records(slurm_cluste
     assert sorted(records) == [1, 2] and all(r["status"] == "finished" for r in records.values())
     assert "sweep table:" in out and (sweep / "sweep_table.csv").is_file()
 
-    job_overrides = ["model.width=2", "trainer.max_epochs=1", "logger=csv", *FAST]
+    job_overrides = ["model.width=2", "trainer.max_epochs=1", "logger=csv", *FAST_OVERRIDES]
     reference = _in_process(job_overrides, tmp_path / "reference", tiny_mnist_dir)
     slurm = records[2]
     assert set(slurm) == set(reference)  # same record schema
@@ -145,7 +144,7 @@ def test_requeue_and_preemption_resume_from_checkpoint_with_same_metrics_and_wan
     """One job, stopped twice: `scontrol requeue` (SLURM requeues), then USR2, the signal SLURM sends before a time
     limit or on preemption (submitit, the requeue owner, checkpoints the call and requeues). Each rerun resumes from
     last.ckpt, and the job ends with the metrics of an uninterrupted run."""
-    overrides = ["model.width=1", "trainer.max_epochs=30", *FAST]
+    overrides = ["model.width=1", "trainer.max_epochs=30", *FAST_OVERRIDES]
     proc = _launch(
         [*overrides, "logger=many", f"paths.log_dir={tmp_path}"], _env(slurm_cluster, tiny_mnist_dir)
     )
@@ -208,7 +207,13 @@ def test_requeue_and_preemption_resume_from_checkpoint_with_same_metrics_and_wan
 
 def test_job_cancelled_from_outside_is_reported_failed_not_hung(slurm_cluster, tmp_path, tiny_mnist_dir):
     proc = _launch(
-        ["model.width=1", "trainer.max_epochs=500", "logger=csv", f"paths.log_dir={tmp_path}", *FAST],
+        [
+            "model.width=1",
+            "trainer.max_epochs=500",
+            "logger=csv",
+            f"paths.log_dir={tmp_path}",
+            *FAST_OVERRIDES,
+        ],
         _env(slurm_cluster, tiny_mnist_dir),
     )
 
@@ -230,7 +235,13 @@ def test_job_cancelled_from_outside_is_reported_failed_not_hung(slurm_cluster, t
 def test_sbatch_template_requeues_itself_on_usr1_and_resumes(slurm_cluster, tmp_path, tiny_mnist_dir):
     """scripts/sbatch_train.sh without Hydra's launcher: USR1 (what --signal=B:USR1@120 sends before the time
     limit) makes the script requeue its job; the rerun resumes from the checkpoint and finishes."""
-    overrides = ["model.width=1", "trainer.max_epochs=25", "logger=csv", f"paths.log_dir={tmp_path}", *FAST]
+    overrides = [
+        "model.width=1",
+        "trainer.max_epochs=25",
+        "logger=csv",
+        f"paths.log_dir={tmp_path}",
+        *FAST_OVERRIDES,
+    ]
     env = {**_env(slurm_cluster, tiny_mnist_dir), "PYTHON": sys.executable, "MIRAGE_ROOT": str(REPO)}
     submit = subprocess.run(
         [
