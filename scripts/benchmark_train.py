@@ -3,8 +3,9 @@
     python scripts/benchmark_train.py [--width 6] [--epochs 4] [--images 20000] [--batch-size 128]
     python scripts/benchmark_train.py --family autoencoder|transformer|all   (the vision families, see below)
 
-Three ways to train the same LeNet on the same MNIST images, each timed per epoch (median over the epochs after
-the first, which is warm-up):
+Three ways to train the same LeNet on the same MNIST images, run in rounds of one epoch each (interleaved, so that
+the machine's drifting speed affects all alike); images/s is the median over the rounds after the first (warm-up),
+and each ratio the median of the within-round ratios, printed with their range:
   project      MNISTDataModule (in-memory uint8 tensors, whole-batch gathers) + ClassifierModule + Lightning Trainer
   plain        a minimal PyTorch loop over the same in-memory tensors and model (the floor for any framework)
   torchvision  torchvision.datasets.MNIST + ToTensor + DataLoader (per-item PIL decode and collate)
@@ -14,16 +15,19 @@ a quiet machine. Needs DATA_DIR with MNIST/raw (as for training).
 ``--family autoencoder`` / ``transformer`` (``all``: every family) time the autoencoder on CIFAR-10 JPEGs and the
 Omniglot transformer the same way (project path against a plain loop on the same tensors; no torchvision pipeline
 exists for them), plus the data loading: first decode (into a fresh temporary cache) and the cached load.
+``--epochs`` is the number of rounds.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import statistics
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import lightning as L
@@ -46,89 +50,104 @@ class EpochTimer(L.Callback):
         self.times.append(time.perf_counter() - self._start)
 
 
-def bench_project(data_dir: str, args) -> list[float]:
-    dm = MNISTDataModule(data_dir, batch_size=args.batch_size, train_subset=args.images, download=False)
-    model = ClassifierModule(LeNet(args.width), optimizer=lambda params: torch.optim.Adam(params, lr=1e-3))
-    return _lightning_fit(model, dm, args.epochs)
+# Each pipeline is an endless generator that trains one more epoch per next() and yields its seconds, so that
+# `_interleave` can run the pipelines in rounds (one epoch each) and compare them within a round: on a shared or
+# virtual machine the speed drifts by 10-30% over minutes, which timing the pipelines one after another would
+# attribute to whichever ran in the slow stretch.
 
 
-def bench_plain(data_dir: str, args) -> list[float]:
-    data = load_mnist(data_dir)
-    images, labels = (
-        data["train_images"][: args.images].unsqueeze(1),
-        data["train_labels"][: args.images].long(),
-    )
-    model = LeNet(args.width)
+def _lightning_epochs(model, dm) -> Iterator[float]:
+    """The project's path: one ``Trainer.fit`` of one epoch per round on the same model and datamodule (only the
+    epoch is timed; the optimizer restarts each round, which does not change the work per step)."""
+    while True:
+        timer = EpochTimer()
+        trainer = L.Trainer(
+            max_epochs=1,
+            accelerator="cpu",
+            devices=1,
+            logger=False,
+            callbacks=[timer],
+            enable_checkpointing=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+            limit_val_batches=0,
+            num_sanity_val_steps=0,
+            use_distributed_sampler=False,
+        )
+        trainer.fit(model, datamodule=dm)
+        yield timer.times[0]
+
+
+def _plain_epochs(model, batches, step) -> Iterator[float]:
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    gen = torch.Generator().manual_seed(0)
-    times = []
-    for _ in range(args.epochs):
-        start = time.perf_counter()
-        perm = torch.randperm(len(labels), generator=gen)
-        for idx in perm[: len(perm) // args.batch_size * args.batch_size].split(args.batch_size):
-            x = images[idx].float().div_(255).sub_(MEAN).div_(STD)
-            loss = F.cross_entropy(model(x), labels[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-        times.append(time.perf_counter() - start)
-    return times
-
-
-def bench_torchvision(data_dir: str, args) -> list[float]:
-    from torchvision import datasets, transforms
-
-    with tempfile.TemporaryDirectory() as tmp:  # torchvision unpacks the .gz next to them: never in DATA_DIR
-        shutil.copytree(Path(data_dir) / "MNIST" / "raw", Path(tmp) / "MNIST" / "raw")
-        tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize((MEAN,), (STD,))])
-        ds = datasets.MNIST(tmp, train=True, download=True, transform=tf)
-        ds = torch.utils.data.Subset(ds, range(args.images))
-        loader = torch.utils.data.DataLoader(ds, batch_size=args.batch_size, shuffle=True, drop_last=True)
-        model = LeNet(args.width)
-        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-        times = []
-        for _ in range(args.epochs):
-            start = time.perf_counter()
-            for x, y in loader:
-                loss = F.cross_entropy(model(x), y)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-            times.append(time.perf_counter() - start)
-        return times
-
-
-def _lightning_fit(model, dm, epochs: int) -> list[float]:
-    timer = EpochTimer()
-    trainer = L.Trainer(
-        max_epochs=epochs,
-        accelerator="cpu",
-        devices=1,
-        logger=False,
-        callbacks=[timer],
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        limit_val_batches=0,
-        num_sanity_val_steps=0,
-        use_distributed_sampler=False,
-    )
-    trainer.fit(model, datamodule=dm)
-    return timer.times
-
-
-def _plain_fit(model, batches, step, epochs: int) -> list[float]:
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    times = []
-    for _ in range(epochs):
+    while True:
         start = time.perf_counter()
         for batch in batches():
             loss = step(model, batch)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-        times.append(time.perf_counter() - start)
+        yield time.perf_counter() - start
+
+
+def _interleave(pipelines: dict[str, Iterator[float]], rounds: int) -> dict[str, list[float]]:
+    times: dict[str, list[float]] = {name: [] for name in pipelines}
+    for _ in range(rounds):
+        for name, epochs in pipelines.items():
+            times[name].append(next(epochs))
     return times
+
+
+def _report(times: dict[str, list[float]], usable: int, targets: dict[str, float]) -> None:
+    """images/s per pipeline (median over the rounds after the first, which is warm-up) and, for each other
+    pipeline, the median over those rounds of the within-round speed ratio project / other."""
+    timed = slice(1, None) if len(times["project"]) > 1 else slice(None)
+    for name, ts in times.items():
+        rate = usable / statistics.median(ts[timed])
+        print(f"  {name:12s} {rate:9.0f} images/s   (epoch times: {', '.join(f'{t:.2f}s' for t in ts)})")
+    for other, target in targets.items():
+        ratios = [o / p for p, o in zip(times["project"][timed], times[other][timed], strict=True)]
+        spread = f"{min(ratios):.2f}-{max(ratios):.2f}"
+        print(
+            f"  project / {other:11s} = {statistics.median(ratios):.2f}x  (rounds: {spread}; target >= {target:g}x)"
+        )
+
+
+def lenet_pipelines(data_dir: str, args, stack: contextlib.ExitStack) -> dict[str, Iterator[float]]:
+    """The three LeNet pipelines on the same images: project, plain loop, torchvision's MNIST + DataLoader."""
+    from torchvision import datasets, transforms
+
+    dm = MNISTDataModule(data_dir, batch_size=args.batch_size, train_subset=args.images, download=False)
+    project = ClassifierModule(LeNet(args.width), optimizer=lambda params: torch.optim.Adam(params, lr=1e-3))
+
+    data = load_mnist(data_dir)
+    images = data["train_images"][: args.images].unsqueeze(1)
+    labels = data["train_labels"][: args.images].long()
+    gen = torch.Generator().manual_seed(0)
+    bs = args.batch_size
+
+    def batches():
+        perm = torch.randperm(len(labels), generator=gen)
+        for idx in perm[: len(perm) // bs * bs].split(bs):
+            yield images[idx].float().div_(255).sub_(MEAN).div_(STD), labels[idx]
+
+    def step(model, batch):
+        x, y = batch
+        return F.cross_entropy(model(x), y)
+
+    # torchvision unpacks the .gz next to them: a temporary copy, never DATA_DIR
+    tmp = stack.enter_context(tempfile.TemporaryDirectory())
+    shutil.copytree(Path(data_dir) / "MNIST" / "raw", Path(tmp) / "MNIST" / "raw")
+    tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize((MEAN,), (STD,))])
+    ds = torch.utils.data.Subset(
+        datasets.MNIST(tmp, train=True, download=True, transform=tf), range(args.images)
+    )
+    loader = torch.utils.data.DataLoader(ds, batch_size=bs, shuffle=True, drop_last=True)
+    return {
+        "project": _lightning_epochs(project, dm),
+        "plain": _plain_epochs(LeNet(args.width), batches, step),
+        "torchvision": _plain_epochs(LeNet(args.width), lambda: loader, step),
+    }
 
 
 def _time_loads(load, data_dir: str) -> tuple[float, float]:
@@ -142,7 +161,9 @@ def _time_loads(load, data_dir: str) -> tuple[float, float]:
         return first, time.perf_counter() - start
 
 
-def bench_autoencoder(data_dir: str, args) -> tuple[dict[str, list[float]], int, str]:
+def autoencoder_pipelines(
+    data_dir: str, args, stack: contextlib.ExitStack
+) -> tuple[dict[str, Iterator[float]], int, str]:
     from src.datamodules.cifar import CIFARDataModule, load_cifar10_jpg
     from src.metrics.reconstruction import squared_errors
     from src.models.autoencoder import ShallowAutoencoder
@@ -159,7 +180,6 @@ def bench_autoencoder(data_dir: str, args) -> tuple[dict[str, list[float]], int,
     model = AutoencoderModule(
         ShallowAutoencoder(width), optimizer=lambda params: torch.optim.Adam(params, lr=1e-3)
     )
-    project = _lightning_fit(model, dm, args.epochs)
     gen = torch.Generator().manual_seed(0)
 
     def batches():
@@ -167,14 +187,18 @@ def bench_autoencoder(data_dir: str, args) -> tuple[dict[str, list[float]], int,
         for idx in perm[: len(perm) // bs * bs].split(bs):
             yield images[idx].float().div_(255)
 
-    plain = _plain_fit(
-        ShallowAutoencoder(width), batches, lambda m, x: squared_errors(x, m(x)).mean(), args.epochs
-    )
-    usable = len(images) // bs * bs
-    return {"project": project, "plain": plain}, usable, f"autoencoder width={width}, batch {bs}"
+    pipelines = {
+        "project": _lightning_epochs(model, dm),
+        "plain": _plain_epochs(
+            ShallowAutoencoder(width), batches, lambda m, x: squared_errors(x, m(x)).mean()
+        ),
+    }
+    return pipelines, len(images) // bs * bs, f"autoencoder width={width}, batch {bs}"
 
 
-def bench_transformer(data_dir: str, args) -> tuple[dict[str, list[float]], int, str]:
+def transformer_pipelines(
+    data_dir: str, args, stack: contextlib.ExitStack
+) -> tuple[dict[str, Iterator[float]], int, str]:
     from src.datamodules.omniglot import OmniglotSequenceDataModule, load_omniglot
     from src.models.seq_transformer import OmniglotTransformer
     from src.models.sequence_module import SequenceClassifierModule
@@ -183,18 +207,15 @@ def bench_transformer(data_dir: str, args) -> tuple[dict[str, list[float]], int,
     print(f"  omniglot-py folders: first decode {first:.1f} s, cached load {cached:.2f} s")
     width, bs, seq_len = args.tf_width, args.seq_batch_size, 5
     n_seq = max(bs, args.images // seq_len)
-    with tempfile.TemporaryDirectory() as cache:
-        dm = OmniglotSequenceDataModule(
-            data_dir, cache, train_sequences=n_seq, batch_size=bs, seq_len=seq_len
-        )
-        dm.setup()
+    cache = stack.enter_context(tempfile.TemporaryDirectory())
+    dm = OmniglotSequenceDataModule(data_dir, cache, train_sequences=n_seq, batch_size=bs, seq_len=seq_len)
+    dm.setup()
     flat, labels = dm.train_set.tensors[0], dm.train_set.tensors[1]
     model = SequenceClassifierModule(
         OmniglotTransformer(width, dm.num_classes, max_len=seq_len),
         optimizer=lambda params: torch.optim.Adam(params, lr=1e-3),
         num_classes=dm.num_classes,
     )
-    project = _lightning_fit(model, dm, args.epochs)
     pool = dm.pools["train"].reshape(-1, 1, 28, 28)
     gen = torch.Generator().manual_seed(0)
 
@@ -208,26 +229,12 @@ def bench_transformer(data_dir: str, args) -> tuple[dict[str, list[float]], int,
         x, y = batch
         return F.cross_entropy(m(x, y).flatten(0, 1), y.flatten())
 
-    plain = _plain_fit(
-        OmniglotTransformer(width, dm.num_classes, max_len=seq_len), batches, step, args.epochs
-    )
+    pipelines = {
+        "project": _lightning_epochs(model, dm),
+        "plain": _plain_epochs(OmniglotTransformer(width, dm.num_classes, max_len=seq_len), batches, step),
+    }
     usable = len(labels) // bs * bs * seq_len
-    return (
-        {"project": project, "plain": plain},
-        usable,
-        f"transformer width={width}, batch {bs} x {seq_len} images",
-    )
-
-
-def _report(times: dict[str, list[float]], usable: int) -> dict[str, float]:
-    rates = {}
-    for name, ts in times.items():
-        rates[name] = usable / statistics.median(ts[1:] if len(ts) > 1 else ts)
-        print(
-            f"  {name:12s} {rates[name]:9.0f} images/s   (epoch times: {', '.join(f'{t:.2f}s' for t in ts)})"
-        )
-    print(f"  project / plain = {rates['project'] / rates['plain']:.2f}x  (target >= 0.9x)")
-    return rates
+    return pipelines, usable, f"transformer width={width}, batch {bs} x {seq_len} images"
 
 
 def main() -> None:
@@ -252,28 +259,22 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     L.seed_everything(0, workers=True)
-    for family, bench in (("autoencoder", bench_autoencoder), ("transformer", bench_transformer)):
-        if args.family in (family, "all"):
-            print(f"{family}: {args.epochs} epochs, {torch.get_num_threads()} threads")
-            times, usable, what = bench(args.data_dir, args)
-            print(f"  {what}, {usable} images/epoch")
-            _report(times, usable)
-    if args.family not in ("lenet", "all"):
-        return
-    usable = args.images // args.batch_size * args.batch_size
     print(
-        f"LeNet width={args.width}, {usable} images/epoch, batch {args.batch_size}, {args.epochs} epochs, "
-        f"{torch.get_num_threads()} threads"
+        f"{torch.get_num_threads()} threads, {args.epochs} rounds of one epoch per pipeline (the first is warm-up)"
     )
-    rates = {}
-    for name, fn in (("project", bench_project), ("plain", bench_plain), ("torchvision", bench_torchvision)):
-        times = fn(args.data_dir, args)
-        rates[name] = usable / statistics.median(times[1:] if len(times) > 1 else times)
-        print(
-            f"  {name:12s} {rates[name]:9.0f} images/s   (epoch times: {', '.join(f'{t:.2f}s' for t in times)})"
-        )
-    print(f"project / plain       = {rates['project'] / rates['plain']:.2f}x  (target >= 0.9x)")
-    print(f"project / torchvision = {rates['project'] / rates['torchvision']:.2f}x  (target >= 3x)")
+    families = {"autoencoder": autoencoder_pipelines, "transformer": transformer_pipelines}
+    for family, build in families.items():
+        if args.family in (family, "all"):
+            with contextlib.ExitStack() as stack:
+                pipelines, usable, what = build(args.data_dir, args, stack)
+                print(f"{what}, {usable} images/epoch")
+                _report(_interleave(pipelines, args.epochs), usable, {"plain": 0.9})
+    if args.family in ("lenet", "all"):
+        usable = args.images // args.batch_size * args.batch_size
+        print(f"LeNet width={args.width}, batch {args.batch_size}, {usable} images/epoch")
+        with contextlib.ExitStack() as stack:
+            times = _interleave(lenet_pipelines(args.data_dir, args, stack), args.epochs)
+        _report(times, usable, {"plain": 0.9, "torchvision": 3})
 
 
 if __name__ == "__main__":
