@@ -9,13 +9,40 @@ merged across processes count every test item exactly once.
 
 from __future__ import annotations
 
+import logging
 import math
+import os
+import time
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
 
 import lightning as L
 import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Sampler
+
+log = logging.getLogger(__name__)
+
+
+def cached_decode(cache: Path | None, decode: Callable[[], dict[str, Any]], what: str) -> dict[str, Any]:
+    """``decode()``'s tensors, loaded from ``cache`` when it holds them, else decoded and (if ``cache``) saved there
+    atomically (temp file + ``os.replace``), so a killed process never leaves a cache that loads wrong. A cache that
+    does not load (half-written by an older version, truncated disk) is decoded again and overwritten."""
+    if cache is not None and cache.is_file():
+        try:
+            return torch.load(cache, weights_only=True)
+        except Exception as err:
+            log.warning("unreadable cache %s (%s); decoding %s again", cache, err, what)
+    start = time.perf_counter()
+    data = decode()
+    log.info("decoded %s in %.1f s", what, time.perf_counter() - start)
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(f".tmp{os.getpid()}")
+        torch.save(data, tmp)
+        os.replace(tmp, cache)
+    return data
 
 
 class TensorBatches(Dataset):

@@ -13,7 +13,6 @@ import io
 import logging
 import os
 import pickle
-import time
 import zipfile
 from pathlib import Path
 
@@ -22,7 +21,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from torch import Tensor
 
-from src.datamodules.base import InMemoryDataModule, TensorBatches
+from src.datamodules.base import InMemoryDataModule, TensorBatches, cached_decode
 from src.datamodules.idx import CorruptDataError
 
 log = logging.getLogger(__name__)
@@ -157,20 +156,7 @@ def load_cifar10_jpg(
     """The zip's images as tensors: from the cache when there is one, else decoded (and cached if ``cache_dir``)."""
     path = _zip_path(data_dir)
     cache = _cache_file(Path(cache_dir), path) if cache_dir is not None else None
-    if cache is not None and cache.is_file():
-        try:
-            return torch.load(cache, weights_only=True)
-        except Exception as err:  # a cache half-written by a killed process: decode again and overwrite it
-            log.warning("unreadable cache %s (%s); decoding %s again", cache, err, path)
-    start = time.perf_counter()
-    data = decode_cifar10_zip(path)
-    log.info("decoded %s in %.1f s", path, time.perf_counter() - start)
-    if cache is not None:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_suffix(f".tmp{os.getpid()}")
-        torch.save(data, tmp)
-        os.replace(tmp, cache)
-    return data
+    return cached_decode(cache, lambda: decode_cifar10_zip(path), str(path))
 
 
 def load_natural_images(source: str, data_dir: str | os.PathLike, cache_dir: str | os.PathLike | None = None):

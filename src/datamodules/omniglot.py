@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +21,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from torch import Tensor
 
-from src.datamodules.base import InMemoryDataModule, TensorBatches
+from src.datamodules.base import InMemoryDataModule, TensorBatches, cached_decode
 from src.datamodules.idx import CorruptDataError
 
 log = logging.getLogger(__name__)
@@ -87,20 +86,7 @@ def load_omniglot(data_dir: str | os.PathLike, cache_dir: str | os.PathLike | No
     if cache_dir is not None:
         stamp = sum(d.stat().st_mtime_ns for d in dirs) % 10**12
         cache = Path(cache_dir) / "omniglot" / f"v{CACHE_VERSION}-{size}px-{len(dirs)}-{stamp}.pt"
-        if cache.is_file():
-            try:
-                return torch.load(cache, weights_only=True)
-            except Exception as err:  # half-written by a killed process: decode again
-                log.warning("unreadable cache %s (%s); decoding again", cache, err)
-    start = time.perf_counter()
-    data = decode_omniglot(data_dir, size)
-    log.info("decoded Omniglot (%d classes) in %.1f s", len(data["classes"]), time.perf_counter() - start)
-    if cache is not None:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_suffix(f".tmp{os.getpid()}")
-        torch.save(data, tmp)
-        os.replace(tmp, cache)
-    return data
+    return cached_decode(cache, lambda: decode_omniglot(data_dir, size), f"Omniglot ({len(dirs)} characters)")
 
 
 def sample_sequences(n_seq: int, seq_len: int, n_classes: int, n_drawings: int, gen: torch.Generator):
