@@ -60,8 +60,8 @@ class FamilyModule(L.LightningModule):
         """Check the loss, add it to the epoch mean and log it on the steps the loggers write.
 
         Each ``self.log`` call moves Lightning's result state (about a millisecond of Python per call, by cProfile
-        on this CPU; on a GPU that is comparable to a small model's whole step), so the step value is logged only
-        every ``trainer.log_every_n_steps`` steps (the loggers write no others) and the epoch mean
+        on this CPU; a larger share of a step on a GPU, where small models' steps are short), so the step value is
+        logged only every ``trainer.log_every_n_steps`` steps (the loggers write no others) and the epoch mean
         (``train/loss_epoch``) comes from a running ``MeanMetric``: 42% fewer Python calls per LeNet epoch.
         """
         check_finite_loss(loss, self)
