@@ -62,21 +62,27 @@ class ArithmeticLMModule(FamilyModule):
             F.cross_entropy(logits.transpose(1, 2), self._targets(tokens, start), ignore_index=-100)
         )
 
-    def _eval_step(self, split: str, batch: Sequence[Tensor]) -> tuple[Tensor, Tensor]:
-        """Greedy answers ``[b, A+1]`` (EOS and after set to PAD) and target log-probs ``[b, A+1]`` (0 off target)."""
-        tokens, start = batch[0], int(batch[1][0])
-        answer = tokens[:, start:]
+    def _predict(self, tokens: Tensor, start: int) -> tuple[Tensor, Tensor, Tensor]:
+        """Raw greedy answers ``[b, A+1]``, the target's token log-probs ``[b, A+1]`` (0 off target) and the
+        teacher-forced cross-entropy of every target token (flat)."""
         logits = self.net(tokens[:, :-1])
         tgt = self._targets(tokens, start)
         ce = F.cross_entropy(logits.transpose(1, 2), tgt, ignore_index=-100, reduction="none")
         mask = tgt != -100
         logp = torch.where(mask, -ce, torch.zeros_like(ce))[:, start - 1 :]
-        pred = self.net.greedy(tokens[:, :start], steps=answer.shape[1])
+        pred = self.net.greedy(tokens[:, :start], steps=tokens.shape[1] - start)
+        return pred, logp, ce[mask]
+
+    def _eval_step(self, split: str, batch: Sequence[Tensor]) -> tuple[Tensor, Tensor]:
+        """Greedy answers ``[b, A+1]`` (EOS and after set to PAD) and target log-probs ``[b, A+1]`` (0 off target)."""
+        tokens, start = batch[0], int(batch[1][0])
+        answer = tokens[:, start:]
+        pred, logp, ce = self._predict(tokens, start)
         pred = torch.where(torch.cumsum((pred == EOS) | (pred == PAD), dim=1) > 0, PAD, pred)
         target = torch.where(answer == EOS, PAD, answer)
         getattr(self, f"{split}_em").update(pred, target)
         getattr(self, f"{split}_ed").update(pred, target)
-        getattr(self, f"{split}_ce").update(ce[mask])
+        getattr(self, f"{split}_ce").update(ce)
         return pred, logp
 
     def _log_epoch(self, split: str) -> None:
@@ -99,12 +105,9 @@ class ArithmeticLMModule(FamilyModule):
     def _decode_all(self, tokens: Tensor, start: int, batch_size: int = 1000) -> tuple[Tensor, Tensor]:
         preds, logps = [], []
         for chunk in tokens.split(batch_size):
-            chunk = chunk.to(self.device)
-            logits = self.net(chunk[:, :-1])
-            tgt = self._targets(chunk, start)
-            ce = F.cross_entropy(logits.transpose(1, 2), tgt, ignore_index=-100, reduction="none")
-            logps.append(torch.where(tgt != -100, -ce, torch.zeros_like(ce))[:, start - 1 :].cpu())
-            preds.append(self.net.greedy(chunk[:, :start], steps=chunk.shape[1] - start).cpu())
+            pred, logp, _ = self._predict(chunk.to(self.device), start)
+            preds.append(pred.cpu())
+            logps.append(logp.cpu())
         return torch.cat(preds), torch.cat(logps)
 
     def per_sample_outputs(self, datamodule: Any) -> dict[str, list]:
