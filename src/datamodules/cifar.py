@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import io
-import logging
 import os
 import pickle
 import zipfile
@@ -23,8 +22,6 @@ from torch import Tensor
 
 from src.datamodules.base import InMemoryDataModule, TensorBatches, cached_decode
 from src.datamodules.idx import CorruptDataError
-
-log = logging.getLogger(__name__)
 
 SOURCES = ("cifar100", "cifar10_jpg")
 ZIP_NAME, ZIP_PREFIX = "cifar10-jpg.zip", "cifar10-jpg/"

@@ -12,7 +12,6 @@ classes, each followed by its class-label token, and the model predicts every im
 
 from __future__ import annotations
 
-import logging
 import os
 from pathlib import Path
 
@@ -23,8 +22,6 @@ from torch import Tensor
 
 from src.datamodules.base import InMemoryDataModule, TensorBatches, cached_decode
 from src.datamodules.idx import CorruptDataError
-
-log = logging.getLogger(__name__)
 
 FOLDERS = ("images_background", "images_evaluation")
 CACHE_VERSION = 1
