@@ -25,8 +25,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from src.analysis.outputs import write_outputs  # noqa: E402
 from src.datamodules.arithmetic import PROBLEMS_SUBDIR  # noqa: E402
+from src.results.outputs import write_outputs  # noqa: E402
 
 
 def load_items(data_dir: Path, task: str, n_items: int | None) -> list[tuple[str, str]]:

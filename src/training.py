@@ -12,12 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
-import numpy as np
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from src.results.outputs import OUTPUTS_NAME, write_outputs
+from src.results.per_item import save_per_item
+from src.results.records import is_finished, last_checkpoint, read_run_record, record_path, write_record
 from src.utils import resolvers  # noqa: F401  (registers the config resolvers)
-from src.utils.records import is_finished, last_checkpoint, read_run_record, record_path, write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +130,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     ckpt = last_checkpoint(run_dir)
     record["resumed_from"] = str(ckpt) if ckpt else None
     if trainer.is_global_zero:
-        write_json_atomic(record_path(run_dir), record)
+        write_record(run_dir, record)
     if ckpt:
         log.info("resuming from %s", ckpt)
         print(f"resuming from checkpoint: {ckpt}")
@@ -145,7 +146,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         per_item = (
             model.per_item_results() if hasattr(model, "per_item_results") and cfg.get("test", True) else {}
         )
-        # per-sample generated outputs (arithmetic family): outputs.jsonl, schema in src/analysis/outputs.py
+        # per-sample generated outputs (arithmetic family): outputs.jsonl, schema in src/results/outputs.py
         outputs = None
         if hasattr(model, "per_sample_outputs") and cfg.get("test", True):
             outputs = model.per_sample_outputs(datamodule)
@@ -157,15 +158,13 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         record["status"] = "finished"
         if trainer.is_global_zero:
             if per_item:
-                np.savez_compressed(run_dir / "per_item.npz", **per_item)
+                save_per_item(run_dir, per_item)
             if outputs is not None:
-                from src.analysis.outputs import OUTPUTS_NAME, write_outputs
-
                 name, family = f"{cfg.task_name}/{run_dir.name}", cfg.model.family
                 write_outputs(
                     run_dir / OUTPUTS_NAME, outputs, model=name, family=family, num_params=num_params
                 )
-            write_json_atomic(record_path(run_dir), record)
+            write_record(run_dir, record)
             log.info("run record: %s", record_path(run_dir))
     except BaseException as err:
         failing = True
@@ -175,7 +174,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
                 error=f"{type(err).__name__}: {err}",
                 wall_time_s=round(time.time() - start, 3),
             )
-            write_json_atomic(record_path(run_dir), record)
+            write_record(run_dir, record)
         if trainer.received_sigterm and not isinstance(err, SystemExit):
             # Stopped from outside (SLURM requeue, preemption, scancel), and the stop broke something on the way
             # out (W&B's service dies with the job step): exit as stopped, so the scheduler's verdict stands and

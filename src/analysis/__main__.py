@@ -32,13 +32,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from src.analysis.loading import SweepError
+    from src.results.errors import InputError
 
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except SweepError as err:
+    except InputError as err:
         if argv is not None:  # called in-process (tests, notebooks): let the caller see the exception
             raise
         parser.exit(2, f"error: {err}\n")

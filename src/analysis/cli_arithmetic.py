@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from src.analysis import sweeps
 from src.analysis.cli_sweeps import _print_table
 from src.analysis.loading import SweepError
+from src.results.io import write_table
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
@@ -39,7 +39,7 @@ def _out(args: argparse.Namespace) -> Path:
 
 def _items(args: argparse.Namespace) -> pd.DataFrame:
     from src.analysis.arithmetic import score_items
-    from src.analysis.outputs import load_outputs
+    from src.results.outputs import load_outputs
 
     outputs = load_outputs(args.paths)
     print(
@@ -59,7 +59,7 @@ def cmd_fig3(args: argparse.Namespace) -> int:
 
     out = _out(args)
     table = model_table(_items(args), subset=args.subset)
-    print(sweeps.write_atomic_csv(table, out / "arithmetic_table.csv"))
+    print(write_table(table, out / "arithmetic_table.csv"))
     by_l = table[table["metric"].str.contains("_l=")]
     for (family, task), part in by_l.groupby(["sweep", "task_name"]):
         title = (f"{task} ({family}): paper Fig. 3, L = 1..{args.max_len} target digits; "
@@ -68,8 +68,8 @@ def cmd_fig3(args: argparse.Namespace) -> int:
             print(path)
     claims = claim_table(by_l)
     verdicts = claim_verdicts(claims)
-    print(sweeps.write_atomic_csv(claims, out / "claims.csv"))
-    print(sweeps.write_atomic_csv(verdicts, out / "claims_verdict.csv"))
+    print(write_table(claims, out / "claims.csv"))
+    print(write_table(verdicts, out / "claims_verdict.csv"))
     cols = ["task_name", "metric", "sharpness", "identity", "n_sizes", "emergence_score", "largest_step_share",
             "sizes_below_1_over_n", "start", "end"]  # fmt: skip
     _print_table(
@@ -88,9 +88,9 @@ def cmd_fig4(args: argparse.Namespace) -> int:
     res = resolution_table(_items(args), sizes, args.max_len)
     if res.empty:
         raise SweepError(f"no model has as many items as the smallest size in {sizes}")
-    print(sweeps.write_atomic_csv(res, out / "resolution.csv"))
+    print(write_table(res, out / "resolution.csv"))
     summary = resolution_summary(res)
-    print(sweeps.write_atomic_csv(summary, out / "resolution_summary.csv"))
+    print(write_table(summary, out / "resolution_summary.csv"))
     for (family, task), part in res.groupby(["family", "task"]):
         title = f"{task} ({family}): paper Fig. 4, accuracy on growing test sets (open markers: read 0, at 1/(2n))"
         for path in save_figure(resolution_figure(part, title=title), out, f"fig4_{_stem(family, task)}"):
@@ -106,7 +106,7 @@ def cmd_pred3(args: argparse.Namespace) -> int:
 
     out = _out(args)
     pred = prediction3_table(model_table(_items(args), subset=args.subset))
-    print(sweeps.write_atomic_csv(pred, out / "prediction3.csv"))
+    print(write_table(pred, out / "prediction3.csv"))
     cols = ["task_name", "run_dir", "num_params", "p_l1", "max_L", "r2_acc", "q_fit", "r2_acc_fit", "r2_ed",
             "slope_fit", "r2_ed_fit"]  # fmt: skip
     _print_table(

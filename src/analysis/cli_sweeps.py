@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from src.analysis import sweeps
 from src.analysis.loading import load_sweeps, require_complete_metrics, sweep_labels
+from src.results import sweep_table
+from src.results.io import write_table
 
 FLOAT_FMT = "{:.3g}".format
 
@@ -91,7 +92,7 @@ def _to_wandb(args, sweep: str, command: str, out: Path, figures=None, tables=No
 
 def cmd_collect(args: argparse.Namespace) -> int:
     for d in args.sweep_dirs:
-        print(sweeps.write_sweep_table(d))
+        print(sweep_table.write_sweep_table(d))
     return 0
 
 
@@ -128,9 +129,9 @@ def cmd_claims(args: argparse.Namespace) -> int:
     for sweep, part in claims.groupby("sweep"):
         out = _out_dir(args, sweep, "analysis")
         out.mkdir(parents=True, exist_ok=True)
-        claims_path = sweeps.write_atomic_csv(part, out / f"claims_{args.split}.csv")
+        claims_path = write_table(part, out / f"claims_{args.split}.csv")
         v = verdicts[verdicts["sweep"] == sweep]
-        verdict_path = sweeps.write_atomic_csv(v, out / f"claims_{args.split}_verdict.csv")
+        verdict_path = write_table(v, out / f"claims_{args.split}_verdict.csv")
         print(claims_path)
         print(verdict_path)
         summary = {
@@ -156,8 +157,8 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         out = _out_dir(args, sweep, "analysis")
         out.mkdir(parents=True, exist_ok=True)
         pts = points[(points["sweep"] == sweep) & (points["task_name"] == task)]
-        print(sweeps.write_atomic_csv(part, out / f"backtest_{task}_{args.split}.csv"))
-        print(sweeps.write_atomic_csv(pts, out / f"backtest_{task}_{args.split}_points.csv"))
+        print(write_table(part, out / f"backtest_{task}_{args.split}.csv"))
+        print(write_table(pts, out / f"backtest_{task}_{args.split}_points.csv"))
         sub = table[(table["sweep"] == sweep) & (table["task_name"] == task)]
         paths = save_figure(backtest_figure(sub, pts, args.split), out, f"backtest_{task}_{args.split}")
         for p in paths:

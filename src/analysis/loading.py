@@ -1,6 +1,6 @@
 """Load one or many sweep dirs into one tidy table, and say clearly what is missing.
 
-The table has the sweep-table columns (``src.analysis.sweeps.COLUMNS``) plus ``sweep`` (the sweep dir's name),
+The table has the sweep-table columns (``src.analysis.sweep_table.COLUMNS``) plus ``sweep`` (the sweep dir's name),
 ``sweep_dir`` and ``n_test`` (test items scored: per_item.npz's length, else the record's ``n_test``; for the
 resolution floor 1/n). Runs are read from
 ``sweep_table.csv`` when it is there and current, else collected from the run records (the source of truth).
@@ -18,12 +18,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from src.analysis import sweeps
+from src.results import records, sweep_table
+from src.results.errors import InputError
 
 PER_ITEM_NAME = "per_item.npz"
 
 
-class SweepError(ValueError):
+class SweepError(InputError):
     """A sweep dir that cannot be analysed as asked (empty, unfinished runs, missing metrics)."""
 
 
@@ -108,8 +109,8 @@ def sweep_status(sweep_dir: str | os.PathLike) -> SweepStatus:
     status = SweepStatus(sweep_dir)
     seen: set[frozenset[str]] = set()  # override sets of finished runs
     started: set[frozenset[str]] = set()  # ... of runs that started but did not finish
-    for path in sweeps.find_records(sweep_dir):
-        rec = sweeps.read_record(path)
+    for path in records.find_records(sweep_dir):
+        rec = records.read_record(path)
         if rec.get("status") == "finished":
             status.finished.append(path.parent)
             seen.add(_normalize(rec.get("overrides", [])) or frozenset())
@@ -118,8 +119,8 @@ def sweep_status(sweep_dir: str | os.PathLike) -> SweepStatus:
             started.add(_normalize(rec.get("overrides", [])) or frozenset())
     for hydra_dir in sorted(sweep_dir.rglob(".hydra")):
         job = hydra_dir.parent
-        if job != sweep_dir and not (job / sweeps.RECORD_NAME).exists():
-            status.unfinished.append((job, f"no {sweeps.RECORD_NAME}: crashed, killed or still running"))
+        if job != sweep_dir and not (job / records.RECORD_NAME).exists():
+            status.unfinished.append((job, f"no {records.RECORD_NAME}: crashed, killed or still running"))
             started.add(_normalize(_job_overrides(job)) or frozenset())
     planned = _planned_overrides(sweep_dir)
     if planned is not None and seen and all(seen):
@@ -140,10 +141,10 @@ def _job_overrides(job_dir: Path) -> list[str]:
 
 
 def _read_table(sweep_dir: Path, status: SweepStatus) -> pd.DataFrame:
-    table_path = sweep_dir / sweeps.TABLE_NAME
+    table_path = sweep_dir / sweep_table.TABLE_NAME
     if table_path.is_file():
         table = pd.read_csv(table_path)
-        missing_cols = [c for c in sweeps.COLUMNS if c not in table.columns]
+        missing_cols = [c for c in sweep_table.COLUMNS if c not in table.columns]
         if missing_cols:
             raise SweepError(
                 f"{table_path} lacks column(s) {missing_cols}; rewrite it with `python -m src.analysis collect {sweep_dir}`"
@@ -155,7 +156,7 @@ def _read_table(sweep_dir: Path, status: SweepStatus) -> pd.DataFrame:
             "exist; using the records (rewrite the table with `python -m src.analysis collect`)",
             stacklevel=3,
         )
-    return sweeps.collect(sweep_dir)
+    return sweep_table.collect(sweep_dir)
 
 
 def _abs_run_dir(sweep_dir: Path, run_dir: str) -> Path:
@@ -190,7 +191,7 @@ def load_sweeps(sweep_dirs: list[str | os.PathLike], allow_incomplete: bool = Fa
         if not status.finished:
             detail = f"; unfinished:\n  {status.describe_missing()}" if not status.complete else ""
             raise SweepError(
-                f"sweep directory {sweep_dir} holds no finished run record ({sweeps.RECORD_NAME} with "
+                f"sweep directory {sweep_dir} holds no finished run record ({records.RECORD_NAME} with "
                 f'"status": "finished"){detail}'
             )
         if not status.complete:
@@ -219,7 +220,7 @@ def _n_scored(run_dir: Path) -> float:
         with np.load(per_item) as npz:
             if npz.files:
                 return float(npz[npz.files[0]].shape[0])
-    rec_path = run_dir / sweeps.RECORD_NAME
+    rec_path = run_dir / records.RECORD_NAME
     n = json.loads(rec_path.read_text()).get("n_test") if rec_path.is_file() else None
     return float(n) if n is not None else np.nan
 

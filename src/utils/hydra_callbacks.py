@@ -9,7 +9,8 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from src.analysis.sweeps import find_records, read_record, write_sweep_table
+from src.results.records import find_records, read_record
+from src.results.sweep_table import write_sweep_table
 
 log = logging.getLogger(__name__)
 

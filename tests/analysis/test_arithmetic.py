@@ -15,7 +15,7 @@ from src.analysis.arithmetic import (
     resolution_table,
     score_items,
 )
-from src.analysis.outputs import load_outputs
+from src.results.outputs import load_outputs
 from tests.analysis.arith_factory import PS, SIZES, simulate
 
 

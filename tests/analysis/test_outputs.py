@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from src.analysis.outputs import OutputsError, load_outputs, read_outputs_file, write_outputs
+from src.results.outputs import OutputsError, load_outputs, read_outputs_file, write_outputs
 
 GOOD = {
     "model": "m1",
@@ -67,12 +67,12 @@ def test_bad_line_names_line_and_field(tmp_path, bad, field):
 
 
 def test_missing_empty_and_duplicate_inputs(tmp_path):
-    with pytest.raises(OutputsError, match="no outputs file at"):
+    with pytest.raises(OutputsError, match=r"absent\.jsonl: no outputs file here"):
         read_outputs_file(tmp_path / "absent.jsonl")
     with pytest.raises(OutputsError, match="holds no lines"):
         read_outputs_file(_write(tmp_path / "empty.jsonl", []))
     (tmp_path / "sweep").mkdir()
-    with pytest.raises(OutputsError, match=r"no outputs\.jsonl below"):
+    with pytest.raises(OutputsError, match=r"no outputs\.jsonl below this directory"):
         load_outputs([tmp_path / "sweep"])
     path = _write(tmp_path / "dup.jsonl", [{**GOOD, "item": 0}, {**GOOD, "item": 0}])
     with pytest.raises(OutputsError, match="appears more than once"):

@@ -36,7 +36,8 @@ from typing import Any
 
 import pandas as pd
 
-from src.analysis.loading import SweepError
+from src.results.errors import InputError
+from src.results.io import atomic_write
 
 OUTPUTS_NAME = "outputs.jsonl"
 REQUIRED: dict[str, type | tuple[type, ...]] = {
@@ -52,14 +53,17 @@ OPTIONAL = ("item", "subset", "target_tokens", "target_logprobs")
 COLUMNS = [*REQUIRED, *OPTIONAL]
 
 
-class OutputsError(SweepError):
+class OutputsError(InputError):
     """A per-sample outputs file that does not follow the schema (names file, line and field)."""
 
 
 def _fail(path: Path, line_no: int, field: str, why: str) -> OutputsError:
     return OutputsError(
-        f"{path}:{line_no}: field {field!r} {why}. Each line must be a JSON object with the fields of "
-        "src/analysis/outputs.py (docs/arithmetic.md); fix or regenerate the file."
+        f"field {field!r} {why}",
+        path=path,
+        where=line_no,
+        fix="each line must be a JSON object with the fields of src/results/outputs.py (docs/arithmetic.md); "
+        "fix or regenerate the file",
     )
 
 
@@ -118,8 +122,10 @@ def read_outputs_file(path: str | os.PathLike) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise OutputsError(
-            f"no outputs file at {path}: write one per the schema in src/analysis/outputs.py, e.g. with "
-            "`python train.py -m experiment=arithmetic_2dm` or scripts/hf_arithmetic_outputs.py"
+            "no outputs file here",
+            path=path,
+            fix="write one per the schema in src/results/outputs.py, e.g. with "
+            "`python train.py -m experiment=arithmetic_2dm` or scripts/hf_arithmetic_outputs.py",
         )
     rows = []
     with _open(path) as fh:
@@ -134,7 +140,9 @@ def read_outputs_file(path: str | os.PathLike) -> pd.DataFrame:
                 ) from None
             rows.append(validate_row(row, path, line_no))
     if not rows:
-        raise OutputsError(f"{path} holds no lines: an outputs file needs one JSON object per (model, item)")
+        raise OutputsError(
+            "holds no lines", path=path, fix="an outputs file needs one JSON object per (model, item)"
+        )
     df = pd.DataFrame(rows)
     for col in COLUMNS:
         if col not in df.columns:
@@ -151,7 +159,9 @@ def find_outputs(paths: Iterable[str | os.PathLike]) -> list[Path]:
             hits = sorted([*p.rglob(OUTPUTS_NAME), *p.rglob(OUTPUTS_NAME + ".gz")])
             if not hits:
                 raise OutputsError(
-                    f"no {OUTPUTS_NAME} below {p}: did the runs finish (they write it after testing)?"
+                    f"no {OUTPUTS_NAME} below this directory",
+                    path=p,
+                    fix="did the runs finish (they write it after testing)?",
                 )
             found += hits
         else:
@@ -189,11 +199,8 @@ def write_outputs(
     if isinstance(rows, dict):
         n = len(next(iter(rows.values()))) if rows else 0
         rows = [{k: v[i] for k, v in rows.items()} for i in range(n)]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        for i, row in enumerate(rows, start=1):
-            full = validate_row({**common, **row}, path, i)
-            fh.write(json.dumps(full, ensure_ascii=False) + "\n")
-    os.replace(tmp, path)
-    return path
+    lines = [
+        json.dumps(validate_row({**common, **row}, path, i), ensure_ascii=False) + "\n"
+        for i, row in enumerate(rows, start=1)
+    ]
+    return atomic_write(path, lambda fh: fh.writelines(lines))
