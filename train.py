@@ -11,7 +11,16 @@ def main(cfg: DictConfig) -> float | None:
     from src.training import train  # heavy imports after Hydra has parsed the command line (fast --help)
 
     record = train(cfg)
-    return record.get("metrics", {}).get("test/acc")
+    metric = cfg.get("optimized_metric")  # what a Hydra sweeper (Optuna, ...) optimises; null: nothing
+    if not metric:
+        return None
+    metrics = record.get("metrics", {})
+    if metric not in metrics:
+        raise KeyError(
+            f"optimized_metric={metric!r} is not among this run's metrics {sorted(metrics)}; "
+            "set optimized_metric to one of them (e.g. optimized_metric=test/acc)"
+        )
+    return metrics[metric]
 
 
 if __name__ == "__main__":

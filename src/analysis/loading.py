@@ -149,11 +149,13 @@ def _read_table(sweep_dir: Path, status: SweepStatus) -> pd.DataFrame:
             raise SweepError(
                 f"{table_path} lacks column(s) {missing_cols}; rewrite it with `python -m src.analysis collect {sweep_dir}`"
             )
-        if table["run_dir"].nunique() == len(status.finished):
+        current = sweep_table.table_is_current(sweep_dir)
+        if current and table["run_dir"].nunique() == len(status.finished):
             return table
         warnings.warn(
             f"{table_path} has {table['run_dir'].nunique()} runs but {len(status.finished)} finished run records "
-            "exist; using the records (rewrite the table with `python -m src.analysis collect`)",
+            f"exist{'' if current else ', some newer than the table'}; using the records (rewrite the table with "
+            "`python -m src.analysis collect`)",
             stacklevel=3,
         )
     return sweep_table.collect(sweep_dir)

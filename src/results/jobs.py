@@ -38,6 +38,7 @@ WHERE_KEYS = (
     "paths",
     "logger",
     "force",
+    "optimized_metric",
     "tags",
     "task_name",
     "sweep_name",

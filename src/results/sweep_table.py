@@ -13,6 +13,7 @@ from src.results.io import write_table
 from src.results.records import find_records, read_record
 
 TABLE_NAME = "sweep_table.csv"
+LOCK_NAME = ".sweep_table.lock"
 ID_COLUMNS = ["run_dir", "task_name", "model_family", "width", "num_params", "seed"]
 COLUMNS = [*ID_COLUMNS, "metric", "value"]
 
@@ -46,5 +47,21 @@ def collect(sweep_dir: str | os.PathLike, finished_only: bool = True) -> pd.Data
 
 
 def write_sweep_table(sweep_dir: str | os.PathLike) -> Path:
-    """Collect ``sweep_dir``'s finished run records and write ``sweep_dir/sweep_table.csv`` atomically."""
-    return write_table(collect(sweep_dir), Path(sweep_dir) / TABLE_NAME)
+    """Collect ``sweep_dir``'s finished run records and write ``sweep_dir/sweep_table.csv`` atomically, holding
+    ``sweep_dir/.sweep_table.lock`` so that of two processes writing at once, the later collect is the one kept."""
+    from src.results.jobs import file_lock
+
+    sweep_dir = Path(sweep_dir)
+    with file_lock(sweep_dir / LOCK_NAME):
+        return write_table(collect(sweep_dir), sweep_dir / TABLE_NAME)
+
+
+def table_is_current(sweep_dir: str | os.PathLike) -> bool:
+    """The sweep table exists and is at least as new as every run record below ``sweep_dir`` (a record rewritten
+    after the table, even with the same number of runs, makes the table stale)."""
+    sweep_dir = Path(sweep_dir)
+    table = sweep_dir / TABLE_NAME
+    if not table.is_file():
+        return False
+    written = table.stat().st_mtime_ns
+    return all(p.stat().st_mtime_ns <= written for p in find_records(sweep_dir))
