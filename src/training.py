@@ -15,8 +15,6 @@ import lightning as L
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from src.results.outputs import OUTPUTS_NAME, write_outputs
-from src.results.per_item import save_per_item
 from src.results.errors import InputError
 from src.results.jobs import (
     check_same_job,
@@ -26,6 +24,8 @@ from src.results.jobs import (
     move_aside,
     resume_checkpoint,
 )
+from src.results.outputs import OUTPUTS_NAME, write_outputs
+from src.results.per_item import save_per_item
 from src.results.records import read_run_record, record_path, write_record
 from src.utils import resolvers  # noqa: F401  (registers the config resolvers)
 
@@ -176,6 +176,20 @@ def _prepare_job_dir(cfg: DictConfig, run_dir: Path, identity: dict[str, Any]) -
         return None
     check_same_job(run_dir, record, identity)
     return record if record.get("status") == "finished" else None
+
+
+def objective(cfg: DictConfig, record: dict[str, Any]) -> float | None:
+    """The run's ``optimized_metric`` (what a Hydra sweeper such as Optuna optimises); None when it is null."""
+    metric = cfg.get("optimized_metric")
+    if not metric:
+        return None
+    metrics = record.get("metrics", {})
+    if metric not in metrics:
+        raise InputError(
+            f"optimized_metric={metric!r} is not among this run's metrics {sorted(metrics)}",
+            fix="set optimized_metric to one of them, e.g. optimized_metric=test/acc",
+        )
+    return metrics[metric]
 
 
 def train(cfg: DictConfig) -> dict[str, Any]:

@@ -14,6 +14,7 @@ import io
 import os
 import pickle
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -45,7 +46,9 @@ class _DataOnlyUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str):
         if (module, name) in _PICKLE_GLOBALS:
             return super().find_class(module, name)
-        raise pickle.UnpicklingError(f"refusing to load global {module}.{name} (a CIFAR pickle holds data only)")
+        raise pickle.UnpicklingError(
+            f"refusing to load global {module}.{name} (a CIFAR pickle holds data only)"
+        )
 
 
 # ---------------------------------------------------------------- CIFAR-100 pickles
@@ -153,8 +156,15 @@ def decode_cifar10_zip(path: str | os.PathLike) -> dict[str, Tensor | list[str]]
             for i, (name, _) in enumerate(items):
                 try:
                     raw = zf.read(name)
-                except (zipfile.BadZipFile, OSError, EOFError) as err:  # a bad CRC, a truncated entry
-                    raise CorruptDataError(f"{path}: entry {name} is corrupt ({err}); copy the zip again") from err
+                except (
+                    zipfile.BadZipFile,
+                    OSError,
+                    EOFError,
+                    zlib.error,
+                ) as err:  # a bad CRC, a truncated entry
+                    raise CorruptDataError(
+                        f"{path}: entry {name} is corrupt ({err}); copy the zip again"
+                    ) from err
                 try:
                     with Image.open(io.BytesIO(raw)) as img:
                         img.load()
@@ -189,7 +199,11 @@ def load_cifar10_jpg(
     path = _zip_path(data_dir)
     digest = verify_known(path, ZIP_NAME, verify) or file_digest(path)
     fingerprint = f"{ZIP_NAME}:{path.stat().st_size}:{digest}"
-    cache = Path(cache_dir) / "cifar10_jpg" / f"v{CACHE_VERSION}-{digest[:16]}.pt" if cache_dir is not None else None
+    cache = (
+        Path(cache_dir) / "cifar10_jpg" / f"v{CACHE_VERSION}-{digest[:16]}.pt"
+        if cache_dir is not None
+        else None
+    )
     return cached_decode(
         cache,
         lambda: decode_cifar10_zip(path),

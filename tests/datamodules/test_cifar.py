@@ -99,7 +99,11 @@ def test_datamodule_batches_in_unit_range_with_disjoint_splits(tmp_path, source)
     else:
         write_tiny_cifar10_zip(tmp_path, n_train=12, n_test=4)
     dm = CIFARDataModule(
-        str(tmp_path), source=source, cache_dir=str(tmp_path / "cache"), val_size=6, batch_size=8,
+        str(tmp_path),
+        source=source,
+        cache_dir=str(tmp_path / "cache"),
+        val_size=6,
+        batch_size=8,
         verify_checksums=False,
     )
     dm.setup()

@@ -69,7 +69,12 @@ def test_uncompressed_twins_are_read_and_data_dir_is_untouched(tmp_path):
 
 def test_datamodule_split_batches_and_normalisation(tiny_mnist_dir):
     dm = MNISTDataModule(
-        str(tiny_mnist_dir), val_size=100, batch_size=64, eval_batch_size=50, split_seed=0, verify_checksums=False
+        str(tiny_mnist_dir),
+        val_size=100,
+        batch_size=64,
+        eval_batch_size=50,
+        split_seed=0,
+        verify_checksums=False,
     )
     dm.setup()
     assert (len(dm.train_set), len(dm.val_set), len(dm.test_set)) == (500, 100, 200)
