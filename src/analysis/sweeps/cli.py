@@ -211,7 +211,7 @@ def cmd_claims(args: argparse.Namespace) -> int:
             f"emergence_score/{m}": e for m, e in zip(part["metric"], part["emergence_score"], strict=True)
         }
         _to_wandb(args, sweep, "claims", out, tables={"claims": part, "verdict": v}, summary=summary)
-    cols = ["task_name", "metric", "sharpness", "identity", "n_sizes", "emergence_score", "e_seed_min", "e_seed_max",
+    cols = ["task_name", "model_family", "metric", "sharpness", "identity", "n_sizes", "emergence_score", "e_seed_min", "e_seed_max",
             "largest_step_share", "sizes_below_1_over_n", "start", "end"]  # fmt: skip
     print_table(
         "Claim table (emergence score E oriented so improvement is positive; paper Eq. 1):", claims[cols]
@@ -257,8 +257,13 @@ def cmd_backtest(args: argparse.Namespace) -> int:
             tables={"backtest": part, "points": pts},
         )
     if len(drawn) < len(groups):
+        for sweep in sorted(summary["sweep"].unique()):
+            out = _out_dir(args, sweep, "analysis")
+            print(write_table(summary[summary["sweep"] == sweep], out / f"backtest_{args.split}.csv"))
+            print(write_table(points[points["sweep"] == sweep], out / f"backtest_{args.split}_points.csv"))
         print(
-            f"figures for the {len(drawn)} worst-predicted of {len(groups)} (task, family) groups (--max-figures)"
+            f"figures (and per-group tables) for the {len(drawn)} worst-predicted of {len(groups)} (task, family) "
+            "groups (--max-figures); every group is in the combined tables"
         )
     cols = ["task_name", "model_family", "metric", "sharpness", "method", "formula", "n_fit", "n_pred", "mae",
             "max_abs_err"]  # fmt: skip
