@@ -213,9 +213,13 @@ def cmd_claims(args: argparse.Namespace) -> int:
         _to_wandb(args, sweep, "claims", out, tables={"claims": part, "verdict": v}, summary=summary)
     cols = ["task_name", "model_family", "metric", "sharpness", "identity", "n_sizes", "emergence_score", "e_seed_min", "e_seed_max",
             "largest_step_share", "sizes_below_1_over_n", "start", "end"]  # fmt: skip
+    shown = claims[claims["n_sizes"] >= 3]
     print_table(
-        "Claim table (emergence score E oriented so improvement is positive; paper Eq. 1):", claims[cols]
+        "Claim table (emergence score E oriented so improvement is positive; paper Eq. 1):", shown[cols]
     )
+    if len(shown) < len(claims):
+        print(f"({len(claims) - len(shown)} curve(s) with fewer than 3 sizes have no E and are left out of this "
+              "printout; the CSV has every curve)")  # fmt: skip
     print_table("Prediction 'sharp metrics score higher than smooth ones' per task:", verdicts)
     return 0
 
