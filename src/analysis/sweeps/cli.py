@@ -157,7 +157,7 @@ def cmd_figure(args: argparse.Namespace) -> int:
 
     table = _load(args)
     ci = None
-    if args.bootstrap > 0 and args.split == "test":
+    if args.bootstrap > 0 and args.split == "test" and (table["sweep_dir"].astype(str) != "").any():
         ci = bootstrap_table(table, n_boot=args.bootstrap, level=args.ci_level, seed=args.seed)
     claims = claim_table(table, args.split)
     ranked = rank_groups(claims)
