@@ -151,9 +151,12 @@ def load_evidence(
     args: argparse.Namespace,
     allow_incomplete: bool = False,
     allow_missing: bool = False,
+    split: str | None = None,
 ) -> pd.DataFrame:
     """Sweep dirs and table files as one evidence table (dirs through :mod:`src.analysis.sweeps.loading`); the
-    extra column ``input`` says which input each row came from (a sweep's label or the file's path)."""
+    extra column ``input`` says which input each row came from (a sweep's label or the file's path). Only the
+    metrics the command uses (``split``'s and those named without a split, narrowed by ``--metric``) must be
+    logged by every run of a sweep; a gap in a metric it ignores is no error."""
     from src.analysis.core.ingest import is_table_file
     from src.analysis.core.views import runs_to_evidence
 
@@ -164,7 +167,14 @@ def load_evidence(
         from src.analysis.sweeps.loading import load_sweeps, require_complete_metrics
 
         runs = load_sweeps(dirs, allow_incomplete=allow_incomplete)
-        require_complete_metrics(runs, allow=allow_missing)
+        globs = [g.strip() for v in getattr(args, "metric", []) or [] for g in str(v).split(",") if g.strip()]
+        used = [
+            m
+            for m in runs["metric"].unique()
+            if (split is None or (m.partition("/")[0] if "/" in m else "") in ("", split))
+            and (not globs or any(fnmatchcase(m, g) for g in globs))
+        ]
+        require_complete_metrics(runs, metrics=used, allow=allow_missing)
         ev = runs_to_evidence(runs)
         parts.append(ev.assign(input=ev["source"]))
     if files:

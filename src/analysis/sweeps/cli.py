@@ -74,7 +74,7 @@ def _add_bootstrap(p: argparse.ArgumentParser) -> None:
 def _load(args: argparse.Namespace) -> pd.DataFrame:
     """The runs view of the inputs' evidence, restricted to the metrics this command uses (the split's, or those
     without a split prefix); one error lists every used metric whose direction or kind is not known."""
-    ev = load_evidence(args.inputs, args, args.allow_incomplete, args.allow_missing)
+    ev = load_evidence(args.inputs, args, args.allow_incomplete, args.allow_missing, split=args.split)
     runs = evidence_to_runs(ev)
     labels = {str(Path(p)): Path(p).name.split(".")[0] for p in args.inputs if is_table_file(p)}
     runs["sweep"] = runs["sweep"].map(lambda s: labels.get(s, s))

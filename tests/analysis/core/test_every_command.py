@@ -10,6 +10,7 @@ from src.analysis.__main__ import main
 from src.analysis.core.views import evidence_to_runs, runs_to_evidence
 from src.analysis.sweeps.claims import claim_table, claim_verdicts
 from src.analysis.sweeps.loading import load_sweeps
+from src.results.errors import InputError
 from tests.analysis.core.evidence_factory import (
     DECLARE_FLAGS,
     FAMILIES,
@@ -109,3 +110,12 @@ def test_out_everywhere_with_the_old_name_as_alias(tmp_path, flag):
     raw = write_per_run_table(tmp_path / "runs.csv")
     argv = ["bigbench-fig5a", str(raw), *INGEST_FLAGS, *DECLARE_FLAGS, flag, str(tmp_path / "o")]
     assert main(argv) == 0 and (tmp_path / "o" / "fig5a_triplet_scores.csv").is_file()
+
+
+def test_a_gap_in_a_metric_the_command_ignores_is_no_error(tmp_path):
+    sweep = make_sweep(tmp_path, widths=(1, 2, 4), seeds=(0,))
+    rec = sweep / "model.width=2,seed=0" / "metrics.json"
+    rec.write_text(rec.read_text().replace('"val/subset_acc_k=2"', '"val/other"'))
+    assert main(["claims", str(sweep), "--out", str(tmp_path / "a")]) == 0  # claims reads test/ metrics only
+    with pytest.raises(InputError, match="lack metric"):
+        main(["claims", str(sweep), "--split", "val", "--out", str(tmp_path / "b")])
