@@ -40,7 +40,7 @@ def _task(root, name, n_options, models, seed=0, with_correct=True, kind="classi
         probs = np.exp(logp)
         onehot = np.eye(n_options)[ans]
         truth[model] = {
-            "acc": (logits.argmax(1) == ans).mean(),
+            "mcg": (logits.argmax(1) == ans).mean(),
             "brier": ((probs - onehot) ** 2).sum(1).mean(),
             "p_target": np.exp(-loss).mean(),
             "logprob": -loss.mean(),
@@ -67,7 +67,7 @@ def test_three_options_without_correct_keeps_bounds_only(tmp_path):
     folder, truth = _task(tmp_path / "r", "anli_all-gpt2", 3, ["gpt2"], with_correct=False)
     ev, items = read_inverse_scaling(tmp_path / "r")  # the parent folder
     metrics = set(ev["metric"])
-    assert "brier" not in metrics and "acc" not in metrics
+    assert "brier" not in metrics and "mcg" not in metrics
     assert {"brier_lo", "brier_hi", "p_target", "logprob"} <= metrics
     sub = ev.set_index("metric")["value"]
     assert sub["brier_lo"] <= truth["gpt2"]["brier"] + 1e-12 <= sub["brier_hi"] + 2e-12

@@ -16,7 +16,7 @@ derived where the distribution is known: 2 options, correct iff ``p_target > 1/2
 bounds ``brier_lo = (1-p)^2 (1 + 1/(K-1))`` (the rest spread evenly) and ``brier_hi = 2 (1-p)^2`` (all on one option)
 are kept and ``brier`` is NaN.
 
-Evidence rows per (model, task): ``acc`` (mean ``correct``, only where every item's is known), ``brier`` (exact
+Evidence rows per (model, task): ``mcg`` (Multiple Choice Grade: mean ``correct``, only where every item's is known), ``brier`` (exact
 multi-class, mean), ``brier_lo``/``brier_hi``, ``p_target`` (mean probability of the correct option or target word),
 ``logprob`` (mean target log-probability), each with ``n_items`` and ``stderr`` (SD / sqrt(n)).
 
@@ -58,7 +58,7 @@ _TAG_FAMILY = {"gpt3": "GPT-3", "gpt2": "GPT-2"}
 
 #: Direction of every metric this reader writes (True: higher is better).
 HIGHER_IS_BETTER = {
-    "acc": True,
+    "mcg": True,
     "brier": False,
     "brier_lo": False,
     "brier_hi": False,
@@ -319,8 +319,8 @@ def read_inverse_scaling(
             it["source"] = str(mpath)
             items.append(it)
             n = len(it)
-            for metric in ("acc", "brier", "brier_lo", "brier_hi", "p_target", "logprob"):
-                col = "correct" if metric == "acc" else metric
+            for metric in ("mcg", "brier", "brier_lo", "brier_hi", "p_target", "logprob"):
+                col = "correct" if metric == "mcg" else metric
                 vals = it[col].to_numpy(dtype=float)
                 if n == 0 or np.isnan(vals).any():
                     continue
