@@ -205,7 +205,7 @@ def scale_time_olmo(ev: pd.DataFrame) -> pd.DataFrame:
                 y = oriented(metric, c["value"].to_numpy())
                 rows.append({
                     "family": "OLMo-ladder", "task": task, "metric": metric, "sharpness": METRICS[metric][0],
-                    "axis": axis, "fixed": f"{fixed}xC" if axis == "params" else str(fixed),
+                    "axis": axis, "fixed": f"{fixed:g}xC" if axis == "params" else str(fixed),
                     "n_points": len(c), "emergence_score": float(emergence_rows(y[None])[0]),
                     "largest_step_share": largest_step_share(c[x_col].to_numpy(), y),
                     "start": float(c["value"].iloc[0]), "end": float(c["value"].iloc[-1]),
