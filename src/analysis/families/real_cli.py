@@ -112,7 +112,7 @@ def cmd_ingest_lm_eval(args) -> int:
             save_table(items, args.items_out)
             print(f"items table: {len(items)} rows -> {args.items_out}")
     else:
-        ev = read_lm_eval_results(args.paths, **kw)
+        ev = read_lm_eval_results(args.paths, replicate_from_folder=args.replicate_from_folder, **kw)
     save_table(ev, args.out)
     _describe(ev, args.out)
     return 0
@@ -346,6 +346,11 @@ def register(subparsers) -> None:
     p.add_argument("--family", help="family name for every model (default: the model name without its size)")
     p.add_argument(
         "--tokens-per-step", type=float, help="training tokens per optimizer step (Pythia: 2097152)"
+    )
+    p.add_argument(
+        "--replicate-from-folder",
+        action="store_true",
+        help="each results file's folder name is its replicate (repeated evaluations kept as bands)",
     )
     p.set_defaults(func=cmd_ingest_lm_eval)
 

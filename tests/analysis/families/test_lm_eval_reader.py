@@ -179,6 +179,10 @@ def test_malformed_results_are_one_line(tmp_path):
     b.write_text('{"results": {"t": {"acc": 0.7}}, "config": {"model_args": "pretrained=m-1b"}}')
     with pytest.raises(InputError, match=r"m-1b final t acc is given twice with different values"):
         read_lm_eval_results([a, b])
+    (tmp_path / "rerun").mkdir()
+    b.rename(tmp_path / "rerun" / "b.json")
+    both = read_lm_eval_results([a, tmp_path / "rerun" / "b.json"], replicate_from_folder=True)
+    assert sorted(both["value"]) == [0.5, 0.7] and set(both["replicate"]) == {tmp_path.name, "rerun"}
 
 
 @pytest.mark.slow

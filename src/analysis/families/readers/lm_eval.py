@@ -188,8 +188,11 @@ def read_lm_eval_results(
     size_map: Mapping[str, float] | None = None,
     family: str | None = None,
     tokens_per_step: float | None = None,
+    replicate_from_folder: bool = False,
 ) -> pd.DataFrame:
-    """Evidence table of lm-eval results JSON files (files, or folders searched recursively)."""
+    """Evidence table of lm-eval results JSON files (files, or folders searched recursively). Two files with the
+    same (model, checkpoint, task, metric) must agree, unless ``replicate_from_folder``: then each file's folder
+    name is its ``replicate`` (repeated evaluations of one checkpoint kept side by side, as bands)."""
     size_map = dict(size_map or {})
     rows = []
     for path in _result_files(paths):
@@ -242,13 +245,14 @@ def read_lm_eval_results(
                         "n_items": float(n_items) if _number(n_items) is not None else math.nan,
                         "stderr": se if se is not None else math.nan, "source": str(path),
                         "num_fewshot": float(shots) if isinstance(shots, int | float) else math.nan,
+                        "replicate": path.parent.name if replicate_from_folder else "",
                     })  # fmt: skip
     if not rows:
         raise InputError(
             "no metric found in the results given", path=str(paths), fix="give non-empty results"
         )
     df = pd.DataFrame(rows)
-    key = ["family", "model", "task", "metric", "checkpoint"]
+    key = ["family", "model", "task", "metric", "checkpoint", "replicate"]
     dup = df.duplicated(key, keep=False)
     if dup.any():
         g = df[dup].groupby(key)["value"]
@@ -261,7 +265,7 @@ def read_lm_eval_results(
                 f"values ({others['value'].iloc[0]:.6g} here, {others['value'].iloc[1]:.6g} in "
                 f"{others['source'].iloc[1]})",
                 path=others["source"].iloc[0],
-                fix="read one evaluation per checkpoint (pass the folders of one run), or rename one model",
+                fix="read one evaluation per checkpoint (the folders of one run), or keep both (--replicate-from-folder)",
             )
         df = df.drop_duplicates(key, keep="first")
     return normalize(df, source=str(paths if isinstance(paths, str | os.PathLike) else list(paths)[0]))
