@@ -216,6 +216,14 @@ def cmd_fig6(args) -> dict:
     claims = real.claim_rows("fig6", table.assign(axis="params"))
     verdicts = _claims(out, "fig6", claims)
     print_table("claim verdicts (fig6): P(E sharp > E smooth) per task", verdicts)
+    by_family = (
+        verdicts.assign(family=verdicts["sweep"].str.split("/").str[1])
+        .groupby("family")
+        .agg(tasks=("task_name", "size"), p_sharp_gt_smooth=("p_sharp_gt_smooth", "mean"),
+             p_step_share_sharp_gt_smooth=("p_step_share_sharp_gt_smooth", "mean"))
+        .reset_index()
+    )  # fmt: skip
+    print_table("claim verdicts (fig6), mean over tasks per family (the paper predicts 1.0)", by_family)
     _wandb(args, "real-fig6", out, figs, {"fig6_real": summary, "claims_fig6": claims}, verdict)
     return {"claims": claims, "figures": figs}
 
@@ -289,9 +297,16 @@ def cmd_scale_time(args) -> dict:
         [real.claim_rows("scale_time", st), real.claim_rows("scale_time", sp)], ignore_index=True
     )
     verdicts = _claims(out, "scale_time", claims)
-    vs = verdicts.assign(axis=verdicts["sweep"].str.split("/").str[-1])
-    print_table("claim verdicts (scale/time), share of curves where sharp > smooth, by axis",
-                vs.groupby(["axis"])[["p_sharp_gt_smooth", "p_step_share_sharp_gt_smooth"]].mean().reset_index())  # fmt: skip
+    parts = verdicts["sweep"].str.split("/")
+    by_axis = (
+        verdicts.assign(family=parts.str[1], axis=parts.str[2])
+        .groupby(["family", "axis"])
+        .agg(curves=("task_name", "size"), p_sharp_gt_smooth=("p_sharp_gt_smooth", "mean"),
+             p_step_share_sharp_gt_smooth=("p_step_share_sharp_gt_smooth", "mean"))
+        .reset_index()
+    )  # fmt: skip
+    print_table("claim verdicts (scale/time): mean share of (sharp, smooth) pairs where the sharp curve scores "
+                "higher, per family and axis (the paper predicts 1.0)", by_axis)  # fmt: skip
     _wandb(args, "real-scale-time", out, figs, {"olmo": summ, "pythia": sp})
     return {"claims": claims, "figures": figs}
 
