@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
-from src.analysis.loading import load_sweeps
+from src.analysis.sweeps.loading import load_sweeps
 from src.results.errors import InputError
 from src.results.io import FILE_MODE
 from src.results.per_item import load_per_item, save_per_item
