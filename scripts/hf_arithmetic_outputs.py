@@ -1,4 +1,4 @@
-"""Per-sample outputs (outputs.jsonl, schema: src/analysis/outputs.py) from local Hugging Face causal LMs.
+"""Per-sample outputs (outputs.jsonl, schema: src/results/outputs.py) from local Hugging Face causal LMs.
 
     python scripts/hf_arithmetic_outputs.py --models /ckpt/pythia-70m /ckpt/pythia-160m --family pythia \\
         --tasks two_digit_multiplication four_digit_addition --out logs/hf/pythia/outputs.jsonl

@@ -1,6 +1,6 @@
 """Command-line entry to the analysis module: ``python -m src.analysis <command> --help``.
 
-Each command lives in a ``cli_*`` module with ``register(subparsers)``: it adds its sub-parser(s) and sets
+Each stream (``sweeps``, ``mathmodel``, ``arithmetic``, ``families``) has a ``<stream>/cli.py`` module with ``register(subparsers)``: it adds its sub-parser(s) and sets
 ``func`` (called with the parsed namespace). Commands never import the training stack.
 """
 
@@ -12,10 +12,10 @@ import importlib.util
 import sys
 
 COMMAND_MODULES = (
-    "src.analysis.cli_sweeps",  # collect, figure, claims, backtest (sweeps of our own families)
-    "src.analysis.cli_model",  # the paper's mathematical model and Monte-Carlo simulator (Fig. 2, Fig. 9)
-    "src.analysis.cli_arithmetic",  # per-sample LLM outputs: Fig. 3, Fig. 4, prediction 3
-    "src.analysis.cli_bigbench",  # BIG-Bench and open-model tables: Fig. 5, Fig. 6, multiple comparisons
+    "src.analysis.sweeps.cli",  # collect, figure, claims, backtest (sweeps of our own families)
+    "src.analysis.mathmodel.cli",  # the paper's mathematical model and Monte-Carlo simulator (Fig. 2, Fig. 9)
+    "src.analysis.arithmetic.cli",  # per-sample LLM outputs: Fig. 3, Fig. 4, prediction 3
+    "src.analysis.families.cli",  # BIG-Bench and open-model tables: Fig. 5, Fig. 6, multiple comparisons
 )
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from src.analysis.arithmetic import model_table, score_items
+from src.analysis.arithmetic.scoring import model_table, score_items
 from src.datamodules.arithmetic import (
     VOCAB,
     ArithmeticDataModule,

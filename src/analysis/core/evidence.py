@@ -94,9 +94,7 @@ def normalize(df: pd.DataFrame, source: str = "evidence table") -> pd.DataFrame:
         i = int(np.flatnonzero(dup.to_numpy())[0])
         row = out.iloc[i]
         raise InputError(
-            "two rows share one key ("
-            + ", ".join(f"{k}={row[k]!r}" for k in KEY if row[k] != "")
-            + ")",
+            "two rows share one key (" + ", ".join(f"{k}={row[k]!r}" for k in KEY if row[k] != "") + ")",
             path=source,
             where=f"row {i + 1}",
             fix="give a replicate (seed) column to keep repeats as bands, or a checkpoint column",

@@ -1,0 +1,100 @@
+"""Per-curve emergence summaries and the claim table: do sharp metrics score high and smooth ones low?
+
+For every (sweep, task, metric) curve (seed mean against num_params): the paper's Eq. 1 emergence score and the
+largest single step as a share of the total change (a check that does not depend on Eq. 1's formula). Scores are
+oriented so that improvement is positive (lower-is-better metrics are negated first).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from src.analysis.core.curves import curve_table
+from src.analysis.core.emergence import emergence_score, summarize_curve
+from src.analysis.core.metrics import classify, param_sort_key
+
+
+def claim_table(table: pd.DataFrame, split: str = "test") -> pd.DataFrame:
+    """One row per (sweep, task, metric): emergence score of the seed-mean curve (and its range over seeds),
+    largest step share, and how many model sizes read below the resolution floor 1/n.
+
+    ``emergence_score`` is oriented (improvement positive); ``|E|``-free comparisons use the sign as is.
+    """
+    curves = curve_table(table, split)
+    rows = []
+    for (sweep, task, family_name, metric), c in curves.groupby(
+        ["sweep", "task_name", "model_family", "metric"]
+    ):
+        c = c.sort_values("num_params")
+        sign = 1.0 if bool(c["higher_is_better"].iloc[0]) else -1.0
+        x = c["num_params"].to_numpy(float)
+        e, share, n = summarize_curve(x, sign * c["mean"].to_numpy(float))
+        per_seed = []
+        runs = table[(table["sweep"] == sweep) & (table["task_name"] == task) & (table["metric"] == metric)]
+        for _, s in runs.groupby("seed"):
+            s = s.sort_values("num_params")
+            if s["num_params"].nunique() == len(s) == n:
+                per_seed.append(emergence_score(s["num_params"], sign * s["value"].to_numpy(float)))
+        n_test = float(c["n_test"].median()) if c["n_test"].notna().any() else np.nan
+        below = (
+            int((c["mean"] < 1.0 / n_test).sum()) if c["sharpness"].iloc[0] == "sharp" and n_test > 0 else 0
+        )
+        info = classify(metric)
+        rows.append({
+            "sweep": sweep, "task_name": task, "model_family": family_name, "metric": metric,
+            "sharpness": info.sharpness, "label": info.kind.label, "n_sizes": n,
+            "identity": info.is_identity,
+            "emergence_score": e,
+            "e_seed_min": min(per_seed) if per_seed else np.nan,
+            "e_seed_max": max(per_seed) if per_seed else np.nan,
+            "largest_step_share": share,
+            "sizes_below_1_over_n": below,
+            "start": float(c["mean"].iloc[0]), "end": float(c["mean"].iloc[-1]),
+        })  # fmt: skip
+    out = pd.DataFrame(rows)
+    if out.empty:
+        return out
+    order = out["metric"].map(lambda m: (classify(m).sharpness != "smooth", *param_sort_key(classify(m))))
+    return (
+        out.assign(_o=order)
+        .sort_values(["sweep", "task_name", "_o"])
+        .drop(columns="_o")
+        .reset_index(drop=True)
+    )
+
+
+def claim_verdicts(claims: pd.DataFrame) -> pd.DataFrame:
+    """Per task: does every sharp metric out-score every smooth one (the paper's prediction)?
+
+    Sharp metrics at their identity parameter (subset accuracy with K=1 is accuracy) are left out.
+    ``p_sharp_gt_smooth``: share of (sharp, smooth) metric pairs where the sharp one has the larger emergence
+    score (1.0: the prediction holds for every pair; 0.5: no difference), and the same for largest step share.
+    """
+    rows = []
+    for (sweep, task), g in claims.groupby(["sweep", "task_name"]):
+        # a sharp metric at its identity parameter (K=1) is the smooth metric itself: not a test of the claim
+        sharp = g[(g["sharpness"] == "sharp") & ~g["identity"]]
+        smooth = g[g["sharpness"] == "smooth"]
+        if sharp.empty or smooth.empty:
+            continue
+        rows.append({
+            "sweep": sweep, "task_name": task, "n_sharp": len(sharp), "n_smooth": len(smooth),
+            "median_E_sharp": float(sharp["emergence_score"].median()),
+            "median_E_smooth": float(smooth["emergence_score"].median()),
+            "p_sharp_gt_smooth": _pair_share(sharp["emergence_score"], smooth["emergence_score"]),
+            "p_step_share_sharp_gt_smooth": _pair_share(sharp["largest_step_share"], smooth["largest_step_share"]),
+        })  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def _pair_share(a: pd.Series, b: pd.Series) -> float:
+    """P(a > b) over all pairs, ties counting one half; NaNs dropped."""
+    a, b = a.dropna().to_numpy(float), b.dropna().to_numpy(float)
+    if a.size == 0 or b.size == 0:
+        return float("nan")
+    gt, eq = (
+        a[:, None] > b[None, :],
+        a[:, None] == b[None, :],
+    )  # comparisons, not differences: inf == inf ties
+    return float((gt + 0.5 * eq).mean())

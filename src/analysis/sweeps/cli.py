@@ -1,0 +1,222 @@
+"""Commands on sweeps of our own model families: ``collect``, ``figure``, ``claims``, ``backtest``."""
+
+from __future__ import annotations
+
+import argparse
+import warnings
+from pathlib import Path
+
+import pandas as pd
+
+from src.analysis.core.curves import curve_table, unknown_metrics
+from src.analysis.core.saving import print_table, save_figure
+from src.analysis.core.saving import save_table as write_table
+from src.analysis.sweeps.loading import load_sweeps, require_complete_metrics, sweep_labels
+from src.results import sweep_table
+
+
+def _add_common(p: argparse.ArgumentParser, out_help: str) -> None:
+    p.add_argument(
+        "sweep_dirs", nargs="+", type=Path, metavar="SWEEP_DIR", help="sweep dir(s) (logs/sweeps/<name>)"
+    )
+    p.add_argument("--out", type=Path, default=None, help=out_help)
+    p.add_argument("--split", default="test", help="which split's metrics to use (default: test)")
+    p.add_argument(
+        "--allow-incomplete",
+        action="store_true",
+        help="use the finished runs of a sweep that still has unfinished or never-started runs (warns, naming them)",
+    )
+    p.add_argument(
+        "--allow-missing",
+        action="store_true",
+        help="go on when a run record lacks a metric its sweep-mates log (warns, naming run and metric)",
+    )
+    p.add_argument(
+        "--wandb",
+        action="store_true",
+        help="also log the figures and tables to a W&B run (offline unless WANDB_MODE says otherwise; "
+        "group = sweep name, job_type=analysis)",
+    )
+
+
+def _add_bootstrap(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--bootstrap",
+        type=int,
+        default=1000,
+        metavar="B",
+        help="bootstrap resamples of the test items (from per_item.npz) for intervals of the seed mean; 0: none",
+    )
+    p.add_argument(
+        "--ci-level", type=float, default=0.95, help="confidence level of the intervals (default 0.95)"
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap resampling (default 0)")
+
+
+def _load(args: argparse.Namespace) -> pd.DataFrame:
+    table = load_sweeps(args.sweep_dirs, allow_incomplete=args.allow_incomplete)
+    require_complete_metrics(table, allow=args.allow_missing)
+    unknown = unknown_metrics(table)
+    if unknown:
+        warnings.warn(
+            f"left out, kind unknown (register them in src/analysis/core/metrics.py): {unknown}", stacklevel=2
+        )
+    return table
+
+
+def _out_dir(args: argparse.Namespace, sweep: str, default_sub: str) -> Path:
+    """``--out`` (one subdirectory per sweep when several are given), else ``<sweep_dir>/<default_sub>``."""
+    labels = sweep_labels(args.sweep_dirs)
+    if args.out is not None:
+        return args.out if len(labels) == 1 else args.out / sweep.replace("/", "__")
+    return labels[sweep] / default_sub
+
+
+def _to_wandb(args, sweep: str, command: str, out: Path, figures=None, tables=None, summary=None) -> None:
+    if not args.wandb:
+        return
+    from src.analysis.sweeps.wandb_log import log_analysis
+
+    cfg = {"sweep_dirs": [str(d) for d in args.sweep_dirs], "split": args.split, "command": command}
+    run_dir = log_analysis(sweep, command, out, figures=figures, tables=tables, summary=summary, config=cfg)
+    print(f"W&B run: {run_dir}")
+
+
+def cmd_collect(args: argparse.Namespace) -> int:
+    for d in args.sweep_dirs:
+        print(sweep_table.write_sweep_table(d))
+    return 0
+
+
+def cmd_figure(args: argparse.Namespace) -> int:
+    from src.analysis.sweeps.bootstrap import bootstrap_table
+    from src.analysis.sweeps.figures import figures_by_task
+
+    table = _load(args)
+    ci = None
+    if args.bootstrap > 0 and args.split == "test":
+        ci = bootstrap_table(table, n_boot=args.bootstrap, level=args.ci_level, seed=args.seed)
+    for (sweep, task), fig in figures_by_task(table, split=args.split, ci=ci):
+        out = _out_dir(args, sweep, "figures")
+        stem = f"{task}_{args.split}_smooth_vs_sharp"
+        paths = save_figure(fig, out, stem)
+        for path in paths:
+            print(path)
+        part = table[(table["sweep"] == sweep) & (table["task_name"] == task)]
+        curves = curve_table(part, args.split)
+        if ci is not None:
+            curves = curves.merge(ci, on=["sweep", "task_name", "metric", "num_params"], how="left")
+        _to_wandb(
+            args, sweep, "figure", out, figures={stem: paths[0]}, tables={"runs": part, "curves": curves}
+        )
+    return 0
+
+
+def cmd_claims(args: argparse.Namespace) -> int:
+    from src.analysis.sweeps.claims import claim_table, claim_verdicts
+
+    table = _load(args)
+    claims = claim_table(table, args.split)
+    verdicts = claim_verdicts(claims)
+    for sweep, part in claims.groupby("sweep"):
+        out = _out_dir(args, sweep, "analysis")
+        out.mkdir(parents=True, exist_ok=True)
+        claims_path = write_table(part, out / f"claims_{args.split}.csv")
+        v = verdicts[verdicts["sweep"] == sweep]
+        verdict_path = write_table(v, out / f"claims_{args.split}_verdict.csv")
+        print(claims_path)
+        print(verdict_path)
+        summary = {
+            f"emergence_score/{m}": e for m, e in zip(part["metric"], part["emergence_score"], strict=True)
+        }
+        _to_wandb(args, sweep, "claims", out, tables={"claims": part, "verdict": v}, summary=summary)
+    cols = ["task_name", "metric", "sharpness", "identity", "n_sizes", "emergence_score", "e_seed_min", "e_seed_max",
+            "largest_step_share", "sizes_below_1_over_n", "start", "end"]  # fmt: skip
+    print_table(
+        "Claim table (emergence score E oriented so improvement is positive; paper Eq. 1):", claims[cols]
+    )
+    print_table("Prediction 'sharp metrics score higher than smooth ones' per task:", verdicts)
+    return 0
+
+
+def cmd_backtest(args: argparse.Namespace) -> int:
+    from src.analysis.sweeps.backtest import backtest, backtest_figure
+
+    table = _load(args)
+    summary, points = backtest(table, args.split, fit_fraction=args.fit_fraction)
+    for (sweep, task), part in summary.groupby(["sweep", "task_name"]):
+        out = _out_dir(args, sweep, "analysis")
+        out.mkdir(parents=True, exist_ok=True)
+        pts = points[(points["sweep"] == sweep) & (points["task_name"] == task)]
+        print(write_table(part, out / f"backtest_{task}_{args.split}.csv"))
+        print(write_table(pts, out / f"backtest_{task}_{args.split}_points.csv"))
+        sub = table[(table["sweep"] == sweep) & (table["task_name"] == task)]
+        paths = save_figure(backtest_figure(sub, pts, args.split), out, f"backtest_{task}_{args.split}")
+        for p in paths:
+            print(p)
+        _to_wandb(
+            args,
+            sweep,
+            "backtest",
+            out,
+            figures={"backtest": paths[0]},
+            tables={"backtest": part, "points": pts},
+        )
+    cols = ["task_name", "metric", "sharpness", "method", "formula", "n_fit", "n_pred", "mae", "max_abs_err"]
+    print_table("Backtest (fit the smaller sizes, predict the larger; errors on seed means):", summary[cols])
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "collect",
+        help="write <sweep_dir>/sweep_table.csv from the run records (one row per run x metric)",
+        description="Collect every finished run record (metrics.json) below each sweep dir into its tidy sweep table.",
+    )
+    p.add_argument("sweep_dirs", nargs="+", type=Path, metavar="SWEEP_DIR")
+    p.set_defaults(func=cmd_collect)
+
+    p = subparsers.add_parser(
+        "figure",
+        help="smooth vs sharp metrics against num_params (log x), seeds as mean and band; PNG + PDF",
+        description=(
+            "One figure per task in the sweep dir(s): smooth metrics (accuracy, cross-entropy, ...) and sharp metrics "
+            "(subset accuracy, Reconstruction_c, ...) side by side against the parameter count on a log x axis; seed "
+            "mean as a line, seed range as a band, error bars = bootstrap interval of the seed mean over test items "
+            "(where runs saved per_item.npz), the resolution floor 1/n on sharp panels, and each curve's "
+            "emergence score E in its legend. Reads <sweep_dir>/sweep_table.csv, or the run records when it is absent "
+            "or stale. Prints the paths written."
+        ),
+    )
+    _add_common(p, "output dir (default: <sweep_dir>/figures/)")
+    _add_bootstrap(p)
+    p.set_defaults(func=cmd_figure)
+
+    p = subparsers.add_parser(
+        "claims",
+        help="claim table: emergence score per metric, sharp vs smooth, on the same runs",
+        description=(
+            "For every task and metric: the emergence score (paper Eq. 1) of the seed-mean curve and its range over "
+            "seeds, the largest single step as a share of the total change, and the sizes that read below the "
+            "resolution floor 1/n; then per task, the share of (sharp, smooth) metric pairs in which the sharp "
+            "metric scores higher (the paper predicts 1.0). Writes claims_<split>.csv and claims_<split>_verdict.csv."
+        ),
+    )
+    _add_common(p, "output dir (default: <sweep_dir>/analysis/)")
+    p.set_defaults(func=cmd_claims)
+
+    p = subparsers.add_parser(
+        "backtest",
+        help="fit the smaller half of a family, predict the larger half: sharp metric directly vs via the smooth one",
+        description=(
+            "For every metric, fit a two-parameter power law on the smaller model sizes and predict the larger ones; "
+            "for sharp metrics also predict them from their smooth companion through the mathematical model "
+            "(subset_acc_k=K = acc^K), both from the extrapolated and from the measured smooth metric. Prints and "
+            "writes the mean and max absolute errors, the per-point predictions and a figure."
+        ),
+    )
+    _add_common(p, "output dir (default: <sweep_dir>/analysis/)")
+    p.add_argument(
+        "--fit-fraction", type=float, default=0.5, help="share of the sizes (smallest first) to fit"
+    )
+    p.set_defaults(func=cmd_backtest)
