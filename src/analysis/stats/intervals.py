@@ -62,9 +62,7 @@ def resample_replicates(per_size: list[np.ndarray], n_boot: int, rng: np.random.
     return resample_items(per_size, n_boot, rng)
 
 
-def resample_items_seeds(
-    per_size: list[np.ndarray], n_boot: int, rng: np.random.Generator
-) -> np.ndarray:
+def resample_items_seeds(per_size: list[np.ndarray], n_boot: int, rng: np.random.Generator) -> np.ndarray:
     """Nested bootstrap of the seed mean of item means: ``per_size[j]`` is ``[n_items, n_seeds]``; seeds are drawn
     with replacement, then items within each drawn seed independently."""
     out = np.empty((n_boot, len(per_size)))
@@ -98,9 +96,7 @@ def resample_crossed(
     return out
 
 
-def resample_clustered(
-    per_size: list[np.ndarray], n_boot: int, rng: np.random.Generator
-) -> np.ndarray:
+def resample_clustered(per_size: list[np.ndarray], n_boot: int, rng: np.random.Generator) -> np.ndarray:
     """Cluster bootstrap of the mean over all samples: ``per_size[j]`` is ``[n_problems, n_samples]`` (or a list
     of per-problem arrays of unequal length); problems are resampled, each with all its samples."""
     out = np.empty((n_boot, len(per_size)))

@@ -62,7 +62,10 @@ def permutation_pvalue(
     n = y.size
     if n <= exact_max:
         perms = all_permutations(n)
-        ge = sum(int((np.asarray(stat(y[p])) >= obs).sum()) for p in np.array_split(perms, max(1, len(perms) // chunk)))
+        ge = sum(
+            int((np.asarray(stat(y[p])) >= obs).sum())
+            for p in np.array_split(perms, max(1, len(perms) // chunk))
+        )
         return ge / len(perms), True
     rng = rng or np.random.default_rng(0)
     ge, done = 0, 0
@@ -109,9 +112,7 @@ def per_metric_summary(scores: pd.DataFrame, alpha: float = 0.05) -> pd.DataFram
     pass, and the expected number of threshold passes by chance (``expected_by_chance`` column summed)."""
     keys = [c for c in ("source", "metric") if c in scores.columns]
     m = int(scores["p"].notna().sum())
-    g = scores.assign(
-        _can=scores["min_p"] <= alpha / max(m, 1), _pass=scores["q"] <= alpha
-    ).groupby(keys)
+    g = scores.assign(_can=scores["min_p"] <= alpha / max(m, 1), _pass=scores["q"] <= alpha).groupby(keys)
     out = pd.DataFrame({"n_tests": g.size(), "n_can_pass_bh": g["_can"].sum(), "n_pass_bh": g["_pass"].sum()})
     for col in ("emergent", "expected_by_chance"):
         if col in scores.columns:
@@ -130,8 +131,14 @@ def orientation_status(y_reps, y_obs, level: float = DEFAULT_LEVEL) -> str:
 
 
 def paired_difference(
-    stat_sharp_reps, stat_smooth_reps, stat_sharp, stat_smooth, status_sharp: str, status_smooth: str,
-    level: float = DEFAULT_LEVEL, sharper: str = "higher",
+    stat_sharp_reps,
+    stat_smooth_reps,
+    stat_sharp,
+    stat_smooth,
+    status_sharp: str,
+    status_smooth: str,
+    level: float = DEFAULT_LEVEL,
+    sharper: str = "higher",
 ) -> dict:
     """Paired test of "the sharp metric is sharper than the smooth one" on replicates of the same outputs.
 
@@ -156,4 +163,10 @@ def paired_difference(
         verdict = "smooth above sharp"
     else:
         verdict = "no difference"
-    return {"diff": float(d_obs), "diff_lo": float(lo), "diff_hi": float(hi), "n_reps": int(d.size), "verdict": verdict}
+    return {
+        "diff": float(d_obs),
+        "diff_lo": float(lo),
+        "diff_hi": float(hi),
+        "n_reps": int(d.size),
+        "verdict": verdict,
+    }

@@ -27,7 +27,9 @@ import numpy as np
 from scipy.optimize import least_squares
 from scipy.special import expit
 
-FLOAT_RTOL = 1e-9  # steps below this share of the curve's magnitude are float noise (averaging, summation order)
+FLOAT_RTOL = (
+    1e-9  # steps below this share of the curve's magnitude are float noise (averaging, summation order)
+)
 WIDTH_FACTOR = 2.0 * math.log(9.0)  # logistic: 10% -> 90% of the rise spans 2 ln 9 scale units
 
 
@@ -66,7 +68,8 @@ def emergence_rows(y, resolution: float = 0.0, rtol: float = FLOAT_RTOL) -> np.n
     med = np.median(d**2, axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         e = sign * total / np.sqrt(med)
-    e = np.where(med == 0.0, sign * np.inf, e)
+    with np.errstate(invalid="ignore"):
+        e = np.where(med == 0.0, sign * np.inf, e)
     e = np.where(total <= tol, 0.0, e)
     return float(e[0]) if single else e
 
