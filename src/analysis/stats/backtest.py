@@ -189,6 +189,7 @@ def ladder_backtest(
     skip_early: float = 0.1,
     seed: int = 0,
     exclude: tuple[str, ...] = (),
+    target_checkpoint: str | None = "last-step",
 ) -> dict:
     """Predict ``target``'s final ``acc_metric`` on ``task`` from the models with ``scale <= max_scale``.
 
@@ -199,6 +200,9 @@ def ladder_backtest(
     law in compute ``C = 6 N D`` (:func:`fit_saturating`) and extrapolated. Intervals: the fits redone on runs
     (models) resampled with replacement, ``n_boot`` times; ``two_step`` also adds a resampled step-2 residual
     (a prediction interval for one model's accuracy, not only for the curve).
+
+    ``target_checkpoint``: ``"last-step"`` (the target's highest training step: the end of the main run, on the
+    ladder's data), None (its last checkpoint by tokens, e.g. an anneal on other data) or a checkpoint label.
     """
     t = ev[(ev["task"] == task)]
     if t.empty:
@@ -213,7 +217,14 @@ def ladder_backtest(
     w = w[~w["model"].isin(exclude)]
     tgt = _final(w.assign(task=task).melt(id_vars=["model", "replicate", "checkpoint", "scale", "tokens", "step"],
                                            value_vars=[acc_metric]).rename(columns={"variable": "metric"}))  # fmt: skip
-    tgt = tgt[tgt["model"] == target]
+    tgt_all = w[w["model"] == target].rename(columns={acc_metric: "value"})
+    if target_checkpoint == "last-step":
+        stepped = tgt_all[tgt_all["step"].notna()]
+        tgt = stepped[stepped["step"] == stepped["step"].max()] if not stepped.empty else stepped
+    elif target_checkpoint is not None:
+        tgt = tgt_all[tgt_all["checkpoint"] == target_checkpoint]
+    else:
+        tgt = tgt[tgt["model"] == target]
     if tgt.empty:
         raise InputError(
             f"target model {target!r} has no {acc_metric} on {task!r}", fix="name a model of the table"
@@ -257,9 +268,10 @@ def ladder_backtest(
             continue
         reps[b] = (lp, tw + rng.choice(res2), di)
     lo, hi = interval(reps, level)
-    tgt_loss = _final(t[(t["model"] == target) & (t["metric"] == loss_metric)])["value"]
+    tgt_loss = tgt_all.loc[tgt_all["checkpoint"] == tgt["checkpoint"].iloc[0], loss_metric]
     out = {
-        "task": task, "target": target, "max_scale": max_scale, "acc_metric": acc_metric, "chance": chance,
+        "task": task, "target": target, "target_checkpoint": str(tgt["checkpoint"].iloc[0]),
+        "target_tokens": d_t, "max_scale": max_scale, "acc_metric": acc_metric, "chance": chance,
         "n_runs": len(runs), "actual": y_t,
         "loss_actual": float(tgt_loss.iloc[0]) if len(tgt_loss) else np.nan, "loss_pred": l_pred,
         "loss_lo": float(lo[0]), "loss_hi": float(hi[0]),

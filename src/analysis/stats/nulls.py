@@ -53,10 +53,13 @@ def permutation_pvalue(
     rng: np.random.Generator | None = None,
     exact_max: int = EXACT_MAX,
     chunk: int = 50000,
+    obs: float | None = None,
 ) -> tuple[float, bool]:
-    """(p, exact) for one oriented curve ``y`` sorted by scale; ``stat`` maps ``[B, n]`` rows to scores."""
+    """(p, exact) for one oriented curve ``y`` sorted by scale; ``stat`` maps ``[B, n]`` rows to scores.
+    ``obs``: compare with this value instead of the curve's own score (P(score >= threshold) by chance)."""
     y = np.asarray(y, dtype=float)
-    obs = float(np.asarray(stat(y[None, :]))[0])
+    if obs is None:
+        obs = float(np.asarray(stat(y[None, :]))[0])
     if np.isnan(obs):
         return math.nan, True
     n = y.size
@@ -107,16 +110,21 @@ def bh(p) -> np.ndarray:
     return q
 
 
-def per_metric_summary(scores: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
-    """Per metric (and source): tests, how many could pass BH at all (min attainable p <= alpha/m), how many
-    pass, and the expected number of threshold passes by chance (``expected_by_chance`` column summed)."""
-    keys = [c for c in ("source", "metric") if c in scores.columns]
-    m = int(scores["p"].notna().sum())
-    g = scores.assign(_can=scores["min_p"] <= alpha / max(m, 1), _pass=scores["q"] <= alpha).groupby(keys)
-    out = pd.DataFrame({"n_tests": g.size(), "n_can_pass_bh": g["_can"].sum(), "n_pass_bh": g["_pass"].sum()})
-    for col in ("emergent", "expected_by_chance"):
-        if col in scores.columns:
-            out[col] = g[col].sum()
+def per_metric_summary(tests: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
+    """Per metric (and source) from :func:`src.analysis.stats.verdicts.permutation_table`: curves, how many have
+    a reachable threshold, pass it, are expected to pass it by chance (sum of the per-curve permutation
+    probabilities), could pass BH at all, pass BH, and are called emergent."""
+    keys = [c for c in ("source", "metric") if c in tests.columns]
+    t = tests.assign(
+        _ok=tests["threshold_status"] == "ok", _above=tests["E"] >= tests.attrs.get("threshold", np.inf),
+        _pass=tests["q"] <= alpha, _em=tests["emergent"] == "emergent",
+    )  # fmt: skip
+    g = t.groupby(keys)
+    out = pd.DataFrame({
+        "n_curves": g.size(), "n_threshold_reachable": g["_ok"].sum(), "n_above_threshold": g["_above"].sum(),
+        "expected_above_by_chance": g["p_chance_above"].sum(), "n_can_pass_bh": g["can_pass_bh"].sum(),
+        "n_pass_bh": g["_pass"].sum(), "n_emergent": g["_em"].sum(),
+    })  # fmt: skip
     return out.reset_index()
 
 
