@@ -143,7 +143,7 @@ def task_figure(
         lv = np.linspace(min(late[loss_metric].min(), r["loss_pred"]) - 0.05, late[loss_metric].max(), 200)
         ax_l.plot(lv, s2.predict(lv), color="C3", lw=1.2, label="step 2: chance-floor logistic")
         ax_l.errorbar([r["loss_pred"]], [r["two_step"]], xerr=[[r["loss_pred"] - r["loss_lo"]], [r["loss_hi"] - r["loss_pred"]]],
-                      fmt="D", color="C3", ms=5, capsize=3, label="target: predicted loss (step 1)")  # fmt: skip
+                      fmt="D", color="C3", ms=5, capsize=3, label="two-step: predicted loss (step 1) -> accuracy (step 2)")  # fmt: skip
         ax_l.scatter(
             [r["loss_actual"]],
             [r["actual"]],
