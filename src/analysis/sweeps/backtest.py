@@ -25,6 +25,7 @@ from scipy.stats import gamma as gamma_dist
 
 from src.analysis.core.curves import curve_table
 from src.analysis.core.metrics import classify
+from src.analysis.stats.backtest import fit_saturating
 from src.analysis.sweeps.loading import SweepError
 
 _EPS = 1e-6
@@ -62,6 +63,7 @@ def _recon_from_sq_err(mean_sq_err: np.ndarray, c: float, ctx: dict) -> np.ndarr
 
 
 _MODEL_MAPS: dict[str, ModelMap] = {}
+_FORMULA = {"direct": "power law in N", "saturating": "gap = E + A N^-alpha"}
 
 
 def register_model_map(sharp_family: str, model_map: ModelMap) -> None:
@@ -142,6 +144,11 @@ def backtest(
             info = classify(metric)
             hib = info.kind.higher_is_better
             preds = {"direct": fit_power_law(fit_sizes, y.loc[fit_sizes], hib)(pred_sizes)}
+            if n_fit >= 3:  # with an irreducible term: gap = E + A N^-alpha (src/analysis/stats/backtest.py)
+                gap = 1.0 - y.loc[fit_sizes].to_numpy(float) if hib else y.loc[fit_sizes].to_numpy(float)
+                if (gap > 0).all():
+                    g = fit_saturating(fit_sizes, gap).predict(pred_sizes)
+                    preds["saturating"] = 1.0 - g if hib else g
             mm = _MODEL_MAPS.get(info.kind.family) if info.sharpness == "sharp" and info.param else None
             smooth_key = f"{info.split}/{mm.smooth_name}" if mm else None
             ctx: dict | None = {}
@@ -157,10 +164,13 @@ def backtest(
             actual = y.loc[pred_sizes].to_numpy(float)
             for method, pred in preds.items():
                 err = np.abs(pred - actual)
+                span = float(y.max() - y.min())
                 rows.append({
                     "sweep": sweep, "task_name": task, "metric": metric, "sharpness": info.sharpness,
-                    "method": method, "formula": mm.formula if (mm and method != "direct") else "power law in N",
+                    "method": method, "formula": _FORMULA.get(method, mm.formula if mm else ""),
                     "n_fit": n_fit, "n_pred": len(pred_sizes), "mae": float(err.mean()), "max_abs_err": float(err.max()),
+                    "mean_rel_err": float(np.mean(err / np.abs(actual))) if (actual != 0).all() else np.nan,
+                    "range_share": float(err.mean() / span) if span > 0 else np.nan,
                 })  # fmt: skip
                 for n, p, a in zip(pred_sizes, pred, actual, strict=True):
                     points.append((sweep, task, metric, method, float(n), float(p), float(a)))

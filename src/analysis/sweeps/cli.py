@@ -185,7 +185,19 @@ def cmd_backtest(args: argparse.Namespace) -> int:
             figures={"backtest": paths[0]},
             tables={"backtest": part, "points": pts},
         )
-    cols = ["task_name", "metric", "sharpness", "method", "formula", "n_fit", "n_pred", "mae", "max_abs_err"]
+    cols = [
+        "task_name",
+        "metric",
+        "sharpness",
+        "method",
+        "formula",
+        "n_fit",
+        "n_pred",
+        "mae",
+        "max_abs_err",
+        "mean_rel_err",
+        "range_share",
+    ]
     print_table("Backtest (fit the smaller sizes, predict the larger; errors on seed means):", summary[cols])
     return 0
 
