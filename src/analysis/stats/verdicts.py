@@ -85,7 +85,8 @@ def permutation_table(
 ) -> pd.DataFrame:
     """Per curve (key, x, oriented y): N-aware threshold status, exact (N <= 8) or Monte-Carlo permutation p with
     enough draws for BH over all curves to pass (:func:`draws_for_bh`), the smallest attainable p, BH q, and
-    the verdict ``emergent`` = status ok, E >= threshold and q <= alpha."""
+    the verdict ``emergent`` = status ok, E >= threshold and q <= alpha. ``can_pass_bh``: smallest attainable p
+    <= alpha (else no correction can ever let it pass); ``can_pass_bh_alone``: <= alpha / m."""
     m = len(curves)
     n_draws = n_draws or draws_for_bh(m, alpha)
     rng = np.random.default_rng(seed)
@@ -100,7 +101,10 @@ def permutation_table(
                      "min_p": min_pvalue(y.size, n_draws)})  # fmt: skip
     out = pd.DataFrame(rows)
     out["q"] = bh(out["p"])
-    out["can_pass_bh"] = out["min_p"] <= alpha / max(m, 1)
+    # BH's q is never below p: a test whose smallest attainable p exceeds alpha can never pass; one at or below
+    # alpha / m passes on its own, one between passes only together with enough others
+    out["can_pass_bh"] = out["min_p"] <= alpha
+    out["can_pass_bh_alone"] = out["min_p"] <= alpha / max(m, 1)
     ok = out["threshold_status"] == "ok"
     out["emergent"] = np.where(
         ~ok, out["threshold_status"],
