@@ -101,8 +101,19 @@ def cmd_fig4(args: argparse.Namespace) -> int:
 def cmd_pred3(args: argparse.Namespace) -> int:
     from src.analysis.arithmetic.scoring import model_table, prediction3_table
 
+    if args.max_len < 2:
+        raise InputError(
+            f"prediction 3 compares accuracy across target lengths L = 1..max-len; --max-len {args.max_len} "
+            "gives one length",
+            fix="pass --max-len 2 or more (default 5)",
+        )
     out = _out(args)
     pred = prediction3_table(model_table(_items(args), subset=args.subset))
+    if pred.empty:
+        raise InputError(
+            "no model has exact match and edit distance at L = 1 and 2",
+            fix="check that the targets have at least 2 characters",
+        )
     print(write_table(pred, out / "prediction3.csv"))
     cols = ["task_name", "run_dir", "num_params", "p_l1", "max_L", "r2_acc", "q_fit", "r2_acc_fit", "r2_ed",
             "slope_fit", "r2_ed_fit"]  # fmt: skip

@@ -14,12 +14,12 @@ CURVE_KEYS = ["sweep", "task_name", "model_family", "metric", "num_params"]
 def curve_table(table: pd.DataFrame, split: str | None = "test") -> pd.DataFrame:
     """One row per (sweep, task, metric, num_params): seed mean, min, max, count, and the metric's kind.
 
-    Rows of ``split`` only (all splits with ``None``); metrics the registry does not know are dropped here (list
+    Rows of ``split`` (and of metrics named without a split) only (all splits with ``None``); metrics the registry does not know are dropped here (list
     them with :func:`unknown_metrics`).
     """
     df = table if "sweep" in table.columns else table.assign(sweep="")
     infos = {m: classify(m) for m in df["metric"].unique()}
-    keep = [m for m, i in infos.items() if i is not None and (split is None or i.split == split)]
+    keep = [m for m, i in infos.items() if i is not None and (split is None or i.split in (split, ""))]
     df = df[df["metric"].isin(keep)]
     if "n_test" not in df.columns:
         df = df.assign(n_test=np.nan)

@@ -11,9 +11,16 @@ it (all K of K right, reconstruction error under a threshold, a whole sequence r
 
 from __future__ import annotations
 
+import os
 import re
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from fnmatch import fnmatchcase
+from pathlib import Path
 from typing import Literal
+
+from src.results.errors import InputError
 
 Sharpness = Literal["smooth", "sharp"]
 
@@ -28,9 +35,9 @@ class MetricKind:
     """
 
     pattern: str
-    sharpness: Sharpness
+    sharpness: Sharpness | None  # None: not known (declare it with --sharp / --smooth)
     label: str
-    higher_is_better: bool
+    higher_is_better: bool | None  # None: not known (declare it with --higher-is-better / --lower-is-better)
     family: str
     param_label: str | None = None
     identity_param: str | None = None  # parameter value at which the sharp metric is its smooth companion
@@ -97,6 +104,10 @@ for _kind in (
     ),
     MetricKind(r"exact_match", "sharp", "exact match", True, "exact_match"),
     MetricKind(r"multiple_choice_grade", "sharp", "multiple choice grade", True, "multiple_choice_grade"),
+    MetricKind(r"exact_str_match", "sharp", "exact string match", True, "exact_str_match"),
+    MetricKind(
+        r"case_insensitive_str_match", "sharp", "exact string match (any case)", True, "exact_str_match"
+    ),
     # smooth (continuous, about linear in the per-item error rate)
     MetricKind(rf"edit_distance_l={_P}", "smooth", "token edit distance", False, "edit_distance", "L"),
     MetricKind(r"edit_distance", "smooth", "token edit distance", False, "edit_distance"),
@@ -115,33 +126,59 @@ for _kind in (
     MetricKind(r"(?i).*cross_entropy.*", "smooth", "cross-entropy", False, "cross_entropy"),
     MetricKind(r"(?i).*edit_distance.*", "smooth", "edit distance", False, "edit_distance"),
     MetricKind(r"(?i).*loss.*", "smooth", "loss", False, "loss"),
+    # direction known, sharpness not settled by the paper: declare --sharp/--smooth to draw or claim them
+    MetricKind(r"(?i).*bleu.*", None, "BLEU", True, "bleu"),
+    MetricKind(r"(?i)rouge.*", None, "ROUGE", True, "rouge"),
+    MetricKind(r"(?i).*(?:macro_|sequence_)?f1", None, "F1", True, "f1"),
+    MetricKind(r"(?i)log_likelihood", None, "log-likelihood", True, "log_likelihood"),
+    MetricKind(
+        r"normalized_aggregate_score", None, "normalized aggregate score", True, "normalized_aggregate_score"
+    ),
 ):
     register_metric_kind(_kind)
 
 
-def classify(key: str) -> MetricInfo | None:
-    """Parse a log key (``test/subset_acc_k=3``) into a :class:`MetricInfo`; ``None`` for an unknown metric."""
-    split, sep, name = key.partition("/")
-    if not sep:
-        split, name = "", key
+def _registry_kind(name: str) -> tuple[MetricKind, str | None] | None:
     for pattern, kind in _REGISTRY:
         m = pattern.fullmatch(name)
         if m:
-            param = m.groupdict().get("param")
-            return MetricInfo(key=key, split=split, name=name, kind=kind, param=param)
+            return kind, m.groupdict().get("param")
     return None
 
 
-def higher_is_better(key: str, lower_is_better=(), default: bool = True) -> bool:
-    """The one direction rule: ``False`` for a name matching a ``lower_is_better`` glob, else the registry's
-    direction, else ``default`` for a name the registry does not know."""
-    from fnmatch import fnmatchcase
+def classify(key: str) -> MetricInfo | None:
+    """Parse a log key (``test/subset_acc_k=3``) into a :class:`MetricInfo`; ``None`` for an unknown metric.
 
+    Declarations in force (:func:`declared`) override the registry field by field (a glob that only says
+    ``lower`` keeps the registry's sharpness); a declared name the registry does not know gets a kind of its own.
+    """
+    split, sep, name = key.partition("/")
+    if not sep:
+        split, name = "", key
+    found = _registry_kind(name)
+    decls = [d for d in _DECLARED if d.matches(key, name)]
+    if found is None and not decls:
+        return None
+    kind, param = found if found is not None else (MetricKind(re.escape(name), None, name, None, name), None)
+    if kind.pattern.startswith("(?i)"):  # a broad name marker: the metric's own name labels it
+        kind = replace(kind, label=name)
+    for d in decls:
+        kind = d.apply(kind)
+    return MetricInfo(key=key, split=split, name=name, kind=kind, param=param)
+
+
+def higher_is_better(key: str, lower_is_better: Iterable[str] = (), default: bool | None = None) -> bool:
+    """The one direction rule: ``False`` for a name matching a ``lower_is_better`` glob, else the declared or
+    registered direction, else ``default``; with no default, an unknown direction is an :class:`InputError`."""
     name = key.partition("/")[2] or key
     if any(fnmatchcase(key, g) or fnmatchcase(name, g) for g in lower_is_better):
         return False
     info = classify(key)
-    return info.kind.higher_is_better if info is not None else default
+    if info is not None and info.kind.higher_is_better is not None:
+        return info.kind.higher_is_better
+    if default is None:
+        raise undeclared_error([key], need="direction")
+    return default
 
 
 def param_sort_key(info: MetricInfo) -> tuple[str, float, str]:
@@ -152,3 +189,170 @@ def param_sort_key(info: MetricInfo) -> tuple[str, float, str]:
         return (info.kind.family, float(info.param), info.param)
     except ValueError:
         return (info.kind.family, float("inf"), info.param)
+
+
+# ---- declarations: what a user says about metrics the registry does not know (YAML file or flags with globs) ----
+
+DIRECTIONS = {"higher": True, "higher_is_better": True, "lower": False, "lower_is_better": False}
+
+
+@dataclass(frozen=True)
+class Declaration:
+    """What a user declares about the metrics whose name matches ``glob`` (``fnmatch``, case-sensitive); every
+    field left None keeps what the registry (or an earlier declaration) says."""
+
+    glob: str
+    higher_is_better: bool | None = None
+    sharpness: Sharpness | None = None
+    chance: float | None = None
+    lower: float | None = None
+    upper: float | None = None
+    label: str | None = None
+    source: str = "flags"
+
+    def matches(self, key: str, name: str) -> bool:
+        return fnmatchcase(key, self.glob) or fnmatchcase(name, self.glob)
+
+    def apply(self, kind: MetricKind) -> MetricKind:
+        fields = {
+            f: getattr(self, f)
+            for f in ("higher_is_better", "sharpness", "chance", "lower", "upper", "label")
+            if getattr(self, f) is not None
+        }
+        return replace(kind, **fields)
+
+
+_DECLARED: list[Declaration] = []
+
+
+@contextmanager
+def declared(declarations: Sequence[Declaration]) -> Iterator[None]:
+    """Put ``declarations`` in force for :func:`classify` inside the block (later ones win over earlier ones)."""
+    saved = list(_DECLARED)
+    _DECLARED[:] = [*saved, *declarations]
+    try:
+        yield
+    finally:
+        _DECLARED[:] = saved
+
+
+def declarations_from_flags(
+    lower_is_better: Iterable[str] = (),
+    higher_is_better: Iterable[str] = (),
+    sharp: Iterable[str] = (),
+    smooth: Iterable[str] = (),
+    chance: Iterable[str] = (),
+) -> list[Declaration]:
+    """Declarations from command-line globs; each flag value may hold several globs separated by commas.
+    ``chance`` values are ``GLOB=VALUE``."""
+
+    def globs(values: Iterable[str]) -> list[str]:
+        return [g.strip() for v in values for g in str(v).split(",") if g.strip()]
+
+    out = [Declaration(g, higher_is_better=False) for g in globs(lower_is_better)]
+    out += [Declaration(g, higher_is_better=True) for g in globs(higher_is_better)]
+    out += [Declaration(g, sharpness="sharp") for g in globs(sharp)]
+    out += [Declaration(g, sharpness="smooth") for g in globs(smooth)]
+    for item in chance:
+        glob, sep, value = str(item).rpartition("=")
+        try:
+            level = float(value)
+        except ValueError:
+            level = None
+        if not sep or not glob or level is None:
+            raise InputError(
+                f"--chance expects GLOB=VALUE, got {item!r}", fix="e.g. --chance 'multiple_choice_grade=0.25'"
+            )
+        out.append(Declaration(glob, chance=level))
+    return out
+
+
+def load_declarations(path: str | os.PathLike) -> list[Declaration]:
+    """Declarations from a small YAML (or JSON) file::
+
+    metrics:                  # the top-level key is optional
+      exact_match: {direction: higher, kind: sharp, chance: 0, bounds: [0, 1]}
+      "edit_*": {direction: lower, kind: smooth}
+      bertscore_f1: {direction: higher, kind: smooth, label: BERTScore F1}
+    """
+    import yaml
+
+    path = Path(path)
+    fix = "see `python -m src.analysis ingest --help` for the declaration format"
+    if not path.is_file():
+        raise InputError("metric declarations file does not exist", path=path, fix="check the path")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as err:
+        line = getattr(getattr(err, "problem_mark", None), "line", None)
+        raise InputError(
+            f"not valid YAML ({type(err).__name__})",
+            path=path,
+            where=None if line is None else line + 1,
+            fix=fix,
+        ) from err
+    if isinstance(data, dict) and set(data) == {"metrics"}:
+        data = data["metrics"]
+    if not isinstance(data, dict) or not data:
+        raise InputError("must map metric names or globs to their declarations", path=path, fix=fix)
+    out = []
+    known = {"direction", "kind", "sharpness", "chance", "bounds", "label"}
+    for glob, spec in data.items():
+        if not isinstance(spec, dict):
+            raise InputError(f"declaration of {glob!r} must be a mapping, got {spec!r}", path=path, fix=fix)
+        unknown = sorted(set(spec) - known)
+        if unknown:
+            raise InputError(f"declaration of {glob!r} has unknown key(s) {unknown}", path=path,
+                             fix=f"use only {sorted(known)}")  # fmt: skip
+        direction = spec.get("direction")
+        if direction is not None and str(direction) not in DIRECTIONS:
+            raise InputError(
+                f"direction of {glob!r} must be higher or lower, got {direction!r}", path=path, fix=fix
+            )
+        kind = spec.get("kind", spec.get("sharpness"))
+        if kind is not None and kind not in ("sharp", "smooth"):
+            raise InputError(f"kind of {glob!r} must be sharp or smooth, got {kind!r}", path=path, fix=fix)
+        bounds = spec.get("bounds")
+        if bounds is not None and not (isinstance(bounds, list) and len(bounds) == 2):
+            raise InputError(f"bounds of {glob!r} must be [low, high], got {bounds!r}", path=path, fix=fix)
+        try:
+            chance = None if spec.get("chance") is None else float(spec["chance"])
+            lo, hi = (None, None) if bounds is None else (float(bounds[0]), float(bounds[1]))
+        except (TypeError, ValueError) as err:
+            raise InputError(
+                f"chance/bounds of {glob!r} must be numbers ({err})", path=path, fix=fix
+            ) from err
+        out.append(Declaration(str(glob), None if direction is None else DIRECTIONS[str(direction)], kind,
+                               chance, lo, hi, spec.get("label"), source=str(path)))  # fmt: skip
+    return out
+
+
+DECLARE_HINT = (
+    "declare them with --higher-is-better/--lower-is-better GLOB and --sharp/--smooth GLOB (globs allowed, "
+    "e.g. 'edit_*'), or in a YAML file given with --metrics-file (name: {direction: lower, kind: smooth}), or "
+    "leave them out with --metric GLOB"
+)
+
+
+def undeclared_error(keys: Iterable[str], need: str = "direction and kind") -> InputError:
+    keys = sorted(set(keys))
+    shown = ", ".join(keys[:20]) + (f" ... and {len(keys) - 20} more" if len(keys) > 20 else "")
+    return InputError(f"metric(s) with unknown {need}: {shown}", fix=DECLARE_HINT)
+
+
+def require_known(keys: Iterable[str], direction: bool = True, sharpness: bool = True) -> None:
+    """One :class:`InputError` listing every metric in ``keys`` whose direction (and/or sharpness) is unknown."""
+    missing = []
+    for key in keys:
+        info = classify(key)
+        if (
+            info is None
+            or (direction and info.kind.higher_is_better is None)
+            or (sharpness and info.sharpness is None)
+        ):
+            missing.append(key)
+    if missing:
+        what = " and ".join(
+            w for w, on in (("direction", direction), ("kind (sharp/smooth)", sharpness)) if on
+        )
+        raise undeclared_error(missing, need=what)

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from src.results.errors import InputError
+
 MODEL_FIELDS: dict[str, type | tuple[type, ...]] = {
     "model_family": str,
     "model_name": str,
@@ -54,7 +56,7 @@ AGGREGATE_METRIC = "normalized_aggregate_score"
 GET_IT = "clone https://github.com/google/BIG-bench (the score files live in its benchmark_tasks/*/results/)"
 
 
-class BigBenchSchemaError(ValueError):
+class BigBenchSchemaError(InputError):
     """A BIG-Bench score file does not follow the official results schema."""
 
 
@@ -156,7 +158,7 @@ def find_benchmark_tasks(root: str | os.PathLike) -> Path:
     for candidate in (root, root / "benchmark_tasks", root / "bigbench" / "benchmark_tasks"):
         if candidate.name == "benchmark_tasks" and candidate.is_dir():
             return candidate
-    raise FileNotFoundError(
+    raise InputError(
         f"no BIG-Bench results tree at {root}: expected {root}/bigbench/benchmark_tasks/<task>/results/"
         f"scores_<model>.json (pass the repo root, its bigbench/ or benchmark_tasks/ dir); to get it, {GET_IT}"
     )
@@ -170,7 +172,7 @@ def read_results_tree(root: str | os.PathLike, params: str = "non_embedding_para
     tasks_dir = find_benchmark_tasks(root)
     files = sorted(tasks_dir.glob("*/results/scores_*.json"))
     if not files:
-        raise FileNotFoundError(
+        raise InputError(
             f"{tasks_dir} holds no <task>/results/scores_*.json files; PyPI's bigbench package ships no results. "
             f"To get them, {GET_IT}"
         )
@@ -212,13 +214,13 @@ def to_long(
         available = sorted(set(df.shots))
         df = df[df.shots == shots]
         if df.empty:
-            raise ValueError(f"no BIG-Bench scores with number_of_shots={shots}; available: {available}")
+            raise InputError(f"no BIG-Bench scores with number_of_shots={shots}; available: {available}")
     out = df.rename(columns={"params": "size"})[
         ["task", "metric", "family", "model", "size", "score", "preferred"]
     ]
     if not all(math.isfinite(s) and s > 0 for s in out["size"]):
         bad = out[[not (math.isfinite(s) and s > 0) for s in out["size"]]].iloc[0]
-        raise ValueError(
+        raise InputError(
             f"model {bad.family}/{bad.model} has no positive parameter count ({bad['size']}) in the chosen field; "
             f"read the tree with another params field ({', '.join(PARAM_FIELDS)})"
         )

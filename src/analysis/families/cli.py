@@ -19,7 +19,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from src.analysis.core.inputs import add_declaration_args, add_ingest_args
 from src.analysis.core.saving import save_figure, save_table
+from src.results.errors import InputError
 
 DEFAULT_OUT = "outputs/meta_analysis"
 WEI = "llm/wei2022_bigbench_emergence_annotations.csv"
@@ -27,34 +29,52 @@ METADATA = "llm/bigbench_meta/bigbench_task_metadata.csv"
 DEFAULT_BRIER = "brier_score_target_prob_renormalized"
 
 
-def _mapping(items: list[str]) -> dict[str, str]:
-    out = {}
-    for item in items:
-        canonical, sep, theirs = item.partition("=")
-        if not sep or not canonical or not theirs:
-            raise SystemExit(f"--column expects canonical=yours (e.g. family=model_family), got {item!r}")
-        out[canonical] = theirs
-    return out
-
-
-def load_inputs(args: argparse.Namespace) -> pd.DataFrame:
-    """The long table the command works on: official BIG-Bench tree, given tables, or the stand-ins by default."""
+def load_evidence_inputs(args: argparse.Namespace) -> pd.DataFrame:
+    """The evidence the command works on: BIG-Bench's results tree, given tables or sweep dirs (ingested with the
+    table flags), or by default the open-model stand-in tables. Each source is checked on its own, so two sources
+    may hold the same (family, model, task, metric)."""
+    from src.analysis.core.inputs import load_evidence, select_metrics
+    from src.analysis.core.views import long_to_evidence
     from src.analysis.families import bigbench, score_tables
 
     parts = []
     if args.bigbench_results:
         tidy = bigbench.read_results_tree(args.bigbench_results, params=args.params)
         long = bigbench.to_long(tidy, shots=args.shots)
-        parts.append(long.drop(columns="preferred").assign(source="bigbench"))
-    for path in args.table or []:
-        parts.append(
-            score_tables.read_long_table(
-                path, columns=_mapping(args.column or []), size_scale=args.size_scale
-            )
-        )
+        parts.append(long_to_evidence(long.drop(columns="preferred"), source="bigbench"))
+    inputs = [*args.inputs, *(args.table or [])]
+    if inputs:
+        ev = load_evidence([Path(p) for p in inputs], args)
+        # a table's rows are labelled by its file name (the Fig. 5A columns), a sweep's by its label
+        ev["source"] = ev["source"].map(lambda s: Path(s).name.split(".")[0] if s.endswith(_SUFFIXES) else s)
+        parts.append(ev)
     if not parts:
-        parts.append(score_tables.read_standins(args.data_dir))
+        parts.append(select_metrics(long_to_evidence(score_tables.read_standins(args.data_dir), "standins"),
+                                    args.metric))  # fmt: skip
     return pd.concat(parts, ignore_index=True)
+
+
+_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq", ".json", ".jsonl", ".ndjson", ".gz")
+
+
+def load_inputs(args: argparse.Namespace, metrics: list[str] | None = None) -> pd.DataFrame:
+    """The long view (``source, task, metric, family, model, size, score``) of the inputs' evidence, replicates
+    averaged; ``metrics``: keep only these. The direction of every metric kept must be known (one error lists
+    those to declare)."""
+    from src.analysis.core.metrics import require_known
+    from src.analysis.core.views import evidence_to_long
+
+    ev = load_evidence_inputs(args)
+    if metrics is not None:
+        absent = [m for m in metrics if m not in set(ev["metric"])]
+        if absent:
+            raise InputError(
+                f"metric(s) {absent} are not in the inputs (they have {sorted(ev['metric'].unique())[:20]})",
+                fix="name metrics of the inputs (--mcg-metric, --brier-metric)",
+            )
+        ev = ev[ev["metric"].isin(metrics)]
+    require_known(ev["metric"].unique(), direction=True, sharpness=False)
+    return evidence_to_long(ev)
 
 
 def _save(fig, out_dir: Path, name: str) -> list[Path]:
@@ -79,7 +99,6 @@ def _scores(args: argparse.Namespace, long: pd.DataFrame) -> pd.DataFrame:
         threshold=args.threshold,
         min_sizes=args.min_sizes,
         ties=args.ties,
-        lower_is_better=args.lower_is_better,
     )
 
 
@@ -136,7 +155,7 @@ def run_fig6(args: argparse.Namespace) -> int:
     from src.analysis.families.meta_analysis import mcg_vs_brier
 
     out = _out_dir(args)
-    long = load_inputs(args)
+    long = load_inputs(args, metrics=[args.mcg_metric, args.brier_metric])
     pairs = mcg_vs_brier(_scores(args, long), mcg=args.mcg_metric, brier=args.brier_metric)
     note = TARGET_ONLY_NOTE if "target_prob" in args.brier_metric else ""
     _csv(
@@ -144,14 +163,22 @@ def run_fig6(args: argparse.Namespace) -> int:
         out,
         "fig6_mcg_vs_brier",
     )
-    _save(fig6_scatter(pairs, args.threshold, args.mcg_metric, args.brier_metric), out, "fig6_scatter")
+    _save(
+        fig6_scatter(pairs, args.threshold, args.mcg_metric, args.brier_metric, note=note),
+        out,
+        "fig6_scatter",
+    )
     families = args.family or list(
         pairs.groupby("family").emergence_mcg.max().sort_values(ascending=False).index[: args.n_families]
     )
     for fam in families:
         safe = "".join(c if c.isalnum() or c in "-._" else "_" for c in fam)
-        _save(fig6_curves(long, pairs, fam, args.mcg_metric, args.brier_metric), out, f"fig6_curves_{safe}")
-    print(f"Fig. 6 ({args.brier_metric}; stand-in Brier is target-only, see PROVENANCE): {len(pairs)} (task, family) "
+        fig = fig6_curves(
+            long, pairs, fam, args.mcg_metric, args.brier_metric, note=note, max_tasks=args.max_curves
+        )
+        _save(fig, out, f"fig6_curves_{safe}")
+    caveat = "; target-only Brier, see PROVENANCE" if note else ""
+    print(f"Fig. 6 ({args.mcg_metric} vs {args.brier_metric}{caveat}): {len(pairs)} (task, family) "
           f"pairs; emergent under MCG: {int(pairs.emergent_mcg.sum())}, under Brier: {int(pairs.emergent_brier.sum())}, "
           f"MCG emergence that disappears under Brier: {int(pairs.disappears.sum())} (threshold {args.threshold:g})")  # fmt: skip
     print(pairs[pairs.emergent_mcg | pairs.emergent_brier].to_string(index=False))
@@ -166,8 +193,7 @@ def run_null(args: argparse.Namespace) -> int:
     out = _out_dir(args)
     long = load_inputs(args)
     scores = _scores(args, long)
-    kw = dict(n_draws=args.n_draws, seed=args.seed, min_sizes=args.min_sizes, ties=args.ties,
-              lower_is_better=args.lower_is_better)  # fmt: skip
+    kw = dict(n_draws=args.n_draws, seed=args.seed, min_sizes=args.min_sizes, ties=args.ties)
     nulls = {}
     for kind in args.nulls:
         keys, mat = null_scores(long, kind=kind, **kw)
@@ -235,13 +261,13 @@ def _add_inputs(p: argparse.ArgumentParser) -> None:
                    choices=["non_embedding_params", "total_params", "flop_matched_non_embedding_params"],
                    help="BIG-Bench model size field used as the x axis")  # fmt: skip
     g.add_argument("--table", action="append", metavar="PATH",
-                   help="long table (CSV/TSV/Parquet) with task, metric, family, model, size, score; repeatable")  # fmt: skip
-    g.add_argument("--column", action="append", metavar="CANONICAL=YOURS",
-                   help="map a canonical column to your table's name, e.g. --column family=model_family")  # fmt: skip
-    g.add_argument(
-        "--size-scale", type=float, default=1.0, help="multiply --table sizes (1e9 if in billions)"
-    )
+                   help="an evidence table file (same as giving it as INPUT); repeatable")  # fmt: skip
     g.add_argument("--data-dir", default=None, help="data root (default $DATA_DIR)")
+    p.add_argument("inputs", nargs="*", metavar="INPUT",
+                   help="evidence table file(s) (CSV, TSV, Parquet, JSON, JSONL) or sweep dir(s); shaped by the "
+                        "table flags below")  # fmt: skip
+    add_ingest_args(p)
+    add_declaration_args(p)
 
 
 def _add_scoring(p: argparse.ArgumentParser) -> None:
@@ -254,9 +280,6 @@ def _add_scoring(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument("--ties", choices=["mean", "error"], default="mean",
                    help="several models of one family at one size: average them or refuse (default mean)")  # fmt: skip
-    g.add_argument("--lower-is-better", action="append", default=[], metavar="METRIC",
-                   help="metric to negate before scoring (Brier, calibration error, loss, perplexity and edit "
-                        "distance are recognised by name)")  # fmt: skip
 
 
 def _add_out(p: argparse.ArgumentParser) -> None:
@@ -293,6 +316,13 @@ def _add_fig6(p: argparse.ArgumentParser) -> None:
         type=int,
         default=3,
         help="without --family: the N families with the highest MCG emergence (default 3)",
+    )
+    p.add_argument(
+        "--max-curves",
+        type=int,
+        default=8,
+        help="per family figure: draw the N tasks with the highest MCG emergence, the rest only in a summary "
+        "panel (median and interquartile range over all tasks; default 8)",
     )
 
 

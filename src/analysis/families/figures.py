@@ -12,6 +12,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from src.analysis.core.metrics import higher_is_better  # noqa: E402
 from src.analysis.families.meta_analysis import EXACT, MCG  # noqa: E402
 
 TARGET_ONLY_NOTE = (
@@ -97,17 +98,31 @@ def fig5bc(summary: pd.DataFrame, share_all: float, share_known: float) -> Figur
 
 
 def fig6_curves(
-    long: pd.DataFrame, pairs: pd.DataFrame, family: str, mcg: str, brier: str, source: str | None = None
+    long: pd.DataFrame,
+    pairs: pd.DataFrame,
+    family: str,
+    mcg: str,
+    brier: str,
+    source: str | None = None,
+    note: str = "",
+    max_tasks: int = 8,
 ) -> Figure:
-    """One family: every task's curve under MCG (left) and Brier (right) vs parameters, emergence scores in legend."""
+    """One family: the ``max_tasks`` tasks with the highest emergence under ``mcg`` drawn under ``mcg`` (left)
+    and ``brier`` (middle) vs parameters, emergence scores in the legend; when the family has more tasks, a third
+    panel summarises all of them (median and interquartile range per size, each metric on its own axis)."""
     sel = long[(long.family == family) & long.metric.isin([mcg, brier])]
     p = pairs[pairs.family == family]
     if source is not None:
         sel, p = sel[sel.source == source], p[p.source == source]
     if p.empty:
         raise ValueError(f"family {family!r} has no task scored under both {mcg!r} and {brier!r}")
-    fig, (ax_m, ax_b) = plt.subplots(1, 2, figsize=(11, 4.4), constrained_layout=True, sharex=True)
-    for j, row in enumerate(p.itertuples()):
+    ranked = p.sort_values("emergence_mcg", ascending=False, kind="stable")
+    shown = ranked.head(max_tasks)
+    summary = len(ranked) > len(shown)
+    n_panels = 3 if summary else 2
+    fig, axes = plt.subplots(1, n_panels, figsize=(5.5 * n_panels, 4.4), constrained_layout=True, sharex=True)
+    ax_m, ax_b = axes[0], axes[1]
+    for j, row in enumerate(shown.itertuples()):
         for ax, metric, score, flag in (
             (ax_m, mcg, row.emergence_mcg, row.emergent_mcg),
             (ax_b, brier, row.emergence_brier, row.emergent_brier),
@@ -115,17 +130,33 @@ def fig6_curves(
             curve = sel[(sel.task == row.task) & (sel.metric == metric)].groupby("size")["score"].mean()
             ax.plot(curve.index, curve.to_numpy(), "o-", color=f"C{j % 10}", lw=2 if flag else 1,
                     label=f"{row.task} (E={score:.3g}{', emergent' if flag else ''})")  # fmt: skip
-    for ax, metric, better in ((ax_m, mcg, "higher"), (ax_b, brier, "lower")):
+    for ax, metric in ((ax_m, mcg), (ax_b, brier)):
+        better = "higher" if higher_is_better(metric) else "lower"
         ax.set_xscale("log")
         ax.set_xlabel("parameters")
         ax.set_ylabel(f"{metric} ({better} is better)")
         ax.legend(fontsize=6.5, framealpha=0.7)
-    ax_m.set_title(f"{family}: {mcg}", fontsize=10)
-    ax_b.set_title(f"{family}: {brier}\n" + TARGET_ONLY_NOTE.replace("; ", ";\n"), fontsize=8)
+    top = (
+        f"top {len(shown)} of {len(ranked)} tasks by {mcg} emergence" if summary else f"{len(ranked)} task(s)"
+    )
+    ax_m.set_title(f"{family}: {mcg}\n{top}", fontsize=10)
+    ax_b.set_title(f"{family}: {brier}" + ("\n" + note.replace("; ", ";\n") if note else ""), fontsize=8)
+    if summary:
+        ax_s = axes[2]
+        ax_t = ax_s.twinx()
+        for ax, metric, color in ((ax_s, mcg, "C0"), (ax_t, brier, "C3")):
+            by = sel[sel.metric == metric].groupby(["task", "size"])["score"].mean().unstack("task")
+            q = by.quantile([0.25, 0.5, 0.75], axis=1).T
+            ax.plot(q.index, q[0.5], "o-", color=color, label=f"{metric}: median")
+            ax.fill_between(q.index, q[0.25], q[0.75], color=color, alpha=0.2, lw=0)
+            ax.set_ylabel(f"{metric} (median, IQR)", color=color, fontsize=8)
+        ax_s.set_xscale("log")
+        ax_s.set_xlabel("parameters")
+        ax_s.set_title(f"{family}: all {len(ranked)} tasks (band: interquartile range)", fontsize=9)
     return fig
 
 
-def fig6_scatter(pairs: pd.DataFrame, threshold: float, mcg: str, brier: str) -> Figure:
+def fig6_scatter(pairs: pd.DataFrame, threshold: float, mcg: str, brier: str, note: str = "") -> Figure:
     """Emergence under MCG vs under Brier for every (task, family); quadrant counts; the Brier caveat in the title."""
     fig, ax = plt.subplots(figsize=(6.2, 5.4), constrained_layout=True)
     values, cap = _finite_cap(
@@ -134,7 +165,7 @@ def fig6_scatter(pairs: pd.DataFrame, threshold: float, mcg: str, brier: str) ->
     xm, yb = values[: len(pairs)], values[len(pairs) :]
     dis = pairs.disappears.to_numpy()
     ax.scatter(xm[~dis], yb[~dis], s=18, color="0.45", label="(task, family)")
-    ax.scatter(xm[dis], yb[dis], s=30, color="C3", label="emergent under MCG, not under Brier")
+    ax.scatter(xm[dis], yb[dis], s=30, color="C3", label=f"emergent under {mcg}, not under {brier}")
     for v in ("x", "y"):
         (ax.axvline if v == "x" else ax.axhline)(threshold, color="C3", ls="--", lw=1)
     ax.set_xscale("symlog", linthresh=1.0)
@@ -157,8 +188,10 @@ def fig6_scatter(pairs: pd.DataFrame, threshold: float, mcg: str, brier: str) ->
     )
     ax.margins(0.08)
     ax.set_xlabel(f"emergence score, {mcg}")
-    ax.set_ylabel(f"emergence score, {brier}\n(Brier negated: + = improves with scale)", fontsize=8)
-    ax.set_title(f"Fig. 6: MCG vs Brier emergence, threshold {threshold:g}\n{TARGET_ONLY_NOTE}", fontsize=8)
+    negated = "" if higher_is_better(brier) else " negated"
+    ax.set_ylabel(f"emergence score, {brier}\n(oriented{negated}: + = improves with scale)", fontsize=8)
+    ax.set_title(f"Fig. 6: {mcg} vs {brier} emergence, threshold {threshold:g}" + (f"\n{note}" if note else ""),
+                 fontsize=8)  # fmt: skip
     ax.legend(fontsize=8, loc="lower right")
     return fig
 

@@ -21,6 +21,7 @@ from scipy.stats import false_discovery_control
 
 from src.analysis.core import metrics as metrics_registry
 from src.analysis.core.emergence import emergence_score, largest_step_share
+from src.results.errors import InputError
 
 DEFAULT_THRESHOLD = 10.0
 MCG = "multiple_choice_grade"
@@ -59,7 +60,7 @@ def curves(
         by_size = group.groupby("size")["score"]
         if ties == "error" and (by_size.size() > 1).any():
             size = by_size.size().idxmax()
-            raise ValueError(
+            raise InputError(
                 f"triplet {dict(zip(keys, key, strict=True))} has several models at size {size:g}"
             )
         agg = by_size.mean()
@@ -108,7 +109,7 @@ def triplet_scores(
             }
         )
     if not rows:
-        raise ValueError(f"no (task, metric, family) triplet has {min_sizes} or more model sizes")
+        raise InputError(f"no (task, metric, family) triplet has {min_sizes} or more model sizes")
     return pd.DataFrame(rows)
 
 
@@ -142,12 +143,12 @@ def mcg_vs_brier(
     b = scores.loc[scores.metric == brier, cols]
     for metric, part in ((mcg, a), (brier, b)):
         if part.empty:
-            raise ValueError(
+            raise InputError(
                 f"no triplet scored under metric {metric!r}; metrics present: {sorted(set(scores.metric))}"
             )
     both = a.merge(b, on=keys, suffixes=("_mcg", "_brier"))
     if both.empty:
-        raise ValueError(f"no (task, family) has both {mcg!r} and {brier!r} with enough sizes")
+        raise InputError(f"no (task, family) has both {mcg!r} and {brier!r} with enough sizes")
     both["disappears"] = both.emergent_mcg & ~both.emergent_brier
     return both.sort_values([*keys]).reset_index(drop=True)
 
@@ -250,10 +251,10 @@ def wei_metric_table(annotations: pd.DataFrame, metadata: pd.DataFrame) -> pd.Da
     ):
         miss = [c for c in need if c not in df.columns]
         if miss:
-            raise ValueError(f"{name} table lacks column(s) {miss}; present: {list(df.columns)}")
+            raise InputError(f"{name} table lacks column(s) {miss}; present: {list(df.columns)}")
     unknown = sorted(set(annotations.task) - set(metadata.task))
     if unknown:
-        raise ValueError(
+        raise InputError(
             f"annotated task(s) {unknown[:5]} are not in the task metadata; check the task names"
         )
     preferred = metadata.groupby("task")["preferred_score"].agg(

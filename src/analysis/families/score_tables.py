@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from src.results.errors import InputError
+
 CANONICAL = ("task", "metric", "family", "model", "size", "score")
 STANDINS = "llm/standins"
 EXPEMERGENCE = f"{STANDINS}/expemergence_mc_accuracy_vs_brier_open_models.csv"
@@ -23,13 +25,13 @@ OBSSCALING_BENCHMARK = f"{STANDINS}/obsscaling_base_llm_benchmark_eval.csv"
 EXPEMERGENCE_COLUMNS = {"family": "model_family", "size": "n_params_billion"}
 
 
-class ScoreTableError(ValueError):
+class ScoreTableError(InputError):
     """An evaluation table cannot be read into the long format."""
 
 
 def _read_any(path: Path) -> pd.DataFrame:
     if not path.is_file():
-        raise FileNotFoundError(f"evaluation table {path} does not exist")
+        raise InputError("evaluation table does not exist", path=path, fix="check the path")
     suffix = path.suffix.lower()
     if suffix in (".csv", ".gz", ".tsv"):
         return pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",")
@@ -116,14 +118,14 @@ def data_path(relative: str, data_dir: str | os.PathLike | None = None) -> Path:
     """``$DATA_DIR/<relative>`` (or under ``data_dir``), with an error that says what to set when it is absent."""
     base = data_dir if data_dir is not None else os.environ.get("DATA_DIR")
     if base is None:
-        raise FileNotFoundError(
-            f"DATA_DIR is not set, so {relative} cannot be found: export DATA_DIR=<dir holding {relative}> "
-            "or pass the file explicitly"
+        raise InputError(
+            f"DATA_DIR is not set, so {relative} cannot be found",
+            fix=f"export DATA_DIR=<dir holding {relative}>, or give the file(s) explicitly",
         )
     path = Path(base) / relative
     if not path.exists():
-        raise FileNotFoundError(
-            f"{path} does not exist; DATA_DIR={base} should hold {relative} (see its PROVENANCE.md)"
+        raise InputError(
+            "does not exist", path=path, fix=f"DATA_DIR={base} should hold {relative} (see its PROVENANCE.md)"
         )
     return path
 

@@ -26,7 +26,7 @@ from scipy.stats import gamma as gamma_dist
 from src.analysis.core.curves import curve_table
 from src.analysis.core.metrics import classify
 from src.analysis.stats.backtest import fit_saturating
-from src.analysis.sweeps.loading import SweepError
+from src.results.errors import InputError
 
 _EPS = 1e-6
 
@@ -103,14 +103,17 @@ def fit_power_law(x: np.ndarray, y: np.ndarray, higher_is_better: bool) -> Calla
 
 
 def _calibrate(
-    mm: ModelMap, table: pd.DataFrame, sweep: str, task: str, fit_sizes: np.ndarray
+    mm: ModelMap, table: pd.DataFrame, sweep: str, task: str, fit_sizes: np.ndarray, family: str | None = None
 ) -> dict | None:
     """Run ``mm.calibrate`` on the per-item arrays of the fitted (smaller) runs of one task."""
     from src.analysis.sweeps.bootstrap import load_per_item
     from src.analysis.sweeps.loading import per_item_path
 
     runs = table[
-        (table["sweep"] == sweep) & (table["task_name"] == task) & table["num_params"].isin(fit_sizes)
+        (table["sweep"] == sweep)
+        & (table["task_name"] == task)
+        & table["num_params"].isin(fit_sizes)
+        & ((table["model_family"] == family) if family is not None else True)
     ]
     arrays = []
     for run in runs[["sweep_dir", "run_dir"]].drop_duplicates().itertuples(index=False):
@@ -129,53 +132,81 @@ def backtest(
     seed means: mean and max absolute error over the predicted sizes.
     """
     curves = curve_table(table, split)
-    points, rows = [], []
-    for (sweep, task), g in curves.groupby(["sweep", "task_name"]):
+    points, rows, skipped, too_few = [], [], [], []
+    for (sweep, task, family), g in curves.groupby(["sweep", "task_name", "model_family"]):
         sizes = np.sort(g["num_params"].unique())
         n_fit = max(2, int(np.floor(len(sizes) * fit_fraction)))
         if len(sizes) - n_fit < 1:
-            raise SweepError(
-                f"backtest of {sweep}/{task} needs at least 3 model sizes (2 to fit, 1 to predict); it has {len(sizes)}"
-            )
+            too_few.append(f"{sweep}/{task} ({family}): {len(sizes)}")
+            continue
         fit_sizes, pred_sizes = sizes[:n_fit], sizes[n_fit:]
         means = {m: c.set_index("num_params")["mean"] for m, c in g.groupby("metric")}
         contexts: dict[str, dict | None] = {}
         for metric, y in means.items():
+            # a metric missing at some sizes (--allow-missing) is fitted and predicted where it exists
+            fit_m, pred_m = fit_sizes[np.isin(fit_sizes, y.index)], pred_sizes[np.isin(pred_sizes, y.index)]
+            if len(fit_m) < 2 or len(pred_m) < 1:
+                skipped.append(
+                    f"{sweep}/{task}: {metric} ({len(fit_m)} fitted, {len(pred_m)} predicted sizes)"
+                )
+                continue
             info = classify(metric)
             hib = info.kind.higher_is_better
-            preds = {"direct": fit_power_law(fit_sizes, y.loc[fit_sizes], hib)(pred_sizes)}
-            if n_fit >= 3:  # with an irreducible term: gap = E + A N^-alpha (src/analysis/stats/backtest.py)
-                gap = 1.0 - y.loc[fit_sizes].to_numpy(float) if hib else y.loc[fit_sizes].to_numpy(float)
+            preds = {"direct": (pred_m, fit_power_law(fit_m, y.loc[fit_m], hib)(pred_m))}
+            if len(fit_m) >= 3:  # with an irreducible term: gap = E + A N^-alpha (src/analysis/stats/backtest.py)
+                gap = 1.0 - y.loc[fit_m].to_numpy(float) if hib else y.loc[fit_m].to_numpy(float)
                 if (gap > 0).all():
-                    g = fit_saturating(fit_sizes, gap).predict(pred_sizes)
-                    preds["saturating"] = 1.0 - g if hib else g
+                    gp = fit_saturating(fit_m, gap).predict(pred_m)
+                    preds["saturating"] = (pred_m, 1.0 - gp if hib else gp)
             mm = _MODEL_MAPS.get(info.kind.family) if info.sharpness == "sharp" and info.param else None
-            smooth_key = f"{info.split}/{mm.smooth_name}" if mm else None
+            smooth_key = (f"{info.split}/{mm.smooth_name}" if info.split else mm.smooth_name) if mm else None
             ctx: dict | None = {}
             if mm and mm.calibrate is not None:
-                ctx = contexts.setdefault(info.kind.family, _calibrate(mm, table, sweep, task, fit_sizes))
+                ctx = contexts.setdefault(
+                    info.kind.family, _calibrate(mm, table, sweep, task, fit_sizes, family)
+                )
             if mm and smooth_key in means and ctx is not None:
                 s = means[smooth_key]
-                s_info = classify(smooth_key)
-                s_pred = fit_power_law(fit_sizes, s.loc[fit_sizes], s_info.kind.higher_is_better)(pred_sizes)
-                k = float(info.param)
-                preds["via_smooth"] = mm.fn(s_pred, k, ctx)
-                preds["via_smooth_measured"] = mm.fn(s.loc[pred_sizes].to_numpy(float), k, ctx)
-            actual = y.loc[pred_sizes].to_numpy(float)
-            for method, pred in preds.items():
+                fit_s, pred_s = fit_m[np.isin(fit_m, s.index)], pred_m[np.isin(pred_m, s.index)]
+                if len(fit_s) >= 2 and len(pred_s) >= 1:
+                    s_info = classify(smooth_key)
+                    s_pred = fit_power_law(fit_s, s.loc[fit_s], s_info.kind.higher_is_better)(pred_s)
+                    k = float(info.param)
+                    preds["via_smooth"] = (pred_s, mm.fn(s_pred, k, ctx))
+                    preds["via_smooth_measured"] = (pred_s, mm.fn(s.loc[pred_s].to_numpy(float), k, ctx))
+            for method, (at, pred) in preds.items():
+                actual = y.loc[at].to_numpy(float)
                 err = np.abs(pred - actual)
                 span = float(y.max() - y.min())
                 rows.append({
-                    "sweep": sweep, "task_name": task, "metric": metric, "sharpness": info.sharpness,
+                    "sweep": sweep, "task_name": task, "model_family": family, "metric": metric, "sharpness": info.sharpness,
                     "method": method, "formula": _FORMULA.get(method, mm.formula if mm else ""),
-                    "n_fit": n_fit, "n_pred": len(pred_sizes), "mae": float(err.mean()), "max_abs_err": float(err.max()),
+                    "n_fit": len(fit_m), "n_pred": len(at), "mae": float(err.mean()), "max_abs_err": float(err.max()),
                     "mean_rel_err": float(np.mean(err / np.abs(actual))) if (actual != 0).all() else np.nan,
                     "range_share": float(err.mean() / span) if span > 0 else np.nan,
                 })  # fmt: skip
-                for n, p, a in zip(pred_sizes, pred, actual, strict=True):
-                    points.append((sweep, task, metric, method, float(n), float(p), float(a)))
+                for n, p, a in zip(at, pred, actual, strict=True):
+                    points.append((sweep, task, family, metric, method, float(n), float(p), float(a)))
+    if too_few and not rows:
+        raise InputError(
+            "backtest needs at least 3 model sizes (2 to fit, 1 to predict) in a (task, family); sizes: "
+            + "; ".join(too_few[:10]),
+            fix="add model sizes, or lower --fit-fraction",
+        )
+    if too_few:
+        warnings.warn(
+            f"{len(too_few)} (task, family) group(s) with fewer than 3 sizes not backtested: "
+            + "; ".join(too_few[:10]),
+            stacklevel=2,
+        )
+    if skipped:
+        warnings.warn(
+            "not backtested (fewer than 2 fitted or no predicted size where the metric exists): "
+            + "; ".join(skipped[:10]),
+            stacklevel=2,
+        )
     summary = pd.DataFrame(rows)
-    cols = ["sweep", "task_name", "metric", "method", "num_params", "predicted", "actual"]
+    cols = ["sweep", "task_name", "model_family", "metric", "method", "num_params", "predicted", "actual"]
     return summary, pd.DataFrame(points, columns=cols)
 
 

@@ -130,7 +130,7 @@ def claim_intervals(
     rng = np.random.default_rng(seed + 1)
     curves = curve_table(table, split)
     rows, pair_rows = [], []
-    for (sweep, task), g in curves.groupby(["sweep", "task_name"]):
+    for (sweep, task, family), g in curves.groupby(["sweep", "task_name", "model_family"]):
         sizes = np.sort(g["num_params"].unique())
         seed_idx = {}  # one seed draw per size, shared by the metrics (paired)
         summaries = {}
@@ -162,13 +162,14 @@ def claim_intervals(
             floor = None if info.kind.chance is None else sign * info.kind.chance
             s = curve_summary(x, y, reps, threshold, res, level, floor)
             summaries[metric] = s
-            rows.append({"sweep": sweep, "task_name": task, "metric": metric, "sharpness": info.sharpness,
+            rows.append({"sweep": sweep, "task_name": task, "model_family": family, "metric": metric,
+                         "sharpness": info.sharpness,
                          "identity": info.is_identity, "interval_source": source, "resolution": res,
                          **{k: v for k, v in s.items() if not k.startswith("_")}})  # fmt: skip
         sharp = [m for m in summaries if classify(m).sharpness == "sharp" and not classify(m).is_identity]
         smooth = [m for m in summaries if classify(m).sharpness == "smooth"]
         pv = paired_verdicts(summaries, [(a, b) for a in sharp for b in smooth], level)
         if not pv.empty:
-            pair_rows.append(pv.assign(sweep=sweep, task_name=task))
+            pair_rows.append(pv.assign(sweep=sweep, task_name=task, model_family=family))
     pairs = pd.concat(pair_rows, ignore_index=True) if pair_rows else pd.DataFrame()
     return pd.DataFrame(rows), pairs

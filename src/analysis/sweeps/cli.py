@@ -1,4 +1,7 @@
-"""Commands on sweeps of our own model families: ``collect``, ``figure``, ``claims``, ``backtest``."""
+"""Commands on curves against scale: ``collect``, ``figure``, ``claims``, ``backtest``.
+
+Every input is a sweep dir of our own runs or any evidence table file (ingested with the table flags of
+:mod:`src.analysis.core.inputs`); both become one evidence table, seen through its runs view."""
 
 from __future__ import annotations
 
@@ -8,19 +11,32 @@ from pathlib import Path
 
 import pandas as pd
 
-from src.analysis.core.curves import curve_table, unknown_metrics
+from src.analysis.core.curves import curve_table
+from src.analysis.core.ingest import is_table_file
+from src.analysis.core.inputs import add_declaration_args, add_ingest_args, load_evidence
+from src.analysis.core.metrics import require_known
 from src.analysis.core.saving import print_table, save_figure
 from src.analysis.core.saving import save_table as write_table
-from src.analysis.sweeps.loading import load_sweeps, require_complete_metrics, sweep_labels
+from src.analysis.core.views import evidence_to_runs
+from src.analysis.sweeps.loading import sweep_labels
 from src.results import sweep_table
+from src.results.errors import InputError
 
 
 def _add_common(p: argparse.ArgumentParser, out_help: str) -> None:
     p.add_argument(
-        "sweep_dirs", nargs="+", type=Path, metavar="SWEEP_DIR", help="sweep dir(s) (logs/sweeps/<name>)"
+        "inputs",
+        nargs="+",
+        type=Path,
+        metavar="INPUT",
+        help="sweep dir(s) (logs/sweeps/<name>) and/or evidence table file(s) (CSV, TSV, Parquet, JSON, JSONL)",
     )
     p.add_argument("--out", type=Path, default=None, help=out_help)
-    p.add_argument("--split", default="test", help="which split's metrics to use (default: test)")
+    p.add_argument(
+        "--split",
+        default="test",
+        help="which split's metrics to use (default: test; metric names without a split prefix are always used)",
+    )
     p.add_argument(
         "--allow-incomplete",
         action="store_true",
@@ -37,6 +53,8 @@ def _add_common(p: argparse.ArgumentParser, out_help: str) -> None:
         help="also log the figures and tables to a W&B run (offline unless WANDB_MODE says otherwise; "
         "group = sweep name, job_type=analysis)",
     )
+    add_ingest_args(p)
+    add_declaration_args(p)
 
 
 def _add_bootstrap(p: argparse.ArgumentParser) -> None:
@@ -54,21 +72,58 @@ def _add_bootstrap(p: argparse.ArgumentParser) -> None:
 
 
 def _load(args: argparse.Namespace) -> pd.DataFrame:
-    table = load_sweeps(args.sweep_dirs, allow_incomplete=args.allow_incomplete)
-    require_complete_metrics(table, allow=args.allow_missing)
-    unknown = unknown_metrics(table)
-    if unknown:
-        warnings.warn(
-            f"left out, kind unknown (register them in src/analysis/core/metrics.py): {unknown}", stacklevel=2
+    """The runs view of the inputs' evidence, restricted to the metrics this command uses (the split's, or those
+    without a split prefix); one error lists every used metric whose direction or kind is not known."""
+    ev = load_evidence(args.inputs, args, args.allow_incomplete, args.allow_missing)
+    runs = evidence_to_runs(ev)
+    labels = {str(Path(p)): Path(p).name.split(".")[0] for p in args.inputs if is_table_file(p)}
+    runs["sweep"] = runs["sweep"].map(lambda s: labels.get(s, s))
+    split_of = {m: (m.partition("/")[0] if "/" in m else "") for m in runs["metric"].unique()}
+    used = [m for m, sp in split_of.items() if sp in ("", args.split)]
+    if not used:
+        raise InputError(
+            f"no {args.split!r} metric in the inputs (metrics: {sorted(split_of)[:20]})",
+            fix="choose another --split",
         )
-    return table
+    require_known(used)
+    runs = runs[runs["metric"].isin(used)].reset_index(drop=True)
+    _check_sizes(runs)
+    return runs
+
+
+def _check_sizes(runs: pd.DataFrame) -> None:
+    """Two models of one family at one scale in one task would be drawn as one point's seeds: say so."""
+    for (sweep, task, family, metric), g in runs.groupby(["sweep", "task_name", "model_family", "metric"]):
+        clash = g.groupby(["num_params", "seed"])["run_dir"].nunique()
+        if (clash > 1).any():
+            n = clash[clash > 1].index[0][0]
+            names = sorted(g.loc[g["num_params"] == n, "run_dir"].unique())[:4]
+            warnings.warn(
+                f"{sweep}: task {task!r}, family {family!r}, metric {metric!r}: models {names} share scale {n:g}; their values are "
+                "averaged as if replicates (give each model its own scale or family)",
+                stacklevel=3,
+            )
+            return
+
+
+def _labels(args: argparse.Namespace) -> dict[str, Path]:
+    """Output label -> default location: a sweep dir's label -> the dir; a table file's path -> beside it."""
+    dirs = [p for p in args.inputs if not is_table_file(p)]
+    labels = dict(sweep_labels(dirs)) if dirs else {}
+    for p in args.inputs:
+        if is_table_file(p):
+            labels[Path(p).name.split(".")[0]] = Path(p).parent / f"{Path(p).name.split('.')[0]}-analysis"
+    return labels
 
 
 def _out_dir(args: argparse.Namespace, sweep: str, default_sub: str) -> Path:
-    """``--out`` (one subdirectory per sweep when several are given), else ``<sweep_dir>/<default_sub>``."""
-    labels = sweep_labels(args.sweep_dirs)
+    """``--out`` (one subdirectory per input when several are given), else ``<sweep_dir>/<default_sub>`` or
+    ``<table dir>/<table stem>-analysis/<default_sub>``."""
+    labels = _labels(args)
     if args.out is not None:
-        return args.out if len(labels) == 1 else args.out / sweep.replace("/", "__")
+        if len(labels) == 1:
+            return args.out
+        return args.out / sweep.replace("/", "__")
     return labels[sweep] / default_sub
 
 
@@ -77,7 +132,7 @@ def _to_wandb(args, sweep: str, command: str, out: Path, figures=None, tables=No
         return
     from src.analysis.sweeps.wandb_log import log_analysis
 
-    cfg = {"sweep_dirs": [str(d) for d in args.sweep_dirs], "split": args.split, "command": command}
+    cfg = {"inputs": [str(d) for d in args.inputs], "split": args.split, "command": command}
     run_dir = log_analysis(sweep, command, out, figures=figures, tables=tables, summary=summary, config=cfg)
     print(f"W&B run: {run_dir}")
 
@@ -88,26 +143,52 @@ def cmd_collect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _stem_of(table: pd.DataFrame, sweep: str, task: str, family: str) -> str:
+    """``<task>`` when the task has one family in its sweep (our sweeps), else ``<task>__<family>``."""
+    part = table[(table["sweep"] == sweep) & (table["task_name"] == task)]
+    name = task if part["model_family"].nunique() == 1 else f"{task}__{family}"
+    return "".join(c if c.isalnum() or c in "-._=" else "_" for c in name)
+
+
 def cmd_figure(args: argparse.Namespace) -> int:
     from src.analysis.sweeps.bootstrap import bootstrap_table
-    from src.analysis.sweeps.figures import figures_by_task
+    from src.analysis.sweeps.claims import claim_table
+    from src.analysis.sweeps.figures import figures_by_task, rank_groups, summary_figure
 
     table = _load(args)
     ci = None
     if args.bootstrap > 0 and args.split == "test":
         ci = bootstrap_table(table, n_boot=args.bootstrap, level=args.ci_level, seed=args.seed)
-    for (sweep, task), fig in figures_by_task(table, split=args.split, ci=ci):
+    claims = claim_table(table, args.split)
+    ranked = rank_groups(claims)
+    groups = ranked[: args.max_figures] if args.max_figures > 0 else ranked
+    for (sweep, task, family), fig in figures_by_task(table, split=args.split, ci=ci, groups=sorted(groups)):
         out = _out_dir(args, sweep, "figures")
-        stem = f"{task}_{args.split}_smooth_vs_sharp"
+        stem = f"{_stem_of(table, sweep, task, family)}_{args.split}_smooth_vs_sharp"
         paths = save_figure(fig, out, stem)
         for path in paths:
             print(path)
-        part = table[(table["sweep"] == sweep) & (table["task_name"] == task)]
+        part = table[
+            (table["sweep"] == sweep) & (table["task_name"] == task) & (table["model_family"] == family)
+        ]
         curves = curve_table(part, args.split)
         if ci is not None:
             curves = curves.merge(ci, on=["sweep", "task_name", "metric", "num_params"], how="left")
         _to_wandb(
             args, sweep, "figure", out, figures={stem: paths[0]}, tables={"runs": part, "curves": curves}
+        )
+    if len(ranked) > len(groups):
+        for sweep in sorted({g[0] for g in ranked}):
+            out = _out_dir(args, sweep, "figures")
+            part = claims[claims["sweep"] == sweep]
+            drawn = sum(g[0] == sweep for g in groups)
+            stem = f"summary_{args.split}_emergence_by_metric"
+            for path in save_figure(summary_figure(part, drawn, args.split), out, stem):
+                print(path)
+            print(write_table(part, out / f"{stem}.csv"))
+        print(
+            f"drew the {len(groups)} strongest of {len(ranked)} (task, family) groups (--max-figures "
+            f"{args.max_figures}; ranked by the largest sharp-metric emergence score) and one summary figure of all"
         )
     return 0
 
@@ -167,14 +248,27 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 
     table = _load(args)
     summary, points = backtest(table, args.split, fit_fraction=args.fit_fraction)
-    for (sweep, task), part in summary.groupby(["sweep", "task_name"]):
+    if summary.empty:
+        raise InputError(
+            "nothing to backtest: no metric has 2 fitted and 1 predicted size", fix="give more sizes"
+        )
+    groups = list(summary.groupby(["sweep", "task_name", "model_family"]))
+    ranked = sorted(groups, key=lambda kv: -kv[1]["mae"].max())  # the worst-predicted first
+    drawn = {k for k, _ in ranked[: args.max_figures]} if args.max_figures > 0 else {k for k, _ in groups}
+    for (sweep, task, family), part in groups:
         out = _out_dir(args, sweep, "analysis")
         out.mkdir(parents=True, exist_ok=True)
-        pts = points[(points["sweep"] == sweep) & (points["task_name"] == task)]
-        print(write_table(part, out / f"backtest_{task}_{args.split}.csv"))
-        print(write_table(pts, out / f"backtest_{task}_{args.split}_points.csv"))
-        sub = table[(table["sweep"] == sweep) & (table["task_name"] == task)]
-        paths = save_figure(backtest_figure(sub, pts, args.split), out, f"backtest_{task}_{args.split}")
+        stem = _stem_of(table, sweep, task, family)
+        sel = (points["sweep"] == sweep) & (points["task_name"] == task) & (points["model_family"] == family)
+        pts = points[sel]
+        if (sweep, task, family) not in drawn:
+            continue
+        print(write_table(part, out / f"backtest_{stem}_{args.split}.csv"))
+        print(write_table(pts, out / f"backtest_{stem}_{args.split}_points.csv"))
+        sub = table[
+            (table["sweep"] == sweep) & (table["task_name"] == task) & (table["model_family"] == family)
+        ]
+        paths = save_figure(backtest_figure(sub, pts, args.split), out, f"backtest_{stem}_{args.split}")
         for p in paths:
             print(p)
         _to_wandb(
@@ -185,19 +279,12 @@ def cmd_backtest(args: argparse.Namespace) -> int:
             figures={"backtest": paths[0]},
             tables={"backtest": part, "points": pts},
         )
-    cols = [
-        "task_name",
-        "metric",
-        "sharpness",
-        "method",
-        "formula",
-        "n_fit",
-        "n_pred",
-        "mae",
-        "max_abs_err",
-        "mean_rel_err",
-        "range_share",
-    ]
+    if len(drawn) < len(groups):
+        print(
+            f"figures for the {len(drawn)} worst-predicted of {len(groups)} (task, family) groups (--max-figures)"
+        )
+    cols = ["task_name", "model_family", "metric", "sharpness", "method", "formula", "n_fit", "n_pred", "mae",
+            "max_abs_err", "mean_rel_err", "range_share"]  # fmt: skip
     print_table("Backtest (fit the smaller sizes, predict the larger; errors on seed means):", summary[cols])
     return 0
 
@@ -225,6 +312,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     _add_common(p, "output dir (default: <sweep_dir>/figures/)")
     _add_bootstrap(p)
+    p.add_argument(
+        "--max-figures",
+        type=int,
+        default=12,
+        help="draw at most N (task, family) figures, the strongest by sharp-metric emergence score, plus a "
+        "summary figure of all (default 12; 0: all)",
+    )
     p.set_defaults(func=cmd_figure)
 
     p = subparsers.add_parser(
@@ -258,5 +352,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _add_common(p, "output dir (default: <sweep_dir>/analysis/)")
     p.add_argument(
         "--fit-fraction", type=float, default=0.5, help="share of the sizes (smallest first) to fit"
+    )
+    p.add_argument(
+        "--max-figures",
+        type=int,
+        default=12,
+        help="figures for at most N (task, family) groups (default 12; 0: all)",
     )
     p.set_defaults(func=cmd_backtest)

@@ -13,6 +13,7 @@ import pytest
 from src.analysis.families import bigbench, score_tables
 from src.analysis.families.bigbench import BigBenchSchemaError
 from src.analysis.families.score_tables import ScoreTableError
+from src.results.errors import InputError
 
 MODELS = {  # model_name: (total, non_embedding, flop_matched)
     "2m": (2.0e6, 1.5e6, 1.6e6),
@@ -160,13 +161,11 @@ def test_invalid_json_and_duplicates_and_missing_tree_are_named(tmp_path):
     (bad.parent / "scores_copy_of_2m.json").write_text(good_text)
     with pytest.raises(BigBenchSchemaError, match="duplicate scores .* model='2m'.*scores_copy_of_2m.json"):
         bigbench.read_results_tree(tmp_path)
-    with pytest.raises(
-        FileNotFoundError, match="bigbench/benchmark_tasks/<task>/results/scores_<model>.json"
-    ):
+    with pytest.raises(InputError, match="bigbench/benchmark_tasks/<task>/results/scores_<model>.json"):
         bigbench.read_results_tree(tmp_path / "nowhere")
     empty = tmp_path / "empty" / "benchmark_tasks"
     (empty / "task_x").mkdir(parents=True)
-    with pytest.raises(FileNotFoundError, match="holds no <task>/results/scores_\\*.json.*google/BIG-bench"):
+    with pytest.raises(InputError, match="holds no <task>/results/scores_\\*.json.*google/BIG-bench"):
         bigbench.read_results_tree(empty)
 
 
@@ -263,9 +262,9 @@ def test_obsscaling_wide_table_is_melted_and_joined(tmp_path):
 
 def test_data_path_says_what_to_set(monkeypatch, tmp_path):
     monkeypatch.delenv("DATA_DIR", raising=False)
-    with pytest.raises(FileNotFoundError, match="DATA_DIR is not set.*export DATA_DIR="):
+    with pytest.raises(InputError, match="DATA_DIR is not set.*export DATA_DIR="):
         score_tables.data_path(score_tables.EXPEMERGENCE)
-    with pytest.raises(FileNotFoundError, match="should hold llm/standins/expemergence"):
+    with pytest.raises(InputError, match="should hold llm/standins/expemergence"):
         score_tables.data_path(score_tables.EXPEMERGENCE, tmp_path)
 
 

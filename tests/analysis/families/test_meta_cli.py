@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from src.analysis.__main__ import main
+from src.results.errors import InputError
 
 SIZES = [1e8, 3e8, 1e9, 3e9, 1e10, 3e10]
 BRIER = "brier_score_target_prob_renormalized"
@@ -74,7 +75,7 @@ def test_bigbench_all_writes_figures_and_their_tables(tmp_path, capsys):
 
 def test_default_inputs_need_data_dir(tmp_path, monkeypatch):
     monkeypatch.delenv("DATA_DIR", raising=False)
-    with pytest.raises(FileNotFoundError, match="DATA_DIR is not set"):
+    with pytest.raises(InputError, match="DATA_DIR is not set"):
         main(["bigbench-fig5a", "--out-dir", str(tmp_path)])
-    with pytest.raises(SystemExit, match="--column expects canonical=yours"):
+    with pytest.raises(InputError, match="--column expects NAME=VALUE"):
         main(["bigbench-fig5a", "--table", "x.csv", "--column", "family", "--out-dir", str(tmp_path)])
