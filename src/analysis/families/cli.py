@@ -237,9 +237,8 @@ def _permutation_verdicts(args: argparse.Namespace, long: pd.DataFrame, out: Pat
     print(f"not scorable (fewer than {args.min_sizes} sizes): {len(small)} triplets "
           f"({int((small == 2).sum())} with 2 sizes, {int((small == 1).sum())} with 1); "
           f"threshold unreachable (3 sizes, |E| <= 2): {int((tests['threshold_status'] == 'unreachable').sum())}")  # fmt: skip
-    print(
-        f"could pass BH at all (smallest attainable p <= 0.05/{len(tests)}): {int(tests['can_pass_bh'].sum())}"
-    )
+    print(f"could pass BH at all (smallest attainable p <= 0.05): {int(tests['can_pass_bh'].sum())}; "
+          f"on their own (<= 0.05/{len(tests)}): {int(tests['can_pass_bh_alone'].sum())}")  # fmt: skip
     print(tests["emergent"].value_counts().to_string())
     print(per_metric.to_string(index=False, float_format="{:.3g}".format))
 

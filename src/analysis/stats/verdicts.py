@@ -127,7 +127,9 @@ def paired_verdicts(
         r = {"sharp": a, "smooth": b}
         for name, key, sharper in (("width", "_reps_w", "lower"), ("E", "_reps_E", "higher")):
             if sa.get(key) is None or sb.get(key) is None or name not in sa or name not in sb:
-                r[f"verdict_{name}"] = "no interval"
+                r[f"verdict_{name}"] = (
+                    "width not identified (or < 4 sizes)" if name == "width" else "no interval"
+                )
                 continue
             d = paired_difference(sa[key], sb[key], sa[name], sb[name], sa["direction"], sb["direction"],
                                   level, sharper)  # fmt: skip

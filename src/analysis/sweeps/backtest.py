@@ -153,7 +153,9 @@ def backtest(
             info = classify(metric)
             hib = info.kind.higher_is_better
             preds = {"direct": (pred_m, fit_power_law(fit_m, y.loc[fit_m], hib)(pred_m))}
-            if len(fit_m) >= 3:  # with an irreducible term: gap = E + A N^-alpha (src/analysis/stats/backtest.py)
+            if (
+                len(fit_m) >= 3
+            ):  # with an irreducible term: gap = E + A N^-alpha (src/analysis/stats/backtest.py)
                 gap = 1.0 - y.loc[fit_m].to_numpy(float) if hib else y.loc[fit_m].to_numpy(float)
                 if (gap > 0).all():
                     gp = fit_saturating(fit_m, gap).predict(pred_m)
