@@ -58,7 +58,7 @@ def figure(summ: pd.DataFrame):
     fig = Figure(figsize=(11, 3.4), layout="constrained")
     axes = fig.subplots(1, 3)
     labels = {"eq1": "Eq. 1 emergence score", "largest_step_share": "largest-step share",
-              "logistic_width": "logistic width, 10%->90% (decades of N)"}  # fmt: skip
+              "logistic_width": "logistic width 10%->90% (decades)"}  # fmt: skip
     for ax, m in zip(axes, labels, strict=True):
         for kind, col in zip(TRUE, ("C0", "C3"), strict=True):
             g = summ[summ["curve"] == kind]
