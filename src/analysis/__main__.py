@@ -56,7 +56,8 @@ def run(argv: list[str] | None = None, raise_errors: bool = True) -> int:
     except InputError as err:
         if raise_errors or args.debug:
             raise
-        parser.exit(2, f"error: {err}\n")
+        one_line = str(err).replace("\n  ", "; ").replace("\n", " ")
+        parser.exit(2, f"error: {one_line}\n")
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -22,12 +21,14 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from src.results.io import atomic_write
+
 log = logging.getLogger(__name__)
 
 
 def cached_decode(cache: Path | None, decode: Callable[[], dict[str, Any]], what: str) -> dict[str, Any]:
     """``decode()``'s tensors, loaded from ``cache`` when it holds them, else decoded and (if ``cache``) saved there
-    atomically (temp file + ``os.replace``), so a killed process never leaves a cache that loads wrong. A cache that
+    atomically (:func:`src.results.io.atomic_write`), so a killed process never leaves a cache that loads wrong. A cache that
     does not load (half-written by an older version, truncated disk) is decoded again and overwritten."""
     if cache is not None and cache.is_file():
         try:
@@ -38,10 +39,7 @@ def cached_decode(cache: Path | None, decode: Callable[[], dict[str, Any]], what
     data = decode()
     log.info("decoded %s in %.1f s", what, time.perf_counter() - start)
     if cache is not None:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_suffix(f".tmp{os.getpid()}")
-        torch.save(data, tmp)
-        os.replace(tmp, cache)
+        atomic_write(cache, lambda fh: torch.save(data, fh), binary=True)
     return data
 
 

@@ -99,14 +99,14 @@ def cmd_fig4(args: argparse.Namespace) -> int:
 
 
 def cmd_pred3(args: argparse.Namespace) -> int:
-    from src.analysis.arithmetic.scoring import model_table, prediction3_table
-
     if args.max_len < 2:
         raise InputError(
             f"prediction 3 compares accuracy across target lengths L = 1..max-len; --max-len {args.max_len} "
             "gives one length",
             fix="pass --max-len 2 or more (default 5)",
         )
+    from src.analysis.arithmetic.scoring import model_table, prediction3_table
+
     out = _out(args)
     pred = prediction3_table(model_table(_items(args), subset=args.subset))
     if pred.empty:

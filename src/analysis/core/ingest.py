@@ -98,7 +98,7 @@ def read_any(path: str | os.PathLike, na_values: Iterable[str] = ()) -> pd.DataF
             where=f"line {line.group(1)}" if line else None,
             fix="check the separator and quoting of that line",
         ) from err
-    except ImportError as err:  # pragma: no cover - pyarrow is a dependency
+    except ImportError as err:  # pyarrow is a dependency; a broken install still gets one line
         raise InputError(
             f"reading needs {err.name or 'pyarrow'}", path=path, fix="pip install pyarrow"
         ) from err

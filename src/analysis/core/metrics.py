@@ -129,7 +129,7 @@ for _kind in (
     # direction known, sharpness not settled by the paper: declare --sharp/--smooth to draw or claim them
     MetricKind(r"(?i).*bleu.*", None, "BLEU", True, "bleu"),
     MetricKind(r"(?i)rouge.*", None, "ROUGE", True, "rouge"),
-    MetricKind(r"(?i).*(?:macro_|sequence_)?f1", None, "F1", True, "f1"),
+    MetricKind(r"(?:macro_|sequence_)?f1", None, "F1", True, "f1"),
     MetricKind(r"(?i)log_likelihood", None, "log-likelihood", True, "log_likelihood"),
     MetricKind(
         r"normalized_aggregate_score", None, "normalized aggregate score", True, "normalized_aggregate_score"
@@ -341,18 +341,21 @@ def undeclared_error(keys: Iterable[str], need: str = "direction and kind") -> I
 
 
 def require_known(keys: Iterable[str], direction: bool = True, sharpness: bool = True) -> None:
-    """One :class:`InputError` listing every metric in ``keys`` whose direction (and/or sharpness) is unknown."""
+    """One :class:`InputError` listing every metric in ``keys`` whose direction (and/or kind) is unknown, and what
+    is unknown of each (``bleu (kind)``)."""
     missing = []
-    for key in keys:
+    for key in sorted(set(keys)):
         info = classify(key)
-        if (
-            info is None
-            or (direction and info.kind.higher_is_better is None)
-            or (sharpness and info.sharpness is None)
-        ):
-            missing.append(key)
+        what = []
+        if direction and (info is None or info.kind.higher_is_better is None):
+            what.append("direction")
+        if sharpness and (info is None or info.sharpness is None):
+            what.append("kind")
+        if what:
+            missing.append(f"{key} ({', '.join(what)})")
     if missing:
-        what = " and ".join(
-            w for w, on in (("direction", direction), ("kind (sharp/smooth)", sharpness)) if on
+        need = " / ".join(
+            w for w, on in (("direction", direction), ("kind (sharp or smooth)", sharpness)) if on
         )
-        raise undeclared_error(missing, need=what)
+        shown = ", ".join(missing[:20]) + (f" ... and {len(missing) - 20} more" if len(missing) > 20 else "")
+        raise InputError(f"the command needs the {need} of metric(s) not declared: {shown}", fix=DECLARE_HINT)

@@ -134,8 +134,10 @@ def run_fig5bc(args: argparse.Namespace) -> int:
     from src.analysis.families.score_tables import data_path
 
     out = _out_dir(args)
-    ann = pd.read_csv(args.annotations or data_path(WEI, args.data_dir))
-    meta = pd.read_csv(args.metadata or data_path(METADATA, args.data_dir))
+    from src.analysis.core.ingest import read_any
+
+    ann = read_any(args.annotations or data_path(WEI, args.data_dir))
+    meta = read_any(args.metadata or data_path(METADATA, args.data_dir))
     table = wei_metric_table(ann, meta)
     summary = wei_metric_summary(table)
     share_all, share_known = share_under(table), share_under(table, known_only=True)

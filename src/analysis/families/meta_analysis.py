@@ -148,7 +148,10 @@ def mcg_vs_brier(
             )
     both = a.merge(b, on=keys, suffixes=("_mcg", "_brier"))
     if both.empty:
-        raise InputError(f"no (task, family) has both {mcg!r} and {brier!r} with enough sizes")
+        raise InputError(
+            f"no (task, family) has both {mcg!r} and {brier!r} with enough sizes",
+            fix="choose a --mcg-metric and a --brier-metric scored on the same tasks",
+        )
     both["disappears"] = both.emergent_mcg & ~both.emergent_brier
     return both.sort_values([*keys]).reset_index(drop=True)
 

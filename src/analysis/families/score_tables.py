@@ -30,17 +30,15 @@ class ScoreTableError(InputError):
 
 
 def _read_any(path: Path) -> pd.DataFrame:
-    if not path.is_file():
-        raise InputError("evaluation table does not exist", path=path, fix="check the path")
+    """The one table reader (:func:`src.analysis.core.ingest.read_any`), formats named by suffix."""
+    from src.analysis.core.ingest import TABLE_SUFFIXES, read_any
+
     suffix = path.suffix.lower()
-    if suffix in (".csv", ".gz", ".tsv"):
-        return pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",")
-    if suffix in (".parquet", ".pq"):
-        try:
-            return pd.read_parquet(path)
-        except ImportError as err:
-            raise ImportError(f"reading {path} needs a Parquet engine: pip install pyarrow") from err
-    raise ScoreTableError(f"{path}: unknown table format {suffix!r}; use .csv, .tsv or .parquet")
+    if path.is_file() and suffix not in (*TABLE_SUFFIXES, ".gz"):
+        raise ScoreTableError(
+            f"{path}: unknown table format {suffix!r}; use one of {', '.join(TABLE_SUFFIXES)}"
+        )
+    return read_any(path)
 
 
 def validate_long(df: pd.DataFrame, source: str) -> pd.DataFrame:

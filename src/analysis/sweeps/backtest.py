@@ -81,10 +81,13 @@ register_model_map(
 )
 
 
-def fit_power_law(x: np.ndarray, y: np.ndarray, higher_is_better: bool) -> Callable[[np.ndarray], np.ndarray]:
-    """Fit the two-parameter power law (see module doc) to (x, y); returns the fitted curve y(N)."""
+def fit_power_law(
+    x: np.ndarray, y: np.ndarray, higher_is_better: bool, upper: float = 1.0
+) -> Callable[[np.ndarray], np.ndarray]:
+    """Fit the two-parameter power law (see module doc) to (x, y); returns the fitted curve y(N). A
+    higher-is-better metric approaches ``upper`` (1 for accuracies; a declared bound otherwise, 100 for BLEU)."""
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    gap = np.clip(1.0 - y, _EPS, None) if higher_is_better else np.clip(y, _EPS, None)
+    gap = np.clip(upper - y, _EPS, None) if higher_is_better else np.clip(y, _EPS, None)
     logx, loggap = np.log(x), np.log(gap)
 
     def line(lx, log_a, b):
@@ -97,7 +100,7 @@ def fit_power_law(x: np.ndarray, y: np.ndarray, higher_is_better: bool) -> Calla
 
     def predict(n: np.ndarray) -> np.ndarray:
         g = np.exp(line(np.log(np.asarray(n, dtype=float)), log_a, b))
-        return 1.0 - g if higher_is_better else g
+        return upper - g if higher_is_better else g
 
     return predict
 
@@ -132,7 +135,7 @@ def backtest(
     seed means: mean and max absolute error over the predicted sizes.
     """
     curves = curve_table(table, split)
-    points, rows, skipped, too_few = [], [], [], []
+    points, rows, skipped, too_few, unbounded = [], [], [], [], []
     for (sweep, task, family), g in curves.groupby(["sweep", "task_name", "model_family"]):
         sizes = np.sort(g["num_params"].unique())
         n_fit = max(2, int(np.floor(len(sizes) * fit_fraction)))
@@ -152,14 +155,16 @@ def backtest(
                 continue
             info = classify(metric)
             hib = info.kind.higher_is_better
-            preds = {"direct": (pred_m, fit_power_law(fit_m, y.loc[fit_m], hib)(pred_m))}
-            if (
-                len(fit_m) >= 3
-            ):  # with an irreducible term: gap = E + A N^-alpha (src/analysis/stats/backtest.py)
-                gap = 1.0 - y.loc[fit_m].to_numpy(float) if hib else y.loc[fit_m].to_numpy(float)
+            upper = 1.0 if info.kind.upper is None else float(info.kind.upper)
+            if hib and float(y.max()) > upper:
+                unbounded.append(metric)
+                continue
+            preds = {"direct": (pred_m, fit_power_law(fit_m, y.loc[fit_m], hib, upper)(pred_m))}
+            if len(fit_m) >= 3:  # with an irreducible term: gap = E + A N^-alpha (src/analysis/stats/backtest.py)
+                gap = upper - y.loc[fit_m].to_numpy(float) if hib else y.loc[fit_m].to_numpy(float)
                 if (gap > 0).all():
                     gp = fit_saturating(fit_m, gap).predict(pred_m)
-                    preds["saturating"] = (pred_m, 1.0 - gp if hib else gp)
+                    preds["saturating"] = (pred_m, upper - gp if hib else gp)
             mm = _MODEL_MAPS.get(info.kind.family) if info.sharpness == "sharp" and info.param else None
             smooth_key = (f"{info.split}/{mm.smooth_name}" if info.split else mm.smooth_name) if mm else None
             ctx: dict | None = {}
@@ -199,6 +204,12 @@ def backtest(
         warnings.warn(
             f"{len(too_few)} (task, family) group(s) with fewer than 3 sizes not backtested: "
             + "; ".join(too_few[:10]),
+            stacklevel=2,
+        )
+    if unbounded:
+        warnings.warn(
+            f"not backtested: {sorted(set(unbounded))} exceed 1, the bound the power law approaches; declare their "
+            "upper bound (YAML: 'bleu: {bounds: [0, 100]}') to backtest them",
             stacklevel=2,
         )
     if skipped:

@@ -31,7 +31,12 @@ def claim_table(table: pd.DataFrame, split: str = "test") -> pd.DataFrame:
         x = c["num_params"].to_numpy(float)
         e, share, n = summarize_curve(x, sign * c["mean"].to_numpy(float))
         per_seed = []
-        runs = table[(table["sweep"] == sweep) & (table["task_name"] == task) & (table["metric"] == metric)]
+        runs = table[
+            (table["sweep"] == sweep)
+            & (table["task_name"] == task)
+            & (table["model_family"] == family_name)
+            & (table["metric"] == metric)
+        ]
         for _, s in runs.groupby("seed"):
             s = s.sort_values("num_params")
             if s["num_params"].nunique() == len(s) == n:
@@ -65,27 +70,31 @@ def claim_table(table: pd.DataFrame, split: str = "test") -> pd.DataFrame:
 
 
 def claim_verdicts(claims: pd.DataFrame) -> pd.DataFrame:
-    """Per task: does every sharp metric out-score every smooth one (the paper's prediction)?
+    """Per (task, family): does every sharp metric out-score every smooth one (the paper's prediction)?
 
     Sharp metrics at their identity parameter (subset accuracy with K=1 is accuracy) are left out.
     ``p_sharp_gt_smooth``: share of (sharp, smooth) metric pairs where the sharp one has the larger emergence
     score (1.0: the prediction holds for every pair; 0.5: no difference), and the same for largest step share.
     """
     rows = []
-    for (sweep, task), g in claims.groupby(["sweep", "task_name"]):
+    if "model_family" not in claims.columns:
+        claims = claims.assign(model_family="")
+    for (sweep, task, family), g in claims.groupby(["sweep", "task_name", "model_family"]):
         # a sharp metric at its identity parameter (K=1) is the smooth metric itself: not a test of the claim
         sharp = g[(g["sharpness"] == "sharp") & ~g["identity"]]
         smooth = g[g["sharpness"] == "smooth"]
         if sharp.empty or smooth.empty:
             continue
         rows.append({
-            "sweep": sweep, "task_name": task, "n_sharp": len(sharp), "n_smooth": len(smooth),
+            "sweep": sweep, "task_name": task, "model_family": family, "n_sharp": len(sharp), "n_smooth": len(smooth),
             "median_E_sharp": float(sharp["emergence_score"].median()),
             "median_E_smooth": float(smooth["emergence_score"].median()),
             "p_sharp_gt_smooth": _pair_share(sharp["emergence_score"], smooth["emergence_score"]),
             "p_step_share_sharp_gt_smooth": _pair_share(sharp["largest_step_share"], smooth["largest_step_share"]),
         })  # fmt: skip
-    return pd.DataFrame(rows)
+    cols = ["sweep", "task_name", "model_family", "n_sharp", "n_smooth", "median_E_sharp", "median_E_smooth",
+            "p_sharp_gt_smooth", "p_step_share_sharp_gt_smooth"]  # fmt: skip
+    return pd.DataFrame(rows, columns=cols)
 
 
 def _pair_share(a: pd.Series, b: pd.Series) -> float:

@@ -157,7 +157,7 @@ def cmd_figure(args: argparse.Namespace) -> int:
 
     table = _load(args)
     ci = None
-    if args.bootstrap > 0 and args.split == "test":
+    if args.bootstrap > 0 and args.split == "test" and (table["sweep_dir"].astype(str) != "").any():
         ci = bootstrap_table(table, n_boot=args.bootstrap, level=args.ci_level, seed=args.seed)
     claims = claim_table(table, args.split)
     ranked = rank_groups(claims)
@@ -211,11 +211,15 @@ def cmd_claims(args: argparse.Namespace) -> int:
             f"emergence_score/{m}": e for m, e in zip(part["metric"], part["emergence_score"], strict=True)
         }
         _to_wandb(args, sweep, "claims", out, tables={"claims": part, "verdict": v}, summary=summary)
-    cols = ["task_name", "metric", "sharpness", "identity", "n_sizes", "emergence_score", "e_seed_min", "e_seed_max",
+    cols = ["task_name", "model_family", "metric", "sharpness", "identity", "n_sizes", "emergence_score", "e_seed_min", "e_seed_max",
             "largest_step_share", "sizes_below_1_over_n", "start", "end"]  # fmt: skip
+    shown = claims[claims["n_sizes"] >= 3]
     print_table(
-        "Claim table (emergence score E oriented so improvement is positive; paper Eq. 1):", claims[cols]
+        "Claim table (emergence score E oriented so improvement is positive; paper Eq. 1):", shown[cols]
     )
+    if len(shown) < len(claims):
+        print(f"({len(claims) - len(shown)} curve(s) with fewer than 3 sizes have no E and are left out of this "
+              "printout; the CSV has every curve)")  # fmt: skip
     print_table("Prediction 'sharp metrics score higher than smooth ones' per task:", verdicts)
     if args.intervals > 0:
         _claim_intervals(args, table)
@@ -280,8 +284,13 @@ def cmd_backtest(args: argparse.Namespace) -> int:
             tables={"backtest": part, "points": pts},
         )
     if len(drawn) < len(groups):
+        for sweep in sorted(summary["sweep"].unique()):
+            out = _out_dir(args, sweep, "analysis")
+            print(write_table(summary[summary["sweep"] == sweep], out / f"backtest_{args.split}.csv"))
+            print(write_table(points[points["sweep"] == sweep], out / f"backtest_{args.split}_points.csv"))
         print(
-            f"figures for the {len(drawn)} worst-predicted of {len(groups)} (task, family) groups (--max-figures)"
+            f"figures (and per-group tables) for the {len(drawn)} worst-predicted of {len(groups)} (task, family) "
+            "groups (--max-figures); every group is in the combined tables"
         )
     cols = ["task_name", "model_family", "metric", "sharpness", "method", "formula", "n_fit", "n_pred", "mae",
             "max_abs_err", "mean_rel_err", "range_share"]  # fmt: skip

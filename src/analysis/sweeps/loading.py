@@ -142,7 +142,9 @@ def _job_overrides(job_dir: Path) -> list[str]:
 def _read_table(sweep_dir: Path, status: SweepStatus) -> pd.DataFrame:
     table_path = sweep_dir / sweep_table.TABLE_NAME
     if table_path.is_file():
-        table = pd.read_csv(table_path)
+        from src.analysis.core.ingest import read_any
+
+        table = read_any(table_path)
         missing_cols = [c for c in sweep_table.COLUMNS if c not in table.columns]
         if missing_cols:
             raise SweepError(

@@ -233,7 +233,7 @@ def test_parquet_without_engine_says_what_to_install(tmp_path, monkeypatch):
         raise ImportError("Unable to find a usable engine")
 
     monkeypatch.setattr(pd, "read_parquet", no_engine)
-    with pytest.raises(ImportError, match="pip install pyarrow"):
+    with pytest.raises(InputError, match="scores.parquet: reading needs pyarrow; pip install pyarrow"):
         score_tables.read_long_table(path)
     with pytest.raises(ScoreTableError, match="unknown table format '.xlsx'"):
         (tmp_path / "s.xlsx").write_text("x")

@@ -62,6 +62,8 @@ def test_power_law_fit_recovers_a_power_law():
     np.testing.assert_allclose(pred, acc[4:], rtol=1e-8)
     ce = 3.0 * n**-0.2
     np.testing.assert_allclose(fit_power_law(n[:3], ce[:3], higher_is_better=False)(n[3:]), ce[3:], rtol=1e-8)
+    bleu = 100 - 80.0 * n**-0.3  # a score bounded by 100: the gap to the declared bound is the power law
+    np.testing.assert_allclose(fit_power_law(n[:3], bleu[:3], True, upper=100.0)(n[3:]), bleu[3:], rtol=1e-8)
 
 
 def test_backtest_via_the_smooth_metric_beats_the_direct_fit_on_a_power_law_family(tmp_path):
