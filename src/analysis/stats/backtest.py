@@ -284,7 +284,9 @@ def ladder_backtest(
         out[f"{k}_range_share"] = float(range_share(out[k], y_t, chance))
         out[f"{k}_covers"] = bool(out[f"{k}_lo"] <= y_t <= out[f"{k}_hi"])
     out["step1_E"], out["step2_ceiling"], out["step2_L0"] = (
-        fits[0].params["E"], fits[1].params["ceiling"], fits[1].params["L0"]
+        fits[0].params["E"],
+        fits[1].params["ceiling"],
+        fits[1].params["L0"],
     )
     out["_fits"] = fits
     return out

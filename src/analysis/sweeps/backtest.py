@@ -160,7 +160,9 @@ def backtest(
                 unbounded.append(metric)
                 continue
             preds = {"direct": (pred_m, fit_power_law(fit_m, y.loc[fit_m], hib, upper)(pred_m))}
-            if len(fit_m) >= 3:  # with an irreducible term: gap = E + A N^-alpha (src/analysis/stats/backtest.py)
+            if (
+                len(fit_m) >= 3
+            ):  # with an irreducible term: gap = E + A N^-alpha (src/analysis/stats/backtest.py)
                 gap = upper - y.loc[fit_m].to_numpy(float) if hib else y.loc[fit_m].to_numpy(float)
                 if (gap > 0).all():
                     gp = fit_saturating(fit_m, gap).predict(pred_m)
