@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "src.analysis.arithmetic.cli",  # per-sample LLM outputs: Fig. 3, Fig. 4, prediction 3
     "src.analysis.families.cli",  # BIG-Bench and open-model tables: Fig. 5, Fig. 6, multiple comparisons
     "src.analysis.families.real_cli",  # lm-eval / OLMo-ladder / inverse-scaling / pass@k readers; real families
+    "src.analysis.stats.cli",  # statistics: OLMo-ladder backtest, grid-density simulation
 )
 
 

@@ -212,7 +212,37 @@ def run_null(args: argparse.Namespace) -> int:
     for kind in nulls:
         print(f"{kind} null: triplets with Benjamini-Hochberg q < 0.05: {int((scores[f'q_{kind}'] < 0.05).sum())} "
               f"(smallest attainable p = 1/(n_draws+1) = {floor:.2g}; raise --n-draws to resolve smaller p)")  # fmt: skip
+    _permutation_verdicts(args, long, out)
     return 0
+
+
+def _permutation_verdicts(args: argparse.Namespace, long: pd.DataFrame, out: Path) -> None:
+    """Exact permutation tests (all orders up to 8 sizes, else enough draws for BH), N-aware thresholds, the
+    families too small to score counted, per-metric summary; the verdict rule is src/analysis/stats/verdicts.py."""
+    from src.analysis.families.meta_analysis import curves, higher_is_better, triplet_keys
+    from src.analysis.stats.nulls import per_metric_summary
+    from src.analysis.stats.verdicts import permutation_table
+
+    keys = triplet_keys(long)
+    n_sizes = long.groupby(keys)["size"].nunique()
+    small = n_sizes[n_sizes < args.min_sizes]
+    cs = []
+    for key, x, y, _ in curves(long, args.min_sizes, args.ties):
+        hib = higher_is_better(key[keys.index("metric")], args.lower_is_better)
+        cs.append((key, x, y if hib else -y))
+    tests = permutation_table(cs, keys, args.threshold, alpha=0.05, seed=args.seed)
+    per_metric = per_metric_summary(tests)
+    _csv(tests, out, "permutation_exact_triplets")
+    _csv(per_metric, out, "permutation_exact_per_metric")
+    print(f"\nExact permutation tests (all n! orders up to 8 sizes, else {tests.attrs['n_draws']} draws: enough for "
+          f"BH over {len(tests)} triplets); threshold {args.threshold:g}")  # fmt: skip
+    print(f"not scorable (fewer than {args.min_sizes} sizes): {len(small)} triplets "
+          f"({int((small == 2).sum())} with 2 sizes, {int((small == 1).sum())} with 1); "
+          f"threshold unreachable (3 sizes, |E| <= 2): {int((tests['threshold_status'] == 'unreachable').sum())}")  # fmt: skip
+    print(f"could pass BH at all (smallest attainable p <= 0.05): {int(tests['can_pass_bh'].sum())}; "
+          f"on their own (<= 0.05/{len(tests)}): {int(tests['can_pass_bh_alone'].sum())}")  # fmt: skip
+    print(tests["emergent"].value_counts().to_string())
+    print(per_metric.to_string(index=False, float_format="{:.3g}".format))
 
 
 def run_all(args: argparse.Namespace) -> int:

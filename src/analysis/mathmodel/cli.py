@@ -54,6 +54,35 @@ def model_curve_summary(cfg: ModelConfig, mc: pd.DataFrame, rouge: pd.DataFrame)
     )
 
 
+def length_intervals(cfg: ModelConfig, mc: pd.DataFrame, items: dict, n_boot: int, seed: int) -> pd.DataFrame:
+    """95% item-bootstrap intervals of Eq. 1 for the exact-match and edit-distance curves of each L (the
+    Monte-Carlo test set resampled; exact match and edit distance share the resampled items, so they pair)."""
+    from src.analysis.stats.intervals import interval, item_counts
+    from src.analysis.stats.nulls import paired_difference
+    from src.analysis.stats.sharpness import emergence_rows
+
+    rng = np.random.default_rng(seed)
+    rows = []
+    mc = mc.assign(n_params=cfg.n_params_for_eps(mc["eps"].to_numpy()))
+    for length, g in mc.groupby("length"):
+        g = g.sort_values("n_params")
+        em, ed = np.empty((n_boot, len(g))), np.empty((n_boot, len(g)))
+        for j, eps in enumerate(g["eps"]):
+            a, b = items[(float(eps), int(length))]
+            c = item_counts(a.size, n_boot, rng)
+            em[:, j], ed[:, j] = c @ a / a.size, -(c @ b) / b.size
+        e_em, e_ed = emergence_rows(em), emergence_rows(ed)
+        obs_em = emergence_rows(g["exact_match"].to_numpy(float))
+        obs_ed = emergence_rows(-g["edit_distance"].to_numpy(float))
+        d = paired_difference(e_em, e_ed, obs_em, obs_ed, "improves", "improves")
+        for metric, reps in (("exact match (sharp)", e_em), ("token edit distance (smooth)", e_ed)):
+            lo, hi = interval(reps)
+            rows.append({"metric": metric, "curve": f"L={length}", "E_lo": float(lo), "E_hi": float(hi),
+                         "sharp_minus_smooth_E_lo": d["diff_lo"], "sharp_minus_smooth_E_hi": d["diff_hi"],
+                         "verdict_E": d["verdict"]})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
 def cmd_model_figures(args: argparse.Namespace) -> int:
     from src.analysis.mathmodel import simulator as sim  # imports torch: only when this command runs
 
@@ -61,7 +90,8 @@ def cmd_model_figures(args: argparse.Namespace) -> int:
     n_items = args.n_items
     rng = np.random.default_rng(args.seed)
     eps_grid = 1.0 - mm.token_prob(cfg.grid(), cfg.c, cfg.alpha)
-    mc = sim.simulate_lengths(eps_grid, cfg.lengths, n_items=n_items, seed=args.seed)
+    items: dict = {}
+    mc = sim.simulate_lengths(eps_grid, cfg.lengths, n_items=n_items, seed=args.seed, items=items)
     # the edit distance is torchmetrics' pure-Python Levenshtein: half the items keep L=32 to seconds
     by_length = sim.simulate_lengths(
         [0.01, 0.05, 0.1, 0.2], [1, 2, 4, 8, 16, 32], n_items=max(n_items // 2, 10), seed=args.seed + 1
@@ -88,6 +118,10 @@ def cmd_model_figures(args: argparse.Namespace) -> int:
         for path in save_figure(fig, out, stem):
             print(path)
     summary = model_curve_summary(cfg, mc, rouge)
+    if args.intervals > 0:
+        summary = summary.merge(
+            length_intervals(cfg, mc, items, args.intervals, args.seed), on=["metric", "curve"], how="left"
+        )
     tables = {"model_simulation": mc, "length_simulation": by_length, "resolution_simulation": resolution,
               "rouge_simulation": rouge, "model_curve_summary": summary}  # fmt: skip
     for stem, table in tables.items():
@@ -117,4 +151,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--n-items", type=int, default=1000, help="simulated sequences per point (default 1000)")
     p.add_argument("--resolution-length", type=int, default=8, help="target length L of the resolution panel")
     p.add_argument("--seed", type=int, default=0, help="seed of the simulation (default 0)")
+    p.add_argument("--intervals", type=int, default=500,
+                   help="item-bootstrap replicates for 95%% intervals of E of the exact-match / edit-distance "
+                        "curves (default 500; 0: none)")  # fmt: skip
     p.set_defaults(func=cmd_model_figures)

@@ -101,6 +101,11 @@ def rouge_lsum(
     return float(np.mean([float(score(p, t)["fmeasure"]) for p, t in zip(p_items, t_items, strict=True)]))
 
 
+def token_edit_distances(preds: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """Per-item token Levenshtein distances (torchmetrics ``EditDistance(reduction="none")``)."""
+    return EditDistance(reduction="none")(_as_strings(preds), _as_strings(targets)).numpy().astype(float)
+
+
 def simulate_lengths(
     eps_values: Iterable[float],
     lengths: Iterable[int],
@@ -108,11 +113,13 @@ def simulate_lengths(
     vocab_size: int = 50,
     seed: int = 0,
     progress: bool = True,
+    items: dict | None = None,
 ) -> pd.DataFrame:
     """Exact match and token edit distance of n_items sampled sequences for each (eps, L), next to theory.
 
     Columns: ``eps, length, n_items, exact_match, edit_distance, theory_exact_match = (1-eps)^L,
-    theory_edit_distance = L*eps``.
+    theory_edit_distance = L*eps``. ``items``: a dict to fill with per-item (exact match, edit distance) arrays
+    by (eps, L).
     """
     rng = np.random.default_rng(seed)
     grid = [(float(e), int(L)) for e in eps_values for L in lengths]
@@ -120,10 +127,13 @@ def simulate_lengths(
     for eps, length in tqdm(grid, desc="simulate exact match + edit distance", disable=not progress):
         t = sample_targets(n_items, length, vocab_size, rng)
         p = corrupt(t, eps, vocab_size, rng)
-        rows.append(
-            (eps, length, n_items, exact_match(p, t, vocab_size), token_edit_distance(p, t),
-             (1.0 - eps) ** length, length * eps)
-        )  # fmt: skip
+        if items is None:
+            em, ed = exact_match(p, t, vocab_size), token_edit_distance(p, t)
+        else:  # per-item outcomes kept for item-bootstrap intervals (same means as the metrics above)
+            em_i, ed_i = (p == t).all(axis=1).astype(float), token_edit_distances(p, t)
+            items[(eps, length)] = (em_i, ed_i)
+            em, ed = float(em_i.mean()), float(ed_i.mean())
+        rows.append((eps, length, n_items, em, ed, (1.0 - eps) ** length, length * eps))
     cols = [
         "eps",
         "length",

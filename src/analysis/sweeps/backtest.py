@@ -25,6 +25,7 @@ from scipy.stats import gamma as gamma_dist
 
 from src.analysis.core.curves import curve_table
 from src.analysis.core.metrics import classify
+from src.analysis.stats.backtest import fit_saturating
 from src.results.errors import InputError
 
 _EPS = 1e-6
@@ -62,6 +63,7 @@ def _recon_from_sq_err(mean_sq_err: np.ndarray, c: float, ctx: dict) -> np.ndarr
 
 
 _MODEL_MAPS: dict[str, ModelMap] = {}
+_FORMULA = {"direct": "power law in N", "saturating": "gap = E + A N^-alpha"}
 
 
 def register_model_map(sharp_family: str, model_map: ModelMap) -> None:
@@ -158,6 +160,13 @@ def backtest(
                 unbounded.append(metric)
                 continue
             preds = {"direct": (pred_m, fit_power_law(fit_m, y.loc[fit_m], hib, upper)(pred_m))}
+            if (
+                len(fit_m) >= 3
+            ):  # with an irreducible term: gap = E + A N^-alpha (src/analysis/stats/backtest.py)
+                gap = upper - y.loc[fit_m].to_numpy(float) if hib else y.loc[fit_m].to_numpy(float)
+                if (gap > 0).all():
+                    gp = fit_saturating(fit_m, gap).predict(pred_m)
+                    preds["saturating"] = (pred_m, upper - gp if hib else gp)
             mm = _MODEL_MAPS.get(info.kind.family) if info.sharpness == "sharp" and info.param else None
             smooth_key = (f"{info.split}/{mm.smooth_name}" if info.split else mm.smooth_name) if mm else None
             ctx: dict | None = {}
@@ -177,10 +186,13 @@ def backtest(
             for method, (at, pred) in preds.items():
                 actual = y.loc[at].to_numpy(float)
                 err = np.abs(pred - actual)
+                span = float(y.max() - y.min())
                 rows.append({
                     "sweep": sweep, "task_name": task, "model_family": family, "metric": metric, "sharpness": info.sharpness,
-                    "method": method, "formula": mm.formula if (mm and method != "direct") else "power law in N",
+                    "method": method, "formula": _FORMULA.get(method, mm.formula if mm else ""),
                     "n_fit": len(fit_m), "n_pred": len(at), "mae": float(err.mean()), "max_abs_err": float(err.max()),
+                    "mean_rel_err": float(np.mean(err / np.abs(actual))) if (actual != 0).all() else np.nan,
+                    "range_share": float(err.mean() / span) if span > 0 else np.nan,
                 })  # fmt: skip
                 for n, p, a in zip(at, pred, actual, strict=True):
                     points.append((sweep, task, family, metric, method, float(n), float(p), float(a)))

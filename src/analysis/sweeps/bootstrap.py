@@ -155,15 +155,11 @@ def load_per_item(path) -> PerItem:
     return arrays
 
 
-def bootstrap_table(
-    table: pd.DataFrame, n_boot: int = 1000, level: float = 0.95, seed: int = 0, progress: bool = True
-) -> pd.DataFrame:
-    """Percentile intervals of the seed mean over test items, for every rescorable test metric of ``table``.
-
-    ``table``: tidy table from :func:`src.analysis.sweeps.loading.load_sweeps`. Returns one row per
-    (sweep, task_name, metric, num_params) with ``ci_lo, ci_hi, n_boot, n_runs``; runs without ``per_item.npz``
-    contribute nothing (a point whose runs all lack it gets no row). Seeded: the same table gives the same intervals.
-    """
+def bootstrap_replicates(
+    table: pd.DataFrame, n_boot: int = 1000, seed: int = 0, progress: bool = True
+) -> dict[tuple, list[np.ndarray]]:
+    """Per (sweep, task_name, metric, num_params): one array of ``n_boot`` item-bootstrap replicates per run
+    (seed) that saved ``per_item.npz``. Within a run every metric shares the resampled items (paired)."""
     rng = np.random.default_rng(seed)
     reps: dict[tuple, list[np.ndarray]] = {}
     mismatched: set[str] = set()
@@ -184,8 +180,21 @@ def bootstrap_table(
         warnings.warn(
             "no bootstrap interval for metric(s) whose per-item rescoring does not reproduce the run record: "
             + "; ".join(sorted(mismatched)[:10]),
-            stacklevel=2,
+            stacklevel=3,
         )
+    return reps
+
+
+def bootstrap_table(
+    table: pd.DataFrame, n_boot: int = 1000, level: float = 0.95, seed: int = 0, progress: bool = True
+) -> pd.DataFrame:
+    """Percentile intervals of the seed mean over test items, for every rescorable test metric of ``table``.
+
+    ``table``: tidy table from :func:`src.analysis.sweeps.loading.load_sweeps`. Returns one row per
+    (sweep, task_name, metric, num_params) with ``ci_lo, ci_hi, n_boot, n_runs``; runs without ``per_item.npz``
+    contribute nothing (a point whose runs all lack it gets no row). Seeded: the same table gives the same intervals.
+    """
+    reps = bootstrap_replicates(table, n_boot, seed, progress)
     alpha = (1.0 - level) / 2.0
     rows = []
     for (sweep, task, metric, num_params), rs in reps.items():

@@ -221,7 +221,30 @@ def cmd_claims(args: argparse.Namespace) -> int:
         print(f"({len(claims) - len(shown)} curve(s) with fewer than 3 sizes have no E and are left out of this "
               "printout; the CSV has every curve)")  # fmt: skip
     print_table("Prediction 'sharp metrics score higher than smooth ones' per task:", verdicts)
+    if args.intervals > 0:
+        _claim_intervals(args, table)
     return 0
+
+
+def _claim_intervals(args: argparse.Namespace, table: pd.DataFrame) -> None:
+    """Intervals on every statistic and verdicts on them (rules: src/analysis/stats/verdicts.py)."""
+    from src.analysis.sweeps.claims import claim_intervals
+
+    stats, pairs = claim_intervals(table, args.split, args.intervals, args.seed, args.threshold)
+    for sweep, part in stats.groupby("sweep"):
+        out = _out_dir(args, sweep, "analysis")
+        print(write_table(part, out / f"claims_{args.split}_intervals.csv"))
+        if not pairs.empty:
+            print(write_table(pairs[pairs["sweep"] == sweep], out / f"claims_{args.split}_pairs.csv"))
+    cols = [c for c in ("task_name", "metric", "interval_source", "n_sizes", "E", "E_lo", "E_hi", "threshold_status",
+                        "null_threshold_95", "emergent", "width", "width_lo", "width_hi", "direction") if c in stats]  # fmt: skip
+    print_table(f"Intervals ({args.intervals} bootstrap replicates, 95%): Eq. 1 E, logistic width in decades of N "
+                f"(10%->90% of the rise); emergent = E_lo >= {args.threshold:g} where reachable:", stats[cols])  # fmt: skip
+    if not pairs.empty:
+        pcols = [c for c in ("task_name", "sharp", "smooth", "diff_width", "diff_lo_width", "diff_hi_width",
+                             "verdict_width", "diff_E", "diff_lo_E", "diff_hi_E", "verdict_E") if c in pairs]  # fmt: skip
+        print_table("Sharp vs smooth, paired on the same resampled items (verdict: the 95% interval of "
+                    "width_smooth - width_sharp above 0; E beside it):", pairs[pcols])  # fmt: skip
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
@@ -270,7 +293,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
             "groups (--max-figures); every group is in the combined tables"
         )
     cols = ["task_name", "model_family", "metric", "sharpness", "method", "formula", "n_fit", "n_pred", "mae",
-            "max_abs_err"]  # fmt: skip
+            "max_abs_err", "mean_rel_err", "range_share"]  # fmt: skip
     print_table("Backtest (fit the smaller sizes, predict the larger; errors on seed means):", summary[cols])
     return 0
 
@@ -318,6 +341,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     _add_common(p, "output dir (default: <sweep_dir>/analysis/)")
+    p.add_argument("--intervals", type=int, default=200,
+                   help="bootstrap replicates for intervals and verdicts (items x seeds where per_item.npz exist, "
+                        "else seeds; default 200; 0: none)")  # fmt: skip
+    p.add_argument("--threshold", type=float, default=10.0, help="Eq. 1 threshold of 'emergent' (default 10)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the resampling (default 0)")
     p.set_defaults(func=cmd_claims)
 
     p = subparsers.add_parser(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from src.analysis.__main__ import main
@@ -98,3 +99,17 @@ def test_model_figures_cli(tmp_path, capsys):
     summary = pd.read_csv(tmp_path / "model_curve_summary.csv")
     grade = summary[summary["metric"].str.startswith("multiple choice")]["emergence_score"].iloc[0]
     assert grade == np.inf and "multiple choice grade (sharp)" in out
+
+
+def test_per_item_outcomes_reproduce_the_metrics_and_give_intervals():
+    from src.analysis.mathmodel.cli import length_intervals
+    from src.analysis.mathmodel.figures import ModelConfig
+
+    cfg = ModelConfig(n_grid=5, lengths=(1, 4))
+    eps = [0.4, 0.2, 0.1, 0.05, 0.02]
+    a = sim.simulate_lengths(eps, cfg.lengths, n_items=200, seed=3, progress=False)
+    items: dict = {}
+    b = sim.simulate_lengths(eps, cfg.lengths, n_items=200, seed=3, progress=False, items=items)
+    pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-6)  # same draws, same metric values
+    ci = length_intervals(cfg, b, items, n_boot=100, seed=0)
+    assert set(ci["curve"]) == {"L=1", "L=4"} and (ci["E_lo"] <= ci["E_hi"]).all()
