@@ -167,6 +167,17 @@ def classify(key: str) -> MetricInfo | None:
     return MetricInfo(key=key, split=split, name=name, kind=kind, param=param)
 
 
+#: metric kinds whose value is a share of items (right or wrong per item): measured in steps of 1/n_items, so
+#: Eq. 1 ties at that resolution and a binomial measurement null applies
+SHARE_OF_ITEMS = {"acc", "recon", "seq_acc", "exact_match", "multiple_choice_grade", "exact_str_match"}
+
+
+def is_share_of_items(key: str) -> bool:
+    """True where the registry knows ``key`` as a share of items (accuracy, exact match, MCG, ...)."""
+    info = classify(key)
+    return info is not None and info.kind.family in SHARE_OF_ITEMS
+
+
 def higher_is_better(key: str, lower_is_better: Iterable[str] = (), default: bool | None = None) -> bool:
     """The one direction rule: ``False`` for a name matching a ``lower_is_better`` glob, else the declared or
     registered direction, else ``default``; with no default, an unknown direction is an :class:`InputError`."""

@@ -92,13 +92,26 @@ def _wandb(args, command: str, out: Path, figures: dict, tables: dict, summary: 
     print(f"W&B (offline unless WANDB_MODE says otherwise): {run_dir}")
 
 
-def _claims(out: Path, name: str, rows: pd.DataFrame) -> pd.DataFrame:
-    from src.analysis.sweeps.claims import claim_verdicts
-
+def _claims(out: Path, name: str, rows: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
+    """The claim rows (one per curve, with intervals and the emergent verdict) and the paired direction-aware
+    sharp-vs-smooth verdicts (:mod:`src.analysis.stats.verdicts`), saved beside each other."""
     save_table(rows, out / f"claims_{name}.csv")
-    verdicts = claim_verdicts(rows)
-    save_table(verdicts, out / f"claim_verdicts_{name}.csv")
-    return verdicts
+    save_table(pairs, out / f"claim_verdicts_{name}.csv")
+    return pairs
+
+
+def _verdict_counts(pairs: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """How many (sharp, smooth) pairs get each verdict, per group."""
+    if pairs.empty:
+        return pairs
+    return pairs.groupby([*by, "verdict_on", "verdict"]).size().rename("pairs").reset_index()
+
+
+RULE = (
+    "rule: 'sharp above smooth' when the 95% interval of the paired difference (oriented: improvement > 0) lies "
+    "above 0 (logistic width where identified, else Eq. 1); 'worsens' when a metric's change gets worse; "
+    "'no interval' where the data have no interval source"
+)
 
 
 # ---------------------------------------------------------------------------------------------------- readers
@@ -186,12 +199,14 @@ def cmd_fig6(args) -> dict:
     out = _out(args)
     src = args.inverse_scaling or _data_dir(args) / "inverse_scaling_per_item"
     _, items = read_inverse_scaling(src)
-    table = real.fig6_real(items, n_boot=args.n_boot, seed=args.seed)
-    summary = real.fig6_summary(table)
+    table, pairs = real.fig6_verdicts(items, n_boot=args.n_boot, seed=args.seed, threshold=args.threshold,
+                                      nulls=tuple(args.nulls), n_draws=args.n_draws)  # fmt: skip
+    summary = real.fig6_summary(table, pairs)
     save_table(table, out / "fig6_real_scores.csv")
     save_table(summary, out / "fig6_real.csv")
-    print_table("Fig. 6 on real families: Eq. 1 (oriented) of MCG, exact Brier, target log-prob; 90% item bootstrap",
-                summary)  # fmt: skip
+    cols = [c for c in summary.columns if not c.startswith("dE_")]
+    print_table("Fig. 6 on real families: Eq. 1 (oriented, MCG ties at 1/n_items) of MCG, exact Brier, target "
+                "log-prob; 95% item bootstrap (the same items for every model and metric)", summary[cols])  # fmt: skip
     figs = {"fig6_real": save_figure(real_figures.fig6_scatter(summary), out, "fig6_real")[0]}
     two = items[items["n_options"] == 2].dropna(subset=["correct"])
     ranked = (
@@ -205,27 +220,33 @@ def cmd_fig6(args) -> dict:
         if ((two.family == f) & (two.task == t)).any()
     ][: args.max_panels]  # noqa: E501
     figs["fig6_real_curves"] = save_figure(real_figures.fig6_curves(two, tasks), out, "fig6_real_curves")[0]
-    n_both = summary.dropna(subset=["E_mcg", "E_brier"])
+    mcg = table[table["metric"] == "mcg"]
     verdict = {
-        "tasks_with_mcg_and_brier": int(len(n_both)),
-        "mcg_interval_above_brier_interval": int(n_both["mcg_above_brier"].sum()),
-        "median_E_mcg": float(n_both["E_mcg"].median()),
-        "median_E_brier": float(n_both["E_brier"].median()),
-    }
+        "tasks_with_mcg": int(len(mcg)),
+        "mcg_emergent": int((mcg["emergent"] == "emergent").sum()),
+        **{f"mcg_vs_brier: {k}": int(v) for k, v in summary.get("mcg_vs_brier", pd.Series(dtype=str))
+           .value_counts().items()},
+    }  # fmt: skip
     print(f"\nFig. 6 real, summary: {verdict}")
+    _print_nulls(table, args.nulls)
     claims = real.claim_rows("fig6", table.assign(axis="params"))
-    verdicts = _claims(out, "fig6", claims)
-    print_table("claim verdicts (fig6): P(E sharp > E smooth) per task", verdicts)
-    by_family = (
-        verdicts.assign(family=verdicts["sweep"].str.split("/").str[1])
-        .groupby("family")
-        .agg(tasks=("task_name", "size"), p_sharp_gt_smooth=("p_sharp_gt_smooth", "mean"),
-             p_step_share_sharp_gt_smooth=("p_step_share_sharp_gt_smooth", "mean"))
-        .reset_index()
-    )  # fmt: skip
-    print_table("claim verdicts (fig6), mean over tasks per family (the paper predicts 1.0)", by_family)
+    _claims(out, "fig6", claims, pairs)
+    print_table(
+        f"paired verdicts (fig6) per family; {RULE}", _verdict_counts(pairs, ["family", "sharp", "smooth"])
+    )
     _wandb(args, "real-fig6", out, figs, {"fig6_real": summary, "claims_fig6": claims}, verdict)
     return {"claims": claims, "figures": figs}
+
+
+def _print_nulls(table: pd.DataFrame, nulls) -> None:
+    """Per metric: curves tested and those with BH q <= 0.05 within the metric, under each null asked for."""
+    for kind in nulls:
+        if f"q_{kind}" not in table:
+            continue
+        g = table.groupby("metric")
+        summ = pd.DataFrame({"curves_tested": g[f"p_{kind}"].count(),
+                             "q_le_0.05": g[f"q_{kind}"].apply(lambda q: int((q <= 0.05).sum()))}).reset_index()  # fmt: skip
+        print_table(f"{kind} null, per metric (BH within each metric)", summ)
 
 
 def cmd_resolution(args) -> dict:
@@ -236,7 +257,7 @@ def cmd_resolution(args) -> dict:
     src = args.inverse_scaling or _data_dir(args) / "inverse_scaling_per_item"
     _, items = read_inverse_scaling(src)
     items = items[items["family"] == args.family]
-    res = real.resolution_real(items, n_subsets=args.n_subsets, seed=args.seed)
+    res = real.resolution_real(items, n_subsets=args.n_subsets, seed=args.seed, threshold=args.threshold)
     save_table(res, out / "resolution_real.csv")
     if res.empty:
         raise InputError(
@@ -246,18 +267,26 @@ def cmd_resolution(args) -> dict:
     figs = {"resolution_real": save_figure(real_figures.resolution_figure(res, task, args.family), out,
                                            "resolution_real")[0]}  # fmt: skip
     spread = (
-        res[~res.is_all].groupby(["task", "n"])[["E_acc_lo", "E_acc_hi", "E_p_lo", "E_p_hi"]].first().reset_index()
+        res[~res.is_all].groupby(["task", "n"])[["E_acc_lo", "E_acc_hi", "E_p_lo", "E_p_hi", "verdict_acc_vs_p"]]
+        .first().reset_index()
         .assign(E_acc_range=lambda d: d.E_acc_hi - d.E_acc_lo, E_p_range=lambda d: d.E_p_hi - d.E_p_lo)
     )  # fmt: skip
     table = spread.groupby("n")[["E_acc_range", "E_p_range"]].median().reset_index()
     table["tasks"] = spread.groupby("n").size().to_numpy()
+    verdicts = spread.pivot_table(index="n", columns="verdict_acc_vs_p", values="task", aggfunc="count")
+    table = table.merge(verdicts.fillna(0).astype(int).reset_index(), on="n")
     print_table(
-        f"{args.family}: median over tasks of the 5-95% range of Eq. 1 over random item subsets", table
+        f"{args.family}: median over tasks of the 95% range of Eq. 1 over random item subsets (accuracy ties at "
+        f"1/n), and per n how many tasks get each paired verdict over the subsets (accuracy vs mean probability; "
+        f"{RULE})",
+        table,
     )
     sel = res[(res.task == task)][
         ["n", "model", "acc_mean", "acc_lo", "acc_hi", "acc_share_zero", "p_mean", "p_lo", "p_hi"]
     ]
-    print_table(f"{args.family} {task}: accuracy and mean p(right option) on random subsets (5-95%)", sel)
+    print_table(
+        f"{args.family} {task}: accuracy and mean p(right option) on random subsets (central 95%)", sel
+    )
     _wandb(args, "real-resolution", out, figs, {"resolution_spread": table})
     return {"figures": figs}
 
@@ -274,11 +303,16 @@ def cmd_scale_time(args) -> dict:
     from src.analysis.families.readers.olmo_ladder import read_olmo_ladder
 
     out = _out(args)
+    kw = dict(seed=args.seed, threshold=args.threshold, nulls=tuple(args.nulls), n_draws=args.n_draws)
     olmo = read_olmo_ladder(args.olmo or _data_dir(args) / "olmo_ladder" / "ladder-runs")
-    st = real.scale_time_olmo(olmo)
+    st, st_pairs = real.scale_time_olmo(olmo, n_boot=args.n_boot, **kw)
     save_table(st, out / "scale_time_olmo.csv")
     summ = st.groupby(["metric", "axis"])[["emergence_score", "largest_step_share"]].median().reset_index()
-    print_table("OLMo ladder: median over tasks and fixed size/budget of Eq. 1 and largest step share", summ)
+    em = st.groupby(["metric", "axis"])["emergent"].value_counts().unstack(fill_value=0).reset_index()
+    summ = summ.merge(em, on=["metric", "axis"])
+    print_table("OLMo ladder (one score per checkpoint: no interval source): median over tasks and fixed "
+                "size/budget of Eq. 1 and largest step share; curves per verdict (E >= threshold and exact "
+                "permutation p surviving BH over the curves)", summ)  # fmt: skip
     figs = {}
     for task in args.olmo_task:
         stem = f"scale_time_olmo_{task}"
@@ -289,25 +323,23 @@ def cmd_scale_time(args) -> dict:
     pythia = read_lm_eval_results(pythia_dirs, tokens_per_step=args.tokens_per_step)
     lam = real.pythia_lambada(pythia)
     save_table(lam, out / "pythia_lambada.csv")
-    sp = real.scale_time_pythia(lam)
+    sp, sp_pairs = real.scale_time_pythia(lam, n_boot=args.n_boot, **kw)
     save_table(sp, out / "scale_time_pythia.csv")
-    print_table("Pythia LAMBADA: Eq. 1 over parameters (final) and over training steps (per size)", sp)
+    cols = [c for c in ("family", "metric", "axis", "fixed", "n_points", "interval_source", "emergence_score",
+                        "e_lo", "e_hi", "threshold_status", "direction", "emergent", "width", "width_lo",
+                        "width_hi", "p_binomial", "q_binomial") if c in sp]  # fmt: skip
+    print_table("Pythia LAMBADA: Eq. 1 over parameters (final) and over training steps (per size), 95% intervals "
+                "from the harness's stderr", sp[cols])  # fmt: skip
+    _print_nulls(pd.concat([st, sp], ignore_index=True), args.nulls)
     figs["scale_time_pythia"] = save_figure(real_figures.pythia_figure(lam), out, "scale_time_pythia")[0]
     claims = pd.concat(
         [real.claim_rows("scale_time", st), real.claim_rows("scale_time", sp)], ignore_index=True
     )
-    verdicts = _claims(out, "scale_time", claims)
-    parts = verdicts["sweep"].str.split("/")
-    by_axis = (
-        verdicts.assign(family=parts.str[1], axis=parts.str[2])
-        .groupby(["family", "axis"])
-        .agg(curves=("task_name", "size"), p_sharp_gt_smooth=("p_sharp_gt_smooth", "mean"),
-             p_step_share_sharp_gt_smooth=("p_step_share_sharp_gt_smooth", "mean"))
-        .reset_index()
-    )  # fmt: skip
-    print_table("claim verdicts (scale/time): mean share of (sharp, smooth) pairs where the sharp curve scores "
-                "higher, per family and axis (the paper predicts 1.0)", by_axis)  # fmt: skip
-    _wandb(args, "real-scale-time", out, figs, {"olmo": summ, "pythia": sp})
+    pairs = pd.concat([st_pairs, sp_pairs], ignore_index=True)
+    _claims(out, "scale_time", claims, pairs)
+    print_table(f"paired verdicts (scale/time) per family and axis; {RULE}",
+                _verdict_counts(pairs, ["family", "axis"]))  # fmt: skip
+    _wandb(args, "real-scale-time", out, figs, {"olmo": summ, "pythia": sp, "pairs": pairs})
     return {"claims": claims, "figures": figs}
 
 
@@ -415,6 +447,17 @@ def register(subparsers) -> None:
         p.add_argument("--tokens-per-step", type=float, default=2_097_152.0)
         p.add_argument("--operand-csv", nargs="+", help="per-operand CSVs (default: the shared Pythia ones)")
         p.add_argument("--fewshot", type=int, help="shots for real-arithmetic (default: the most)")
+        p.add_argument(
+            "--threshold", type=float, default=10.0, help="Eq. 1 threshold for 'emergent' (default 10)"
+        )
+        p.add_argument(
+            "--nulls", nargs="*", choices=["permutation", "binomial"], default=[],
+            help="p-values of Eq. 1 per curve, BH within each metric: permutation (exact, all orders of the "
+            "sizes), binomial (shares of items with known n_items: smooth truth re-measured on n_items items)",
+        )  # fmt: skip
+        p.add_argument(
+            "--n-draws", type=int, default=10000, help="draws of the binomial null (default 10000)"
+        )
 
     for name, func, help_ in (
         ("real-fig6", cmd_fig6, "MCG vs exact Brier / target log-prob on GPT-3 and GPT-2, item bootstrap"),

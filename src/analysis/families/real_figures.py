@@ -17,7 +17,7 @@ def _clip_e(v, lim):
 
 
 def fig6_scatter(summary: pd.DataFrame, lim: float = 15.0):
-    """E(MCG) against E(Brier) and against E(log p), one point per (family, task), 90% item-bootstrap bars."""
+    """E(MCG) against E(Brier) and against E(log p), one point per (family, task), 95% item-bootstrap bars."""
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.6), constrained_layout=True)
@@ -47,7 +47,7 @@ def fig6_scatter(summary: pd.DataFrame, lim: float = 15.0):
         ax.legend(fontsize=8, loc="upper left")
     fig.suptitle(
         f"Fig. 6 on real families: Eq. 1 of MCG vs smooth scores of the same per-item outputs "
-        f"(oriented: improvement > 0; |E| clipped at {lim:g}; bars: 90% item bootstrap)",
+        f"(oriented: improvement > 0; |E| clipped at {lim:g}; bars: 95% item bootstrap, the same items for every model)",
         fontsize=9,
     )
     return fig
@@ -84,8 +84,8 @@ def fig6_curves(items: pd.DataFrame, tasks: list[tuple[str, str]]):
 
 
 def resolution_figure(res: pd.DataFrame, task: str, family: str = "GPT-3"):
-    """Left: accuracy on random item subsets of several sizes (90% bands) vs parameters; middle: the mean
-    probability of the right option on the same subsets; right: the 5-95% range of Eq. 1 over subsets, per size."""
+    """Left: accuracy on random item subsets of several sizes (central 95% bands) vs parameters; middle: the mean
+    probability of the right option on the same subsets; right: the central 95% range of Eq. 1 (accuracy ties at 1/n) over subsets, per size."""
     import matplotlib.pyplot as plt
 
     g = res[(res.family == family) & (res.task == task)]
@@ -111,16 +111,18 @@ def resolution_figure(res: pd.DataFrame, task: str, family: str = "GPT-3"):
     e = g.groupby("n")[["E_acc_lo", "E_acc_hi", "E_p_lo", "E_p_hi", "E_acc_median", "E_p_median"]].first()
     e = e.replace([np.inf, -np.inf], np.nan)
     axes[2].fill_between(
-        e.index, e["E_acc_lo"], e["E_acc_hi"], alpha=0.25, color="C3", label="accuracy, 5-95%"
+        e.index, e["E_acc_lo"], e["E_acc_hi"], alpha=0.25, color="C3", label="accuracy, central 95%"
     )
     axes[2].plot(e.index, e["E_acc_median"], "o-", color="C3", label="accuracy, median")
-    axes[2].fill_between(e.index, e["E_p_lo"], e["E_p_hi"], alpha=0.25, color="C0", label="mean prob., 5-95%")
+    axes[2].fill_between(
+        e.index, e["E_p_lo"], e["E_p_hi"], alpha=0.25, color="C0", label="mean prob., central 95%"
+    )
     axes[2].plot(e.index, e["E_p_median"], "s-", color="C0", label="mean prob., median")
     axes[2].set_xscale("log")
     axes[2].set_xlabel("items in the subset")
     axes[2].set_ylabel("emergence score (Eq. 1) over the 4 models")
     axes[2].legend(fontsize=7)
-    fig.suptitle(f"Resolution on per-item data, {family} {task}: random item subsets (bands: 5-95% over subsets)",
+    fig.suptitle(f"Resolution on per-item data, {family} {task}: random item subsets (bands: central 95% over subsets; accuracy ties at 1/n)",
                  fontsize=9)  # fmt: skip
     return fig
 

@@ -33,7 +33,8 @@ def interval(reps, level: float = DEFAULT_LEVEL, axis: int = 0) -> tuple[np.ndar
     caller's to report), +-inf kept (an inf upper bound means the sharpest possible curve is in the interval)."""
     reps = np.asarray(reps, dtype=float)
     a = (1.0 - level) / 2.0
-    lo, hi = np.nanquantile(reps, [a, 1.0 - a], axis=axis, method="linear")
+    with np.errstate(invalid="ignore"):  # inf - inf in the interpolation: handled just below
+        lo, hi = np.nanquantile(reps, [a, 1.0 - a], axis=axis, method="linear")
     # nanquantile of a column holding inf interpolates inf - inf; take the order statistic there instead
     if np.isinf(reps).any():
         lo2, hi2 = np.nanquantile(reps, [a, 1.0 - a], axis=axis, method="nearest")

@@ -12,7 +12,7 @@ import pandas as pd
 
 from src.analysis.core.curves import curve_table
 from src.analysis.core.emergence import emergence_score, summarize_curve
-from src.analysis.core.metrics import classify, param_sort_key
+from src.analysis.core.metrics import classify, is_share_of_items, param_sort_key
 
 
 def claim_table(table: pd.DataFrame, split: str = "test") -> pd.DataFrame:
@@ -109,9 +109,6 @@ def _pair_share(a: pd.Series, b: pd.Series) -> float:
     return float((gt + 0.5 * eq).mean())
 
 
-_SHARE_OF_ITEMS = {"acc", "recon", "seq_acc", "exact_match", "multiple_choice_grade"}
-
-
 def claim_intervals(
     table: pd.DataFrame,
     split: str = "test",
@@ -166,7 +163,7 @@ def claim_intervals(
                 vals = [runs.loc[runs["num_params"] == n, "value"].to_numpy(float) for n in x]
                 reps, source = sign * resample_replicates(vals, n_boot, rng), "seeds"
             n_test = float(c["n_test"].median()) if c["n_test"].notna().any() else np.nan
-            share = info.kind.family in _SHARE_OF_ITEMS  # the value moves in steps of 1/(n_items x seeds)
+            share = is_share_of_items(metric)  # the value moves in steps of 1/(n_items x seeds)
             res = 1.0 / (n_test * c["n_seeds"].min()) if share and n_test > 0 else 0.0
             floor = None if info.kind.chance is None else sign * info.kind.chance
             s = curve_summary(x, y, reps, threshold, res, level, floor)

@@ -13,19 +13,9 @@ from src.analysis.__main__ import main
 from src.analysis.core.emergence import emergence_score
 from src.analysis.families import real
 from src.analysis.families.readers.operand_table import read_operand_table
+from src.analysis.stats.intervals import interval
 from tests.analysis.families.test_inverse_scaling_reader import _task
 from tests.analysis.families.test_olmo_ladder_reader import _run
-
-
-def test_vectorised_emergence_matches_eq1():
-    rng = np.random.default_rng(0)
-    y = rng.normal(size=(50, 5))
-    y[0] = 1.0  # flat
-    y[1] = [0, 0, 0, 1, 1]  # one jump, zero median step
-    y[2] = [1, 1, 0, 0, 0]
-    x = np.arange(5.0)
-    ref = np.array([emergence_score(x, row) for row in y])
-    np.testing.assert_allclose(real.emergence_rows(y), ref)
 
 
 def _items(tmp_path):
@@ -36,27 +26,76 @@ def _items(tmp_path):
     return read_inverse_scaling(tmp_path)[1]
 
 
+def _eq1_ties(y, tol):
+    """Eq. 1 written out, steps within ``tol`` counted as ties (reference for the one in stats/sharpness)."""
+    y = np.asarray(y, dtype=float)
+    total = y.max() - y.min()
+    if total <= tol:
+        return 0.0
+    d = np.diff(y)
+    d[np.abs(d) <= tol] = 0.0
+    med = np.median(d**2)
+    sign = np.sign(int(np.argmax(y)) - int(np.argmin(y)))
+    return sign * np.inf if med == 0 else sign * total / np.sqrt(med)
+
+
 def test_fig6_real_bootstrap_matches_a_loop(tmp_path):
     items = _items(tmp_path)
-    table = real.fig6_real(items, n_boot=200, seed=3)
+    table, pairs = real.fig6_verdicts(items, n_boot=200, seed=3)
     assert set(table["metric"]) == {"mcg", "brier", "logprob"} and set(table["task"]) == {"taskA", "taskB"}
-    # reference: the same resampled item indices, scored one bootstrap at a time with Eq. 1
+    # reference: one multinomial draw of the items per bootstrap, shared by every model and metric (paired),
+    # Eq. 1 with MCG ties at 1/n_items, one bootstrap at a time; 95% percentile interval
     rng = np.random.default_rng(3)
     for (_, task), g in items.groupby(["family", "task"], sort=True):
         order = g.groupby("model")["scale"].first().sort_values().index
+        n = g["item"].nunique()
+        idx = rng.integers(0, n, size=(200, n))
         for metric, col in real.FIG6_QUANTITIES.items():
             mat = g.pivot_table(index="model", columns="item", values=col).loc[order].to_numpy()
-            idx = rng.integers(0, mat.shape[1], size=(200, mat.shape[1]))
             sign = 1.0 if real.METRICS[metric][1] else -1.0
-            boots = [emergence_score(np.arange(4), sign * mat[:, i].mean(axis=1)) for i in idx]
-            lo, hi = np.quantile(boots, [0.05, 0.95], method="inverted_cdf")
+            tol = max(1.0 / n if metric == "mcg" else 0.0, 1e-9 * max(1.0, np.abs(mat.mean(axis=1)).max()))
+            boots = []
+            for i in idx:
+                yb = sign * mat[:, i].mean(axis=1)
+                boots.append(_eq1_ties(yb, max(tol, 1e-9 * max(1.0, np.abs(yb).max()))))
+            lo, hi = interval(np.asarray(boots))  # percentile interval (tested in stats/test_intervals)
             row = table[(table.task == task) & (table.metric == metric)].iloc[0]
             assert row["e_lo"] == pytest.approx(lo) and row["e_hi"] == pytest.approx(hi)
-            assert row["emergence_score"] == pytest.approx(
-                emergence_score(np.arange(4), sign * mat.mean(axis=1))
-            )
-    summary = real.fig6_summary(table)
-    assert {"E_mcg", "E_brier", "E_logprob", "mcg_above_brier"} <= set(summary.columns)
+            assert row["emergence_score"] == pytest.approx(_eq1_ties(sign * mat.mean(axis=1), tol))
+    summary = real.fig6_summary(table, pairs)
+    assert {"E_mcg", "E_brier", "E_logprob", "mcg_above_brier", "mcg_vs_brier"} <= set(summary.columns)
+    assert set(pairs["smooth"]) == {"brier", "logprob"} and (pairs["verdict_on"] == "Eq. 1").all()
+
+
+def test_fig6_verdicts_follow_the_rules(tmp_path):
+    """A worsening smooth metric is reported as such (never 'sharp above smooth'); a 3-model family is
+    unscorable by the threshold; MCG ties at 1/n_items."""
+    rng = np.random.default_rng(0)
+    rows = []
+    n = 400
+    for fam, models in (("four", [1e6, 1e7, 1e8, 1e9]), ("three", [1e6, 1e7, 1e8])):
+        for j, scale in enumerate(models):
+            # MCG: 0 right until the largest model; p(right) falls with scale (a smooth metric that worsens)
+            p = np.clip(0.45 - 0.05 * j + 0.02 * rng.standard_normal(n), 0.01, 0.99)
+            correct = (np.arange(n) < (n * 0.9 if j == len(models) - 1 else 0)).astype(float)
+            for i in range(n):
+                rows.append({"family": fam, "task": "t", "model": f"{fam}{j}", "scale": scale, "item": i,
+                             "correct": correct[i], "brier": 2 * (1 - p[i]) ** 2, "logprob": np.log(p[i]),
+                             "p_target": p[i], "n_options": 2})  # fmt: skip
+    table, pairs = real.fig6_verdicts(pd.DataFrame(rows), n_boot=100, nulls=("permutation", "binomial"),
+                                      n_draws=200)  # fmt: skip
+    t = table.set_index(["family", "metric"])
+    assert t.loc[("four", "mcg"), "emergence_score"] == np.inf  # flat steps are ties: one-step curve
+    assert t.loc[("four", "mcg"), "emergent"] == "emergent"
+    assert t.loc[("three", "mcg"), "emergent"] == "unreachable"
+    assert t.loc[("four", "brier"), "direction"] == "worsens"
+    four = pairs[pairs.family == "four"]
+    assert four["verdict"].str.startswith("worsens").all()
+    assert not (pairs["verdict"] == "sharp above smooth").any()
+    # exact: only the orders with the one non-zero value at the largest size score +inf: 3!/4! = 1/4
+    assert t.loc[("four", "mcg"), "p_permutation"] == pytest.approx(1 / 4)
+    assert np.isnan(t.loc[("four", "brier"), "p_binomial"]) and t.loc[("four", "mcg"), "p_binomial"] < 0.05
+    assert {"q_permutation", "q_binomial"} <= set(table.columns)
 
 
 def test_resolution_subsets(tmp_path):
@@ -80,7 +119,7 @@ def test_scale_time_olmo_axes(tmp_path):
         for k in (1, 2, 5):
             _run([100, 200 * k], seed=10 * i + k).to_csv(tmp_path / f"{size}-{k}xC.csv", index=False)
     ev = read_olmo_ladder(tmp_path)
-    st = real.scale_time_olmo(ev)
+    st, pairs = real.scale_time_olmo(ev)
     assert set(st["axis"]) == {"params", "tokens"} and set(st["metric"]) == {"acc", "p_correct", "bpb"}
     assert (st["n_points"] == 3).all()
     # 3 budgets x (accuracy of 2 tasks + p_correct and bpb of the one task that has them)
@@ -96,6 +135,9 @@ def test_scale_time_olmo_axes(tmp_path):
     ]
     y = -fin.sort_values("scale")["value"].to_numpy()
     assert one["emergence_score"].item() == pytest.approx(emergence_score(np.arange(3), y))
+    # 3 sizes: Eq. 1 <= 2, the threshold is unreachable; no interval source (one score per checkpoint)
+    assert (st["emergent"] == "unreachable").all() and (st["interval_source"] == "none").all()
+    assert set(pairs["verdict"]) == {"no interval"}
 
 
 def test_operand_table_and_arithmetic(tmp_path):
