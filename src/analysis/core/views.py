@@ -99,6 +99,7 @@ def evidence_to_long(ev: pd.DataFrame) -> pd.DataFrame:
             size=("scale", "first"),
             score=("value", "mean"),
             n_replicates=("value", "size"),
+            n_items=("n_items", "min"),
             **{c: (c, "first") for c in extra},
         )  # fmt: skip
         .reset_index()

@@ -212,6 +212,9 @@ def run_null(args: argparse.Namespace) -> int:
     for kind in nulls:
         print(f"{kind} null: triplets with Benjamini-Hochberg q < 0.05: {int((scores[f'q_{kind}'] < 0.05).sum())} "
               f"(smallest attainable p = 1/(n_draws+1) = {floor:.2g}; raise --n-draws to resolve smaller p)")  # fmt: skip
+        per = scores[scores[f"p_{kind}"].notna()].groupby("metric")[f"q_{kind}_per_metric"]
+        print("  per metric (BH within the metric): "
+              + ", ".join(f"{m}: {int((q < 0.05).sum())} of {len(q)}" for m, q in per))  # fmt: skip
     _permutation_verdicts(args, long, out)
     return 0
 
@@ -328,9 +331,11 @@ def _add_fig6(p: argparse.ArgumentParser) -> None:
 
 
 def _add_null(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--nulls", nargs="+", choices=["permutation", "noise"], default=["permutation", "noise"],
+    p.add_argument("--nulls", nargs="+", choices=["permutation", "noise", "binomial"],
+                   default=["permutation", "noise"],
                    help="permutation: shuffle scores across a family's sizes; noise: straight line in log size "
-                        "plus Gaussian noise of the curve's residual SD")  # fmt: skip
+                        "plus Gaussian noise of the curve's residual SD; binomial (tables with n_items): straight "
+                        "line in log size re-measured on n_items items, for shares of items (MCG, exact match)")  # fmt: skip
     p.add_argument("--n-draws", type=int, default=300, help="null draws per triplet (default 300)")
     p.add_argument("--seed", type=int, default=0, help="seed of the null draws (default 0)")
     p.add_argument("--thresholds", type=float, nargs="+", default=[2, 3, 5, 7, 10, 15, 20, 30, 50, 100],

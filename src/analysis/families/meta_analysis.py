@@ -17,10 +17,11 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy.stats import false_discovery_control
 
 from src.analysis.core import metrics as metrics_registry
 from src.analysis.core.emergence import emergence_score, largest_step_share
+from src.analysis.stats.nulls import bh, binomial_null
+from src.analysis.stats.sharpness import emergence_rows
 from src.results.errors import InputError
 
 DEFAULT_THRESHOLD = 10.0
@@ -157,8 +158,17 @@ def mcg_vs_brier(
 
 
 def _null_draws(
-    x: np.ndarray, y: np.ndarray, kind: str, n_draws: int, rng: np.random.Generator
+    x: np.ndarray,
+    y: np.ndarray,
+    kind: str,
+    n_draws: int,
+    rng: np.random.Generator,
+    n_items: np.ndarray | None = None,
+    higher: bool = True,
 ) -> np.ndarray:
+    """Oriented Eq. 1 of ``n_draws`` curves under the null ``kind`` (``y`` oriented; ``n_items`` per size for
+    the binomial null, whose draws are proportions re-measured on that many items). NaN draws: the null does
+    not apply (binomial on a metric that is not a share of items, or n_items unknown)."""
     if kind == "permutation":
         return np.array([emergence_score(x, rng.permutation(y)) for _ in range(n_draws)])
     if kind == "noise":
@@ -168,7 +178,13 @@ def _null_draws(
         fit = design @ coef
         sd = float(np.sqrt(np.sum((y - fit) ** 2) / max(len(y) - 2, 1)))
         return np.array([emergence_score(x, fit + sd * rng.standard_normal(len(y))) for _ in range(n_draws)])
-    raise ValueError(f"null kind must be 'permutation' or 'noise', got {kind!r}")
+    if kind == "binomial":
+        if n_items is None or not np.isfinite(n_items).all() or (n_items < 1).any():
+            return np.full(n_draws, np.nan)
+        raw = y if higher else -y
+        draws = binomial_null(x, raw, n_items.astype(np.int64), n_draws, rng, higher_is_better=higher)
+        return emergence_rows(draws, resolution=1.0 / float(n_items.min()))
+    raise ValueError(f"null kind must be 'permutation', 'noise' or 'binomial', got {kind!r}")
 
 
 def null_scores(
@@ -185,14 +201,26 @@ def null_scores(
     ``permutation``: the scores of a family are shuffled across its sizes (scale carries no information).
     ``noise``: the curve is a straight line in log size (fitted) plus Gaussian noise with the fit's residual SD
     (smooth truth, noisy measurement; the spacing of the family's sizes is kept, which matters to Eq. 1).
+    ``binomial``: for shares of items (MCG, exact match, accuracy) with an ``n_items`` column: smooth truth (a
+    line in log size) re-measured on each size's n_items items (:func:`src.analysis.stats.nulls.binomial_null`);
+    rows of other metrics are NaN (the null does not apply). A table without ``n_items`` is an error.
     """
     keys = triplet_keys(long)
+    if kind == "binomial" and ("n_items" not in long.columns or long["n_items"].isna().all()):
+        raise InputError(
+            "the binomial null needs the number of items each score was computed on, and the table has none",
+            fix="add an n_items column to the table (or choose --nulls permutation noise)",
+        )
+    n_items = long.groupby([*keys, "size"])["n_items"].min() if kind == "binomial" else None
     rng = np.random.default_rng(seed)
     rows, mats = [], []
     for key, x, y, _ in curves(long, min_sizes, ties):
-        yo, _ = _oriented(key, keys, y, lower_is_better)
+        yo, hib = _oriented(key, keys, y, lower_is_better)
         rows.append(dict(zip(keys, key, strict=True)))
-        mats.append(_null_draws(x, yo, kind, n_draws, rng))
+        ni = None
+        if kind == "binomial" and metrics_registry.is_share_of_items(key[keys.index("metric")]):
+            ni = np.array([n_items.get((*key, s), np.nan) for s in x], dtype=float)
+        mats.append(_null_draws(x, yo, kind, n_draws, rng, ni, hib))
     return pd.DataFrame(rows), np.vstack(mats)
 
 
@@ -209,7 +237,13 @@ def add_null_pvalues(
             "null draws and scores are not for the same triplets in the same order; build both from one table"
         )
     p = (1 + (null >= obs[:, None]).sum(axis=1)) / (1 + null.shape[1])
-    return scores.assign(**{f"p_{name}": p, f"q_{name}": false_discovery_control(p)})
+    p = np.where(np.isnan(null).all(axis=1), np.nan, p)  # the null does not apply to this triplet
+    out = scores.assign(**{f"p_{name}": p, f"q_{name}": bh(p)})
+    # BH within each metric as well (a per-metric family of tests; the pooled q mixes metrics)
+    q_metric = np.full(len(out), np.nan)
+    for _, idx in out.groupby("metric").indices.items():
+        q_metric[idx] = bh(p[idx])
+    return out.assign(**{f"q_{name}_per_metric": q_metric})
 
 
 def null_summary(
@@ -224,14 +258,15 @@ def null_summary(
     obs_scores = scores["emergence"].to_numpy(float)
     rows = []
     for thr in thresholds:
-        observed = int((obs_scores >= thr).sum())
         for name, null in nulls.items():
-            counts = (null >= thr).sum(axis=0)
+            tested = ~np.isnan(null).all(axis=1)  # triplets the null applies to (binomial: shares of items)
+            observed = int((obs_scores[tested] >= thr).sum())
+            counts = (null[tested] >= thr).sum(axis=0)
             rows.append(
                 {
                     "threshold": float(thr),
                     "null": name,
-                    "n_triplets": len(obs_scores),
+                    "n_triplets": int(tested.sum()),
                     "observed": observed,
                     "expected_by_chance": float(counts.mean()),
                     "chance_lo95": float(np.percentile(counts, 2.5)),
