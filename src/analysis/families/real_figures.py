@@ -46,7 +46,7 @@ def fig6_scatter(summary: pd.DataFrame, lim: float = 15.0):
         ax.set_ylabel("emergence score of Multiple Choice Grade")
         ax.legend(fontsize=8, loc="upper left")
     fig.suptitle(
-        f"Fig. 6 on real families: Eq. 1 of MCG vs smooth scores of the same per-item outputs "
+        f"Fig. 6 on real families: Eq. 1 of MCG vs smooth scores of the same per-item outputs\n"
         f"(oriented: improvement > 0; |E| clipped at {lim:g}; bars: 95% item bootstrap, the same items for every model)",
         fontsize=9,
     )
@@ -109,7 +109,11 @@ def resolution_figure(res: pd.DataFrame, task: str, family: str = "GPT-3"):
         ax.set_ylim(-0.03, 1.03)
         ax.legend(fontsize=7)
     e = g.groupby("n")[["E_acc_lo", "E_acc_hi", "E_p_lo", "E_p_hi", "E_acc_median", "E_p_median"]].first()
-    e = e.replace([np.inf, -np.inf], np.nan)
+    finite = e.replace([np.inf, -np.inf], np.nan)
+    top = float(np.nanmax(finite.to_numpy())) * 1.15 if np.isfinite(finite.to_numpy()).any() else 1.0
+    bottom = float(np.nanmin(finite.to_numpy())) if np.isfinite(finite.to_numpy()).any() else 0.0
+    inf_hi = e.index[np.isposinf(e["E_acc_hi"])]
+    e = e.clip(lower=min(bottom, 0.0) - 1.0, upper=top)  # an infinite end is drawn at the axis edge, marked
     axes[2].fill_between(
         e.index, e["E_acc_lo"], e["E_acc_hi"], alpha=0.25, color="C3", label="accuracy, central 95%"
     )
@@ -118,6 +122,8 @@ def resolution_figure(res: pd.DataFrame, task: str, family: str = "GPT-3"):
         e.index, e["E_p_lo"], e["E_p_hi"], alpha=0.25, color="C0", label="mean prob., central 95%"
     )
     axes[2].plot(e.index, e["E_p_median"], "s-", color="C0", label="mean prob., median")
+    if len(inf_hi):
+        axes[2].plot(inf_hi, [top] * len(inf_hi), "^", color="C3", ms=7, label="accuracy: upper end = inf")
     axes[2].set_xscale("log")
     axes[2].set_xlabel("items in the subset")
     axes[2].set_ylabel("emergence score (Eq. 1) over the 4 models")
