@@ -32,7 +32,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from src.results.errors import InputError
+from src.results.errors import ROW, InputError, raise_at_first
 
 REQUIRED = ["family", "model", "scale", "task", "metric", "value"]
 OPTIONAL = ["replicate", "checkpoint", "step", "tokens", "compute", "n_items", "stderr", "source"]
@@ -62,33 +62,30 @@ def normalize(df: pd.DataFrame, source: str = "evidence table") -> pd.DataFrame:
     for col in FLOAT_COLUMNS:
         num = pd.to_numeric(out[col], errors="coerce")
         bad = num.isna() & out[col].notna() & (out[col].astype(str).str.strip() != "")
-        if bad.any():
-            i = int(np.flatnonzero(bad.to_numpy())[0])
-            raise InputError(
-                f"column {col!r} holds a non-number {out[col].iloc[i]!r}",
-                path=source,
-                where=f"row {i + 1}",
-                fix="give numbers (or declare the value as missing with --na-values)",
-            )
+        raise_at_first(
+            bad,
+            lambda i, col=col: f"column {col!r} holds a non-number {out[col].iloc[i]!r}",
+            path=source,
+            where=ROW,
+            fix="give numbers (or declare the value as missing with --na-values)",
+        )
         out[col] = num.astype(float)
     bad_scale = ~(out["scale"] > 0)
-    if bad_scale.any():
-        i = int(np.flatnonzero(bad_scale.to_numpy())[0])
-        raise InputError(
-            f"scale must be a positive number, got {df['scale'].iloc[i]!r}",
-            path=source,
-            where=f"row {i + 1}",
-            fix="give each model's parameter count (a size column or --size-map)",
-        )
+    raise_at_first(
+        bad_scale,
+        lambda i: f"scale must be a positive number, got {df['scale'].iloc[i]!r}",
+        path=source,
+        where=ROW,
+        fix="give each model's parameter count (a size column or --size-map)",
+    )
     inf = np.isinf(out["value"])
-    if inf.any():
-        i = int(np.flatnonzero(inf.to_numpy())[0])
-        raise InputError(
-            f"value is infinite ({out['value'].iloc[i]})",
-            path=source,
-            where=f"row {i + 1}",
-            fix="drop the row or declare it missing (--na-values inf)",
-        )
+    raise_at_first(
+        inf,
+        lambda i: f"value is infinite ({out['value'].iloc[i]})",
+        path=source,
+        where=ROW,
+        fix="drop the row or declare it missing (--na-values inf)",
+    )
     dup = out.duplicated(KEY, keep=False)
     if dup.any():
         i = int(np.flatnonzero(dup.to_numpy())[0])

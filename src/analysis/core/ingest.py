@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from src.analysis.core import evidence
-from src.results.errors import InputError
+from src.results.errors import ROW, InputError, raise_at_first
 
 TABLE_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq", ".json", ".jsonl", ".ndjson")
 ALIASES = {
@@ -304,37 +304,34 @@ def ingest_table(path: str | os.PathLike, spec: IngestSpec | None = None) -> pd.
         )
     value = pd.to_numeric(df["value"], errors="coerce")
     bad = value.isna() & df["value"].notna() & (df["value"].astype(str).str.strip() != "")
-    if bad.any():
-        i = int(np.flatnonzero(bad.to_numpy())[0])
-        raise InputError(
-            f"value {df['value'].iloc[i]!r} is not a number",
-            path=path,
-            where=f"row {i + 1}",
-            fix="declare it as missing with --na-values (e.g. --na-values -100)",
-        )
+    raise_at_first(
+        bad,
+        lambda i: f"value {df['value'].iloc[i]!r} is not a number",
+        path=path,
+        where=ROW,
+        fix="declare it as missing with --na-values (e.g. --na-values -100)",
+    )
     df = df.assign(value=value)
-    if np.isinf(df["value"]).any():
-        i = int(np.flatnonzero(np.isinf(df["value"]).to_numpy())[0])
-        raise InputError(
-            f"value is infinite ({df['value'].iloc[i]})",
-            path=path,
-            where=f"row {i + 1}",
-            fix="declare it missing with --na-values inf, or drop the row",
-        )
+    raise_at_first(
+        np.isinf(df["value"]),
+        lambda i: f"value is infinite ({df['value'].iloc[i]})",
+        path=path,
+        where=ROW,
+        fix="declare it missing with --na-values inf, or drop the row",
+    )
     n_missing = int(df["value"].isna().sum())
     df = df[df["value"].notna()]
     if df.empty:
         raise InputError("every value is missing", path=path, fix="check --na-values and the value column")
     scale = pd.to_numeric(df["scale"], errors="coerce")
     bad = scale.isna() & df["scale"].notna() & (df["scale"].astype(str).str.strip() != "")
-    if bad.any():
-        i = int(np.flatnonzero(bad.to_numpy())[0])
-        raise InputError(
-            f"scale {df['scale'].iloc[i]!r} is not a number",
-            path=path,
-            where=f"row {i + 1}",
-            fix="give parameter counts (numbers; --size-scale 1e9 for billions) or a --size-map file",
-        )
+    raise_at_first(
+        bad,
+        lambda i: f"scale {df['scale'].iloc[i]!r} is not a number",
+        path=path,
+        where=ROW,
+        fix="give parameter counts (numbers; --size-scale 1e9 for billions) or a --size-map file",
+    )
     df = df.assign(scale=scale * spec.size_scale)
     if "source" not in df.columns:
         df["source"] = str(path)

@@ -124,3 +124,21 @@ def test_arith_pred3_with_one_length(tmp_path, capsys):
         ["arith-pred3", str(outputs), "--max-len", "1", "--out", str(tmp_path / "o")], capsys
     )
     assert "--max-len 1 gives one length; pass --max-len 2 or more" in line
+
+
+def test_raise_at_first_names_the_first_flagged_row_or_cell():
+    import numpy as np
+
+    from src.results.errors import ROW, raise_at_first, raise_at_first_cell
+
+    raise_at_first(np.zeros(3, bool), "never", path="t.csv")  # nothing flagged: no error
+    with pytest.raises(InputError) as err:
+        raise_at_first(np.array([False, True, True]), lambda i: f"value {i} bad", path="t.csv",
+                       fix=lambda i: f"fix {i}")  # fmt: skip
+    assert str(err.value) == "t.csv:line 3: value 1 bad; fix 1"
+    with pytest.raises(InputError, match=r"t.csv:row 1: x"):
+        raise_at_first([True], "x", path="t.csv", where=ROW)
+    bad = np.array([[False, False], [False, True], [True, False]])
+    with pytest.raises(InputError) as err:
+        raise_at_first_cell(bad, lambda r, c: f"cell {r},{c}", path="t.csv")
+    assert str(err.value) == "t.csv:line 3: cell 1,1"

@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from src.analysis.core.evidence import normalize
-from src.results.errors import InputError
+from src.results.errors import LINE, InputError, raise_at_first, raise_at_first_cell
 
 #: (family, parameters) of the models this pipeline evaluated. GPT-3 sizes are the usual estimates (OpenAI never
 #: published them for the API models); GPT-2 counts are those of the released checkpoints.
@@ -154,14 +154,15 @@ def _options(data: pd.DataFrame, path: Path) -> tuple[np.ndarray, np.ndarray]:
         n_opt[i] = len(opts)
     ans = pd.to_numeric(data[answer_col], errors="coerce").to_numpy()
     bad = ~np.isfinite(ans) | (ans < 0) | (ans >= n_opt) | (ans != np.round(ans))
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise InputError(
-            f"{answer_col} is {_show(data[answer_col].iloc[i])}, expected an option index 0..{n_opt[i] - 1}",
-            path=path,
-            where=f"line {i + 2}",
-            fix="give the position of the right option in classes",
-        )
+    raise_at_first(
+        bad,
+        lambda i: (
+            f"{answer_col} is {_show(data[answer_col].iloc[i])}, expected an option index 0..{n_opt[i] - 1}"
+        ),
+        path=path,
+        where=LINE,
+        fix="give the position of the right option in classes",
+    )
     return n_opt, ans.astype(np.int64)
 
 
@@ -179,42 +180,38 @@ def _model_scores(path: Path, n_items: int, classification: bool) -> pd.DataFram
     bad = num.isna() & df[cols].notna()
     bad["index"] |= num["index"].isna()
     bad["loss"] |= num["loss"].isna()
-    if bad.to_numpy().any():
-        r, c = (int(x[0]) for x in np.nonzero(bad.to_numpy()))
-        raise InputError(
-            f"column {cols[c]!r} holds {_show(df[cols[c]].iloc[r])}, expected a number",
-            path=path,
-            where=f"line {r + 2}",
-            fix="give a number in every index and loss cell",
-        )
+    raise_at_first_cell(
+        bad,
+        lambda r, c: f"column {cols[c]!r} holds {_show(df[cols[c]].iloc[r])}, expected a number",
+        path=path,
+        where=LINE,
+        fix="give a number in every index and loss cell",
+    )
     idx = num["index"].to_numpy()
     out_of_range = (idx < 0) | (idx >= n_items) | (idx != np.round(idx))
-    if out_of_range.any():
-        i = int(np.flatnonzero(out_of_range)[0])
-        raise InputError(
-            f"index {_show(df['index'].iloc[i])} is not a row of data.csv (it has {n_items} items)",
-            path=path,
-            where=f"line {i + 2}",
-            fix="give the item's 0-based row in data.csv",
-        )
+    raise_at_first(
+        out_of_range,
+        lambda i: f"index {_show(df['index'].iloc[i])} is not a row of data.csv (it has {n_items} items)",
+        path=path,
+        where=LINE,
+        fix="give the item's 0-based row in data.csv",
+    )
     dup = num["index"].duplicated(keep=False).to_numpy()
-    if dup.any():
-        i = int(np.flatnonzero(dup)[0])
-        raise InputError(
-            f"index {int(idx[i])} appears twice",
-            path=path,
-            where=f"line {i + 2}",
-            fix="give one row per item",
-        )
+    raise_at_first(
+        dup,
+        lambda i: f"index {int(idx[i])} appears twice",
+        path=path,
+        where=LINE,
+        fix="give one row per item",
+    )
     neg = num["loss"].to_numpy() < -1e-6
-    if neg.any() or not np.isfinite(num["loss"].to_numpy()).all():
-        i = int(np.flatnonzero(neg | ~np.isfinite(num["loss"].to_numpy()))[0])
-        raise InputError(
-            f"loss is {_show(df['loss'].iloc[i])}, expected -log p >= 0 (a finite number)",
-            path=path,
-            where=f"line {i + 2}",
-            fix="give minus the log-probability of the correct option",
-        )
+    raise_at_first(
+        neg | ~np.isfinite(num["loss"].to_numpy()),
+        lambda i: f"loss is {_show(df['loss'].iloc[i])}, expected -log p >= 0 (a finite number)",
+        path=path,
+        where=LINE,
+        fix="give minus the log-probability of the correct option",
+    )
     if "correct" in num and classification:
         c = num["correct"].to_numpy()
         badc = ~np.isin(c[~np.isnan(c)], (0.0, 1.0))

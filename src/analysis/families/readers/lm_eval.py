@@ -46,7 +46,7 @@ import numpy as np
 import pandas as pd
 
 from src.analysis.core.evidence import normalize
-from src.results.errors import InputError
+from src.results.errors import InputError, raise_at_first
 
 _SIZE = re.compile(r"(?:^|(?<=[-_]))(\d+(?:\.\d+)?)([kmbt])(\d*)(?=[-_]|$)", re.IGNORECASE)
 _UNIT = {"k": 1e3, "m": 1e6, "b": 1e9, "t": 1e12}
@@ -466,14 +466,13 @@ def read_lm_eval_samples(
             raise InputError("has no samples", path=path, fix="give a non-empty samples file")
         df = pd.DataFrame(recs)
         dup = df.duplicated(["item", "filter"], keep=False)
-        if dup.any():
-            i = int(np.flatnonzero(dup.to_numpy())[0])
-            raise InputError(
-                f"doc_id {df['item'].iloc[i]!r} appears twice (filter {df['filter'].iloc[i]!r})",
-                path=path,
-                where=f"line {df['_line'].iloc[i]}",
-                fix="give one line per document and filter",
-            )
+        raise_at_first(
+            dup,
+            lambda i, df=df: f"doc_id {df['item'].iloc[i]!r} appears twice (filter {df['filter'].iloc[i]!r})",
+            path=path,
+            where=lambda i, df=df: f"line {df['_line'].iloc[i]}",
+            fix="give one line per document and filter",
+        )
         df = df.drop(columns="_line")
         df.insert(0, "family", fam)
         df.insert(1, "model", model)

@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from src.analysis.core.evidence import normalize
-from src.results.errors import InputError
+from src.results.errors import LINE, InputError, raise_at_first, raise_at_first_cell
 
 FAMILY = "OLMo-ladder"
 
@@ -140,14 +140,13 @@ def _numeric(df: pd.DataFrame, cols: list[str], path: Path) -> pd.DataFrame:
     """The columns as floats; a cell that is not a number is one error naming its line and column."""
     out = df[cols].apply(pd.to_numeric, errors="coerce")
     bad = out.isna() & df[cols].notna()
-    if bad.to_numpy().any():
-        r, c = (int(x[0]) for x in np.nonzero(bad.to_numpy()))
-        raise InputError(
-            f"column {cols[c]!r} holds {df[cols[c]].iloc[r]!r}, expected a number",
-            path=path,
-            where=f"line {r + 2}",
-            fix="give numbers (leave the cell empty where a metric was not evaluated)",
-        )
+    raise_at_first_cell(
+        bad,
+        lambda r, c: f"column {cols[c]!r} holds {df[cols[c]].iloc[r]!r}, expected a number",
+        path=path,
+        where=LINE,
+        fix="give numbers (leave the cell empty where a metric was not evaluated)",
+    )
     return out
 
 
@@ -186,14 +185,13 @@ def _read_one(path: Path, size_map: Mapping[str, float]) -> pd.DataFrame:
             )
         checkpoint = "step" + step.astype(np.int64).astype(str)
         dup = step.duplicated(keep=False)
-        if dup.any():
-            i = int(np.flatnonzero(dup.to_numpy())[0])
-            raise InputError(
-                f"step {int(step.iloc[i])} appears twice",
-                path=path,
-                where=f"line {i + 2}",
-                fix="keep one row per evaluated step",
-            )
+        raise_at_first(
+            dup,
+            lambda i: f"step {int(step.iloc[i])} appears twice",
+            path=path,
+            where=LINE,
+            fix="keep one row per evaluated step",
+        )
     else:
         if _TOKENS not in num:
             raise InputError(

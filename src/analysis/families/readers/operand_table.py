@@ -18,7 +18,7 @@ import pandas as pd
 
 from src.analysis.core.evidence import normalize
 from src.analysis.families.readers.lm_eval import family_from_name, size_from_name
-from src.results.errors import InputError
+from src.results.errors import LINE, InputError, raise_at_first
 
 _TASK = r"^(?P<prefix>.*?)_?(?P<op>addition|subtraction|multiplication|division)_(?P<operand>\d+)$"
 NEED = ["model", "checkpoint", "task", "fewshot", "acc"]
@@ -60,34 +60,31 @@ def read_operand_table(
             )
         m = df["task"].astype(str).str.extract(_TASK)
         bad = m["op"].isna()
-        if bad.any():
-            i = int(np.flatnonzero(bad.to_numpy())[0])
-            raise InputError(
-                f"task {df['task'].iloc[i]!s} is not <name>_<operation>_<operand>",
-                path=f,
-                where=f"line {i + 2}",
-                fix="name tasks like num_reasoning_arithmetic_addition_12",
-            )
+        raise_at_first(
+            bad,
+            lambda i, df=df: f"task {df['task'].iloc[i]!s} is not <name>_<operation>_<operand>",
+            path=f,
+            where=LINE,
+            fix="name tasks like num_reasoning_arithmetic_addition_12",
+        )
         num = df[["checkpoint", "fewshot", "acc"]].apply(pd.to_numeric, errors="coerce")
         badn = num.isna().any(axis=1)
-        if badn.any():
-            i = int(np.flatnonzero(badn.to_numpy())[0])
-            raise InputError(
-                "checkpoint, fewshot and acc must be numbers",
-                path=f,
-                where=f"line {i + 2}",
-                fix="give the step as a number (13000), the shots and the accuracy",
-            )
+        raise_at_first(
+            badn,
+            "checkpoint, fewshot and acc must be numbers",
+            path=f,
+            where=LINE,
+            fix="give the step as a number (13000), the shots and the accuracy",
+        )
         model = df["model"].astype(str).str.rstrip("/").str.split("/").str[-1]
         scale = model.map(lambda x: size_map.get(x, size_from_name(x)))
-        if scale.isna().any():
-            i = int(np.flatnonzero(scale.isna().to_numpy())[0])
-            raise InputError(
-                f"model {model.iloc[i]!r} has no size in its name",
-                path=f,
-                where=f"line {i + 2}",
-                fix=f"give it in a size map ({model.iloc[i]}: <parameters>)",
-            )
+        raise_at_first(
+            scale.isna(),
+            lambda i, model=model: f"model {model.iloc[i]!r} has no size in its name",
+            path=f,
+            where=LINE,
+            fix=lambda i, model=model: f"give it in a size map ({model.iloc[i]}: <parameters>)",
+        )
         step = num["checkpoint"].astype(float)
         shots = num["fewshot"].astype(int)
         parts.append(

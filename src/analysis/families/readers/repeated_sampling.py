@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from src.analysis.core.evidence import normalize
-from src.results.errors import InputError
+from src.results.errors import InputError, raise_at_first
 
 
 def pass_at_k(n, c, k: int) -> np.ndarray:
@@ -97,14 +97,13 @@ def read_repeated_sampling(
     counts = df[["n", "c"]].apply(pd.to_numeric, errors="coerce")
     bad = counts.isna().any(axis=1) | (counts != counts.round()).any(axis=1) | (counts < 0).any(axis=1)
     bad |= counts["c"] > counts["n"]
-    if bad.any():
-        i = int(np.flatnonzero(bad.to_numpy())[0])
-        raise InputError(
-            f"n={df['n'].iloc[i]!s}, c={df['c'].iloc[i]!s}: expected whole numbers with 0 <= c <= n",
-            path=path,
-            where=line(i),
-            fix="give per problem the samples drawn (n) and how many were correct (c)",
-        )
+    raise_at_first(
+        bad,
+        lambda i: f"n={df['n'].iloc[i]!s}, c={df['c'].iloc[i]!s}: expected whole numbers with 0 <= c <= n",
+        path=path,
+        where=lambda i: line(i),
+        fix="give per problem the samples drawn (n) and how many were correct (c)",
+    )
     n, c = counts["n"].to_numpy(float), counts["c"].to_numpy(float)
     for k in ks:
         over = n < k
@@ -130,14 +129,13 @@ def read_repeated_sampling(
     df["family"] = family or (df["family"].astype(str) if "family" in df.columns else path.stem)
     df["task"] = task or (df["task"].astype(str) if "task" in df.columns else path.stem)
     dup = df.duplicated(["family", "model", "task", "problem"], keep=False)
-    if dup.any():
-        i = int(np.flatnonzero(dup.to_numpy())[0])
-        raise InputError(
-            f"problem {df['problem'].iloc[i]!s} of {df['model'].iloc[i]!s} appears twice",
-            path=path,
-            where=line(i),
-            fix="give one row per (model, problem); add the counts of repeated runs",
-        )
+    raise_at_first(
+        dup,
+        lambda i: f"problem {df['problem'].iloc[i]!s} of {df['model'].iloc[i]!s} appears twice",
+        path=path,
+        where=lambda i: line(i),
+        fix="give one row per (model, problem); add the counts of repeated runs",
+    )
     items = pd.DataFrame({
         "family": df["family"].astype(str), "model": df["model"].astype(str),
         "scale": pd.to_numeric(df["scale"], errors="coerce"), "task": df["task"].astype(str),
