@@ -10,30 +10,24 @@ from src.analysis.core.saving import print_table, save_figure, save_table
 from src.results.errors import InputError
 
 
-def _cutoffs(items: list[str]) -> dict[str, float]:
+def _key_values(items: list[str], flag: str, form: str, example: str) -> dict[str, float]:
+    """``KEY=NUMBER`` flag values as a mapping; one that is not is one error naming the flag and its form."""
     out = {}
     for it in items:
-        label, _, v = it.partition("=")
+        key, _, v = it.partition("=")
         try:
-            out[label] = float(v)
+            out[key] = float(v)
         except ValueError:
-            raise InputError(
-                f"--cutoff {it!r} is not LABEL=PARAMETERS", fix="e.g. --cutoff 1B=1.3e9"
-            ) from None
+            raise InputError(f"{flag} {it!r} is not {form}", fix=f"e.g. {flag} {example}") from None
     return out
+
+
+def _cutoffs(items: list[str]) -> dict[str, float]:
+    return _key_values(items, "--cutoff", "LABEL=PARAMETERS", "1B=1.3e9")
 
 
 def _chances(items: list[str]) -> dict[str, float]:
-    out = {}
-    for it in items:
-        pat, _, v = it.partition("=")
-        try:
-            out[pat] = float(v)
-        except ValueError:
-            raise InputError(
-                f"--chance {it!r} is not TASK_GLOB=LEVEL", fix="e.g. --chance 'boolq*=0.5'"
-            ) from None
-    return out
+    return _key_values(items, "--chance", "TASK_GLOB=LEVEL", "'boolq*=0.5'")
 
 
 def run_ladder_backtest(args: argparse.Namespace) -> int:
