@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from src.analysis.core.cli import add_command
 from src.analysis.core.saving import print_table, save_figure
 from src.analysis.core.saving import save_table as write_table
 from src.results.errors import InputError
@@ -124,8 +125,10 @@ def cmd_pred3(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "arith-fig3",
+        func=cmd_fig3,
         help="per-sample outputs -> accuracy and token edit distance vs num_params for L = 1..5, emergence scores",
         description=(
             "Score every outputs.jsonl line for target lengths L = 1..max-len (tokens = answer characters, digits), "
@@ -138,10 +141,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--subset", default="test", help="which items to score (default: test, the shared test set)"
     )
-    p.set_defaults(func=cmd_fig3)
 
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "arith-fig4",
+        func=cmd_fig4,
         help="accuracy on growing test sets on a log y axis (resolution, paper Fig. 4)",
         description=(
             "Accuracy (exact match of the first L digits) of each model on its first n items for each n in --sizes "
@@ -153,10 +157,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--sizes", default="100,2000,6000", help="comma-separated test-set sizes (default 100,2000,6000)"
     )
-    p.set_defaults(func=cmd_fig4)
 
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "arith-pred3",
+        func=cmd_pred3,
         help="prediction 3 by numbers: accuracy(L) vs p^L, edit distance(L) vs L(1-p), R^2 per model",
         description=(
             "Per model, with p = accuracy at L = 1: R^2 of accuracy(L) against p^L and of token edit distance(L) "
@@ -165,4 +170,3 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     _add_common(p)
     p.add_argument("--subset", default="test", help="which items to score (default: test)")
-    p.set_defaults(func=cmd_pred3)

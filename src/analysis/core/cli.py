@@ -65,6 +65,16 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_command(
+    subparsers: argparse._SubParsersAction, name: str, *, func, help: str, description: str | None = None
+) -> argparse.ArgumentParser:
+    """One subcommand: its parser (help, description) with ``func`` as what it runs; add its flags to the result.
+    The one way the analysis streams declare a command, so none can be left without a function."""
+    p = subparsers.add_parser(name, help=help, description=description)
+    p.set_defaults(func=func)
+    return p
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "ingest",

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from src.analysis.core.cli import add_command
 from src.analysis.core.emergence import summarize_curve
 from src.analysis.core.saving import save_figure, save_table
 from src.analysis.mathmodel import model as mm
@@ -132,8 +133,10 @@ def cmd_model_figures(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "model-figures",
+        func=cmd_model_figures,
         help="the paper's mathematical model + Monte-Carlo simulator: Fig. 2 A-F, App. A, Fig. 9 (PNG + PDF + CSV)",
         description=(
             "Per-token cross-entropy falling as a power law CE(N) = (N/c)^alpha, scored four ways (accuracy p^L, "
@@ -154,4 +157,3 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--intervals", type=int, default=500,
                    help="item-bootstrap replicates for 95%% intervals of E of the exact-match / edit-distance "
                         "curves (default 500; 0: none)")  # fmt: skip
-    p.set_defaults(func=cmd_model_figures)

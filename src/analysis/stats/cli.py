@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from src.analysis.core.cli import add_command
 from src.analysis.core.saving import print_table, save_figure, save_table
 from src.results.errors import InputError
 
@@ -76,8 +77,10 @@ def run_grid_density(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "ladder-backtest",
+        func=run_ladder_backtest,
         help="OLMo ladder: predict a large model's final accuracy per task (direct fit and two-step predictor)",
         description="Reads OLMo-ladder CSVs (files or the ladder-runs folder); fits on the models up to each cutoff.",
     )
@@ -97,14 +100,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--n-boot", type=int, default=100)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="outputs/ladder", help="output folder")
-    p.set_defaults(func=run_ladder_backtest)
     p.set_defaults(cutoff_default=["1B=1.3e9", "3B=3.2e9"])
 
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "grid-density",
+        func=run_grid_density,
         help="simulation: Eq. 1, largest-step share and logistic width as the grid of sizes gets denser",
     )
     p.add_argument("--n-sims", type=int, default=100)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="outputs/grid_density")
-    p.set_defaults(func=run_grid_density)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from src.analysis.core.cli import add_command
 from src.analysis.core.curves import curve_table
 from src.analysis.core.ingest import is_table_file
 from src.analysis.core.inputs import add_declaration_args, add_ingest_args, load_evidence
@@ -299,16 +300,19 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "collect",
+        func=cmd_collect,
         help="write <sweep_dir>/sweep_table.csv from the run records (one row per run x metric)",
         description="Collect every finished run record (metrics.json) below each sweep dir into its tidy sweep table.",
     )
     p.add_argument("sweep_dirs", nargs="+", type=Path, metavar="SWEEP_DIR")
-    p.set_defaults(func=cmd_collect)
 
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "figure",
+        func=cmd_figure,
         help="smooth vs sharp metrics against num_params (log x), seeds as mean and band; PNG + PDF",
         description=(
             "One figure per task in the sweep dir(s): smooth metrics (accuracy, cross-entropy, ...) and sharp metrics "
@@ -328,10 +332,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="draw at most N (task, family) figures, the strongest by sharp-metric emergence score, plus a "
         "summary figure of all (default 12; 0: all)",
     )
-    p.set_defaults(func=cmd_figure)
 
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "claims",
+        func=cmd_claims,
         help="claim table: emergence score per metric, sharp vs smooth, on the same runs",
         description=(
             "For every task and metric: the emergence score (paper Eq. 1) of the seed-mean curve and its range over "
@@ -346,10 +351,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "else seeds; default 200; 0: none)")  # fmt: skip
     p.add_argument("--threshold", type=float, default=10.0, help="Eq. 1 threshold of 'emergent' (default 10)")
     p.add_argument("--seed", type=int, default=0, help="seed of the resampling (default 0)")
-    p.set_defaults(func=cmd_claims)
 
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "backtest",
+        func=cmd_backtest,
         help="fit the smaller half of a family, predict the larger half: sharp metric directly vs via the smooth one",
         description=(
             "For every metric, fit a two-parameter power law on the smaller model sizes and predict the larger ones; "
@@ -368,4 +374,3 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=12,
         help="figures for at most N (task, family) groups (default 12; 0: all)",
     )
-    p.set_defaults(func=cmd_backtest)
