@@ -1,0 +1,165 @@
+"""The resolution mechanism shown directly: small test sets and few model sizes make smooth progress look like a jump.
+
+From each run's per-item outcomes (``per_item.npz``, boolean ``correct``) this computes K-of-K subset accuracy three
+ways, on the same models:
+
+- ``exact``: C(m, K) / C(n, K) over the whole test set (the expectation over all K-subsets; no resolution limit
+  beyond 1/C(n, K));
+- ``sampled``: the mean over floor(n/K) disjoint random groups of K items of the whole test set, as a benchmark
+  with fixed K-item questions scores it (``src.metrics.subset_accuracy.sampled_subset_accuracy``);
+- ``sampled`` on a small test set of ``small_n`` items (drawn ``n_draws`` times at random from the test set): only
+  floor(small_n/K) groups, so it reads multiples of 1/floor(small_n/K) and reads exactly 0 wherever the expected
+  value is well below that.
+
+and, for a *sparse* grid (a few of the sizes), the emergence score of the same curves next to the dense grid's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+
+from src.analysis.emergence import emergence_score
+from src.analysis.loading import per_item_path
+from src.metrics.subset_accuracy import exact_subset_accuracy, sampled_subset_accuracy
+
+
+def _runs(table: pd.DataFrame) -> pd.DataFrame:
+    need = {"sweep", "sweep_dir", "task_name", "run_dir", "num_params", "seed"}
+    missing = need - set(table.columns)
+    if missing:
+        raise ValueError(f"sweep table lacks column(s) {sorted(missing)}; load it with load_sweeps")
+    return table.drop_duplicates("run_dir")[sorted(need)].sort_values(["num_params", "seed"])
+
+
+def resolution_table(
+    table: pd.DataFrame, k: int = 5, small_n: int = 100, n_draws: int = 50, seed: int = 0
+) -> pd.DataFrame:
+    """One row per run: exact and sampled subset accuracy on the whole test set, and on ``n_draws`` random
+    test sets of ``small_n`` items: the mean, 10th/90th percentile, and share of draws reading exactly 0."""
+    if k < 1 or small_n < k or n_draws < 1:
+        raise ValueError(
+            f"need k >= 1, small_n >= k and n_draws >= 1, got k={k}, small_n={small_n}, n_draws={n_draws}"
+        )
+    rows = []
+    rng = np.random.default_rng(seed)
+    for run in _runs(table).itertuples(index=False):
+        path = per_item_path(run.sweep_dir, run.run_dir)
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"{path} is missing: the resolution experiment needs each run's per_item.npz"
+            )
+        with np.load(path) as npz:
+            if "correct" not in npz.files:
+                raise ValueError(
+                    f"{path} has no 'correct' array (has {npz.files}); it needs per-item outcomes"
+                )
+            correct = np.asarray(npz["correct"], dtype=bool)
+        n = correct.size
+        if n < small_n:
+            raise ValueError(f"{path} scores {n} test items, fewer than small_n={small_n}")
+        t = torch.from_numpy(correct)
+        small = []
+        for d in range(n_draws):
+            pick = rng.choice(n, size=small_n, replace=False)
+            small.append(float(sampled_subset_accuracy(t[torch.from_numpy(pick)], k, seed=seed + d)))
+        small = np.asarray(small)
+        rows.append({
+            "sweep": run.sweep, "task_name": run.task_name, "run_dir": run.run_dir, "num_params": run.num_params,
+            "seed": run.seed, "k": k, "n_test": n, "accuracy": float(correct.mean()),
+            "exact": float(exact_subset_accuracy(int(correct.sum()), n, k)),
+            "sampled_full": float(sampled_subset_accuracy(t, k, seed=seed)),
+            "small_n": small_n, "small_groups": small_n // k,
+            "sampled_small_mean": float(small.mean()),
+            "sampled_small_q10": float(np.quantile(small, 0.1)),
+            "sampled_small_q90": float(np.quantile(small, 0.9)),
+            "sampled_small_first": float(small[0]),
+            "share_small_reads_0": float((small == 0).mean()),
+        })  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def sparse_sizes(sizes: Sequence[float], n_keep: int = 3) -> list[float]:
+    """``n_keep`` sizes spread evenly (in rank) over the sorted grid, always the smallest and largest."""
+    sizes = sorted(set(float(s) for s in sizes))
+    if n_keep < 2 or n_keep > len(sizes):
+        raise ValueError(f"n_keep must be between 2 and the number of sizes ({len(sizes)}), got {n_keep}")
+    idx = np.unique(np.round(np.linspace(0, len(sizes) - 1, n_keep)).astype(int))
+    return [sizes[i] for i in idx]
+
+
+def resolution_summary(res: pd.DataFrame, n_keep: int = 3) -> pd.DataFrame:
+    """Per (task, estimator, grid): the emergence score (Eq. 1) of the seed-mean curve on the dense grid and on a
+    sparse grid of ``n_keep`` sizes, and how many sizes read exactly 0 (seed mean)."""
+    estimators = {
+        "accuracy (smooth)": "accuracy",
+        "subset acc, exact, full test set": "exact",
+        "subset acc, sampled groups, full test set": "sampled_full",
+        "subset acc, sampled groups, one small test set": "sampled_small_first",
+    }
+    rows = []
+    for (sweep, task), g in res.groupby(["sweep", "task_name"]):
+        means = g.groupby("num_params")[list(estimators.values())].mean().sort_index()
+        sparse = sparse_sizes(means.index, n_keep)
+        for label, col in estimators.items():
+            for grid, m in (("dense", means), ("sparse", means.loc[sparse])):
+                y = m[col].to_numpy(float)
+                rows.append({
+                    "sweep": sweep, "task_name": task, "estimator": label, "grid": grid, "n_sizes": len(m),
+                    "sizes": ",".join(f"{s:.3g}" for s in m.index),
+                    "emergence_score": emergence_score(m.index.to_numpy(float), y),
+                    "sizes_reading_0": int((y == 0).sum()),
+                })  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def resolution_figure(res: pd.DataFrame, n_keep: int = 3):
+    """A: subset accuracy by estimator against parameters (seed mean; bands = seed range; the small-test-set
+    curve with its 10-90% range over draws and its resolution step 1/groups). B: the same small-test-set curve on
+    the dense grid and on a sparse grid of ``n_keep`` sizes, with accuracy for reference."""
+    import matplotlib.pyplot as plt
+
+    k, small_n, groups = int(res["k"].iloc[0]), int(res["small_n"].iloc[0]), int(res["small_groups"].iloc[0])
+    n_test = int(res["n_test"].median())
+    agg = res.groupby("num_params").agg(["mean", "min", "max"]).sort_index()
+    x = agg.index.to_numpy(float)
+    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for col, label, color in (
+        ("exact", f"exact C(m,K)/C(n,K), n={n_test}", "C0"),
+        ("sampled_full", f"sampled: {n_test // k} fixed groups of K (n={n_test})", "C2"),
+        ("sampled_small_first", f"sampled: {groups} groups of K (one test set of n={small_n})", "C3"),
+    ):
+        a.plot(x, agg[(col, "mean")], "o-", color=color, label=label, ms=4)
+        a.fill_between(x, agg[(col, "min")], agg[(col, "max")], color=color, alpha=0.15, lw=0)
+    a.fill_between(x, agg[("sampled_small_q10", "mean")], agg[("sampled_small_q90", "mean")], color="C3",
+                   alpha=0.08, hatch="//", lw=0, label=f"10-90% over {small_n}-item test sets")  # fmt: skip
+    a.axhline(1.0 / groups, color="C3", ls=":", lw=0.8, label=f"resolution step 1/{groups}")
+    a.set(xscale="log", xlabel="parameters", ylabel=f"subset accuracy (all K={k} right)",
+          title=f"A. Same models, three estimators (K={k}); bands: seed range")  # fmt: skip
+    a.legend(fontsize=7)
+    sparse = sparse_sizes(x, n_keep)
+    small = agg[("sampled_small_first", "mean")]
+    e_dense = emergence_score(x, small.to_numpy(float))
+    e_sparse = emergence_score(np.asarray(sparse), small.loc[sparse].to_numpy(float))
+    b.plot(x, agg[("accuracy", "mean")], "s-", color="0.6", ms=3, label="accuracy (smooth), dense grid")
+    b.plot(
+        x,
+        small,
+        "o-",
+        color="C3",
+        ms=4,
+        label=f"subset acc, n={small_n}, dense grid ({len(x)} sizes), E={e_dense:.3g}",
+    )
+    b.plot(sparse, small.loc[sparse], "D--", color="k", ms=6,
+           label=f"same, sparse grid ({len(sparse)} sizes), E={e_sparse:.3g}")  # fmt: skip
+    b.set(xscale="log", xlabel="parameters", ylabel="seed mean",
+          title="B. Dense vs sparse grid of model sizes")  # fmt: skip
+    b.legend(fontsize=7)
+    fig.suptitle(
+        f"{res['task_name'].iloc[0]}: small test sets and few sizes turn smooth progress into a jump"
+    )
+    fig.tight_layout()
+    return fig
