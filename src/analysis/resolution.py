@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from src.analysis.emergence import emergence_score
+from src.analysis.emergence import emergence_score, largest_step_share
 from src.analysis.loading import per_item_path
 from src.metrics.subset_accuracy import exact_subset_accuracy, sampled_subset_accuracy
 
@@ -92,8 +92,10 @@ def sparse_sizes(sizes: Sequence[float], n_keep: int = 3) -> list[float]:
 
 
 def resolution_summary(res: pd.DataFrame, n_keep: int = 3) -> pd.DataFrame:
-    """Per (task, estimator, grid): the emergence score (Eq. 1) of the seed-mean curve on the dense grid and on a
-    sparse grid of ``n_keep`` sizes, and how many sizes read exactly 0 (seed mean)."""
+    """Per (task, estimator, grid): the emergence score (Eq. 1) and the largest single step as a share of the
+    total change, of the seed-mean curve on the dense grid and on a sparse grid of ``n_keep`` sizes, and how many
+    sizes read exactly 0 (seed mean). With 3 points Eq. 1 divides by the mean of the two steps, so it cannot call a
+    curve sharp; the largest-step share (1.0 = all change in one step) is the reading for the sparse grid."""
     estimators = {
         "accuracy (smooth)": "accuracy",
         "subset acc, exact, full test set": "exact",
@@ -111,55 +113,73 @@ def resolution_summary(res: pd.DataFrame, n_keep: int = 3) -> pd.DataFrame:
                     "sweep": sweep, "task_name": task, "estimator": label, "grid": grid, "n_sizes": len(m),
                     "sizes": ",".join(f"{s:.3g}" for s in m.index),
                     "emergence_score": emergence_score(m.index.to_numpy(float), y),
+                    "largest_step_share": largest_step_share(m.index.to_numpy(float), y),
                     "sizes_reading_0": int((y == 0).sum()),
                 })  # fmt: skip
     return pd.DataFrame(rows)
 
 
 def resolution_figure(res: pd.DataFrame, n_keep: int = 3):
-    """A: subset accuracy by estimator against parameters (seed mean; bands = seed range; the small-test-set
-    curve with its 10-90% range over draws and its resolution step 1/groups). B: the same small-test-set curve on
-    the dense grid and on a sparse grid of ``n_keep`` sizes, with accuracy for reference."""
+    """A: subset accuracy by estimator against parameters (seed mean; bands = seed range; hatched = 10-90% over
+    small test sets). B: the same on a log y axis, where the small test sets' zeros drop out, with the share of
+    small test sets that read exactly 0 (bars). C: the small-test-set curve on the dense grid and on a sparse grid
+    of ``n_keep`` sizes, with the largest single step's share of the total change."""
     import matplotlib.pyplot as plt
 
     k, small_n, groups = int(res["k"].iloc[0]), int(res["small_n"].iloc[0]), int(res["small_groups"].iloc[0])
     n_test = int(res["n_test"].median())
-    agg = res.groupby("num_params").agg(["mean", "min", "max"]).sort_index()
+    cols = ["accuracy", "exact", "sampled_full", "sampled_small_first", "sampled_small_mean", "sampled_small_q10",
+            "sampled_small_q90", "share_small_reads_0"]  # fmt: skip
+    agg = res.groupby("num_params")[cols].agg(["mean", "min", "max"]).sort_index()
     x = agg.index.to_numpy(float)
-    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4.2))
-    for col, label, color in (
-        ("exact", f"exact C(m,K)/C(n,K), n={n_test}", "C0"),
-        ("sampled_full", f"sampled: {n_test // k} fixed groups of K (n={n_test})", "C2"),
-        ("sampled_small_first", f"sampled: {groups} groups of K (one test set of n={small_n})", "C3"),
-    ):
-        a.plot(x, agg[(col, "mean")], "o-", color=color, label=label, ms=4)
+    fig, (a, b, c) = plt.subplots(1, 3, figsize=(16, 4.6))
+    lines = (
+        ("exact", f"exact C(m,K)/C(n,K), n={n_test}", "C0", "-", 3.0),
+        ("sampled_full", f"sampled: {n_test // k} fixed groups of K (n={n_test})", "C2", "--", 1.5),
+        (
+            "sampled_small_first",
+            f"sampled: {groups} groups of K (one test set of n={small_n})",
+            "C3",
+            "-",
+            1.5,
+        ),
+    )
+    for col, label, color, ls, lw in lines:
+        a.plot(x, agg[(col, "mean")], ls, marker="o", color=color, label=label, ms=4, lw=lw)
         a.fill_between(x, agg[(col, "min")], agg[(col, "max")], color=color, alpha=0.15, lw=0)
     a.fill_between(x, agg[("sampled_small_q10", "mean")], agg[("sampled_small_q90", "mean")], color="C3",
                    alpha=0.08, hatch="//", lw=0, label=f"10-90% over {small_n}-item test sets")  # fmt: skip
     a.axhline(1.0 / groups, color="C3", ls=":", lw=0.8, label=f"resolution step 1/{groups}")
-    a.set(xscale="log", xlabel="parameters", ylabel=f"subset accuracy (all K={k} right)",
-          title=f"A. Same models, three estimators (K={k}); bands: seed range")  # fmt: skip
+    a.set(xscale="log", xlabel="parameters", ylabel=f"subset accuracy (all K={k} right), seed mean",
+          title=f"A. Same models, three estimators (K={k})")  # fmt: skip
     a.legend(fontsize=7)
+    for col, label, color, ls, lw in lines:
+        y = agg[(col, "mean")].to_numpy(float)
+        b.plot(x[y > 0], y[y > 0], ls, marker="o", color=color, ms=4, lw=lw, label=label)
+    b.axhline(1.0 / groups, color="C3", ls=":", lw=0.8, label=f"resolution step 1/{groups}")
+    b.set(xscale="log", yscale="log", xlabel="parameters", ylabel="seed mean (log; zeros not drawn)",
+          title="B. Log scale: small models are above 0")  # fmt: skip
+    twin = b.twinx()
+    twin.bar(x, agg[("share_small_reads_0", "mean")], width=x * 0.25, color="0.5", alpha=0.3,
+             label=f"share of {small_n}-item test sets reading 0")  # fmt: skip
+    twin.set(ylim=(0, 1.05), ylabel=f"share of {small_n}-item test sets reading exactly 0")
+    h1, l1 = b.get_legend_handles_labels()
+    h2, l2 = twin.get_legend_handles_labels()
+    b.legend(h1 + h2, l1 + l2, fontsize=7, loc="lower right")
     sparse = sparse_sizes(x, n_keep)
     small = agg[("sampled_small_first", "mean")]
-    e_dense = emergence_score(x, small.to_numpy(float))
-    e_sparse = emergence_score(np.asarray(sparse), small.loc[sparse].to_numpy(float))
-    b.plot(x, agg[("accuracy", "mean")], "s-", color="0.6", ms=3, label="accuracy (smooth), dense grid")
-    b.plot(
-        x,
-        small,
-        "o-",
-        color="C3",
-        ms=4,
-        label=f"subset acc, n={small_n}, dense grid ({len(x)} sizes), E={e_dense:.3g}",
+    s_dense = largest_step_share(x, small.to_numpy(float))
+    s_sparse = largest_step_share(np.asarray(sparse), small.loc[sparse].to_numpy(float))
+    c.plot(x, agg[("accuracy", "mean")], "s-", color="0.6", ms=3, label="accuracy (smooth), dense grid")
+    c.plot(x, small, "o-", color="C3", ms=4,
+           label=f"subset acc, n={small_n}, dense grid ({len(x)} sizes): largest step {s_dense:.0%} of the rise")  # fmt: skip
+    c.plot(sparse, small.loc[sparse], "D--", color="k", ms=6,
+           label=f"same, sparse grid ({len(sparse)} sizes): largest step {s_sparse:.0%}")  # fmt: skip
+    c.set(
+        xscale="log", xlabel="parameters", ylabel="seed mean", title="C. Dense vs sparse grid of model sizes"
     )
-    b.plot(sparse, small.loc[sparse], "D--", color="k", ms=6,
-           label=f"same, sparse grid ({len(sparse)} sizes), E={e_sparse:.3g}")  # fmt: skip
-    b.set(xscale="log", xlabel="parameters", ylabel="seed mean",
-          title="B. Dense vs sparse grid of model sizes")  # fmt: skip
-    b.legend(fontsize=7)
-    fig.suptitle(
-        f"{res['task_name'].iloc[0]}: small test sets and few sizes turn smooth progress into a jump"
-    )
+    c.legend(fontsize=7)
+    fig.suptitle(f"{res['task_name'].iloc[0]}: small test sets and few sizes turn smooth progress into a jump "
+                 f"(bands: range over {res['seed'].nunique()} seeds)")  # fmt: skip
     fig.tight_layout()
     return fig
