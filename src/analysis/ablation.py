@@ -21,10 +21,18 @@ def ablation_tables(
     """``(per_metric, per_budget)`` from the long sweep tables of the two budgets (``load_sweeps``).
 
     ``per_metric``: one row per metric logged under both budgets (sharp metrics at their identity parameter,
-    K=1 / L=1, left out), with E and the curve's start and end under each budget. ``per_budget``: per budget, the
+    K=1 / L=1, left out), with E and the curve's start and end under each budget. Only the model sizes both sweeps
+    hold are compared. ``per_budget``: per budget, the
     claim verdict (median E of sharp and smooth metrics, share of pairs sharp > smooth) and the premise fit of
     each smooth loss (R^2 in log space, alpha, passes).
     """
+    common_sizes = sorted(set(short["num_params"]) & set(converged["num_params"]))
+    if len(common_sizes) < 3:
+        raise ValueError(
+            f"the two budgets share {len(common_sizes)} model sizes; the ablation needs the same grid (at least 3)"
+        )
+    short = short[short["num_params"].isin(common_sizes)]
+    converged = converged[converged["num_params"].isin(common_sizes)]
     rows, per_metric = [], {}
     for budget, table in (("short", short), ("converged", converged)):
         claims = claim_table(table, split)

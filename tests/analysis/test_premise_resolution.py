@@ -142,8 +142,15 @@ def test_ablation_tables_side_by_side(tmp_path):
     # the step-like short budget makes accuracy itself jump; the smooth converged family does not
     assert acc["E_short"] > acc["E_converged"]
     assert {"premise_r2_ce", "premise_r2_acc"} <= set(per_budget.columns)
-    with pytest.raises(ValueError, match="share no metric"):
+    with pytest.raises(ValueError, match="share 0 model sizes"):
         ablation_tables(short, load_sweeps([make_autoencoder_sweep(tmp_path)]))
+    # a larger short grid is cut to the sizes both budgets hold
+    wide = load_sweeps([make_sweep(tmp_path, widths=(*widths, 32, 64), name="wide")])
+    per_metric, _ = ablation_tables(wide, conv)
+    assert (per_metric["E_short"].notna()).all()
+    assert per_metric.set_index("metric").loc["test/acc", "end_short"] == pytest.approx(
+        wide[(wide["metric"] == "test/acc") & (wide["width"] == 16)]["value"].mean()
+    )
 
 
 def test_premise_check_refuses_wrong_table():
