@@ -163,7 +163,7 @@ def cmd_claims(args: argparse.Namespace) -> int:
 
 def _premise_claims(args: argparse.Namespace, table: pd.DataFrame) -> None:
     """Premise check next to the claim table: power law with irreducible term on each smooth loss, per sweep."""
-    from src.analysis.premise import R2_PASS, premise_check
+    from src.analysis.premise import R2_PASS, RESID_PASS, premise_check
 
     fits, resids = premise_check(table, args.split)
     if fits.empty:
@@ -178,7 +178,8 @@ def _premise_claims(args: argparse.Namespace, table: pd.DataFrame) -> None:
         )
     cols = ["task_name", "quantity", "n_sizes", "E", "A", "alpha", "r2_log", "max_abs_resid_log", "passes"]
     _print_table(
-        f"Premise check: L(N) = E + A N^-alpha on seed means, passes = R^2 (log) >= {R2_PASS}:", fits[cols]
+        f"Premise check: L(N) = E + A N^-alpha on seed means, passes = R^2 (log) >= {R2_PASS} and |log resid| <= {RESID_PASS}:",
+        fits[cols],
     )
 
 
