@@ -19,11 +19,11 @@ def _brute_force_fit(n: np.ndarray, y: np.ndarray) -> tuple[float, float, float,
     """Reference: grid over (alpha, E), A by 1-d least squares in log space on a fine grid; returns the best."""
     log_y = np.log(y)
     best = (math.inf, 0.0, 0.0, 0.0)
-    for alpha in np.linspace(0.05, 1.5, 146):
-        for e in np.linspace(0.0, 0.99 * y.min(), 100):
+    for alpha in np.linspace(0.05, 1.5, 59):
+        for e in np.linspace(0.0, 0.99 * y.min(), 50):
             base = np.log(n ** (-alpha))
             # log(E + A n^-a) over a grid of log A centred where the largest point fits
-            for log_a in np.log(max(y.max() - e, 1e-9)) - base.max() + np.linspace(-1, 1, 41):
+            for log_a in np.log(max(y.max() - e, 1e-9)) - base.max() + np.linspace(-1, 1, 21):
                 sse = float(((np.log(e + np.exp(log_a + base)) - log_y) ** 2).sum())
                 if sse < best[0]:
                     best = (sse, e, float(np.exp(log_a)), float(alpha))
