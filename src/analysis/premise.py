@@ -192,7 +192,7 @@ def premise_figure(table: pd.DataFrame, split: str = "test"):
             bottom.axhline(bound, color="0.5", lw=0.6, ls=":")
         bottom.plot(r["num_params"], r["resid_log"], "o-", color="C3")
         bottom.set(xscale="log", xlabel="parameters N", ylabel="log(measured / fit)")
-    fig.suptitle("Premise check: smooth per-item loss vs parameters, fit E + A N^-α on seed means "
-                 f"(passes: R² (log) >= {R2_PASS}, every residual within ±{RESID_PASS})")  # fmt: skip
+    fig.suptitle("Premise check: smooth per-item loss vs parameters, fit E + A N^-α on seed means\n"
+                 f"(passes: R² (log) >= {R2_PASS} and every log residual within ±{RESID_PASS}, dotted)")  # fmt: skip
     fig.tight_layout()
     return fig
