@@ -41,12 +41,12 @@ sweep: install  ## the main job: LeNet/MNIST widths 0.1..8 x 3 seeds trained to 
 	OMP_NUM_THREADS=1 $(PY) train.py -m experiment=lenet_mnist model.width=$(SWEEP_WIDTHS_B) $(ARGS); b=$$?; \
 	wait $$a || { echo "widths $(SWEEP_WIDTHS_A) failed: see logs/sweep_a.log"; exit 1; }; exit $$b
 	OMP_NUM_THREADS=1 $(PY) train.py -m experiment=lenet_mnist model.width=$(SWEEP_WIDTHS) $(ARGS)
-	$(PY) -m src.analysis figure $(SWEEP_DIR)
+	$(PY) -m src.analysis figure --premise $(SWEEP_DIR)
 
 sweep-full: install  ## the full LeNet/MNIST experiment: all 9 widths x 3 seeds to convergence, figures, claims
 	@test -n "$$DATA_DIR" || { echo "set DATA_DIR to the folder holding MNIST/raw (see README)"; exit 2; }
 	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PY) train.py -m experiment=lenet_mnist $(ARGS)
-	$(PY) -m src.analysis figure $(SWEEP_DIR)
+	$(PY) -m src.analysis figure --premise $(SWEEP_DIR)
 	$(PY) -m src.analysis claims $(SWEEP_DIR)
 
 test: install system-deps  ## the whole test suite (fast and slow), as CI runs it

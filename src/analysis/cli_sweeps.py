@@ -116,7 +116,8 @@ def cmd_figure(args: argparse.Namespace) -> int:
         _to_wandb(
             args, sweep, "figure", out, figures={stem: paths[0]}, tables={"runs": part, "curves": curves}
         )
-        _premise_panel(part, args.split, out, task)
+        if args.premise:
+            _premise_panel(part, args.split, out, task)
     return 0
 
 
@@ -271,6 +272,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     _add_common(p, "output dir (default: <sweep_dir>/figures/)")
     _add_bootstrap(p)
+    p.add_argument(
+        "--premise",
+        action="store_true",
+        help="also draw the premise check: the smooth loss with its fit L(N) = E + A N^-alpha and the residuals "
+        "(<task>_<split>_premise.png/.pdf and .csv)",
+    )
     p.set_defaults(func=cmd_figure)
 
     p = subparsers.add_parser(

@@ -153,7 +153,8 @@ def premise_check(table: pd.DataFrame, split: str = "test") -> tuple[pd.DataFram
         for ni, yi, sd, fi, ri in zip(n, y, c["loss_sd"], fit(n), r, strict=True):
             resids.append({"sweep": sweep, "task_name": task, "metric": metric, "num_params": ni,
                            "loss": yi, "loss_sd": sd, "fitted": fi, "resid_log": ri})  # fmt: skip
-    return pd.DataFrame(fits), pd.DataFrame(resids)
+    resid_cols = ["sweep", "task_name", "metric", "num_params", "loss", "loss_sd", "fitted", "resid_log"]
+    return pd.DataFrame(fits), pd.DataFrame(resids, columns=resid_cols)
 
 
 def premise_figure(table: pd.DataFrame, split: str = "test"):

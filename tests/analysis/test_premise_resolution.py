@@ -156,3 +156,18 @@ def test_ablation_tables_side_by_side(tmp_path):
 def test_premise_check_refuses_wrong_table():
     with pytest.raises(ValueError, match="lacks column"):
         premise_check(pd.DataFrame({"metric": ["test/ce"], "value": [1.0]}))
+
+
+def test_figure_premise_panel_and_claims_premise_table(tmp_path, capsys):
+    from src.analysis.__main__ import main
+
+    sweep = make_autoencoder_sweep(tmp_path)
+    assert main(["figure", str(sweep), "--bootstrap", "0", "--premise"]) == 0
+    printed = capsys.readouterr().out.split()
+    assert any(p.endswith("_premise.png") for p in printed) and any(
+        p.endswith("_premise.pdf") for p in printed
+    )
+    assert (sweep / "figures" / "autoencoder_test_premise.csv").is_file()
+    assert main(["claims", str(sweep)]) == 0
+    fits = pd.read_csv(sweep / "analysis" / "premise_test.csv")
+    assert set(fits["metric"]) == {"test/sq_err"} and bool(fits["passes"].iloc[0])
