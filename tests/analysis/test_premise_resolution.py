@@ -171,3 +171,21 @@ def test_figure_premise_panel_and_claims_premise_table(tmp_path, capsys):
     assert main(["claims", str(sweep)]) == 0
     fits = pd.read_csv(sweep / "analysis" / "premise_test.csv")
     assert set(fits["metric"]) == {"test/sq_err"} and bool(fits["passes"].iloc[0])
+
+
+def test_resolution_and_ablation_commands_write_tables_and_figure(tmp_path, capsys):
+    from src.analysis.__main__ import main
+
+    widths = (1, 2, 4, 8)
+    short = make_sweep(tmp_path, widths=widths, seeds=(0,), name="short", p_fn=lambda w: 0.1 + 0.8 * (w >= 8))
+    conv = make_sweep(tmp_path, widths=widths, seeds=(0,), name="conv")
+    assert main(["resolution", str(short), "--small-n", "50", "--draws", "5"]) == 0
+    out = short / "analysis"
+    assert {p.name for p in out.glob("resolution_*")} >= {
+        "resolution_lenet_mnist_k5_n50.csv", "resolution_lenet_mnist_k5_n50_summary.csv",
+        "resolution_lenet_mnist_k5_n50.png", "resolution_lenet_mnist_k5_n50.pdf",
+    }  # fmt: skip
+    assert main(["ablation", str(short), str(conv)]) == 0
+    table = pd.read_csv(conv / "analysis" / "ablation_test.csv")
+    assert {"E_short", "E_converged"} <= set(table.columns) and len(table) == 6
+    assert "Training-length ablation" in capsys.readouterr().out
