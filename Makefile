@@ -8,8 +8,15 @@ PY := $(VENV)/bin/python
 export WANDB_MODE ?= offline
 
 SWEEP_DIR := logs/sweeps/lenet_mnist
+# `make sweep` trains the widths 0.1..8 of the lenet_mnist grid (x 3 seeds) to convergence, as two one-thread
+# multiruns side by side (one per core: the small widths, and 8,4,2), then one pass over the whole subset (every job
+# already finished: it only writes the sweep's plan and table) and the figures. `make sweep-full` runs all 9 widths
+# (16 and 32 take most of the time). Both write the same sweep dir, so one resumes the other.
+SWEEP_WIDTHS_A ?= 0.1,0.25,0.5,1
+SWEEP_WIDTHS_B ?= 8,4,2
+SWEEP_WIDTHS ?= 0.1,0.25,0.5,1,2,4,8
 
-.PHONY: help install system-deps sweep sweeps test test-fast lint benchmark benchmark-launchers clean
+.PHONY: help install system-deps sweep sweep-full sweeps test test-fast lint benchmark benchmark-launchers clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -27,10 +34,20 @@ system-deps:  ## Debian packages for the SLURM-cluster tests (root only; skipped
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then bash .ci/install_slurm.sh; \
 	else echo "not root or no apt-get: SLURM-cluster tests will be skipped"; fi
 
-sweep: install  ## the main job: LeNet/MNIST width sweep, then the sharp-vs-smooth figure
+sweep: install  ## the main job: LeNet/MNIST widths 0.1..8 x 3 seeds trained to convergence, then the figures
 	@test -n "$$DATA_DIR" || { echo "set DATA_DIR to the folder holding MNIST/raw (see README)"; exit 2; }
-	$(PY) train.py -m experiment=lenet_mnist $(ARGS)
-	$(PY) -m src.analysis figure $(SWEEP_DIR)
+	@mkdir -p logs; echo "widths $(SWEEP_WIDTHS_A) in the background (log: logs/sweep_a.log), $(SWEEP_WIDTHS_B) here"
+	OMP_NUM_THREADS=1 $(PY) train.py -m experiment=lenet_mnist model.width=$(SWEEP_WIDTHS_A) $(ARGS) > logs/sweep_a.log 2>&1 & a=$$!; \
+	OMP_NUM_THREADS=1 $(PY) train.py -m experiment=lenet_mnist model.width=$(SWEEP_WIDTHS_B) $(ARGS); b=$$?; \
+	wait $$a || { echo "widths $(SWEEP_WIDTHS_A) failed: see logs/sweep_a.log"; exit 1; }; exit $$b
+	OMP_NUM_THREADS=1 $(PY) train.py -m experiment=lenet_mnist model.width=$(SWEEP_WIDTHS) $(ARGS)
+	$(PY) -m src.analysis figure --premise $(SWEEP_DIR)
+
+sweep-full: install  ## the full LeNet/MNIST experiment: all 9 widths x 3 seeds to convergence, figures, claims
+	@test -n "$$DATA_DIR" || { echo "set DATA_DIR to the folder holding MNIST/raw (see README)"; exit 2; }
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PY) train.py -m experiment=lenet_mnist $(ARGS)
+	$(PY) -m src.analysis figure --premise $(SWEEP_DIR)
+	$(PY) -m src.analysis claims $(SWEEP_DIR)
 
 test: install system-deps  ## the whole test suite (fast and slow), as CI runs it
 	$(PY) -m pytest -q $(ARGS)

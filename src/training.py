@@ -118,6 +118,41 @@ def _base_record(cfg: DictConfig, num_params: int | None) -> dict[str, Any]:
     }
 
 
+def convergence_record(trainer: L.Trainer) -> dict[str, Any]:
+    """How training ended, for the run record: optimizer steps and epochs taken, why it stopped
+    (``early_stopping``: the validation loss stopped improving; ``max_epochs`` / ``max_steps``: the budget ran out
+    first; ``other``: e.g. fast_dev_run or limit flags), and ``converged`` (stopped by early stopping). With no
+    EarlyStopping callback ``converged`` is None (unknown: a fixed budget says nothing about convergence)."""
+    from lightning.pytorch.callbacks import EarlyStopping
+
+    stoppers = [cb for cb in trainer.callbacks if isinstance(cb, EarlyStopping)]
+    stopper = stoppers[0] if stoppers else None
+    epochs = trainer.current_epoch
+    if stopper is not None and stopper.stopped_epoch > 0:
+        reason = "early_stopping"
+    elif trainer.max_epochs is not None and trainer.max_epochs > 0 and epochs >= trainer.max_epochs:
+        reason = "max_epochs"
+    elif trainer.max_steps is not None and trainer.max_steps > 0 and trainer.global_step >= trainer.max_steps:
+        reason = "max_steps"
+    else:
+        reason = "other"
+    out: dict[str, Any] = {
+        "steps": int(trainer.global_step),
+        "epochs": int(epochs),
+        "stopped_reason": reason,
+        "converged": None if stopper is None else reason == "early_stopping",
+    }
+    if stopper is not None:
+        best = stopper.best_score
+        out.update(
+            monitor=stopper.monitor,
+            patience=stopper.patience,
+            best_val=float(best) if best is not None and bool(best.isfinite()) else None,
+            epochs_since_best=int(stopper.wait_count),
+        )
+    return out
+
+
 def train(cfg: DictConfig) -> dict[str, Any]:
     """Run one job; returns its record. The job dir is locked for the run (a second process gets a clear error).
     A finished job of the same config is skipped, one of another config is an error, ``force=true`` moves the old
@@ -181,6 +216,7 @@ def _train_job(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         record["n_test"] = len(test_set) if test_set is not None else None
         record["epochs"] = trainer.current_epoch
         record["global_step"] = trainer.global_step
+        record["convergence"] = convergence_record(trainer)
         record["wall_time_s"] = round(time.time() - start, 3)
         record["status"] = "finished"
         if trainer.is_global_zero:

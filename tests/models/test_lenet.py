@@ -15,9 +15,10 @@ def test_width_6_is_lenet5():
 
 
 def test_fractional_width_reaches_a_hundred_parameters():
-    # width 0.1: convs of one channel (26 + 26), dense 25->2 (52), 2->1 (3), 1->10 (20)
-    assert lenet_sizes(0.1) == (1, 1, 2, 1)
-    assert n_params(LeNet(0.1)) == 127
+    # width 0.1: convs of one channel (26 + 26), dense 25->2 (52), 2->2 (6), 2->10 (30); hidden layers keep 2 units
+    assert lenet_sizes(0.1) == (1, 1, 2, 2)
+    assert n_params(LeNet(0.1)) == 140
+    assert lenet_sizes(0.25) == (1, 1, 5, 4)
     sizes = [n_params(LeNet(w)) for w in (0.1, 0.25, 0.5, 1, 2, 4, 8, 16, 32)]
     assert sizes == sorted(sizes) and sizes[0] < 200 and sizes[-1] > 1_000_000
 

@@ -178,6 +178,8 @@ def cmd_figure(args: argparse.Namespace) -> int:
         _to_wandb(
             args, sweep, "figure", out, figures={stem: paths[0]}, tables={"runs": part, "curves": curves}
         )
+        if args.premise:
+            _premise_panel(part, args.split, out, _stem_of(table, sweep, task, family))
     if len(ranked) > len(groups):
         for sweep in sorted({g[0] for g in ranked}):
             out = _out_dir(args, sweep, "figures")
@@ -191,6 +193,71 @@ def cmd_figure(args: argparse.Namespace) -> int:
             f"drew the {len(groups)} strongest of {len(ranked)} (task, family) groups (--max-figures "
             f"{args.max_figures}; ranked by the largest sharp-metric emergence score) and one summary figure of all"
         )
+    return 0
+
+
+def _premise_panel(part: pd.DataFrame, split: str, out: Path, stem: str) -> None:
+    """Premise-check figure next to the sweep figure: the smooth loss with its power-law fit and residuals."""
+    from src.analysis.sweeps.premise import premise_check, premise_figure
+
+    fits, resids = premise_check(part, split)
+    if fits.empty:
+        return
+    print(write_table(resids, out / f"{stem}_{split}_premise.csv"))
+    for path in save_figure(premise_figure(part, split), out, f"{stem}_{split}_premise"):
+        print(path)
+
+
+def _premise_claims(args: argparse.Namespace, table: pd.DataFrame) -> None:
+    """Premise check next to the claim table: power law with irreducible term on each smooth loss, per sweep."""
+    from src.analysis.sweeps.premise import R2_PASS, RESID_PASS, premise_check
+
+    fits, resids = premise_check(table, args.split)
+    if fits.empty:
+        return
+    for sweep, part in fits.groupby("sweep"):
+        out = _out_dir(args, sweep, "analysis")
+        print(write_table(part, out / f"premise_{args.split}.csv"))
+        print(write_table(resids[resids["sweep"] == sweep], out / f"premise_{args.split}_residuals.csv"))
+    cols = ["task_name", "quantity", "n_sizes", "E", "A", "alpha", "r2_log", "max_abs_resid_log", "passes"]
+    print_table(
+        f"Premise check: L(N) = E + A N^-alpha on seed means, passes = R^2 (log) >= {R2_PASS} and "
+        f"|log resid| <= {RESID_PASS}:",
+        fits[cols],
+    )
+
+
+def cmd_resolution(args: argparse.Namespace) -> int:
+    from src.analysis.sweeps.resolution import resolution_figure, resolution_summary, resolution_table
+
+    table = _load(args)
+    for (sweep, task), part in table.groupby(["sweep", "task_name"]):
+        res = resolution_table(part, k=args.k, small_n=args.small_n, n_draws=args.draws, seed=args.seed)
+        summary = resolution_summary(res, n_keep=args.sparse)
+        out = _out_dir(args, sweep, "analysis")
+        stem = f"resolution_{task}_k{args.k}_n{args.small_n}"
+        print(write_table(res, out / f"{stem}.csv"))
+        print(write_table(summary, out / f"{stem}_summary.csv"))
+        for path in save_figure(resolution_figure(res, n_keep=args.sparse), out, stem):
+            print(path)
+        print_table(
+            f"Resolution: emergence score by estimator and grid ({sweep}):", summary.drop(columns="sizes")
+        )
+    return 0
+
+
+def cmd_ablation(args: argparse.Namespace) -> int:
+    from src.analysis.sweeps.ablation import ablation_tables
+    from src.analysis.sweeps.loading import load_sweeps
+
+    short = load_sweeps([args.short], allow_incomplete=args.allow_incomplete)
+    converged = load_sweeps([args.converged], allow_incomplete=args.allow_incomplete)
+    per_metric, per_budget = ablation_tables(short, converged, args.split)
+    out = args.out if args.out is not None else Path(args.converged) / "analysis"
+    print(write_table(per_metric, out / f"ablation_{args.split}.csv"))
+    print(write_table(per_budget, out / f"ablation_{args.split}_budgets.csv"))
+    print_table("Training-length ablation, emergence score (Eq. 1) per metric:", per_metric)
+    print_table("Per budget: claim verdict and premise check:", per_budget)
     return 0
 
 
@@ -224,6 +291,7 @@ def cmd_claims(args: argparse.Namespace) -> int:
     print_table("Prediction 'sharp metrics score higher than smooth ones' per task:", verdicts)
     if args.intervals > 0:
         _claim_intervals(args, table)
+    _premise_claims(args, table)
     return 0
 
 
@@ -332,6 +400,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="draw at most N (task, family) figures, the strongest by sharp-metric emergence score, plus a "
         "summary figure of all (default 12; 0: all)",
     )
+    p.add_argument(
+        "--premise",
+        action="store_true",
+        help="also draw the premise check: the smooth loss with its fit L(N) = E + A N^-alpha and the residuals "
+        "(<task>_<split>_premise.png/.pdf and .csv)",
+    )
 
     p = add_command(
         subparsers,
@@ -373,4 +447,42 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=int,
         default=12,
         help="figures for at most N (task, family) groups (default 12; 0: all)",
+    )
+
+    p = add_command(
+        subparsers,
+        "resolution",
+        func=cmd_resolution,
+        help="subset accuracy: exact estimator vs fixed groups of K on the full and on a small test set; dense vs sparse grid",
+        description=(
+            "From each run's per_item.npz: K-of-K subset accuracy by the exact estimator C(m,K)/C(n,K), by floor(n/K) "
+            "fixed random groups of K on the whole test set, and on --draws random test sets of --small-n items; the "
+            "emergence score of each on the dense grid and on a sparse grid of --sparse sizes. Writes the tables and a "
+            "figure to <sweep_dir>/analysis/."
+        ),
+    )
+    _add_common(p, "output dir (default: <sweep_dir>/analysis/)")
+    p.add_argument("--k", type=int, default=5, help="K of subset accuracy (default 5)")
+    p.add_argument("--small-n", type=int, default=100, help="items in a small test set (default 100)")
+    p.add_argument("--draws", type=int, default=50, help="random small test sets per run (default 50)")
+    p.add_argument("--sparse", type=int, default=3, help="sizes in the sparse grid (default 3)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the test-set draws and groupings (default 0)")
+
+    p = add_command(
+        subparsers,
+        "ablation",
+        func=cmd_ablation,
+        help="training-length ablation: emergence scores and premise check under a short and a converged budget",
+        description=(
+            "Two sweeps of the same grid (a short training budget and trained to convergence): per metric the "
+            "emergence score under each, per budget the sharp-vs-smooth verdict and the premise fit of the smooth "
+            "loss. Writes ablation_<split>.csv and ablation_<split>_budgets.csv (default: <CONVERGED>/analysis/)."
+        ),
+    )
+    p.add_argument("short", type=Path, metavar="SHORT_SWEEP_DIR")
+    p.add_argument("converged", type=Path, metavar="CONVERGED_SWEEP_DIR")
+    p.add_argument("--out", type=Path, default=None, help="output dir (default: <CONVERGED>/analysis/)")
+    p.add_argument("--split", default="test", help="which split's metrics to use (default: test)")
+    p.add_argument(
+        "--allow-incomplete", action="store_true", help="use the finished runs of unfinished sweeps"
     )

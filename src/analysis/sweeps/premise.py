@@ -1,0 +1,199 @@
+"""Premise check: does the family's smooth per-item loss fall as a power law in scale?
+
+The paper's argument assumes that a model family's per-token (here: per-item) loss falls smoothly and predictably
+with the number of parameters N, so that any jump in a downstream metric comes from the metric. This module tests
+that premise per sweep by fitting
+
+    L(N) = E + A * N^(-alpha)        (E >= 0 irreducible loss, A > 0, alpha > 0)
+
+to the seed-mean curve of each smooth loss-like quantity the family logs (cross-entropy, per-image squared error,
+per-item error rate 1 - accuracy), by least squares on log L, and reporting the fit, R^2 in log space and the
+log residual at every size. A family passes when R^2 (log space) >= ``R2_PASS`` and every log residual is within
++-``RESID_PASS`` (R^2 alone forgives a systematic S-shaped misfit when the loss spans decades).
+
+Pure functions of the long sweep table of :func:`src.analysis.loading.load_sweeps` (columns ``sweep``,
+``task_name``, ``model_family``, ``metric``, ``num_params``, ``seed``, ``value``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import least_squares
+
+R2_PASS = 0.95  # R^2 of log L on log fit at or above which the premise counts as met ...
+RESID_PASS = 0.2  # ... and every size's measured loss within a factor exp(0.2) = 1.22 of the fit
+
+# metric name (after the split) -> (label of the fitted quantity, transform of the logged value into a loss)
+PREMISE_QUANTITIES: dict[str, tuple[str, object]] = {
+    "ce": ("cross-entropy (nats)", lambda v: v),
+    "sq_err": ("squared error per image", lambda v: v),
+    "acc": ("error rate 1 - accuracy", lambda v: 1.0 - v),
+    "loss": ("loss", lambda v: v),
+}
+
+
+@dataclass(frozen=True)
+class PowerLawFit:
+    """L(N) = E + A N^-alpha fitted on log L; ``r2_log`` = 1 - SS_res / SS_tot of log L."""
+
+    E: float
+    A: float
+    alpha: float
+    r2_log: float
+    rmse_log: float
+
+    def __call__(self, n: np.ndarray) -> np.ndarray:
+        return self.E + self.A * np.asarray(n, dtype=float) ** (-self.alpha)
+
+
+def fit_power_law_with_floor(n: np.ndarray, loss: np.ndarray) -> PowerLawFit:
+    """Least-squares fit of log L = log(E + A N^-alpha) over (N, L) pairs (L > 0, at least 4 distinct N).
+
+    Parametrised as E = exp(e), A = exp(a) (both positive) and alpha in [1e-4, 5]; started from several alphas
+    (a power law's fit has local minima) and the best is kept.
+    """
+    n, loss = np.asarray(n, dtype=float), np.asarray(loss, dtype=float)
+    if n.shape != loss.shape or n.ndim != 1:
+        raise ValueError(
+            f"num_params and loss must be 1-d arrays of one length, got {n.shape} and {loss.shape}"
+        )
+    ok = np.isfinite(n) & np.isfinite(loss)
+    if not ok.all():
+        raise ValueError(
+            f"num_params/loss hold non-finite values at positions {np.flatnonzero(~ok).tolist()}"
+        )
+    if (n <= 0).any() or (loss <= 0).any():
+        raise ValueError("num_params and the loss must be positive for a fit in log space")
+    if np.unique(n).size < 4:
+        raise ValueError(f"a 3-parameter power law needs at least 4 distinct sizes, got {np.unique(n).size}")
+    log_n, log_y = np.log(n), np.log(loss)
+    y_min, y_max = float(loss.min()), float(loss.max())
+
+    def resid(theta: np.ndarray) -> np.ndarray:
+        e, a, alpha = theta
+        return np.logaddexp(e, a - alpha * log_n) - log_y
+
+    best = None
+    for alpha0 in (0.05, 0.2, 0.5, 1.0, 2.0):
+        for floor_share in (0.01, 0.5, 0.9):
+            e0 = np.log(floor_share * y_min)
+            # A from the largest-loss point given E and alpha
+            a0 = np.log(max(y_max - floor_share * y_min, 1e-12 * y_max)) + alpha0 * float(log_n.min())
+            res = least_squares(
+                resid,
+                x0=[e0, a0, alpha0],
+                bounds=([np.log(y_min) - 40.0, -np.inf, 1e-4], [np.log(y_max) + 1.0, np.inf, 5.0]),
+                method="trf",
+            )
+            if best is None or res.cost < best.cost:
+                best = res
+    e, a, alpha = best.x
+    r = resid(best.x)
+    ss_tot = float(((log_y - log_y.mean()) ** 2).sum())
+    r2 = 1.0 - float((r**2).sum()) / ss_tot if ss_tot > 0 else float("nan")
+    return PowerLawFit(
+        E=float(np.exp(e)),
+        A=float(np.exp(a)),
+        alpha=float(alpha),
+        r2_log=r2,
+        rmse_log=float(np.sqrt((r**2).mean())),
+    )
+
+
+def _premise_curves(table: pd.DataFrame, split: str) -> pd.DataFrame:
+    """Seed-mean loss per (sweep, task, family, metric, num_params) for the premise quantities of ``split``."""
+    need = {"sweep", "task_name", "model_family", "metric", "num_params", "seed", "value"}
+    missing = need - set(table.columns)
+    if missing:
+        raise ValueError(f"sweep table lacks column(s) {sorted(missing)}; load it with load_sweeps")
+    prefix = f"{split}/"
+    names = table["metric"].str.slice(len(prefix))
+    rows = table[table["metric"].str.startswith(prefix) & names.isin(list(PREMISE_QUANTITIES))].copy()
+    rows["quantity"] = rows["metric"].str.slice(len(prefix))
+    rows["loss"] = [
+        float(PREMISE_QUANTITIES[q][1](v)) for q, v in zip(rows["quantity"], rows["value"], strict=True)
+    ]
+    keys = ["sweep", "task_name", "model_family", "metric", "quantity", "num_params"]
+    return (
+        rows.groupby(keys, as_index=False)
+        .agg(loss=("loss", "mean"), loss_sd=("loss", "std"), n_seeds=("seed", "nunique"))
+        .sort_values(keys)
+    )
+
+
+def premise_check(table: pd.DataFrame, split: str = "test") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Fit L(N) = E + A N^-alpha per (sweep, task, smooth loss) on seed means.
+
+    Returns ``(fits, residuals)``: ``fits`` one row per curve (E, A, alpha, r2_log, rmse_log, max_abs_resid_log,
+    n_sizes, passes); ``residuals`` one row per (curve, size) with the measured and fitted loss and the log residual.
+    A curve with fewer than 4 sizes, or a non-positive loss (a perfect model), gets NaNs and ``passes`` False, with
+    the reason in ``note``.
+    """
+    curves = _premise_curves(table, split)
+    fits, resids = [], []
+    for key, c in curves.groupby(["sweep", "task_name", "model_family", "metric", "quantity"], sort=False):
+        sweep, task, family, metric, quantity = key
+        base = {"sweep": sweep, "task_name": task, "model_family": family, "metric": metric,
+                "quantity": PREMISE_QUANTITIES[quantity][0], "n_sizes": len(c)}  # fmt: skip
+        n, y = c["num_params"].to_numpy(float), c["loss"].to_numpy(float)
+        try:
+            fit = fit_power_law_with_floor(n, y)
+        except ValueError as err:
+            fits.append({**base, "E": np.nan, "A": np.nan, "alpha": np.nan, "r2_log": np.nan,
+                         "rmse_log": np.nan, "max_abs_resid_log": np.nan, "passes": False, "note": str(err)})  # fmt: skip
+            continue
+        r = np.log(y) - np.log(fit(n))
+        fits.append({**base, "E": fit.E, "A": fit.A, "alpha": fit.alpha, "r2_log": fit.r2_log,
+                     "rmse_log": fit.rmse_log, "max_abs_resid_log": float(np.abs(r).max()),
+                     "passes": bool(fit.r2_log >= R2_PASS and np.abs(r).max() <= RESID_PASS and fit.alpha > 0),
+                     "note": ""})  # fmt: skip
+        for ni, yi, sd, fi, ri in zip(n, y, c["loss_sd"], fit(n), r, strict=True):
+            resids.append({"sweep": sweep, "task_name": task, "metric": metric, "num_params": ni,
+                           "loss": yi, "loss_sd": sd, "fitted": fi, "resid_log": ri})  # fmt: skip
+    resid_cols = ["sweep", "task_name", "metric", "num_params", "loss", "loss_sd", "fitted", "resid_log"]
+    return pd.DataFrame(fits), pd.DataFrame(resids, columns=resid_cols)
+
+
+def premise_figure(table: pd.DataFrame, split: str = "test"):
+    """One column per premise quantity of one (sweep, task): seed points, seed mean and the fitted power law
+    (top, log-log), log residuals (bottom)."""
+    import matplotlib.pyplot as plt
+
+    fits, resids = premise_check(table, split)
+    curves = _premise_curves(table, split)
+    pts = table[table["metric"].isin(fits["metric"])]
+    n_col = max(1, len(fits))
+    fig, axes = plt.subplots(2, n_col, figsize=(4.2 * n_col, 5.6), squeeze=False, height_ratios=[2.2, 1])
+    for j, f in enumerate(fits.itertuples(index=False)):
+        top, bottom = axes[0, j], axes[1, j]
+        quantity = f.metric.split("/", 1)[1]
+        transform = PREMISE_QUANTITIES[quantity][1]
+        p = pts[pts["metric"] == f.metric]
+        top.scatter(p["num_params"], [transform(v) for v in p["value"]], s=10, alpha=0.4, color="C0",
+                    label="one seed")  # fmt: skip
+        c = curves[curves["metric"] == f.metric]
+        top.plot(c["num_params"], c["loss"], "o-", color="C0", label="seed mean")
+        if np.isfinite(f.alpha):
+            grid = np.geomspace(c["num_params"].min(), c["num_params"].max(), 200)
+            fit = PowerLawFit(f.E, f.A, f.alpha, f.r2_log, f.rmse_log)
+            top.plot(grid, fit(grid), "--", color="C3",
+                     label=f"E + A N^-α: E={f.E:.3g}, α={f.alpha:.2f}\nR² (log) = {f.r2_log:.3f}")  # fmt: skip
+            if f.E >= 0.3 * c["loss"].min():  # the floor, where it is within the plotted range
+                top.axhline(f.E, color="C3", lw=0.6, ls=":")
+        top.set(
+            xscale="log", yscale="log", title=f"{f.task_name}: {f.quantity}", ylabel=f"{split} {f.quantity}"
+        )
+        top.legend(fontsize=7)
+        r = resids[resids["metric"] == f.metric]
+        bottom.axhline(0, color="0.5", lw=0.8)
+        for bound in (-RESID_PASS, RESID_PASS):
+            bottom.axhline(bound, color="0.5", lw=0.6, ls=":")
+        bottom.plot(r["num_params"], r["resid_log"], "o-", color="C3")
+        bottom.set(xscale="log", xlabel="parameters N", ylabel="log(measured / fit)")
+    fig.suptitle("Premise check: smooth per-item loss vs parameters, fit E + A N^-α on seed means\n"
+                 f"(passes: R² (log) >= {R2_PASS} and every log residual within ±{RESID_PASS}, dotted)")  # fmt: skip
+    fig.tight_layout()
+    return fig

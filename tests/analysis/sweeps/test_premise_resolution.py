@@ -1,0 +1,192 @@
+"""Premise check (power law with irreducible term), resolution experiment and training-length ablation."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from src.analysis.sweeps.ablation import ablation_tables
+from src.analysis.sweeps.loading import load_sweeps
+from src.analysis.sweeps.premise import fit_power_law_with_floor, premise_check
+from src.analysis.sweeps.resolution import resolution_summary, resolution_table, sparse_sizes
+from src.results.errors import InputError
+from tests.analysis.sweep_factory import make_autoencoder_sweep, make_sweep, subset_acc
+
+
+def _brute_force_fit(n: np.ndarray, y: np.ndarray) -> tuple[float, float, float, float]:
+    """Reference: grid over (alpha, E), A by 1-d least squares in log space on a fine grid; returns the best."""
+    log_y = np.log(y)
+    best = (math.inf, 0.0, 0.0, 0.0)
+    for alpha in np.linspace(0.05, 1.5, 59):
+        for e in np.linspace(0.0, 0.99 * y.min(), 50):
+            base = np.log(n ** (-alpha))
+            # log(E + A n^-a) over a grid of log A centred where the largest point fits
+            for log_a in np.log(max(y.max() - e, 1e-9)) - base.max() + np.linspace(-1, 1, 21):
+                sse = float(((np.log(e + np.exp(log_a + base)) - log_y) ** 2).sum())
+                if sse < best[0]:
+                    best = (sse, e, float(np.exp(log_a)), float(alpha))
+    return best
+
+
+def test_fit_recovers_exact_power_law_and_matches_brute_force():
+    n = np.geomspace(1e2, 1e6, 9)
+    y = 0.05 + 30.0 * n**-0.4
+    fit = fit_power_law_with_floor(n, y)
+    assert fit.E == pytest.approx(0.05, rel=1e-3)
+    assert fit.A == pytest.approx(30.0, rel=1e-3)
+    assert fit.alpha == pytest.approx(0.4, rel=1e-3)
+    assert fit.r2_log == pytest.approx(1.0, abs=1e-9)
+    noisy = y * np.exp(np.random.default_rng(0).normal(0, 0.05, n.size))
+    fit = fit_power_law_with_floor(n, noisy)
+    sse_ref = _brute_force_fit(n, noisy)[0]
+    sse = float(((np.log(fit(n)) - np.log(noisy)) ** 2).sum())
+    assert sse <= sse_ref + 1e-9  # the optimizer is at least as good as a fine grid search
+    ss_tot = float(((np.log(noisy) - np.log(noisy).mean()) ** 2).sum())
+    assert fit.r2_log == pytest.approx(1 - sse / ss_tot)
+
+
+def test_sigmoid_in_log_scale_fails_the_premise():
+    n = np.geomspace(1e2, 1e6, 9)
+    # a loss that stays flat, drops in one step, then flattens: not a power law with a floor
+    y = 2.3 - 2.2 / (1 + np.exp(-4 * (np.log10(n) - 4)))
+    fit = fit_power_law_with_floor(n, y)
+    assert fit.r2_log < 0.95
+
+
+@pytest.mark.parametrize(
+    ("n", "y", "match"),
+    [
+        ([1, 2, 3], [3, 2, 1], "at least 4 distinct"),
+        ([1, 2, 3, 4], [3, 2, 1, 0], "positive"),
+        ([1, 2, 3, 4], [3, 2, np.nan, 1], "non-finite"),
+        ([1, 2, 3, 4], [3, 2, 1], "one length"),
+    ],
+)
+def test_fit_refuses_bad_input(n, y, match):
+    with pytest.raises(ValueError, match=match):
+        fit_power_law_with_floor(np.asarray(n, float), np.asarray(y, float))
+
+
+def test_premise_check_on_sweeps(tmp_path):
+    ae = load_sweeps(
+        [make_autoencoder_sweep(tmp_path)]
+    )  # sq_err mean is an exact power law (no floor) + noise
+    fits, resids = premise_check(ae)
+    row = fits[fits["metric"] == "test/sq_err"].iloc[0]
+    assert row["passes"] and row["r2_log"] > 0.99 and row["alpha"] == pytest.approx(0.45, abs=0.05)
+    assert len(resids[resids["metric"] == "test/sq_err"]) == 8
+    lenet = load_sweeps([make_sweep(tmp_path, widths=(1, 2, 4))])  # 3 sizes: too few for 3 parameters
+    fits, _ = premise_check(lenet)
+    assert set(fits["metric"]) == {"test/acc", "test/ce"} and not fits["passes"].any()
+    assert fits["note"].str.contains("at least 4").all()
+    # error rate is 1 - accuracy, measured on seed means
+    lenet = load_sweeps([make_sweep(tmp_path / "b", widths=(1, 2, 4, 8, 16))])
+    _, resids = premise_check(lenet)
+    r = resids[resids["metric"] == "test/acc"]
+    acc = lenet[lenet["metric"] == "test/acc"].groupby("num_params")["value"].mean()
+    np.testing.assert_allclose(r["loss"].to_numpy(), 1 - acc.sort_index().to_numpy())
+
+
+def test_resolution_table_matches_per_item_counts(tmp_path):
+    table = load_sweeps([make_sweep(tmp_path, widths=(1, 2, 4, 8), seeds=(0, 1), n=500)])
+    res = resolution_table(table, k=5, small_n=50, n_draws=20, seed=0)
+    assert len(res) == 8
+    for row in res.itertuples():
+        correct = np.load(tmp_path / "lenet_mnist" / row.run_dir / "per_item.npz")["correct"]
+        assert row.exact == pytest.approx(subset_acc(int(correct.sum()), correct.size, 5))
+        # sampled values are multiples of 1/groups
+        assert row.small_groups == 10
+        assert row.sampled_small_first * 10 == pytest.approx(round(row.sampled_small_first * 10))
+        assert row.sampled_full * 100 == pytest.approx(round(row.sampled_full * 100))
+        assert 0 <= row.share_small_reads_0 <= 1
+    summary = resolution_summary(res, n_keep=3)
+    assert set(summary["grid"]) == {"dense", "sparse"}
+    assert (summary.loc[summary["grid"] == "sparse", "n_sizes"] == 3).all()
+
+
+def test_resolution_small_n_reads_zero_where_expectation_is_small(tmp_path):
+    # accuracy 0.3: K=5 expectation ~0.0024, 10 groups of 5 read 0 in ~98% of test sets
+    table = load_sweeps([make_sweep(tmp_path, widths=(1, 2, 3), seeds=(0,), n=2000, p_fn=lambda w: 0.3)])
+    res = resolution_table(table, k=5, small_n=50, n_draws=200)
+    assert (res["exact"] > 0).all()
+    assert (res["share_small_reads_0"] > 0.9).all()
+
+
+def test_resolution_refuses_missing_per_item(tmp_path):
+    sweep = make_sweep(tmp_path, widths=(1, 2), seeds=(0,))
+    (sweep / "model.width=1,seed=0" / "per_item.npz").unlink()
+    with pytest.raises(InputError, match="per_item.npz: no per-item results file"):
+        resolution_table(load_sweeps([sweep]))
+
+
+def test_sparse_sizes():
+    assert sparse_sizes([1, 2, 3, 4, 5, 6, 7, 8, 9], 3) == [1, 5, 9]
+    assert sparse_sizes([3, 1, 2], 2) == [1, 3]
+    with pytest.raises(ValueError, match="n_keep"):
+        sparse_sizes([1, 2], 3)
+
+
+def test_ablation_tables_side_by_side(tmp_path):
+    widths = (1, 2, 4, 8, 16)
+    short = load_sweeps(
+        [make_sweep(tmp_path, widths=widths, name="short", p_fn=lambda w: 0.1 + 0.8 * (w >= 8))]
+    )
+    conv = load_sweeps([make_sweep(tmp_path, widths=widths, name="conv")])
+    per_metric, per_budget = ablation_tables(short, conv)
+    assert list(per_budget["budget"]) == ["short", "converged"]
+    assert "test/subset_acc_k=1" not in set(per_metric["metric"])  # identity point left out
+    assert {"test/acc", "test/ce", "test/subset_acc_k=5"} <= set(per_metric["metric"])
+    acc = per_metric.set_index("metric").loc["test/acc"]
+    # the step-like short budget makes accuracy itself jump; the smooth converged family does not
+    assert acc["E_short"] > acc["E_converged"]
+    assert {"premise_r2_ce", "premise_r2_acc"} <= set(per_budget.columns)
+    with pytest.raises(ValueError, match="share 0 model sizes"):
+        ablation_tables(short, load_sweeps([make_autoencoder_sweep(tmp_path)]))
+    # a larger short grid is cut to the sizes both budgets hold
+    wide = load_sweeps([make_sweep(tmp_path, widths=(*widths, 32, 64), name="wide")])
+    per_metric, _ = ablation_tables(wide, conv)
+    assert (per_metric["E_short"].notna()).all()
+    assert per_metric.set_index("metric").loc["test/acc", "end_short"] == pytest.approx(
+        wide[(wide["metric"] == "test/acc") & (wide["width"] == 16)]["value"].mean()
+    )
+
+
+def test_premise_check_refuses_wrong_table():
+    with pytest.raises(ValueError, match="lacks column"):
+        premise_check(pd.DataFrame({"metric": ["test/ce"], "value": [1.0]}))
+
+
+def test_figure_premise_panel_and_claims_premise_table(tmp_path, capsys):
+    from src.analysis.__main__ import main
+
+    sweep = make_autoencoder_sweep(tmp_path)
+    assert main(["figure", str(sweep), "--bootstrap", "0", "--premise"]) == 0
+    printed = capsys.readouterr().out.split()
+    assert any(p.endswith("_premise.png") for p in printed) and any(
+        p.endswith("_premise.pdf") for p in printed
+    )
+    assert (sweep / "figures" / "autoencoder_test_premise.csv").is_file()
+    assert main(["claims", str(sweep)]) == 0
+    fits = pd.read_csv(sweep / "analysis" / "premise_test.csv")
+    assert set(fits["metric"]) == {"test/sq_err"} and bool(fits["passes"].iloc[0])
+
+
+def test_resolution_and_ablation_commands_write_tables_and_figure(tmp_path, capsys):
+    from src.analysis.__main__ import main
+
+    widths = (1, 2, 4, 8)
+    short = make_sweep(tmp_path, widths=widths, seeds=(0,), name="short", p_fn=lambda w: 0.1 + 0.8 * (w >= 8))
+    conv = make_sweep(tmp_path, widths=widths, seeds=(0,), name="conv")
+    assert main(["resolution", str(short), "--small-n", "50", "--draws", "5"]) == 0
+    out = short / "analysis"
+    assert {p.name for p in out.glob("resolution_*")} >= {
+        "resolution_lenet_mnist_k5_n50.csv", "resolution_lenet_mnist_k5_n50_summary.csv",
+        "resolution_lenet_mnist_k5_n50.png", "resolution_lenet_mnist_k5_n50.pdf",
+    }  # fmt: skip
+    assert main(["ablation", str(short), str(conv)]) == 0
+    table = pd.read_csv(conv / "analysis" / "ablation_test.csv")
+    assert {"E_short", "E_converged"} <= set(table.columns) and len(table) == 6
+    assert "Training-length ablation" in capsys.readouterr().out

@@ -1,0 +1,45 @@
+"""callbacks=converge: early stopping on the validation loss, and how the run record says why training ended."""
+
+import json
+
+import pytest
+
+from src.training import train
+from tests.helpers.configs import compose_train
+
+TINY = [
+    "trainer.limit_train_batches=4",
+    "trainer.limit_val_batches=1",
+    "data.batch_size=32",
+    "data.val_size=100",
+    "data.download=false",
+    "model.width=2",
+    "logger=none",
+]
+
+
+@pytest.mark.parametrize(
+    ("extra", "reason", "epochs", "converged"),
+    [
+        # an improvement of 10 nats is never reached: the 2nd epoch does not improve, patience 1 stops the run
+        (["callbacks=converge", "callbacks.early_stopping.patience=1", "callbacks.early_stopping.min_delta=10"],
+         "early_stopping", 2, True),
+        (["callbacks=converge", "callbacks.early_stopping.patience=50"], "max_epochs", 3, False),
+        (["callbacks=default"], "max_epochs", 3, None),
+    ],
+)  # fmt: skip
+def test_run_record_says_why_training_ended(tmp_path, tiny_mnist_dir, extra, reason, epochs, converged):
+    cfg = compose_train([*TINY, "trainer.max_epochs=3", *extra], tmp_path, tiny_mnist_dir)
+    train(cfg)
+    conv = json.loads((tmp_path / "metrics.json").read_text())["convergence"]
+    assert conv["stopped_reason"] == reason
+    assert conv["epochs"] == epochs and conv["steps"] == 4 * epochs
+    assert conv["converged"] is converged
+    if converged is not None:
+        assert conv["monitor"] == "val/ce" and conv["best_val"] > 0
+
+
+def test_converge_monitors_each_familys_validation_loss(tmp_path):
+    for model, loss in (("lenet", "val/ce"), ("autoencoder", "val/sq_err"), ("transformer", "val/ce")):
+        cfg = compose_train([f"model={model}", "callbacks=converge"], tmp_path)
+        assert cfg.callbacks.early_stopping.monitor == loss
