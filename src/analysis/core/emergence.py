@@ -8,7 +8,6 @@ small next to its total change. A smooth curve of the same total change scores l
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -25,43 +24,30 @@ def _sorted_by_scale(x: Sequence[float], y: Sequence[float]) -> tuple[np.ndarray
     return x[order], y[order]
 
 
-def emergence_score(x: Sequence[float], y: Sequence[float]) -> float:
+def emergence_score(x: Sequence[float], y: Sequence[float], resolution: float = 0.0) -> float:
     """BIG-Bench's emergence score of the curve y(x) (paper Eq. 1); points are sorted by x first.
 
-    Edge cases, chosen so that tables of many curves stay well defined:
-    - fewer than 3 points: ``nan`` (two points have one step, whose median is the whole change: no information);
-    - a flat curve (max y == min y): ``0.0``;
-    - a zero median step with a non-zero change (most steps flat, one jump): ``+inf`` or ``-inf``, the sharpest
-      possible curve.
-    The sign is + when the maximum comes at a larger scale than the minimum (improvement for higher-is-better).
+    One implementation for every command: :func:`src.analysis.stats.sharpness.emergence_rows` (steps within the
+    measurement ``resolution`` or float noise are ties). Edge cases: fewer than 3 points ``nan`` (two points have
+    one step, whose median is the whole change); a flat curve ``0.0``; a zero median step with a non-zero change
+    ``+-inf`` (the sharpest possible curve). The sign is + when the maximum comes at a larger scale than the minimum.
     """
+    from src.analysis.stats.sharpness import emergence_rows
+
     _, y = _sorted_by_scale(x, y)
-    if y.size < 3:
-        return math.nan
-    total = float(y.max() - y.min())
-    if total == 0.0:
-        return 0.0
-    sign = float(np.sign(int(np.argmax(y)) - int(np.argmin(y))))
-    median_sq_step = float(np.median(np.diff(y) ** 2))
-    if median_sq_step == 0.0:
-        return sign * math.inf
-    return sign * total / math.sqrt(median_sq_step)
+    return float(emergence_rows(y, resolution=resolution))
 
 
-def largest_step_share(x: Sequence[float], y: Sequence[float]) -> float:
+def largest_step_share(x: Sequence[float], y: Sequence[float], resolution: float = 0.0) -> float:
     """Largest single absolute step between neighbouring scales as a share of the summed absolute steps.
 
     1.0 means all change happens between two neighbouring sizes (a step); 1/(n-1) means evenly spread change.
     ``nan`` for fewer than 2 points or a flat curve. Independent of Eq. 1's formula, so the two can cross-check.
     """
+    from src.analysis.stats.sharpness import largest_step_share as share_rows
+
     _, y = _sorted_by_scale(x, y)
-    if y.size < 2:
-        return math.nan
-    steps = np.abs(np.diff(y))
-    total = float(steps.sum())
-    if total == 0.0:
-        return math.nan
-    return float(steps.max() / total)
+    return float(share_rows(y, resolution=resolution))
 
 
 def summarize_curve(x: Sequence[float], y: Sequence[float]) -> tuple[float, float, int]:
