@@ -117,7 +117,7 @@ def reverse_prefix(ids: torch.Tensor, lengths: torch.Tensor | None = None) -> to
     digit first (``"5724"`` then EOS) comes back in normal order (``"4275"``); its own inverse."""
     w = ids.shape[1]
     if lengths is None:
-        lengths = ((torch.cumsum((ids == PAD) | (ids == EOS), dim=1) == 0).sum(dim=1))
+        lengths = (torch.cumsum((ids == PAD) | (ids == EOS), dim=1) == 0).sum(dim=1)
     j = torch.arange(w, device=ids.device)[None, :]
     n = lengths.to(ids.device)[:, None]
     return torch.gather(ids, 1, torch.where(j < n, n - 1 - j, j))

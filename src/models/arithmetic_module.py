@@ -11,10 +11,9 @@ log-probabilities are put back in normal digit order before any metric or output
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
-
-import math
 
 import torch
 import torch.nn.functional as F

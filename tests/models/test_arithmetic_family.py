@@ -151,12 +151,16 @@ def test_compact_reversed_layout_keeps_gpt3_items_and_normal_order_texts(tmp_pat
     dm.setup()
     a, b = load_test_problems(tmp_path, TaskSpec.parse("four_digit_addition"))
     prompts, answers = dm.texts["test"]
-    assert prompts.tolist() == [f"{x:04d}+{y:04d}=" for x, y in zip(a.tolist(), b.tolist())]
-    assert answers.tolist() == [str(x + y) for x, y in zip(a.tolist(), b.tolist())]  # normal order
+    assert prompts.tolist() == [f"{x:04d}+{y:04d}=" for x, y in zip(a.tolist(), b.tolist(), strict=True)]
+    assert answers.tolist() == [
+        str(x + y) for x, y in zip(a.tolist(), b.tolist(), strict=True)
+    ]  # normal order
     assert dm.answer_start == 10
     seq = dm.test_set.tensors[0]
     assert decode(seq[:, :10].numpy()) == prompts.tolist()
-    assert decode(seq[:, 10:].numpy()) == [s[::-1] for s in answers.tolist()]  # the model writes them reversed
+    assert decode(seq[:, 10:].numpy()) == [
+        s[::-1] for s in answers.tolist()
+    ]  # the model writes them reversed
     with pytest.raises(ValueError, match="prompt_format"):
         TaskSpec.parse("four_digit_addition", "chat")
 
@@ -173,7 +177,9 @@ def test_a_model_that_writes_the_answer_scores_perfectly_in_either_order(tmp_pat
         prompt_format="compact", reverse_answer=reverse,
     )  # fmt: skip
     dm.setup()
-    table = {tuple(r[: dm.answer_start].tolist()): r for s in (dm.test_set, dm.extra_set) for r in s.tensors[0]}
+    table = {
+        tuple(r[: dm.answer_start].tolist()): r for s in (dm.test_set, dm.extra_set) for r in s.tensors[0]
+    }
 
     import torch.nn.functional as F
 
@@ -198,7 +204,7 @@ def test_a_model_that_writes_the_answer_scores_perfectly_in_either_order(tmp_pat
     cols = module.per_sample_outputs(dm)
     assert cols["output"] == cols["target"]
     assert len(cols["output"]) == 37
-    for lps, target in zip(cols["target_logprobs"], cols["target"]):
+    for lps, target in zip(cols["target_logprobs"], cols["target"], strict=True):
         assert len(lps) == len(target) and max(lps) <= 0 and min(lps) > -1e-6
 
 
