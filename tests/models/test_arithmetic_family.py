@@ -101,8 +101,9 @@ def test_fast_dev_run_logs_metrics_and_writes_outputs(tmp_path):
                  "data.train_size=256", "data.val_size=20", "data.extra_size=30", "data.batch_size=32"]  # fmt: skip
     record = train(compose_train(overrides, tmp_path / "run", data))
     assert record["status"] == "finished" and record["model_family"] == "arithmetic_transformer"
+    depth = record["config"]["model"]["module"]["net"]["depth"]
     assert record["num_params"] == sum(
-        p.numel() for p in DecoderLM(len(VOCAB), width=8, max_len=64).parameters()
+        p.numel() for p in DecoderLM(len(VOCAB), width=8, depth=depth, max_len=64).parameters()
     )
     metrics = record["metrics"]
     for key in (
