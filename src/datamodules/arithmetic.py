@@ -167,6 +167,8 @@ def build_sequences(
 def problem_texts(spec: TaskSpec, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Prompts (in ``spec.prompt_format``) and answers (numpy string arrays) for operand arrays ``a`` and ``b``."""
     answers = spec.answer(a, b).astype(str)
+    if len(a) == 0:  # numpy's char.zfill fails on empty arrays
+        return np.zeros(0, dtype=str), answers
     if spec.prompt_format == "compact":
         sa, sb = np.char.zfill(a.astype(str), spec.digits), np.char.zfill(b.astype(str), spec.digits)
         return np.char.add(np.char.add(np.char.add(sa, _SYMBOLS[spec.op]), sb), "="), answers

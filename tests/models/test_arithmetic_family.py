@@ -164,6 +164,9 @@ def test_compact_reversed_layout_keeps_gpt3_items_and_normal_order_texts(tmp_pat
     ]  # the model writes them reversed
     with pytest.raises(ValueError, match="prompt_format"):
         TaskSpec.parse("four_digit_addition", "chat")
+    none = ArithmeticDataModule(str(tmp_path), "four_digit_addition", 10, 5, 0, prompt_format="compact")
+    none.setup()
+    assert len(none.extra_set) == 0
 
 
 @pytest.mark.parametrize("reverse", [False, True])
