@@ -33,6 +33,8 @@ class ArithmeticLMModule(FamilyModule):
     Batches are ``(tokens [b, T], start [b], index [b])`` from :class:`ArithmeticDataModule`. ``reverse_answer``
     must match the datamodule's. ``lr_schedule``: ``constant``, or ``cosine`` (linear warm-up over
     ``warmup_steps``, then cosine decay to ``min_lr_ratio`` x lr at the last training step), stepped every step.
+    ``lr_width_ref``: when set, the optimizer's lr is scaled by ``lr_width_ref / net.width`` (Adam's learning rate
+    falling as 1/width, the muP rule of Yang et al. 2022), so one lr tuned at width ``lr_width_ref`` serves the family.
     """
 
     per_item_buffers = ("test_pred", "test_logp", "test_index")
@@ -47,6 +49,7 @@ class ArithmeticLMModule(FamilyModule):
         lr_schedule: str = "constant",
         warmup_steps: int = 0,
         min_lr_ratio: float = 0.1,
+        lr_width_ref: int | None = None,
     ):
         super().__init__(net, optimizer, scheduler)
         self.save_hyperparameters(ignore=["net", "optimizer", "scheduler"], logger=False)
@@ -56,6 +59,7 @@ class ArithmeticLMModule(FamilyModule):
             raise ValueError("set either model.module.scheduler or model.module.lr_schedule, not both")
         self.max_len, self.reverse_answer = max_len, reverse_answer
         self.lr_schedule, self.warmup_steps, self.min_lr_ratio = lr_schedule, warmup_steps, min_lr_ratio
+        self.lr_width_ref = lr_width_ref
         for split in ("val", "test"):
             setattr(self, f"{split}_em", ExactMatchByLength(max_len=max_len, pad_id=PAD))
             setattr(self, f"{split}_ed", TokenEditDistanceByLength(max_len=max_len, pad_id=PAD))
@@ -129,10 +133,21 @@ class ArithmeticLMModule(FamilyModule):
             logps.append(logp.cpu())
         return torch.cat(preds), torch.cat(logps)
 
+    def _optimizer(self) -> torch.optim.Optimizer:
+        optimizer = self.optimizer_factory(params=self.parameters())
+        if self.lr_width_ref is not None:
+            scale = self.lr_width_ref / self.net.width
+            for group in optimizer.param_groups:
+                group["lr"] *= scale
+                group["initial_lr"] = group["lr"]
+        return optimizer
+
     def configure_optimizers(self):
         if self.lr_schedule == "constant":
-            return super().configure_optimizers()
-        optimizer = self.optimizer_factory(params=self.parameters())
+            if self.scheduler_factory is not None:
+                return super().configure_optimizers()
+            return self._optimizer()
+        optimizer = self._optimizer()
         total = max(int(self.trainer.estimated_stepping_batches), 1)
         warmup, floor = min(self.warmup_steps, total), self.min_lr_ratio
 

@@ -220,3 +220,24 @@ def test_strip_whitespace_matches_python_strip():
     ids = torch.cat([ids, torch.full((len(texts), 1), EOS)], dim=1)  # an end token after each answer
     got = decode(strip_whitespace(torch.where(ids == EOS, 0, ids)).numpy())
     assert got == [t.strip() for t in texts.tolist()]
+
+
+def test_lr_scales_as_reference_width_over_width_and_cosine_ends_at_the_floor():
+    import functools
+    from types import SimpleNamespace
+
+    from src.models.arithmetic_module import ArithmeticLMModule
+
+    opt = functools.partial(torch.optim.AdamW, lr=3e-3)
+    module = ArithmeticLMModule(DecoderLM(len(VOCAB), width=64), opt, lr_width_ref=32)
+    assert module.configure_optimizers().param_groups[0]["lr"] == pytest.approx(1.5e-3)
+    module = ArithmeticLMModule(DecoderLM(len(VOCAB), width=16), opt, lr_schedule="cosine", warmup_steps=10)
+    module._trainer = SimpleNamespace(estimated_stepping_batches=110)
+    sched = module.configure_optimizers()["lr_scheduler"]["scheduler"]
+    lrs = []
+    for _ in range(110):
+        lrs.append(sched.get_last_lr()[0])
+        sched.optimizer.step()
+        sched.step()
+    assert lrs[0] == pytest.approx(3e-4) and max(lrs) == pytest.approx(3e-3)
+    assert lrs[-1] == pytest.approx(3e-4, rel=0.01)  # min_lr_ratio 0.1 at the last step
