@@ -8,10 +8,12 @@ from src.utils import resolvers  # noqa: F401  (registers ${project_root:}, ${di
 
 @hydra.main(version_base="1.3", config_path="configs", config_name="train")
 def main(cfg: DictConfig) -> float | None:
-    from src.training import train  # heavy imports after Hydra has parsed the command line (fast --help)
+    from src.training import (
+        objective,
+        train,
+    )  # heavy imports after Hydra parsed the command line (fast --help)
 
-    record = train(cfg)
-    return record.get("metrics", {}).get("test/acc")
+    return objective(cfg, train(cfg))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Per-sample outputs (outputs.jsonl, schema: src/analysis/outputs.py) from local Hugging Face causal LMs.
+"""Per-sample outputs (outputs.jsonl, schema: src/results/outputs.py) from local Hugging Face causal LMs.
 
     python scripts/hf_arithmetic_outputs.py --models /ckpt/pythia-70m /ckpt/pythia-160m --family pythia \\
         --tasks two_digit_multiplication four_digit_addition --out logs/hf/pythia/outputs.jsonl
@@ -25,8 +25,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from src.analysis.outputs import write_outputs  # noqa: E402
 from src.datamodules.arithmetic import PROBLEMS_SUBDIR  # noqa: E402
+from src.results.outputs import write_outputs  # noqa: E402
 
 
 def load_items(data_dir: Path, task: str, n_items: int | None) -> list[tuple[str, str]]:

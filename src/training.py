@@ -12,14 +12,29 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
-import numpy as np
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from src.results.jobs import identity_hash, job_lock, resume_checkpoint
+from src.results.outputs import OUTPUTS_NAME, write_outputs
+from src.results.per_item import save_per_item
+from src.results.records import record_path, write_record
 from src.utils import resolvers  # noqa: F401  (registers the config resolvers)
-from src.utils.records import is_finished, last_checkpoint, read_run_record, record_path, write_json_atomic
+from src.utils.job_config import check_config, global_rank, identity_of, objective, prepare_job_dir
+
+__all__ = ["objective", "train"]
 
 log = logging.getLogger(__name__)
+
+
+class _DropLightningTips(logging.Filter):
+    """Lightning advertises other logging products ("💡 Tip: ...") at every Trainer construction; drop those."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.getMessage()).startswith("💡 Tip")
+
+
+logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(_DropLightningTips())
 
 
 def _instantiate_group(cfg: DictConfig | None) -> list[Any]:
@@ -104,13 +119,24 @@ def _base_record(cfg: DictConfig, num_params: int | None) -> dict[str, Any]:
 
 
 def train(cfg: DictConfig) -> dict[str, Any]:
-    """Run one job; returns its record. A finished job is skipped (unless ``cfg.force``); an interrupted one
-    resumes from ``<run_dir>/checkpoints/last.ckpt``."""
+    """Run one job; returns its record. The job dir is locked for the run (a second process gets a clear error).
+    A finished job of the same config is skipped, one of another config is an error, ``force=true`` moves the old
+    files aside and starts from scratch; an interrupted job resumes from its newest readable checkpoint."""
+    check_config(cfg)
     run_dir = Path(cfg.paths.output_dir)
-    if is_finished(run_dir) and not cfg.get("force", False):
+    if global_rank() != 0:  # DDP children and other ranks: rank 0 holds the lock and prepared the dir
+        return _train_job(cfg, run_dir)
+    with job_lock(run_dir):
+        return _train_job(cfg, run_dir)
+
+
+def _train_job(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
+    identity = identity_of(cfg)
+    finished = prepare_job_dir(cfg, run_dir, identity)
+    if finished is not None:
         log.info("already finished, skipping (force=true reruns it): %s", run_dir)
         print(f"skipping finished run: {run_dir}")
-        return read_run_record(run_dir)
+        return finished
 
     start = time.time()
     L.seed_everything(cfg.seed, workers=True)
@@ -126,10 +152,12 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 
     record = _base_record(cfg, num_params)
     record["config"] = OmegaConf.to_container(cfg, resolve=True)
-    ckpt = last_checkpoint(run_dir)
+    record["config_hash"] = identity_hash(identity)
+    # force: from scratch on every rank (rank 0 moved the old checkpoints aside; another rank must not race it)
+    ckpt = None if cfg.get("force", False) else resume_checkpoint(run_dir)
     record["resumed_from"] = str(ckpt) if ckpt else None
     if trainer.is_global_zero:
-        write_json_atomic(record_path(run_dir), record)
+        write_record(run_dir, record)
     if ckpt:
         log.info("resuming from %s", ckpt)
         print(f"resuming from checkpoint: {ckpt}")
@@ -145,7 +173,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         per_item = (
             model.per_item_results() if hasattr(model, "per_item_results") and cfg.get("test", True) else {}
         )
-        # per-sample generated outputs (arithmetic family): outputs.jsonl, schema in src/analysis/outputs.py
+        # per-sample generated outputs (arithmetic family): outputs.jsonl, schema in src/results/outputs.py
         outputs = None
         if hasattr(model, "per_sample_outputs") and cfg.get("test", True):
             outputs = model.per_sample_outputs(datamodule)
@@ -157,15 +185,13 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         record["status"] = "finished"
         if trainer.is_global_zero:
             if per_item:
-                np.savez_compressed(run_dir / "per_item.npz", **per_item)
+                save_per_item(run_dir, per_item)
             if outputs is not None:
-                from src.analysis.outputs import OUTPUTS_NAME, write_outputs
-
                 name, family = f"{cfg.task_name}/{run_dir.name}", cfg.model.family
                 write_outputs(
                     run_dir / OUTPUTS_NAME, outputs, model=name, family=family, num_params=num_params
                 )
-            write_json_atomic(record_path(run_dir), record)
+            write_record(run_dir, record)
             log.info("run record: %s", record_path(run_dir))
     except BaseException as err:
         failing = True
@@ -175,7 +201,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
                 error=f"{type(err).__name__}: {err}",
                 wall_time_s=round(time.time() - start, 3),
             )
-            write_json_atomic(record_path(run_dir), record)
+            write_record(run_dir, record)
         if trainer.received_sigterm and not isinstance(err, SystemExit):
             # Stopped from outside (SLURM requeue, preemption, scancel), and the stop broke something on the way
             # out (W&B's service dies with the job step): exit as stopped, so the scheduler's verdict stands and

@@ -33,6 +33,21 @@ class CrashAtEpoch(L.Callback):
             raise RuntimeError("simulated crash")
 
 
+def crash_at(monkeypatch, epoch: int) -> None:
+    """Add a CrashAtEpoch callback to the Trainer without changing the config (another config is another job)."""
+    import src.training
+
+    original = src.training._instantiate_group
+
+    def with_crash(group):
+        objs = original(group)
+        if group is not None and "model_checkpoint" in group:
+            objs.append(CrashAtEpoch(epoch))
+        return objs
+
+    monkeypatch.setattr(src.training, "_instantiate_group", with_crash)
+
+
 def _test_metrics(record):
     return {k: v for k, v in record["metrics"].items() if k.startswith("test/")}
 
@@ -49,15 +64,14 @@ def test_fast_dev_run_writes_a_record(tmp_path, tiny_mnist_dir):
     assert saved["config"]["model"]["width"] == 2
 
 
-def test_crash_then_rerun_resumes_and_matches_uninterrupted_run(tmp_path, tiny_mnist_dir):
+def test_crash_then_rerun_resumes_and_matches_uninterrupted_run(tmp_path, tiny_mnist_dir, monkeypatch):
     clean = train(compose_train(FAST, tmp_path / "clean", tiny_mnist_dir))
     assert clean["resumed_from"] is None and clean["epochs"] == 2
 
-    crash_cfg = compose_train(FAST, tmp_path / "crash", tiny_mnist_dir)
-    with open_dict(crash_cfg):
-        crash_cfg.callbacks.crash = {"_target_": "tests.test_train.CrashAtEpoch", "epoch": 1}
+    crash_at(monkeypatch, 1)
     with pytest.raises(RuntimeError, match="simulated crash"):
-        train(crash_cfg)
+        train(compose_train(FAST, tmp_path / "crash", tiny_mnist_dir))
+    monkeypatch.undo()
     failed = json.loads((tmp_path / "crash" / "metrics.json").read_text())
     assert failed["status"] == "failed" and "simulated crash" in failed["error"]
     assert (tmp_path / "crash" / "checkpoints" / "last.ckpt").is_file()

@@ -1,6 +1,6 @@
 """Command-line entry to the analysis module: ``python -m src.analysis <command> --help``.
 
-Each command lives in a ``cli_*`` module with ``register(subparsers)``: it adds its sub-parser(s) and sets
+``core/cli.py`` holds ``ingest``; each stream (``sweeps``, ``mathmodel``, ``arithmetic``, ``families``) has a ``<stream>/cli.py`` module with ``register(subparsers)``: it adds its sub-parser(s) and sets
 ``func`` (called with the parsed namespace). Commands never import the training stack.
 """
 
@@ -12,10 +12,13 @@ import importlib.util
 import sys
 
 COMMAND_MODULES = (
-    "src.analysis.cli_sweeps",  # collect, figure, claims, backtest (sweeps of our own families)
-    "src.analysis.cli_model",  # the paper's mathematical model and Monte-Carlo simulator (Fig. 2, Fig. 9)
-    "src.analysis.cli_arithmetic",  # per-sample LLM outputs: Fig. 3, Fig. 4, prediction 3
-    "src.analysis.cli_bigbench",  # BIG-Bench and open-model tables: Fig. 5, Fig. 6, multiple comparisons
+    "src.analysis.core.cli",  # ingest: any inputs -> one evidence table (Parquet + CSV)
+    "src.analysis.sweeps.cli",  # collect, figure, claims, backtest (sweeps of our own families)
+    "src.analysis.mathmodel.cli",  # the paper's mathematical model and Monte-Carlo simulator (Fig. 2, Fig. 9)
+    "src.analysis.arithmetic.cli",  # per-sample LLM outputs: Fig. 3, Fig. 4, prediction 3
+    "src.analysis.families.cli",  # BIG-Bench and open-model tables: Fig. 5, Fig. 6, multiple comparisons
+    "src.analysis.families.real_cli",  # lm-eval / OLMo-ladder / inverse-scaling / pass@k readers; real families
+    "src.analysis.stats.cli",  # statistics: OLMo-ladder backtest, grid-density simulation
 )
 
 
@@ -24,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m src.analysis",
         description="Turn sweeps, per-sample outputs and evaluation tables into the paper's tables and figures.",
     )
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an input error")
     subparsers = parser.add_subparsers(dest="command", metavar="<command>", required=True)
     for name in COMMAND_MODULES:
         if importlib.util.find_spec(name) is not None:
@@ -32,16 +36,29 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from src.analysis.loading import SweepError
+    """Run one command. A mistake in the input (:class:`InputError`) is one line ``error: ...`` and exit status 2,
+    without a traceback (``--debug`` shows it). Called in-process with ``argv`` (tests, notebooks), the error is
+    raised instead; :func:`run` with ``raise_errors=False`` gives the command-line behaviour in-process."""
+    return run(argv, raise_errors=argv is not None)
+
+
+def run(argv: list[str] | None = None, raise_errors: bool = True) -> int:
+    """Parse ``argv`` and run the command with its metric declarations in force. ``raise_errors``: let an
+    :class:`InputError` propagate (tests, notebooks) instead of printing it and exiting with status 2."""
+    from src.analysis.core.inputs import declarations
+    from src.analysis.core.metrics import declared
+    from src.results.errors import InputError
 
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.func(args) or 0)
-    except SweepError as err:
-        if argv is not None:  # called in-process (tests, notebooks): let the caller see the exception
+        with declared(declarations(args)):
+            return int(args.func(args) or 0)
+    except InputError as err:
+        if raise_errors or args.debug:
             raise
-        parser.exit(2, f"error: {err}\n")
+        one_line = str(err).replace("\n  ", "; ").replace("\n", " ")
+        parser.exit(2, f"error: {one_line}\n")
 
 
 if __name__ == "__main__":

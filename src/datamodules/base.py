@@ -25,24 +25,116 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 log = logging.getLogger(__name__)
 
 
-def cached_decode(cache: Path | None, decode: Callable[[], dict[str, Any]], what: str) -> dict[str, Any]:
-    """``decode()``'s tensors, loaded from ``cache`` when it holds them, else decoded and (if ``cache``) saved there
-    atomically (temp file + ``os.replace``), so a killed process never leaves a cache that loads wrong. A cache that
-    does not load (half-written by an older version, truncated disk) is decoded again and overwritten."""
-    if cache is not None and cache.is_file():
-        try:
-            return torch.load(cache, weights_only=True)
-        except Exception as err:
-            log.warning("unreadable cache %s (%s); decoding %s again", cache, err, what)
+SOURCE_KEY = "_source_fingerprint"
+
+
+def _cache_dir_problem(cache_dir: Path) -> str | None:
+    """Why ``cache_dir`` must not hold caches: writable by other users (they could plant a cache), or a symlink."""
+    for d in (cache_dir, *cache_dir.parents):
+        if d.exists():
+            st = os.lstat(d)
+            if d == cache_dir and os.path.islink(d):
+                return "is a symlink"
+            if st.st_mode & 0o002 and not st.st_mode & 0o1000:
+                return f"{d} is writable by every user"
+            break
+    return None
+
+
+def _load_cache(cache: Path, fingerprint: str, validate: Callable[[dict], None], what: str) -> dict | None:
+    """The cache's tensors when it is a regular file of this source (``fingerprint``) that passes ``validate``."""
+    if cache.is_symlink():
+        log.warning("cache %s is a symlink, not a file this code wrote; decoding %s again", cache, what)
+        return None
+    if not cache.is_file():
+        return None
+    try:
+        data = torch.load(cache, weights_only=True)  # tensors, lists, dicts, str, numbers: never code
+    except Exception as err:
+        log.warning("unreadable cache %s (%s); decoding %s again", cache, err, what)
+        return None
+    if not isinstance(data, dict) or data.get(SOURCE_KEY) != fingerprint:
+        log.info("cache %s is of other source files; decoding %s again", cache, what)
+        return None
+    try:
+        validate(data)
+    except (ValueError, KeyError, TypeError, AttributeError) as err:
+        log.warning("cache %s fails validation (%s); decoding %s again", cache, err, what)
+        return None
+    return data
+
+
+def _save_cache(cache: Path, data: dict) -> None:
+    """Save through the one atomic writer (a random temp file created exclusively in the cache dir, so a planted
+    symlink or file is never followed; then ``os.replace``). A cache that cannot be written is a warning."""
+    from src.results.io import atomic_write
+
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        atomic_write(cache, lambda fh: torch.save(data, fh), binary=True)
+    except OSError as err:
+        log.warning(
+            "could not write the cache %s (%s: %s); continuing without it (the next run decodes again). "
+            "Set MIRAGE_CACHE_DIR (or paths.cache_dir) to a writable directory to keep it",
+            cache,
+            type(err).__name__,
+            err,
+        )
+
+
+def cached_decode(
+    cache: Path | None,
+    decode: Callable[[], dict[str, Any]],
+    what: str,
+    *,
+    fingerprint: str,
+    validate: Callable[[dict], None],
+) -> dict[str, Any]:
+    """``decode()``'s tensors, from ``cache`` when it holds a valid decode of these source files, else decoded and
+    (if ``cache``) saved there.
+
+    Caches are data, never trusted: loaded with ``weights_only`` (no code), used only when their stored
+    ``fingerprint`` (sizes and hashes of the source files) matches and ``validate(data)`` (shapes, dtypes, label
+    ranges; raises ``ValueError``) passes; a symlinked, stale, unreadable or invalid cache is decoded again and
+    replaced. A cache dir writable by other users is refused (one error naming it)."""
+    if cache is not None:
+        problem = _cache_dir_problem(cache.parent)
+        if problem:
+            raise PermissionError(
+                f"cache dir {cache.parent} {problem}: another user could plant a cache there; "
+                "set MIRAGE_CACHE_DIR (or paths.cache_dir) to a directory of your own (e.g. ~/.cache/mirage)"
+            )
+        data = _load_cache(cache, fingerprint, validate, what)
+        if data is not None:
+            data.pop(SOURCE_KEY)
+            return data
     start = time.perf_counter()
     data = decode()
     log.info("decoded %s in %.1f s", what, time.perf_counter() - start)
+    validate(data)
     if cache is not None:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_suffix(f".tmp{os.getpid()}")
-        torch.save(data, tmp)
-        os.replace(tmp, cache)
+        _save_cache(cache, {**data, SOURCE_KEY: fingerprint})
     return data
+
+
+def check_images(data: dict, key: str, shape_tail: tuple[int, ...]) -> int:
+    """``data[key]`` is a uint8 tensor ``[n, *shape_tail]``; returns n (raises ValueError otherwise)."""
+    t = data[key]
+    if not isinstance(t, Tensor) or t.dtype != torch.uint8 or tuple(t.shape[1:]) != shape_tail:
+        got = (t.dtype, tuple(t.shape)) if isinstance(t, Tensor) else type(t).__name__
+        raise ValueError(f"{key} must be uint8 [n, {', '.join(map(str, shape_tail))}], got {got}")
+    return t.shape[0]
+
+
+def check_labels(data: dict, key: str, n: int, n_classes: int) -> None:
+    """``data[key]`` holds ``n`` int64 labels in ``[0, n_classes)``, every class at least once."""
+    t = data[key]
+    if not isinstance(t, Tensor) or t.dtype != torch.long or tuple(t.shape) != (n,):
+        raise ValueError(f"{key} must be int64 [{n}]")
+    if n and (int(t.min()) < 0 or int(t.max()) >= n_classes):
+        raise ValueError(f"{key} has labels outside [0, {n_classes})")
+    if n >= n_classes and torch.unique(t).numel() != n_classes:
+        raise ValueError(f"{key} lacks some of the {n_classes} classes")
 
 
 class TensorBatches(Dataset):

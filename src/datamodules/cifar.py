@@ -2,7 +2,8 @@
 
 - ``source="cifar100"``: the official CIFAR-100 python pickles ``<data_dir>/cifar-100-python/{train,test,meta}``
   (as in the tarball; ``torchvision.datasets.CIFAR100(root, download=True)`` fetches them), read directly into
-  uint8 tensors, so no checksum can block a user's own copy.
+  uint8 tensors with a data-only unpickler (numpy arrays, lists, dicts, bytes, str, numbers; never code), checked
+  against torchvision's md5s unless ``verify_checksums=false``.
 - ``source="cifar10_jpg"``: ``<data_dir>/cifar10-jpg.zip`` with entries ``cifar10-jpg/{train,test}/<class>/NNNN.jpg``,
   decoded once and cached as a tensor file under ``cache_dir`` (never under ``data_dir``); later runs load the cache.
 """
@@ -13,6 +14,7 @@ import io
 import os
 import pickle
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -20,16 +22,37 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from torch import Tensor
 
-from src.datamodules.base import InMemoryDataModule, TensorBatches, cached_decode
+from src.datamodules.base import InMemoryDataModule, TensorBatches, cached_decode, check_images, check_labels
+from src.datamodules.checksums import file_digest, verify_known
 from src.datamodules.idx import CorruptDataError
 
 SOURCES = ("cifar100", "cifar10_jpg")
 ZIP_NAME, ZIP_PREFIX = "cifar10-jpg.zip", "cifar10-jpg/"
-CACHE_VERSION = 1
+CACHE_VERSION = 2
+
+# The only globals a CIFAR pickle may name: numpy's array and scalar reconstruction (numpy 1 and 2 module names),
+# and _codecs.encode, with which protocol-2 pickles written by Python 3 spell bytes (a pure str -> bytes function).
+_PICKLE_GLOBALS = {
+    (module, name)
+    for module in ("numpy.core.multiarray", "numpy._core.multiarray")
+    for name in ("_reconstruct", "scalar")
+} | {("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode")}
+
+
+class _DataOnlyUnpickler(pickle.Unpickler):
+    """Unpickles numpy arrays, lists, dicts, bytes, str and numbers only: any other global (``os.system``,
+    ``builtins.eval``, a class with a ``__reduce__``) is refused before it can run."""
+
+    def find_class(self, module: str, name: str):
+        if (module, name) in _PICKLE_GLOBALS:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(
+            f"refusing to load global {module}.{name} (a CIFAR pickle holds data only)"
+        )
 
 
 # ---------------------------------------------------------------- CIFAR-100 pickles
-def _unpickle(path: Path) -> dict:
+def _unpickle(path: Path, verify: bool = True) -> dict:
     if not path.is_file():
         raise FileNotFoundError(
             f"CIFAR-100 file missing: {path}. Set DATA_DIR (or data.data_dir) to the folder that holds "
@@ -37,26 +60,31 @@ def _unpickle(path: Path) -> dict:
             "https://www.cs.toronto.edu/~kriz/cifar.html there, or run "
             "torchvision.datasets.CIFAR100(root, download=True) once."
         )
+    verify_known(path, f"cifar-100-python/{path.name}", verify)
     try:
         with path.open("rb") as fh:
-            return pickle.load(fh, encoding="bytes")
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError) as err:
+            d = _DataOnlyUnpickler(fh, encoding="bytes").load()
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, ImportError) as err:
         raise CorruptDataError(
             f"{path} is not a readable CIFAR pickle ({err}); unpack the tarball again"
         ) from err
+    if not isinstance(d, dict):
+        raise CorruptDataError(f"{path} holds a {type(d).__name__}, not the dict of a CIFAR pickle")
+    return d
 
 
 def _get(d: dict, key: str):
     return d.get(key.encode(), d.get(key))
 
 
-def read_cifar100(data_dir: str | os.PathLike) -> dict[str, Tensor | list[str]]:
-    """CIFAR-100 as uint8 images ``[n, 3, 32, 32]`` and fine labels ``[n]`` (train 50k, test 10k), plus class names."""
+def read_cifar100(data_dir: str | os.PathLike, verify: bool = True) -> dict[str, Tensor | list[str]]:
+    """CIFAR-100 as uint8 images ``[n, 3, 32, 32]`` and fine labels ``[n]`` (train 50k, test 10k), plus class names.
+    ``verify``: check each file against torchvision's md5 (src/datamodules/checksums.py)."""
     root = Path(data_dir) / "cifar-100-python"
     out: dict[str, Tensor | list[str]] = {}
     for split in ("train", "test"):
         path = root / split
-        d = _unpickle(path)
+        d = _unpickle(path, verify)
         data, labels = _get(d, "data"), _get(d, "fine_labels")
         if data is None or labels is None:
             raise CorruptDataError(f"{path} lacks the 'data' or 'fine_labels' entry of a CIFAR-100 pickle")
@@ -67,7 +95,7 @@ def read_cifar100(data_dir: str | os.PathLike) -> dict[str, Tensor | list[str]]:
             )
         out[f"{split}_images"] = torch.from_numpy(data.reshape(-1, 3, 32, 32).copy())
         out[f"{split}_labels"] = torch.as_tensor(np.asarray(labels, dtype=np.int64))
-    names = _get(_unpickle(root / "meta"), "fine_label_names")
+    names = _get(_unpickle(root / "meta", verify), "fine_label_names")
     out["classes"] = [n.decode() if isinstance(n, bytes) else str(n) for n in (names or [])]
     return out
 
@@ -127,7 +155,18 @@ def decode_cifar10_zip(path: str | os.PathLike) -> dict[str, Tensor | list[str]]
             images = np.empty((len(items), 32, 32, 3), dtype=np.uint8)
             for i, (name, _) in enumerate(items):
                 try:
-                    with Image.open(io.BytesIO(zf.read(name))) as img:
+                    raw = zf.read(name)
+                except (
+                    zipfile.BadZipFile,
+                    OSError,
+                    EOFError,
+                    zlib.error,
+                ) as err:  # a bad CRC, a truncated entry
+                    raise CorruptDataError(
+                        f"{path}: entry {name} is corrupt ({err}); copy the zip again"
+                    ) from err
+                try:
+                    with Image.open(io.BytesIO(raw)) as img:
                         img.load()
                         arr = np.asarray(img.convert("RGB"))
                 except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
@@ -142,26 +181,46 @@ def decode_cifar10_zip(path: str | os.PathLike) -> dict[str, Tensor | list[str]]
     return out
 
 
-def _cache_file(cache_dir: Path, source: Path) -> Path:
-    st = source.stat()  # the cache is tied to this copy of the zip: another size or mtime decodes again
-    return cache_dir / "cifar10_jpg" / f"v{CACHE_VERSION}-{st.st_size}-{st.st_mtime_ns}.pt"
+def validate_natural_images(data: dict) -> None:
+    """A decode (or cache) of natural images: uint8 ``[n, 3, 32, 32]``, labels in range with every class present."""
+    classes = data["classes"]
+    if not isinstance(classes, list) or not classes or not all(isinstance(c, str) for c in classes):
+        raise ValueError("classes must be a non-empty list of names")
+    for split in ("train", "test"):
+        n = check_images(data, f"{split}_images", (3, 32, 32))
+        check_labels(data, f"{split}_labels", n, len(classes))
 
 
 def load_cifar10_jpg(
-    data_dir: str | os.PathLike, cache_dir: str | os.PathLike | None
+    data_dir: str | os.PathLike, cache_dir: str | os.PathLike | None, verify: bool = True
 ) -> dict[str, Tensor | list[str]]:
-    """The zip's images as tensors: from the cache when there is one, else decoded (and cached if ``cache_dir``)."""
+    """The zip's images as tensors: from the cache when it holds a valid decode of this very zip (its size and
+    sha256), else decoded (and cached if ``cache_dir``). ``verify``: check the zip's known sha256 first."""
     path = _zip_path(data_dir)
-    cache = _cache_file(Path(cache_dir), path) if cache_dir is not None else None
-    return cached_decode(cache, lambda: decode_cifar10_zip(path), str(path))
+    digest = verify_known(path, ZIP_NAME, verify) or file_digest(path)
+    fingerprint = f"{ZIP_NAME}:{path.stat().st_size}:{digest}"
+    cache = (
+        Path(cache_dir) / "cifar10_jpg" / f"v{CACHE_VERSION}-{digest[:16]}.pt"
+        if cache_dir is not None
+        else None
+    )
+    return cached_decode(
+        cache,
+        lambda: decode_cifar10_zip(path),
+        str(path),
+        fingerprint=fingerprint,
+        validate=validate_natural_images,
+    )
 
 
-def load_natural_images(source: str, data_dir: str | os.PathLike, cache_dir: str | os.PathLike | None = None):
+def load_natural_images(
+    source: str, data_dir: str | os.PathLike, cache_dir: str | os.PathLike | None = None, verify: bool = True
+):
     """Images and labels of one source (see module doc)."""
     if source == "cifar100":
-        return read_cifar100(data_dir)
+        return read_cifar100(data_dir, verify)
     if source == "cifar10_jpg":
-        return load_cifar10_jpg(data_dir, cache_dir)
+        return load_cifar10_jpg(data_dir, cache_dir, verify)
     raise ValueError(f"data.source must be one of {SOURCES}, got {source!r}")
 
 
@@ -183,10 +242,12 @@ class CIFARDataModule(InMemoryDataModule):
         seed: int = 0,
         train_subset: int | None = None,
         pin_memory: bool = False,
+        verify_checksums: bool = True,
     ):
         super().__init__(
             batch_size=batch_size, eval_batch_size=eval_batch_size, seed=seed, pin_memory=pin_memory
         )
+        self.verify_checksums = verify_checksums
         if source not in SOURCES:
             raise ValueError(f"data.source must be one of {SOURCES}, got {source!r}")
         self.data_dir, self.source, self.cache_dir = data_dir, source, cache_dir
@@ -196,7 +257,7 @@ class CIFARDataModule(InMemoryDataModule):
     def setup(self, stage: str | None = None) -> None:
         if self.train_set is not None:
             return
-        data = load_natural_images(self.source, self.data_dir, self.cache_dir)
+        data = load_natural_images(self.source, self.data_dir, self.cache_dir, self.verify_checksums)
         self.classes = list(data["classes"])
         images, labels = data["train_images"], data["train_labels"]
         n = images.shape[0]

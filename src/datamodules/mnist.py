@@ -10,6 +10,7 @@ import torch
 from torch import Tensor
 
 from src.datamodules.base import InMemoryDataModule, TensorBatches
+from src.datamodules.checksums import verify_known
 from src.datamodules.idx import read_idx
 
 log = logging.getLogger(__name__)
@@ -70,10 +71,16 @@ def locate_mnist(
 
 
 def load_mnist(
-    data_dir: str | os.PathLike, cache_dir: str | os.PathLike | None = None, download: bool = False
+    data_dir: str | os.PathLike,
+    cache_dir: str | os.PathLike | None = None,
+    download: bool = False,
+    verify: bool = True,
 ) -> dict[str, Tensor]:
-    """The four MNIST arrays as uint8 tensors (images ``[n, 28, 28]``, labels ``[n]``), checked for consistency."""
+    """The four MNIST arrays as uint8 tensors (images ``[n, 28, 28]``, labels ``[n]``), checked for consistency;
+    ``verify``: each file must have torchvision's md5 (src/datamodules/checksums.py)."""
     paths = locate_mnist(data_dir, cache_dir, download)
+    for path in paths.values():
+        verify_known(path, f"MNIST/raw/{path.name}", verify)
     out = {key: read_idx(paths[key], expect_magic=FILES[key][1]) for key in FILES}
     for split in ("train", "test"):
         images, labels = out[f"{split}_images"], out[f"{split}_labels"]
@@ -106,6 +113,7 @@ class MNISTDataModule(InMemoryDataModule):
         download: bool = True,
         train_subset: int | None = None,
         pin_memory: bool = False,
+        verify_checksums: bool = True,
     ):
         super().__init__(
             batch_size=batch_size, eval_batch_size=eval_batch_size, seed=seed, pin_memory=pin_memory
@@ -113,11 +121,12 @@ class MNISTDataModule(InMemoryDataModule):
         self.data_dir, self.cache_dir, self.download = data_dir, cache_dir, download
         self.val_size, self.split_seed, self.train_subset = val_size, split_seed, train_subset
         self.num_classes = 10
+        self.verify_checksums = verify_checksums
 
     def setup(self, stage: str | None = None) -> None:
         if self.train_set is not None:
             return
-        data = load_mnist(self.data_dir, self.cache_dir, self.download)
+        data = load_mnist(self.data_dir, self.cache_dir, self.download, self.verify_checksums)
         n = data["train_images"].shape[0]
         if not 0 < self.val_size < n:
             raise ValueError(f"data.val_size must be between 1 and {n - 1}, got {self.val_size}")

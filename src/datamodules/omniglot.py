@@ -12,6 +12,7 @@ classes, each followed by its class-label token, and the model predicts every im
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -20,11 +21,12 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from torch import Tensor
 
-from src.datamodules.base import InMemoryDataModule, TensorBatches, cached_decode
+from src.datamodules.base import InMemoryDataModule, TensorBatches, cached_decode, check_images
 from src.datamodules.idx import CorruptDataError
 
 FOLDERS = ("images_background", "images_evaluation")
-CACHE_VERSION = 1
+CACHE_VERSION = 2
+MD5_NAME = "omniglot-py.md5"  # `md5sum` lines "<md5>  omniglot-py/<folder>/<alphabet>/<character>/<png>"
 
 
 def _character_dirs(data_dir: Path) -> list[Path]:
@@ -76,14 +78,77 @@ def decode_omniglot(data_dir: str | os.PathLike, size: int = 28) -> dict[str, Te
     return {"images": torch.from_numpy(np.stack(per_class)), "classes": classes}
 
 
-def load_omniglot(data_dir: str | os.PathLike, cache_dir: str | os.PathLike | None, size: int = 28):
-    """:func:`decode_omniglot`, cached under ``cache_dir`` (keyed by the folders' listing, so edits decode again)."""
+def _known_md5s(data_dir: Path) -> dict[str, str] | None:
+    """``<data_dir>/omniglot-py.md5`` as {relative path: md5}, or None when there is no such file."""
+    path = data_dir / MD5_NAME
+    if not path.is_file():
+        return None
+    known = {}
+    for line_no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        digest, sep, name = line.partition("  ")
+        if not sep or len(digest) != 32:
+            raise CorruptDataError(f"{path}:{line_no}: not an md5sum line ('<md5>  <path>'): {line[:80]!r}")
+        known[name.strip()] = digest.lower()
+    return known
+
+
+def source_fingerprint(data_dir: str | os.PathLike, verify: bool = True) -> str:
+    """sha256 over every PNG's relative path, size and md5, so a drawing overwritten in place changes it. With
+    ``verify`` and an ``omniglot-py.md5`` beside the data, each PNG's md5 must match its line there."""
+    data_dir = Path(data_dir)
+    known = _known_md5s(data_dir) if verify else None
+    h = hashlib.sha256()
+    for d in _character_dirs(data_dir):
+        for png in sorted(d.glob("*.png")):
+            rel = str(png.relative_to(data_dir))
+            blob = png.read_bytes()
+            md5 = hashlib.md5(blob).hexdigest()
+            if known is not None:
+                expected = known.get(rel)
+                if expected is None:
+                    raise CorruptDataError(
+                        f"{png} is not listed in {data_dir / MD5_NAME}; remove it, or pass data.verify_checksums=false"
+                    )
+                if md5 != expected:
+                    raise CorruptDataError(
+                        f"{png}: md5 {md5} differs from {expected} in {data_dir / MD5_NAME}; restore the file "
+                        "from the Omniglot zips, or pass data.verify_checksums=false"
+                    )
+            h.update(f"{rel}\0{len(blob)}\0{md5}\n".encode())
+    return h.hexdigest()
+
+
+def validate_omniglot(data: dict, size: int, n_classes: int | None = None) -> None:
+    """A decode (or cache): uint8 images ``[n_classes, n_drawings, size, size]`` and one class name per class."""
+    images, classes = data["images"], data["classes"]
+    if not isinstance(images, torch.Tensor) or images.dim() != 4:
+        raise ValueError("images must be a 4-d tensor [classes, drawings, size, size]")
+    check_images({"images": images.flatten(0, 1)}, "images", (size, size))
+    if not isinstance(classes, list) or len(classes) != images.shape[0]:
+        raise ValueError(f"{len(classes)} class names for {images.shape[0]} classes")
+    if n_classes is not None and images.shape[0] != n_classes:
+        raise ValueError(f"{images.shape[0]} classes, the data hold {n_classes}")
+
+
+def load_omniglot(
+    data_dir: str | os.PathLike, cache_dir: str | os.PathLike | None, size: int = 28, verify: bool = True
+):
+    """:func:`decode_omniglot`, cached under ``cache_dir`` and used only while the PNGs' fingerprint (paths, sizes,
+    md5s: :func:`source_fingerprint`) is unchanged."""
     dirs = _character_dirs(Path(data_dir))
+    fingerprint = source_fingerprint(data_dir, verify)
     cache = None
     if cache_dir is not None:
-        stamp = sum(d.stat().st_mtime_ns for d in dirs) % 10**12
-        cache = Path(cache_dir) / "omniglot" / f"v{CACHE_VERSION}-{size}px-{len(dirs)}-{stamp}.pt"
-    return cached_decode(cache, lambda: decode_omniglot(data_dir, size), f"Omniglot ({len(dirs)} characters)")
+        cache = Path(cache_dir) / "omniglot" / f"v{CACHE_VERSION}-{size}px-{fingerprint[:16]}.pt"
+    return cached_decode(
+        cache,
+        lambda: decode_omniglot(data_dir, size),
+        f"Omniglot ({len(dirs)} characters)",
+        fingerprint=fingerprint,
+        validate=lambda data: validate_omniglot(data, size, len(dirs)),
+    )
 
 
 def sample_sequences(n_seq: int, seq_len: int, n_classes: int, n_drawings: int, gen: torch.Generator):
@@ -119,6 +184,7 @@ class OmniglotSequenceDataModule(InMemoryDataModule):
         eval_batch_size: int | None = 500,
         seed: int = 0,
         pin_memory: bool = False,
+        verify_checksums: bool = True,
     ):
         super().__init__(
             batch_size=batch_size, eval_batch_size=eval_batch_size, seed=seed, pin_memory=pin_memory
@@ -126,6 +192,7 @@ class OmniglotSequenceDataModule(InMemoryDataModule):
         if seq_len < 1 or num_classes < 2:
             raise ValueError(f"need seq_len >= 1 and num_classes >= 2, got {seq_len} and {num_classes}")
         self.data_dir, self.cache_dir, self.image_size = data_dir, cache_dir, image_size
+        self.verify_checksums = verify_checksums
         self.num_classes, self.seq_len, self.split_seed = num_classes, seq_len, split_seed
         self.test_drawings, self.val_drawings = test_drawings, val_drawings
         self.n_sequences = {"train": train_sequences, "val": val_sequences, "test": test_sequences}
@@ -136,7 +203,7 @@ class OmniglotSequenceDataModule(InMemoryDataModule):
     def setup(self, stage: str | None = None) -> None:
         if self.train_set is not None:
             return
-        data = load_omniglot(self.data_dir, self.cache_dir, self.image_size)
+        data = load_omniglot(self.data_dir, self.cache_dir, self.image_size, self.verify_checksums)
         images = data["images"]
         n_all, n_drawings = images.shape[0], images.shape[1]
         if self.num_classes > n_all:

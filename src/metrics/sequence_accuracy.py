@@ -14,12 +14,12 @@ import torch
 from torch import Tensor
 from torchmetrics import Metric
 
-from src.metrics.subset_accuracy import _check_ks
+from src.metrics.subset_accuracy import check_ks
 
 
 def sequence_accuracy(correct: Tensor, ls: Sequence[int] = (1, 2, 3, 4, 5)) -> dict[int, Tensor]:
     """``{L: share of sequences whose first L items are right}`` from per-item outcomes ``[n_seq, L_max]``."""
-    ls = _check_ks(ls)
+    ls = check_ks(ls)
     if correct.ndim != 2:
         raise ValueError(f"correct must be [n_sequences, length], got shape {tuple(correct.shape)}")
     if max(ls) > correct.shape[1]:
@@ -47,7 +47,7 @@ class SequenceAccuracy(Metric):
 
     def __init__(self, ls: Sequence[int] = (1, 2, 3, 4, 5), **kwargs):
         super().__init__(**kwargs)
-        self.ls = _check_ks(ls)
+        self.ls = check_ks(ls)
         self.add_state("n_right", default=torch.zeros(len(self.ls), dtype=torch.long), dist_reduce_fx="sum")
         self.add_state("n_seq", default=torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
 

@@ -21,7 +21,7 @@ from torchmetrics.utilities import dim_zero_cat
 MODES = ("exact", "sampled")
 
 
-def _check_ks(ks: Sequence[int]) -> tuple[int, ...]:
+def check_ks(ks: Sequence[int]) -> tuple[int, ...]:
     ks = tuple(int(k) for k in ks)
     if not ks or any(k < 1 for k in ks):
         raise ValueError(f"ks must be a non-empty sequence of positive integers, got {ks}")
@@ -65,7 +65,7 @@ def subset_accuracy(
     correct: Tensor, ks: Sequence[int] = (1, 2, 3, 4, 5), mode: str = "exact", seed: int = 0
 ) -> dict[int, Tensor]:
     """Subset accuracy for each K from a boolean vector of per-item outcomes (functional twin of the class)."""
-    ks, mode = _check_ks(ks), _check_mode(mode)
+    ks, mode = check_ks(ks), _check_mode(mode)
     correct = correct.flatten().bool()
     if mode == "exact":
         n_correct, n = int(correct.sum()), correct.numel()
@@ -87,7 +87,7 @@ class SubsetAccuracy(Metric):
 
     def __init__(self, ks: Sequence[int] = (1, 2, 3, 4, 5), mode: str = "exact", seed: int = 0, **kwargs):
         super().__init__(**kwargs)
-        self.ks = _check_ks(ks)
+        self.ks = check_ks(ks)
         self.mode = _check_mode(mode)
         self.seed = int(seed)
         self.add_state("n_correct", default=torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")

@@ -161,7 +161,7 @@ class ArithmeticLMModule(FamilyModule):
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
     def per_sample_outputs(self, datamodule: Any) -> dict[str, list]:
-        """Columns of ``outputs.jsonl`` (schema: src/analysis/outputs.py) for the test items (all processes merged)
+        """Columns of ``outputs.jsonl`` (schema: src/results/outputs.py) for the test items (all processes merged)
         and the datamodule's extra items; ``model``, ``family`` and ``num_params`` are added by the caller."""
         index = self.test_index.compute().long().cpu()
         order = torch.argsort(index)

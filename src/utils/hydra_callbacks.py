@@ -1,4 +1,5 @@
-"""Hydra callbacks: the sweep table, written once every job of a multirun has ended."""
+"""Hydra callbacks: the sweep table, rewritten after every job of a multirun (so a failed job, which makes Hydra
+stop before ``on_multirun_end``, still leaves the table of the others) and once more at the end."""
 
 from __future__ import annotations
 
@@ -9,13 +10,24 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from src.analysis.sweeps import find_records, read_record, write_sweep_table
+from src.results.records import find_records, read_record
+from src.results.sweep_table import write_sweep_table
 
 log = logging.getLogger(__name__)
 
 
 class SweepTableCallback(Callback):
     """Writes ``<sweep_dir>/sweep_table.csv`` (tidy, one row per run x metric) from the jobs' run records."""
+
+    def on_job_end(self, config: DictConfig, job_return: Any = None, **kwargs: Any) -> None:
+        from hydra.types import RunMode
+
+        hydra_cfg = config.get("hydra")
+        if hydra_cfg is None or hydra_cfg.get("mode") != RunMode.MULTIRUN:
+            return
+        sweep_dir = Path(hydra_cfg.sweep.dir)
+        if sweep_dir.is_dir():
+            write_sweep_table(sweep_dir)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)

@@ -26,6 +26,28 @@ def run_name() -> str:
     return dirname(HydraConfig.get().job.override_dirname)
 
 
+def user_cache_dir() -> str:
+    """``$XDG_CACHE_HOME/mirage`` (when absolute), else ``<home>/.cache/mirage`` with the home dir from the password
+    database when ``HOME`` is unset: always a directory of this user, never a shared one such as ``/tmp``."""
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    if os.path.isabs(xdg):
+        return str(Path(xdg) / "mirage")
+    home = os.environ.get("HOME") or ""
+    if not os.path.isabs(home):
+        import pwd
+
+        try:
+            home = pwd.getpwuid(os.getuid()).pw_dir
+        except KeyError:
+            home = ""
+    if not os.path.isabs(home) or home == "/":
+        raise ValueError(
+            "no home directory for the data cache (HOME unset and none in the password database); "
+            "set MIRAGE_CACHE_DIR (or paths.cache_dir) to a directory of your own"
+        )
+    return str(Path(home) / ".cache" / "mirage")
+
+
 def isatty() -> bool:
     """Progress bars only when a person watches: stdout is a terminal (not a log file, CI or a SLURM job)."""
     return sys.stdout.isatty()
@@ -59,6 +81,7 @@ def register() -> None:
         "dirname": dirname,
         "run_name": run_name,
         "isatty": isatty,
+        "user_cache_dir": user_cache_dir,
         "wandb_id": wandb_id,
     }
     for name, fn in resolvers.items():

@@ -14,7 +14,7 @@ from tests.helpers.vision_data import jpeg_bytes, write_tiny_cifar10_zip, write_
 
 def test_cifar100_pickles_read_into_uint8_tensors(tmp_path):
     write_tiny_cifar100(tmp_path, n_train=30, n_test=10)
-    data = read_cifar100(tmp_path)
+    data = read_cifar100(tmp_path, verify=False)
     with (tmp_path / "cifar-100-python" / "train").open("rb") as fh:
         import pickle
 
@@ -28,11 +28,11 @@ def test_cifar100_pickles_read_into_uint8_tensors(tmp_path):
 
 def test_cifar100_missing_and_corrupt_files(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"cifar-100-python/train.*DATA_DIR"):
-        read_cifar100(tmp_path)
+        read_cifar100(tmp_path, verify=False)
     write_tiny_cifar100(tmp_path)
     (tmp_path / "cifar-100-python" / "test").write_bytes(b"<html>not a pickle</html>")
     with pytest.raises(CorruptDataError, match=r"cifar-100-python/test is not a readable CIFAR pickle"):
-        read_cifar100(tmp_path)
+        read_cifar100(tmp_path, verify=False)
 
 
 def test_zip_decodes_to_the_jpeg_pixels_and_sorted_classes(tmp_path):
@@ -51,7 +51,7 @@ def test_zip_decodes_to_the_jpeg_pixels_and_sorted_classes(tmp_path):
 def test_zip_is_cached_outside_data_dir_and_loaded_from_the_cache(tmp_path, monkeypatch):
     data_dir, cache_dir = tmp_path / "data", tmp_path / "cache"
     write_tiny_cifar10_zip(data_dir)
-    first = load_cifar10_jpg(data_dir, cache_dir)
+    first = load_cifar10_jpg(data_dir, cache_dir, verify=False)
     assert sorted(p.name for p in data_dir.iterdir()) == ["cifar10-jpg.zip"]  # nothing written into data_dir
     assert len(list((cache_dir / "cifar10_jpg").glob("*.pt"))) == 1
 
@@ -59,7 +59,7 @@ def test_zip_is_cached_outside_data_dir_and_loaded_from_the_cache(tmp_path, monk
         raise AssertionError("decoded again despite the cache")
 
     monkeypatch.setattr(cifar, "decode_cifar10_zip", no_decoding)
-    second = load_cifar10_jpg(data_dir, cache_dir)
+    second = load_cifar10_jpg(data_dir, cache_dir, verify=False)
     assert (
         torch.equal(first["train_images"], second["train_images"]) and first["classes"] == second["classes"]
     )
@@ -89,7 +89,7 @@ def test_zip_errors_name_the_problem(tmp_path):
     (tmp_path / "e").mkdir()
     (tmp_path / "e" / "cifar10-jpg.zip").write_bytes(b"not a zip")
     with pytest.raises(CorruptDataError, match="not a readable zip"):
-        load_cifar10_jpg(tmp_path / "e", None)
+        load_cifar10_jpg(tmp_path / "e", None, verify=False)
 
 
 @pytest.mark.parametrize("source", ["cifar10_jpg", "cifar100"])
@@ -99,7 +99,12 @@ def test_datamodule_batches_in_unit_range_with_disjoint_splits(tmp_path, source)
     else:
         write_tiny_cifar10_zip(tmp_path, n_train=12, n_test=4)
     dm = CIFARDataModule(
-        str(tmp_path), source=source, cache_dir=str(tmp_path / "cache"), val_size=6, batch_size=8
+        str(tmp_path),
+        source=source,
+        cache_dir=str(tmp_path / "cache"),
+        val_size=6,
+        batch_size=8,
+        verify_checksums=False,
     )
     dm.setup()
     assert set(dm.train_set.tensors[2].tolist()).isdisjoint(dm.val_set.tensors[2].tolist())
@@ -116,4 +121,4 @@ def test_bad_source_and_val_size(tmp_path):
         CIFARDataModule(str(tmp_path), source="cifar10")
     write_tiny_cifar100(tmp_path, n_train=10, n_test=2)
     with pytest.raises(ValueError, match="val_size must be between 1 and 9"):
-        CIFARDataModule(str(tmp_path), source="cifar100", val_size=10).setup()
+        CIFARDataModule(str(tmp_path), source="cifar100", val_size=10, verify_checksums=False).setup()

@@ -62,13 +62,20 @@ def test_uncompressed_twins_are_read_and_data_dir_is_untouched(tmp_path):
             shutil.copyfileobj(src, dst)
         gz.unlink()
     before = sorted(p.name for p in raw.iterdir())
-    data = load_mnist(root)
+    data = load_mnist(root, verify=False)
     assert data["train_images"].shape == (30, 28, 28) and data["test_labels"].shape == (10,)
     assert sorted(p.name for p in raw.iterdir()) == before
 
 
 def test_datamodule_split_batches_and_normalisation(tiny_mnist_dir):
-    dm = MNISTDataModule(str(tiny_mnist_dir), val_size=100, batch_size=64, eval_batch_size=50, split_seed=0)
+    dm = MNISTDataModule(
+        str(tiny_mnist_dir),
+        val_size=100,
+        batch_size=64,
+        eval_batch_size=50,
+        split_seed=0,
+        verify_checksums=False,
+    )
     dm.setup()
     assert (len(dm.train_set), len(dm.val_set), len(dm.test_set)) == (500, 100, 200)
     train_idx, val_idx = dm.train_set.tensors[2], dm.val_set.tensors[2]
@@ -82,7 +89,7 @@ def test_datamodule_split_batches_and_normalisation(tiny_mnist_dir):
     seen = torch.cat([b[2] for b in dm.test_dataloader()])
     assert torch.equal(seen, torch.arange(200))
     # the same split seed gives the same split
-    dm2 = MNISTDataModule(str(tiny_mnist_dir), val_size=100, split_seed=0)
+    dm2 = MNISTDataModule(str(tiny_mnist_dir), val_size=100, split_seed=0, verify_checksums=False)
     dm2.setup()
     assert torch.equal(dm2.val_set.tensors[2], val_idx)
 

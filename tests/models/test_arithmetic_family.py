@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from src.analysis.arithmetic import model_table, score_items
-from src.analysis.outputs import load_outputs
+from src.analysis.arithmetic.scoring import model_table, score_items
 from src.datamodules.arithmetic import (
     VOCAB,
     ArithmeticDataModule,
@@ -19,6 +18,7 @@ from src.datamodules.arithmetic import (
     load_test_problems,
 )
 from src.models.decoder import DecoderLM
+from src.results.outputs import load_outputs
 from src.training import train
 from tests.helpers.configs import compose_train
 

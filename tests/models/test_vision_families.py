@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from src.analysis.bootstrap import load_per_item, run_replicates
+from src.analysis.sweeps.bootstrap import load_per_item, run_replicates
 from src.models.autoencoder import ShallowAutoencoder
 from src.models.seq_transformer import OmniglotTransformer, transformer_sizes
 from src.training import train

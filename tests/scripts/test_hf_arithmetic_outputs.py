@@ -2,7 +2,7 @@
 
 import pytest
 
-from src.analysis.outputs import load_outputs
+from src.results.outputs import load_outputs
 from tests.models.test_arithmetic_family import write_gpt3_items
 
 transformers = pytest.importorskip("transformers")

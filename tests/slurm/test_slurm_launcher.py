@@ -133,7 +133,7 @@ def test_sweep_runs_as_array_and_writes_the_basic_launchers_records(slurm_cluste
     assert slurm["num_params"] == reference["num_params"] and slurm["global_step"] == reference["global_step"]
     assert _test_metrics(slurm) == pytest.approx(_test_metrics(reference), abs=1e-5)
     # the job dir is the one the basic launcher would use: named by the job's overrides
-    excluded = ("logger=", "data.download=")  # hydra.job.config.override_dirname.exclude_keys
+    excluded = ("logger=", "data.download=", "data.verify_checksums=")  # override_dirname.exclude_keys
     expected_dir = ",".join(sorted(o for o in job_overrides if not o.startswith(excluded)))
     assert [p.parent.name.lower() for p in sweep.glob("*width=2*/metrics.json")] == [expected_dir.lower()]
 

@@ -1,0 +1,172 @@
+"""Commands on per-sample outputs (``outputs.jsonl``): ``arith-fig3``, ``arith-fig4``, ``arith-pred3``.
+
+Each takes outputs files or directories (every ``outputs.jsonl`` below a sweep dir), scores the items, and writes
+tables (CSV) and figures (PNG + PDF) into ``--out`` (default: ``<the one dir given>/arithmetic``).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pandas as pd
+
+from src.analysis.core.cli import add_command
+from src.analysis.core.saving import print_table, save_figure
+from src.analysis.core.saving import save_table as write_table
+from src.results.errors import InputError
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "paths", nargs="+", type=Path, metavar="OUTPUTS", help="outputs.jsonl file(s) or dir(s) above them"
+    )
+    p.add_argument(
+        "--out", type=Path, default=None, help="output dir (default: <the one dir given>/arithmetic)"
+    )
+    p.add_argument("--max-len", type=int, default=5, help="score target lengths L = 1..max-len (default 5)")
+
+
+def _out(args: argparse.Namespace) -> Path:
+    if args.out is not None:
+        out = args.out
+    elif len(args.paths) == 1 and args.paths[0].is_dir():
+        out = args.paths[0] / "arithmetic"
+    else:
+        raise InputError("several inputs or a file given: say where results go with --out DIR")
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def _items(args: argparse.Namespace) -> pd.DataFrame:
+    from src.analysis.arithmetic.scoring import score_items
+    from src.results.outputs import load_outputs
+
+    outputs = load_outputs(args.paths)
+    print(
+        f"{len(outputs)} outputs of {outputs['model'].nunique()} model(s), tasks {sorted(outputs['task'].unique())}"
+    )
+    return score_items(outputs, args.max_len)
+
+
+def _stem(family: str, task: str) -> str:
+    return f"{family}_{task}".replace("/", "__")
+
+
+def cmd_fig3(args: argparse.Namespace) -> int:
+    from src.analysis.arithmetic.scoring import model_table
+    from src.analysis.sweeps.claims import claim_table, claim_verdicts
+    from src.analysis.sweeps.figures import sweep_figure
+
+    out = _out(args)
+    table = model_table(_items(args), subset=args.subset)
+    print(write_table(table, out / "arithmetic_table.csv"))
+    by_l = table[table["metric"].str.contains("_l=")]
+    for (family, task), part in by_l.groupby(["sweep", "task_name"]):
+        title = (f"{task} ({family}): paper Fig. 3, L = 1..{args.max_len} target digits; "
+                 "E: emergence score (Eq. 1), improvement positive")  # fmt: skip
+        for path in save_figure(sweep_figure(part, title=title), out, f"fig3_{_stem(family, task)}"):
+            print(path)
+    claims = claim_table(by_l)
+    verdicts = claim_verdicts(claims)
+    print(write_table(claims, out / "claims.csv"))
+    print(write_table(verdicts, out / "claims_verdict.csv"))
+    cols = ["task_name", "metric", "sharpness", "identity", "n_sizes", "emergence_score", "largest_step_share",
+            "sizes_below_1_over_n", "start", "end"]  # fmt: skip
+    print_table(
+        "Emergence scores per (task, metric, L) curve (improvement positive; paper Eq. 1):", claims[cols]
+    )
+    print_table("Prediction 'sharp metrics score higher than smooth ones' per task:", verdicts)
+    return 0
+
+
+def cmd_fig4(args: argparse.Namespace) -> int:
+    from src.analysis.arithmetic.scoring import resolution_figure, resolution_summary, resolution_table
+
+    out = _out(args)
+    sizes = [int(s) for s in args.sizes.split(",")]
+    res = resolution_table(_items(args), sizes, args.max_len)
+    if res.empty:
+        raise InputError(f"no model has as many items as the smallest size in {sizes}")
+    print(write_table(res, out / "resolution.csv"))
+    summary = resolution_summary(res)
+    print(write_table(summary, out / "resolution_summary.csv"))
+    for (family, task), part in res.groupby(["family", "task"]):
+        title = f"{task} ({family}): paper Fig. 4, accuracy on growing test sets (open markers: read 0, at 1/(2n))"
+        for path in save_figure(resolution_figure(part, title=title), out, f"fig4_{_stem(family, task)}"):
+            print(path)
+    print_table("Zero readings per test-set size (a larger set resolves small non-zero accuracies):", summary)
+    return 0
+
+
+def cmd_pred3(args: argparse.Namespace) -> int:
+    if args.max_len < 2:
+        raise InputError(
+            f"prediction 3 compares accuracy across target lengths L = 1..max-len; --max-len {args.max_len} "
+            "gives one length",
+            fix="pass --max-len 2 or more (default 5)",
+        )
+    from src.analysis.arithmetic.scoring import model_table, prediction3_table
+
+    out = _out(args)
+    pred = prediction3_table(model_table(_items(args), subset=args.subset))
+    if pred.empty:
+        raise InputError(
+            "no model has exact match and edit distance at L = 1 and 2",
+            fix="check that the targets have at least 2 characters",
+        )
+    print(write_table(pred, out / "prediction3.csv"))
+    cols = ["task_name", "run_dir", "num_params", "p_l1", "max_L", "r2_acc", "q_fit", "r2_acc_fit", "r2_ed",
+            "slope_fit", "r2_ed_fit"]  # fmt: skip
+    print_table(
+        "Prediction 3: accuracy(L) vs p^L and edit distance(L) vs L(1-p), p = accuracy at L=1:", pred[cols]
+    )
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = add_command(
+        subparsers,
+        "arith-fig3",
+        func=cmd_fig3,
+        help="per-sample outputs -> accuracy and token edit distance vs num_params for L = 1..5, emergence scores",
+        description=(
+            "Score every outputs.jsonl line for target lengths L = 1..max-len (tokens = answer characters, digits), "
+            "average per model, and write arithmetic_table.csv (tidy), one Fig. 3 figure per (family, task) (smooth: "
+            "token edit distance, per-token accuracy; sharp: exact match, probability of the exact target) and the "
+            "claim table of emergence scores (claims.csv, claims_verdict.csv)."
+        ),
+    )
+    _add_common(p)
+    p.add_argument(
+        "--subset", default="test", help="which items to score (default: test, the shared test set)"
+    )
+
+    p = add_command(
+        subparsers,
+        "arith-fig4",
+        func=cmd_fig4,
+        help="accuracy on growing test sets on a log y axis (resolution, paper Fig. 4)",
+        description=(
+            "Accuracy (exact match of the first L digits) of each model on its first n items for each n in --sizes "
+            "(the shared test items first, then extra items), on log-log axes; writes resolution.csv (with 95%% "
+            "upper bounds), resolution_summary.csv (zero readings per size) and fig4_<family>_<task>.png/pdf."
+        ),
+    )
+    _add_common(p)
+    p.add_argument(
+        "--sizes", default="100,2000,6000", help="comma-separated test-set sizes (default 100,2000,6000)"
+    )
+
+    p = add_command(
+        subparsers,
+        "arith-pred3",
+        func=cmd_pred3,
+        help="prediction 3 by numbers: accuracy(L) vs p^L, edit distance(L) vs L(1-p), R^2 per model",
+        description=(
+            "Per model, with p = accuracy at L = 1: R^2 of accuracy(L) against p^L and of token edit distance(L) "
+            "against L(1-p) over L = 1..max, plus the best-fitting q (accuracy = q^L) and slope (distance = slope*L)."
+        ),
+    )
+    _add_common(p)
+    p.add_argument("--subset", default="test", help="which items to score (default: test)")

@@ -1,0 +1,99 @@
+"""The evidence table: every analysis command's input, whatever the source (our sweeps, a lab's table, an
+lm-evaluation-harness folder, per-item score files).
+
+One row per (family, model, task, metric[, replicate, checkpoint]) with the value:
+
+============  =========  ==========================================================================================
+column        type       meaning
+============  =========  ==========================================================================================
+family        str        model family: one curve per (family, task, metric)
+model         str        model name, unique within the family (``pythia-1.4b``, ``lenet_mnist/model.width=4``)
+scale         float > 0  the x axis: parameters (``num_params``)
+task          str        task (several source columns joined with ``/`` for a composite key)
+metric        str        metric name (``acc``, ``exact_match``, ``brier``, ``test/subset_acc_k=3``)
+value         float      the score; NaN = missing (sentinels are turned into NaN on ingest)
+replicate     str        optional: seed / replicate id; several replicates of one point are kept, not averaged
+checkpoint    str        optional: training checkpoint label (``step143000``); empty = the final model
+step          float      optional: optimizer step of the checkpoint
+tokens        float      optional: training tokens seen
+compute       float      optional: training FLOPs
+n_items       float      optional: items the value was computed on (resolution floor 1/n)
+stderr        float      optional: standard error of the value (parametric intervals for aggregate tables)
+source        str        optional: file the row came from
+============  =========  ==========================================================================================
+
+Per-item outcomes (for the commands that resample items) live beside it in an *items table*: one row per
+(family, model, task, item[, replicate, checkpoint]) with ``scale`` and one column per per-item quantity
+(``correct``, ``p_target``, ``brier``, ``logprob``, ``sq_err`` ...).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from src.results.errors import ROW, InputError, raise_at_first
+
+REQUIRED = ["family", "model", "scale", "task", "metric", "value"]
+OPTIONAL = ["replicate", "checkpoint", "step", "tokens", "compute", "n_items", "stderr", "source"]
+COLUMNS = [*REQUIRED, *OPTIONAL]
+KEY = ["family", "model", "task", "metric", "replicate", "checkpoint"]
+STRING_COLUMNS = ["family", "model", "task", "metric", "replicate", "checkpoint", "source"]
+FLOAT_COLUMNS = ["scale", "value", "step", "tokens", "compute", "n_items", "stderr"]
+ITEM_KEY = ["family", "model", "task", "item", "replicate", "checkpoint"]
+
+
+def normalize(df: pd.DataFrame, source: str = "evidence table") -> pd.DataFrame:
+    """Check and normalise an evidence table: required columns present, optional ones added (empty / NaN),
+    types coerced, no duplicate key, scale positive. Errors name ``source`` and the offending row."""
+    missing = [c for c in REQUIRED if c not in df.columns]
+    if missing:
+        raise InputError(
+            f"lacks column(s) {missing} (has {list(df.columns)})",
+            path=source,
+            fix="map your columns onto family, model, scale, task, metric, value (docs/design.md)",
+        )
+    out = df.copy()
+    for col in OPTIONAL:
+        if col not in out.columns:
+            out[col] = "" if col in STRING_COLUMNS else np.nan
+    for col in STRING_COLUMNS:
+        out[col] = out[col].fillna("").astype(str)
+    for col in FLOAT_COLUMNS:
+        num = pd.to_numeric(out[col], errors="coerce")
+        bad = num.isna() & out[col].notna() & (out[col].astype(str).str.strip() != "")
+        raise_at_first(
+            bad,
+            lambda i, col=col: f"column {col!r} holds a non-number {out[col].iloc[i]!r}",
+            path=source,
+            where=ROW,
+            fix="give numbers (or declare the value as missing with --na-values)",
+        )
+        out[col] = num.astype(float)
+    bad_scale = ~(out["scale"] > 0)
+    raise_at_first(
+        bad_scale,
+        lambda i: f"scale must be a positive number, got {df['scale'].iloc[i]!r}",
+        path=source,
+        where=ROW,
+        fix="give each model's parameter count (a size column or --size-map)",
+    )
+    inf = np.isinf(out["value"])
+    raise_at_first(
+        inf,
+        lambda i: f"value is infinite ({out['value'].iloc[i]})",
+        path=source,
+        where=ROW,
+        fix="drop the row or declare it missing (--na-values inf)",
+    )
+    dup = out.duplicated(KEY, keep=False)
+    if dup.any():
+        i = int(np.flatnonzero(dup.to_numpy())[0])
+        row = out.iloc[i]
+        raise InputError(
+            "two rows share one key (" + ", ".join(f"{k}={row[k]!r}" for k in KEY if row[k] != "") + ")",
+            path=source,
+            where=f"row {i + 1}",
+            fix="give a replicate (seed) column to keep repeats as bands, or a checkpoint column",
+        )
+    return out[COLUMNS + [c for c in out.columns if c not in COLUMNS]].reset_index(drop=True)

@@ -1,0 +1,355 @@
+"""Any lab's evaluation table into the evidence table (:mod:`src.analysis.core.evidence`), without code.
+
+A table is read from CSV, TSV, Parquet, JSON or JSON Lines (by suffix; ``.gz`` allowed for text formats) and
+shaped by an :class:`IngestSpec`:
+
+- ``columns``: canonical name -> your column (``family=model_family``); without it a canonical name is taken
+  as is, and a few common names are recognised (``size``/``num_params``/``params`` for ``scale``, ``score`` for
+  ``value``, ``seed`` for ``replicate``);
+- ``constants``: canonical name -> one value for every row (``family=OLMo``, ``metric=acc``);
+- ``wide``: globs of metric columns (``'exact_match,bertscore_*'``): each matched column becomes rows
+  ``metric=<column>, value=<cell>``; ``wide_regex`` splits the column name instead, with named groups ``task``,
+  ``metric`` and any others (kept as columns, usable in ``task_columns``);
+- ``task_columns``: several columns joined with ``/`` into one task key (``task,prompt_type,shots``);
+- ``na_values``: sentinel cells that mean "missing" (``-100``, ``inf``): they become NaN and are dropped;
+- ``size_map``: a file mapping ``model`` (and optionally ``family``) to ``scale`` (CSV/Parquet/JSON table, or a YAML
+  mapping ``model: size``), joined on the model; ``size_map_columns`` maps its columns like ``columns``;
+- ``size_scale``: multiply scale (``1e9`` for sizes in billions).
+
+Every problem is an :class:`InputError` naming the file (and the row or column) and the fix.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from src.analysis.core import evidence
+from src.results.errors import ROW, InputError, raise_at_first
+
+TABLE_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq", ".json", ".jsonl", ".ndjson")
+ALIASES = {
+    "scale": ("size", "num_params", "params", "n_params"),
+    "value": ("score",),
+    "replicate": ("seed",),
+}
+CANONICAL = [*evidence.COLUMNS]
+
+
+@dataclass
+class IngestSpec:
+    columns: dict[str, str] = field(default_factory=dict)
+    constants: dict[str, str] = field(default_factory=dict)
+    wide: list[str] = field(default_factory=list)
+    wide_regex: str | None = None
+    task_columns: list[str] = field(default_factory=list)
+    na_values: list[str] = field(default_factory=list)
+    size_map: str | os.PathLike | None = None
+    size_map_columns: dict[str, str] = field(default_factory=dict)
+    size_scale: float = 1.0
+
+
+def _suffix(path: Path) -> str:
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes and suffixes[-1] == ".gz" and len(suffixes) > 1:
+        return suffixes[-2]
+    return suffixes[-1] if suffixes else ""
+
+
+def read_any(path: str | os.PathLike, na_values: Iterable[str] = ()) -> pd.DataFrame:
+    """A table file as a DataFrame: CSV/TSV/Parquet/JSON/JSONL by suffix; every failure an :class:`InputError`."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("table file does not exist", path=path, fix="check the path")
+    suffix = _suffix(path)
+    na = [str(v) for v in na_values]
+    try:
+        if suffix in (".csv", ".tsv"):
+            df = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",", na_values=na or None)
+        elif suffix in (".parquet", ".pq"):
+            df = pd.read_parquet(path)
+        elif suffix in (".jsonl", ".ndjson"):
+            df = pd.read_json(path, lines=True)
+        elif suffix == ".json":
+            try:
+                df = pd.read_json(path)
+            except ValueError:
+                df = pd.read_json(path, lines=True)
+        else:
+            raise InputError(
+                f"unknown table format {suffix or '(no suffix)'!r}",
+                path=path,
+                fix=f"use one of {', '.join(TABLE_SUFFIXES)}",
+            )
+    except pd.errors.EmptyDataError as err:
+        raise InputError("table file is empty", path=path, fix="give a header row and data rows") from err
+    except pd.errors.ParserError as err:
+        line = re.search(r"line (\d+)", str(err))
+        raise InputError(
+            f"cannot parse the table ({str(err).strip().splitlines()[-1]})",
+            path=path,
+            where=f"line {line.group(1)}" if line else None,
+            fix="check the separator and quoting of that line",
+        ) from err
+    except ImportError as err:  # pyarrow is a dependency; a broken install still gets one line
+        raise InputError(
+            f"reading needs {err.name or 'pyarrow'}", path=path, fix="pip install pyarrow"
+        ) from err
+    except (ValueError, OSError, UnicodeDecodeError) as err:
+        if isinstance(err, InputError):
+            raise
+        raise InputError(
+            f"cannot read the table ({type(err).__name__}: {str(err).strip().splitlines()[0][:200]})",
+            path=path,
+            fix="check that the file is complete and in the format its suffix says",
+        ) from err
+    if df.empty:
+        raise InputError("table has no data rows", path=path, fix="give at least one row")
+    df.columns = [str(c) for c in df.columns]
+    if na:
+        df = _sentinels_to_nan(df, na)
+    return df
+
+
+def _sentinels_to_nan(df: pd.DataFrame, na_values: list[str]) -> pd.DataFrame:
+    """Cells equal to a sentinel (as a number, or as text) become NaN, in every column."""
+    numbers = []
+    for v in na_values:
+        try:
+            numbers.append(float(v))
+        except ValueError:
+            pass
+    out = df.copy()
+    for col in out.columns:
+        s = out[col]
+        mask = s.astype(str).str.strip().isin(na_values)
+        if numbers and pd.api.types.is_numeric_dtype(s):
+            mask |= s.isin(numbers)
+        if mask.any():
+            out[col] = s.mask(mask)
+    return out
+
+
+def _mapping_items(items: Iterable[str], flag: str) -> dict[str, str]:
+    out = {}
+    for item in items:
+        key, sep, value = str(item).partition("=")
+        if not sep or not key or not value:
+            raise InputError(
+                f"{flag} expects NAME=VALUE, got {item!r}", fix=f"e.g. {flag} family=model_family"
+            )
+        out[key.strip()] = value
+    return out
+
+
+def parse_mapping(items: Iterable[str], flag: str, canonical_only: bool = True) -> dict[str, str]:
+    """``['family=model_family', ...]`` as a dict, checking the left sides are evidence columns."""
+    out = _mapping_items(items, flag)
+    if canonical_only:
+        bad = [k for k in out if k not in CANONICAL and k != "size" and k != "score"]
+        if bad:
+            raise InputError(f"{flag} names {bad}, which are not evidence columns", fix=f"use {CANONICAL}")
+    return {("scale" if k == "size" else "value" if k == "score" else k): v for k, v in out.items()}
+
+
+def _split_globs(values: Iterable[str]) -> list[str]:
+    return [g.strip() for v in values for g in str(v).split(",") if g.strip()]
+
+
+def _rename(df: pd.DataFrame, columns: Mapping[str, str], path: Path, what: str = "column") -> pd.DataFrame:
+    absent = [v for v in columns.values() if v not in df.columns]
+    if absent:
+        raise InputError(
+            f"mapped {what}(s) {absent} not in the table (it has {list(df.columns)})",
+            path=path,
+            fix="fix the --column mapping",
+        )
+    # a canonical name mapped from another column replaces the table's own column of that name
+    clashes = [c for c, v in columns.items() if c in df.columns and v != c and c not in columns.values()]
+    out = df.drop(columns=clashes)
+    return out.rename(columns={v: k for k, v in columns.items()})
+
+
+def _melt_wide(df: pd.DataFrame, spec: IngestSpec, path: Path) -> pd.DataFrame:
+    globs = _split_globs(spec.wide)
+    value_cols = [c for c in df.columns if any(fnmatchcase(c, g) for g in globs)]
+    unmatched = [g for g in globs if not any(fnmatchcase(c, g) for c in df.columns)]
+    if unmatched:
+        raise InputError(
+            f"--wide glob(s) {unmatched} match no column (columns: {list(df.columns)})",
+            path=path,
+            fix="name the metric columns (globs allowed, e.g. 'acc_*')",
+        )
+    ids = [c for c in df.columns if c not in value_cols]
+    long = df.melt(id_vars=ids, value_vars=value_cols, var_name="_column", value_name="value")
+    if spec.wide_regex:
+        try:
+            rx = re.compile(spec.wide_regex)
+        except re.error as err:
+            raise InputError(
+                f"--wide-regex is not a regular expression ({err})", fix="fix the pattern"
+            ) from err
+        parts = long["_column"].str.extract(rx)
+        odd = sorted(set(long.loc[parts.isna().all(axis=1), "_column"]))
+        if odd:
+            raise InputError(
+                f"column(s) {odd[:10]} do not match --wide-regex {spec.wide_regex!r}",
+                path=path,
+                fix="narrow --wide to the columns the pattern describes, or fix the pattern",
+            )
+        for name in rx.groupindex:
+            long[name] = parts[name]
+    if "metric" not in long.columns:
+        long["metric"] = long["_column"]
+    return long.drop(columns="_column")
+
+
+def _apply_size_map(df: pd.DataFrame, spec: IngestSpec, path: Path) -> pd.DataFrame:
+    map_path = Path(spec.size_map)
+    if _suffix(map_path) in (".yaml", ".yml"):
+        import yaml
+
+        try:
+            data = yaml.safe_load(map_path.read_text(encoding="utf-8")) if map_path.is_file() else None
+        except yaml.YAMLError as err:
+            raise InputError(
+                "size map is not valid YAML", path=map_path, fix="write model: size lines"
+            ) from err
+        if not isinstance(data, dict):
+            raise InputError(
+                "size map must be a YAML mapping model: size", path=map_path, fix="write model: size lines"
+            )
+        sizes = pd.DataFrame({"model": [str(k) for k in data], "scale": list(data.values())})
+    else:
+        sizes = _rename(read_any(map_path), spec.size_map_columns, map_path)
+        for canon, aliases in ALIASES.items():
+            if canon not in sizes.columns:
+                for a in aliases:
+                    if a in sizes.columns:
+                        sizes = sizes.rename(columns={a: canon})
+                        break
+    missing = [c for c in ("model", "scale") if c not in sizes.columns]
+    if missing:
+        raise InputError(
+            f"size map lacks column(s) {missing} (has {list(sizes.columns)})",
+            path=map_path,
+            fix="map them with --size-map-column model=YOURS --size-map-column scale=YOURS",
+        )
+    keep = ["model", "scale"] + [c for c in ("family", "tokens", "compute") if c in sizes.columns]
+    sizes = sizes[keep].drop_duplicates("model")
+    sizes["model"] = sizes["model"].astype(str)
+    if "model" not in df.columns:
+        raise InputError(
+            "table has no model column to join the size map on",
+            path=path,
+            fix="map one with --column model=YOURS",
+        )
+    df = df.assign(model=df["model"].astype(str))
+    unknown = sorted(set(df["model"]) - set(sizes["model"]))
+    if unknown:
+        raise InputError(
+            f"model(s) {unknown[:5]}{' ...' if len(unknown) > 5 else ''} have no size in the size map",
+            path=map_path,
+            fix="add a row for each model",
+        )
+    joined = [c for c in keep[1:] if c in df.columns]
+    return df.drop(columns=joined).merge(sizes, on="model", how="left")
+
+
+def ingest_table(path: str | os.PathLike, spec: IngestSpec | None = None) -> pd.DataFrame:
+    """One table file as an evidence table (checked by :func:`src.analysis.core.evidence.normalize`).
+    Rows whose value is missing (empty, NaN or a sentinel) are dropped; ``source`` is the file's path."""
+    spec = spec or IngestSpec()
+    path = Path(path)
+    df = read_any(path, spec.na_values)
+    df = _rename(df, spec.columns, path)
+    if spec.wide:
+        df = _melt_wide(df, spec, path)
+    for canon, aliases in ALIASES.items():
+        if canon not in df.columns and canon not in spec.columns:
+            for a in aliases:
+                if a in df.columns:
+                    df = df.rename(columns={a: canon})
+                    break
+    for key, value in spec.constants.items():
+        df[key] = value
+    if spec.task_columns:
+        absent = [c for c in spec.task_columns if c not in df.columns]
+        if absent:
+            raise InputError(
+                f"--task-columns {absent} not in the table (it has {list(df.columns)})",
+                path=path,
+                fix="name existing columns",
+            )
+        parts = df[spec.task_columns].astype(str).where(df[spec.task_columns].notna(), "")
+        df["task"] = parts.agg("/".join, axis=1)
+    if spec.size_map is not None:
+        df = _apply_size_map(df, spec, path)
+    missing = [c for c in evidence.REQUIRED if c not in df.columns]
+    if missing:
+        hints = {"scale": "--column scale=YOURS or --size-map FILE", "metric": "--wide GLOB (metric columns)",
+                 "value": "--column value=YOURS or --wide GLOB", "task": "--column task=YOURS or --task-columns A,B",
+                 "family": "--column family=YOURS or --set family=NAME", "model": "--column model=YOURS"}  # fmt: skip
+        raise InputError(
+            f"lacks column(s) {missing} (has {list(df.columns)})",
+            path=path,
+            fix="; ".join(f"{c}: {hints[c]}" for c in missing),
+        )
+    value = pd.to_numeric(df["value"], errors="coerce")
+    bad = value.isna() & df["value"].notna() & (df["value"].astype(str).str.strip() != "")
+    raise_at_first(
+        bad,
+        lambda i: f"value {df['value'].iloc[i]!r} is not a number",
+        path=path,
+        where=ROW,
+        fix="declare it as missing with --na-values (e.g. --na-values -100)",
+    )
+    df = df.assign(value=value)
+    raise_at_first(
+        np.isinf(df["value"]),
+        lambda i: f"value is infinite ({df['value'].iloc[i]})",
+        path=path,
+        where=ROW,
+        fix="declare it missing with --na-values inf, or drop the row",
+    )
+    n_missing = int(df["value"].isna().sum())
+    df = df[df["value"].notna()]
+    if df.empty:
+        raise InputError("every value is missing", path=path, fix="check --na-values and the value column")
+    scale = pd.to_numeric(df["scale"], errors="coerce")
+    bad = scale.isna() & df["scale"].notna() & (df["scale"].astype(str).str.strip() != "")
+    raise_at_first(
+        bad,
+        lambda i: f"scale {df['scale'].iloc[i]!r} is not a number",
+        path=path,
+        where=ROW,
+        fix="give parameter counts (numbers; --size-scale 1e9 for billions) or a --size-map file",
+    )
+    df = df.assign(scale=scale * spec.size_scale)
+    if "source" not in df.columns:
+        df["source"] = str(path)
+    out = evidence.normalize(df.reset_index(drop=True), source=str(path))
+    out.attrs["n_missing_dropped"] = n_missing
+    return out
+
+
+def ingest_tables(paths: Iterable[str | os.PathLike], spec: IngestSpec | None = None) -> pd.DataFrame:
+    """Several table files as one evidence table (``source`` = each row's file)."""
+    paths = list(paths)
+    frames = [ingest_table(p, spec) for p in paths]
+    out = evidence.normalize(pd.concat(frames, ignore_index=True), source=", ".join(map(str, paths)))
+    out.attrs["n_missing_dropped"] = sum(f.attrs.get("n_missing_dropped", 0) for f in frames)
+    return out
+
+
+def is_table_file(path: str | os.PathLike) -> bool:
+    """A file, or an absent path whose suffix names a table format (so its error says "table file")."""
+    path = Path(path)
+    return path.is_file() or (not path.is_dir() and _suffix(path) in TABLE_SUFFIXES)

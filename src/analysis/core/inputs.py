@@ -1,0 +1,212 @@
+"""The input flags every evidence-reading command shares, and the one loader behind them.
+
+An input is a sweep directory (our own runs: converted to evidence, per-item files reachable through ``run_dir``)
+or a table file (CSV, TSV, Parquet, JSON, JSONL: ingested with the flags below). Metric declarations (YAML file or
+globs) are put in force by ``python -m src.analysis`` around the command (:func:`declarations`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import warnings
+from fnmatch import fnmatchcase
+from pathlib import Path
+
+import pandas as pd
+
+from src.analysis.core import evidence
+from src.analysis.core.ingest import IngestSpec, ingest_table, parse_mapping
+from src.analysis.core.metrics import Declaration, declarations_from_flags, load_declarations
+from src.results.errors import InputError
+
+
+def add_ingest_args(p: argparse.ArgumentParser) -> None:
+    """Flags that shape a table file into the evidence table (docs/design.md "Evidence table")."""
+    g = p.add_argument_group("table inputs (CSV, TSV, Parquet, JSON, JSONL; docs/design.md 'Evidence table')")
+    g.add_argument("--column", action="append", default=[], metavar="CANONICAL=YOURS",
+                   help="map an evidence column to yours, e.g. --column family=model_family --column scale=params "
+                        "(without it: family, model, scale|size|num_params|params, task, metric, value|score, "
+                        "replicate|seed, n_items, stderr, step, tokens, compute are taken by name)")  # fmt: skip
+    g.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="CANONICAL=VALUE",
+        dest="constants",
+        help="one value for every row, e.g. --set family=OLMo --set metric=acc",
+    )
+    g.add_argument("--wide", action="append", default=[], metavar="GLOBS",
+                   help="the table is wide: these columns (names or globs, comma-separated) hold metric values; "
+                        "each becomes rows metric=<column>, value=<cell>")  # fmt: skip
+    g.add_argument(
+        "--wide-regex",
+        default=None,
+        metavar="REGEX",
+        help="split wide column names with named groups, e.g. '(?P<task>.+)_(?P<shots>\\d+)_(?P<metric>.+)'",
+    )
+    g.add_argument(
+        "--task-columns",
+        default=None,
+        metavar="A,B,...",
+        help="build the task key from several columns joined with '/' (e.g. task,prompt_type,shots)",
+    )
+    g.add_argument(
+        "--replicate-column",
+        default=None,
+        metavar="NAME",
+        help="column of the seed / replicate id (kept as bands); same as --column replicate=NAME",
+    )
+    g.add_argument(
+        "--na-values",
+        action="append",
+        default=[],
+        metavar="VALUE",
+        help="cells meaning 'missing' (repeatable or comma-separated: -100, inf, n/a); dropped",
+    )
+    g.add_argument(
+        "--size-map",
+        default=None,
+        metavar="FILE",
+        help="file mapping model -> scale (table with model and scale|size columns, or YAML model: size)",
+    )
+    g.add_argument("--size-map-column", action="append", default=[], metavar="CANONICAL=YOURS",
+                   help="map the size map's columns, e.g. --size-map-column model=Model --size-map-column "
+                        "'scale=Model Size (B)' --size-map-column 'family=Model Family'")  # fmt: skip
+    g.add_argument(
+        "--size-scale", type=float, default=1.0, help="multiply scale (1e9 when sizes are in billions)"
+    )
+
+
+def add_declaration_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("metric declarations (names or globs; for metrics the registry does not know)")
+    g.add_argument("--metrics-file", default=None, metavar="YAML",
+                   help="YAML mapping metric (glob) -> {direction: higher|lower, kind: sharp|smooth, chance: x, "
+                        "bounds: [lo, hi], label: text}")  # fmt: skip
+    g.add_argument(
+        "--lower-is-better", action="append", default=[], metavar="GLOBS", help="e.g. 'edit_*,brier*'"
+    )
+    g.add_argument(
+        "--higher-is-better", action="append", default=[], metavar="GLOBS", help="e.g. 'bertscore*'"
+    )
+    g.add_argument(
+        "--sharp",
+        action="append",
+        default=[],
+        metavar="GLOBS",
+        help="nonlinear/discontinuous in the per-item error rate (exact match, pass@k, ...)",
+    )
+    g.add_argument(
+        "--smooth",
+        action="append",
+        default=[],
+        metavar="GLOBS",
+        help="continuous, about linear in it (token edit distance, Brier, BERTScore, ...)",
+    )
+    g.add_argument(
+        "--chance", action="append", default=[], metavar="GLOB=VALUE", help="chance level of a metric"
+    )
+    g.add_argument(
+        "--metric",
+        action="append",
+        default=[],
+        metavar="GLOBS",
+        help="use only these metrics (others in the inputs are ignored)",
+    )
+
+
+def declarations(args: argparse.Namespace) -> list[Declaration]:
+    """The declarations a parsed command line makes (file first, flags after: flags win)."""
+    out: list[Declaration] = []
+    if getattr(args, "metrics_file", None):
+        out += load_declarations(args.metrics_file)
+    out += declarations_from_flags(
+        lower_is_better=getattr(args, "lower_is_better", []) or [],
+        higher_is_better=getattr(args, "higher_is_better", []) or [],
+        sharp=getattr(args, "sharp", []) or [],
+        smooth=getattr(args, "smooth", []) or [],
+        chance=getattr(args, "chance", []) or [],
+    )
+    return out
+
+
+def ingest_spec(args: argparse.Namespace) -> IngestSpec:
+    columns = parse_mapping(args.column, "--column")
+    if args.replicate_column:
+        columns["replicate"] = args.replicate_column
+    return IngestSpec(
+        columns=columns,
+        constants=parse_mapping(args.constants, "--set"),
+        wide=list(args.wide),
+        wide_regex=args.wide_regex,
+        task_columns=[c.strip() for c in args.task_columns.split(",")] if args.task_columns else [],
+        na_values=[v.strip() for item in args.na_values for v in str(item).split(",") if v.strip()],
+        size_map=args.size_map,
+        size_map_columns=parse_mapping(args.size_map_column, "--size-map-column", canonical_only=False),
+        size_scale=args.size_scale,
+    )
+
+
+def load_evidence(
+    inputs: list[Path],
+    args: argparse.Namespace,
+    allow_incomplete: bool = False,
+    allow_missing: bool = False,
+    split: str | None = None,
+) -> pd.DataFrame:
+    """Sweep dirs and table files as one evidence table (dirs through :mod:`src.analysis.sweeps.loading`); the
+    extra column ``input`` says which input each row came from (a sweep's label or the file's path). Only the
+    metrics the command uses (``split``'s and those named without a split, narrowed by ``--metric``) must be
+    logged by every run of a sweep; a gap in a metric it ignores is no error."""
+    from src.analysis.core.ingest import is_table_file
+    from src.analysis.core.views import runs_to_evidence
+
+    files = [Path(p) for p in inputs if is_table_file(p)]
+    dirs = [Path(p) for p in inputs if not is_table_file(p)]  # an absent path without a table suffix: a sweep
+    parts = []
+    if dirs:
+        from src.analysis.sweeps.loading import load_sweeps, require_complete_metrics
+
+        runs = load_sweeps(dirs, allow_incomplete=allow_incomplete)
+        globs = [g.strip() for v in getattr(args, "metric", []) or [] for g in str(v).split(",") if g.strip()]
+        used = [
+            m
+            for m in runs["metric"].unique()
+            if (split is None or (m.partition("/")[0] if "/" in m else "") in ("", split))
+            and (not globs or any(fnmatchcase(m, g) for g in globs))
+        ]
+        require_complete_metrics(runs, metrics=used, allow=allow_missing)
+        ev = runs_to_evidence(runs)
+        parts.append(ev.assign(input=ev["source"]))
+    if files:
+        spec = ingest_spec(args)
+        tables = [ingest_table(f, spec).assign(input=str(f)) for f in files]
+        ev = pd.concat(tables, ignore_index=True)
+        n_missing = sum(t.attrs.get("n_missing_dropped", 0) for t in tables)
+        print(f"read {len(ev)} evidence rows from {len(files)} table(s)"
+              + (f"; {n_missing} missing value(s) dropped" if n_missing else ""))  # fmt: skip
+        parts.append(ev)
+    if not parts:
+        raise InputError("no input given", fix="give sweep dirs or table files")
+    ev = (
+        evidence.normalize(pd.concat(parts, ignore_index=True), source="inputs")
+        if len(parts) > 1
+        else parts[0]
+    )
+    return select_metrics(ev, getattr(args, "metric", []) or [])
+
+
+def select_metrics(ev: pd.DataFrame, globs: list[str]) -> pd.DataFrame:
+    """Rows whose metric matches one of ``globs`` (all rows when none is given); a glob matching nothing warns."""
+    globs = [g.strip() for v in globs for g in str(v).split(",") if g.strip()]
+    if not globs:
+        return ev
+    names = ev["metric"].unique()
+    unused = [g for g in globs if not any(fnmatchcase(m, g) for m in names)]
+    if unused:
+        warnings.warn(f"--metric {unused} match no metric of the inputs", stacklevel=2)
+    keep = ev["metric"].map(lambda m: any(fnmatchcase(m, g) for g in globs))
+    if not keep.any():
+        raise InputError(
+            f"--metric {globs} match no metric (the inputs have {sorted(names)[:20]})", fix="fix the globs"
+        )
+    return ev[keep].reset_index(drop=True)

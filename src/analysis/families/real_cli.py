@@ -1,0 +1,479 @@
+"""Commands for the formats labs already have, and the paper's LLM predictions on real model families.
+
+Readers (each writes an evidence table, CSV or Parquet by the suffix of --out; per-item readers also --items-out):
+
+    python -m src.analysis ingest-lm-eval <output_path or results/samples files> [--samples] --out ev.csv
+    python -m src.analysis ingest-olmo-ladder <ladder-runs folder or CSVs> --out ev.parquet
+    python -m src.analysis ingest-inverse-scaling <result folders or their parent> --out ev.csv --items-out it.csv
+    python -m src.analysis ingest-repeated-sampling counts.csv --k 1 10 --size-map sizes.yaml --out DIR
+
+Analyses on the shared real families (default inputs under $DATA_DIR/llm/families; figures PNG + PDF beside the
+CSV they are drawn from; every result also goes to the claim table and, unless --no-wandb, to an offline W&B run):
+
+    python -m src.analysis real-fig6        --out outputs/real_families
+    python -m src.analysis real-resolution  --out outputs/real_families
+    python -m src.analysis real-scale-time  --out outputs/real_families
+    python -m src.analysis real-arithmetic  --out outputs/real_families
+    python -m src.analysis real-all         --out outputs/real_families
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from src.analysis.core.saving import print_table, save_figure, save_table
+from src.results.errors import InputError
+
+DEFAULT_OUT = "outputs/real_families"
+FAMILIES = "llm/families"
+
+
+def _data_dir(args) -> Path:
+    return Path(args.data_dir or os.environ.get("DATA_DIR", "data")) / FAMILIES
+
+
+def read_size_map(path: str | None) -> dict[str, float]:
+    """``model: parameters`` from a YAML mapping or a two-column CSV (model, parameters)."""
+    if not path:
+        return {}
+    p = Path(path)
+    if not p.is_file():
+        raise InputError("does not exist", path=p, fix="give a YAML mapping or a CSV model,parameters")
+    if p.suffix in (".yaml", ".yml", ".json"):
+        import yaml
+
+        try:
+            doc = yaml.safe_load(p.read_text())
+        except yaml.YAMLError as err:
+            raise InputError(
+                f"is not valid YAML ({str(err).splitlines()[0]})", path=p, fix="write model: N"
+            ) from None
+        if not isinstance(doc, dict):
+            raise InputError("is not a mapping", path=p, fix="write one 'model: parameters' per line")
+        items = list(doc.items())
+    else:
+        df = pd.read_csv(p)
+        if df.shape[1] < 2:
+            raise InputError(
+                "needs two columns (model, parameters)", path=p, fix="write model,parameters rows"
+            )
+        items = list(zip(df.iloc[:, 0], df.iloc[:, 1], strict=True))
+    out = {}
+    for i, (k, v) in enumerate(items):
+        try:
+            out[str(k)] = float(v)
+        except (TypeError, ValueError):
+            raise InputError(
+                f"size of {k!r} is {v!r}, expected a number",
+                path=p,
+                where=f"entry {i + 1}",
+                fix="give parameters",
+            ) from None
+    return out
+
+
+def _out(args) -> Path:
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def _wandb(args, command: str, out: Path, figures: dict, tables: dict, summary: dict | None = None) -> None:
+    if args.no_wandb:
+        return
+    from src.analysis.sweeps.wandb_log import log_analysis
+
+    run_dir = log_analysis(
+        "real-families", command, out, figures=figures, tables=tables, summary=summary or {}
+    )
+    print(f"W&B (offline unless WANDB_MODE says otherwise): {run_dir}")
+
+
+def _claims(out: Path, name: str, rows: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
+    """The claim rows (one per curve, with intervals and the emergent verdict) and the paired direction-aware
+    sharp-vs-smooth verdicts (:mod:`src.analysis.stats.verdicts`), saved beside each other."""
+    save_table(rows, out / f"claims_{name}.csv")
+    save_table(pairs, out / f"claim_verdicts_{name}.csv")
+    return pairs
+
+
+def _verdict_counts(pairs: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """How many (sharp, smooth) pairs get each verdict, per group."""
+    if pairs.empty:
+        return pairs
+    return pairs.groupby([*by, "verdict_on", "verdict"]).size().rename("pairs").reset_index()
+
+
+RULE = (
+    "rule: 'sharp above smooth' when the 95% interval of the paired difference (oriented: improvement > 0) lies "
+    "above 0 (logistic width where identified, else Eq. 1); 'worsens' when a metric's change gets worse; "
+    "'no interval' where the data have no interval source"
+)
+
+
+# ---------------------------------------------------------------------------------------------------- readers
+def cmd_ingest_lm_eval(args) -> int:
+    from src.analysis.families.readers.lm_eval import read_lm_eval_results, read_lm_eval_samples
+
+    kw = dict(size_map=read_size_map(args.size_map), family=args.family, tokens_per_step=args.tokens_per_step)
+    if args.samples:
+        ev, items = read_lm_eval_samples(args.paths, **kw)
+        if args.items_out:
+            save_table(items, args.items_out)
+            print(f"items table: {len(items)} rows -> {args.items_out}")
+    else:
+        ev = read_lm_eval_results(args.paths, replicate_from_folder=args.replicate_from_folder, **kw)
+    save_table(ev, args.out)
+    _describe(ev, args.out)
+    return 0
+
+
+def cmd_ingest_olmo(args) -> int:
+    from src.analysis.families.readers.olmo_ladder import read_olmo_ladder
+
+    ev = read_olmo_ladder(args.paths, size_map=read_size_map(args.size_map))
+    save_table(ev, args.out)
+    _describe(ev, args.out)
+    return 0
+
+
+def cmd_ingest_inverse(args) -> int:
+    from src.analysis.families.readers.inverse_scaling import read_inverse_scaling
+
+    ev, items = read_inverse_scaling(args.paths, size_map=read_size_map(args.size_map), family=args.family)
+    save_table(ev, args.out)
+    if args.items_out:
+        save_table(items, args.items_out)
+        print(f"items table: {len(items)} rows -> {args.items_out}")
+    _describe(ev, args.out)
+    return 0
+
+
+def cmd_ingest_repeated(args) -> int:
+    from src.analysis.families.readers.repeated_sampling import (
+        bootstrap_pass_at_k,
+        read_repeated_sampling,
+        resolution_view,
+    )
+
+    columns = {}
+    for item in args.column or []:
+        ours, sep, theirs = item.partition("=")
+        if not sep:
+            raise InputError(
+                f"--column expects ours=yours (c=num_correct), got {item!r}", fix="e.g. --column c=k"
+            )
+        columns[ours] = theirs
+    ev, items = read_repeated_sampling(
+        args.path, ks=args.k, columns=columns, size_map=read_size_map(args.size_map), family=args.family,
+        task=args.task,
+    )  # fmt: skip
+    out = _out(args)
+    boot = bootstrap_pass_at_k(items, args.k, n_boot=args.n_boot, seed=args.seed)
+    view = resolution_view(items, args.m)
+    save_table(ev, out / "evidence.csv")
+    save_table(items, out / "items.csv")
+    save_table(boot, out / "pass_at_k_bootstrap.csv")
+    save_table(view, out / "samples_per_problem_view.csv")
+    print_table("pass@k, mean over problems (95% bootstrap over problems)", boot)
+    print_table("what m samples per problem would read", view)
+    return 0
+
+
+def _describe(ev: pd.DataFrame, out) -> None:
+    print(
+        f"evidence table: {len(ev)} rows, {ev['family'].nunique()} families, {ev['model'].nunique()} models, "
+        f"{ev['task'].nunique()} tasks, {ev['checkpoint'].nunique()} checkpoints, metrics "
+        f"{sorted(ev['metric'].unique())[:12]} -> {out}"
+    )
+
+
+# --------------------------------------------------------------------------------------------------- analyses
+def cmd_fig6(args) -> dict:
+    from src.analysis.families import real, real_figures
+    from src.analysis.families.readers.inverse_scaling import read_inverse_scaling
+
+    out = _out(args)
+    src = args.inverse_scaling or _data_dir(args) / "inverse_scaling_per_item"
+    _, items = read_inverse_scaling(src)
+    table, pairs = real.fig6_verdicts(items, n_boot=args.n_boot, seed=args.seed, threshold=args.threshold,
+                                      nulls=tuple(args.nulls), n_draws=args.n_draws)  # fmt: skip
+    summary = real.fig6_summary(table, pairs)
+    save_table(table, out / "fig6_real_scores.csv")
+    save_table(summary, out / "fig6_real.csv")
+    cols = [c for c in summary.columns if not c.startswith("dE_")]
+    print_table("Fig. 6 on real families: Eq. 1 (oriented, MCG ties at 1/n_items) of MCG, exact Brier, target "
+                "log-prob; 95% item bootstrap (the same items for every model and metric)", summary[cols])  # fmt: skip
+    figs = {"fig6_real": save_figure(real_figures.fig6_scatter(summary), out, "fig6_real")[0]}
+    two = items[items["n_options"] == 2].dropna(subset=["correct"])
+    ranked = (
+        summary.dropna(subset=["E_mcg", "E_brier"])
+        .assign(gap=lambda d: d["E_mcg"].clip(-50, 50) - d["E_brier"].clip(-50, 50))
+        .sort_values("gap", ascending=False)
+    )
+    tasks = [
+        (f, t)
+        for f, t in zip(ranked["family"], ranked["task"], strict=True)
+        if ((two.family == f) & (two.task == t)).any()
+    ][: args.max_panels]  # noqa: E501
+    figs["fig6_real_curves"] = save_figure(real_figures.fig6_curves(two, tasks), out, "fig6_real_curves")[0]
+    mcg = table[table["metric"] == "mcg"]
+    verdict = {
+        "tasks_with_mcg": int(len(mcg)),
+        "mcg_emergent": int((mcg["emergent"] == "emergent").sum()),
+        **{f"mcg_vs_brier: {k}": int(v) for k, v in summary.get("mcg_vs_brier", pd.Series(dtype=str))
+           .value_counts().items()},
+    }  # fmt: skip
+    print(f"\nFig. 6 real, summary: {verdict}")
+    _print_nulls(table, args.nulls)
+    claims = real.claim_rows("fig6", table.assign(axis="params"))
+    _claims(out, "fig6", claims, pairs)
+    print_table(
+        f"paired verdicts (fig6) per family; {RULE}", _verdict_counts(pairs, ["family", "sharp", "smooth"])
+    )
+    _wandb(args, "real-fig6", out, figs, {"fig6_real": summary, "claims_fig6": claims}, verdict)
+    return {"claims": claims, "figures": figs}
+
+
+def _print_nulls(table: pd.DataFrame, nulls) -> None:
+    """Per metric: curves tested and those with BH q <= 0.05 within the metric, under each null asked for."""
+    for kind in nulls:
+        if f"q_{kind}" not in table:
+            continue
+        g = table.groupby("metric")
+        summ = pd.DataFrame({"curves_tested": g[f"p_{kind}"].count(),
+                             "q_le_0.05": g[f"q_{kind}"].apply(lambda q: int((q <= 0.05).sum()))}).reset_index()  # fmt: skip
+        print_table(f"{kind} null, per metric (BH within each metric)", summ)
+
+
+def cmd_resolution(args) -> dict:
+    from src.analysis.families import real, real_figures
+    from src.analysis.families.readers.inverse_scaling import read_inverse_scaling
+
+    out = _out(args)
+    src = args.inverse_scaling or _data_dir(args) / "inverse_scaling_per_item"
+    _, items = read_inverse_scaling(src)
+    items = items[items["family"] == args.family]
+    res = real.resolution_real(items, n_subsets=args.n_subsets, seed=args.seed, threshold=args.threshold)
+    save_table(res, out / "resolution_real.csv")
+    if res.empty:
+        raise InputError(
+            f"no 2-option task with per-item correctness for family {args.family!r}", path=str(src)
+        )
+    task = args.task or _most_emergent(res)
+    figs = {"resolution_real": save_figure(real_figures.resolution_figure(res, task, args.family), out,
+                                           "resolution_real")[0]}  # fmt: skip
+    spread = (
+        res[~res.is_all].groupby(["task", "n"])[["E_acc_lo", "E_acc_hi", "E_p_lo", "E_p_hi", "verdict_acc_vs_p"]]
+        .first().reset_index()
+        .assign(E_acc_range=lambda d: d.E_acc_hi - d.E_acc_lo, E_p_range=lambda d: d.E_p_hi - d.E_p_lo)
+    )  # fmt: skip
+    table = spread.groupby("n")[["E_acc_range", "E_p_range"]].median().reset_index()
+    table["tasks"] = spread.groupby("n").size().to_numpy()
+    verdicts = spread.pivot_table(index="n", columns="verdict_acc_vs_p", values="task", aggfunc="count")
+    table = table.merge(verdicts.fillna(0).astype(int).reset_index(), on="n")
+    print_table(
+        f"{args.family}: median over tasks of the 95% range of Eq. 1 over random item subsets (accuracy ties at "
+        f"1/n), and per n how many tasks get each paired verdict over the subsets (accuracy vs mean probability; "
+        f"{RULE})",
+        table,
+    )
+    sel = res[(res.task == task)][
+        ["n", "model", "acc_mean", "acc_lo", "acc_hi", "acc_share_zero", "p_mean", "p_lo", "p_hi"]
+    ]
+    print_table(
+        f"{args.family} {task}: accuracy and mean p(right option) on random subsets (central 95%)", sel
+    )
+    _wandb(args, "real-resolution", out, figs, {"resolution_spread": table})
+    return {"figures": figs}
+
+
+def _most_emergent(res: pd.DataFrame) -> str:
+    """The task whose whole-data accuracy changes most across the family (largest max - min)."""
+    full = res[res.is_all].groupby("task")["acc_mean"].agg(lambda v: v.max() - v.min())
+    return str(full.idxmax())
+
+
+def cmd_scale_time(args) -> dict:
+    from src.analysis.families import real, real_figures
+    from src.analysis.families.readers.lm_eval import read_lm_eval_results
+    from src.analysis.families.readers.olmo_ladder import read_olmo_ladder
+
+    out = _out(args)
+    kw = dict(seed=args.seed, threshold=args.threshold, nulls=tuple(args.nulls), n_draws=args.n_draws)
+    olmo = read_olmo_ladder(args.olmo or _data_dir(args) / "olmo_ladder" / "ladder-runs")
+    st, st_pairs = real.scale_time_olmo(olmo, n_boot=args.n_boot, **kw)
+    save_table(st, out / "scale_time_olmo.csv")
+    summ = st.groupby(["metric", "axis"])[["emergence_score", "largest_step_share"]].median().reset_index()
+    em = st.groupby(["metric", "axis"])["emergent"].value_counts().unstack(fill_value=0).reset_index()
+    summ = summ.merge(em, on=["metric", "axis"])
+    print_table("OLMo ladder (one score per checkpoint: no interval source): median over tasks and fixed "
+                "size/budget of Eq. 1 and largest step share; curves per verdict (E >= threshold and exact "
+                "permutation p surviving BH over the curves)", summ)  # fmt: skip
+    figs = {}
+    for task in args.olmo_task:
+        stem = f"scale_time_olmo_{task}"
+        figs[stem] = save_figure(real_figures.olmo_figure(olmo, task), out, stem)[0]
+    pythia_dirs = args.pythia or sorted(
+        (_data_dir(args) / "pythia_evals" / "pythia-v1").glob("pythia-*[0-9][mb]/zero-shot")
+    )
+    pythia = read_lm_eval_results(pythia_dirs, tokens_per_step=args.tokens_per_step)
+    lam = real.pythia_lambada(pythia)
+    save_table(lam, out / "pythia_lambada.csv")
+    sp, sp_pairs = real.scale_time_pythia(lam, n_boot=args.n_boot, **kw)
+    save_table(sp, out / "scale_time_pythia.csv")
+    cols = [c for c in ("family", "metric", "axis", "fixed", "n_points", "interval_source", "emergence_score",
+                        "e_lo", "e_hi", "threshold_status", "direction", "emergent", "width", "width_lo",
+                        "width_hi", "p_binomial", "q_binomial") if c in sp]  # fmt: skip
+    print_table("Pythia LAMBADA: Eq. 1 over parameters (final) and over training steps (per size), 95% intervals "
+                "from the harness's stderr", sp[cols])  # fmt: skip
+    _print_nulls(pd.concat([st, sp], ignore_index=True), args.nulls)
+    figs["scale_time_pythia"] = save_figure(real_figures.pythia_figure(lam), out, "scale_time_pythia")[0]
+    claims = pd.concat(
+        [real.claim_rows("scale_time", st), real.claim_rows("scale_time", sp)], ignore_index=True
+    )
+    pairs = pd.concat([st_pairs, sp_pairs], ignore_index=True)
+    _claims(out, "scale_time", claims, pairs)
+    print_table(f"paired verdicts (scale/time) per family and axis; {RULE}",
+                _verdict_counts(pairs, ["family", "axis"]))  # fmt: skip
+    _wandb(args, "real-scale-time", out, figs, {"olmo": summ, "pythia": sp, "pairs": pairs})
+    return {"claims": claims, "figures": figs}
+
+
+def cmd_arithmetic(args) -> dict:
+    from src.analysis.families import real, real_figures
+    from src.analysis.families.readers.operand_table import read_operand_table
+
+    out = _out(args)
+    ev = read_operand_table(args.operand_csv or _data_dir(args) / "pythia_evals" / "csv")
+    mean, scores = real.operand_arithmetic(ev, fewshot=args.fewshot)
+    shots = int(mean["fewshot"].iloc[0])
+    save_table(mean, out / "pythia_arithmetic_by_size.csv")
+    save_table(scores, out / "pythia_arithmetic_scores.csv")
+    wide = mean.pivot_table(index=["operation", "model", "scale"], columns="step", values="acc").reset_index()
+    print_table(f"Pythia arithmetic ({shots}-shot): accuracy, mean over first operands, by checkpoint", wide.sort_values(["operation", "scale"]))  # fmt: skip
+    print_table(
+        "Eq. 1 of mean accuracy over parameters (per checkpoint) and over checkpoints (per size)", scores
+    )
+    figs = {"pythia_arithmetic": save_figure(real_figures.arithmetic_figure(ev, mean, shots), out,
+                                             "pythia_arithmetic")[0]}  # fmt: skip
+    claims = real.claim_rows("arithmetic", scores)
+    save_table(claims, out / "claims_arithmetic.csv")
+    _wandb(args, "real-arithmetic", out, figs, {"by_size": mean, "scores": scores})
+    return {"claims": claims, "figures": figs}
+
+
+def cmd_all(args) -> int:
+    parts = [cmd_fig6(args), cmd_resolution(args), cmd_scale_time(args), cmd_arithmetic(args)]
+    claims = pd.concat([p["claims"] for p in parts if "claims" in p], ignore_index=True)
+    out = _out(args)
+    save_table(claims, out / "claims_real.csv")
+    print(f"\nclaim table of every real-family analysis: {len(claims)} curves -> {out / 'claims_real.csv'}")
+    return 0
+
+
+def register(subparsers) -> None:
+    def common_reader(p, many=True):
+        if many:
+            p.add_argument("paths", nargs="+", help="files or folders")
+        p.add_argument("--size-map", help="YAML mapping or CSV model,parameters")
+        p.add_argument("--out", required=True, help="evidence table (.csv or .parquet)")
+
+    p = subparsers.add_parser(
+        "ingest-lm-eval", help="lm-evaluation-harness results JSON / --log_samples -> evidence"
+    )
+    common_reader(p)
+    p.add_argument(
+        "--samples", action="store_true", help="read samples_<task>_*.jsonl (per item) instead of results"
+    )
+    p.add_argument("--items-out", help="items table (with --samples)")
+    p.add_argument("--family", help="family name for every model (default: the model name without its size)")
+    p.add_argument(
+        "--tokens-per-step", type=float, help="training tokens per optimizer step (Pythia: 2097152)"
+    )
+    p.add_argument(
+        "--replicate-from-folder",
+        action="store_true",
+        help="each results file's folder name is its replicate (repeated evaluations kept as bands)",
+    )
+    p.set_defaults(func=cmd_ingest_lm_eval)
+
+    p = subparsers.add_parser("ingest-olmo-ladder", help="OLMo-ladder wide per-checkpoint CSVs -> evidence")
+    common_reader(p)
+    p.set_defaults(func=cmd_ingest_olmo)
+
+    p = subparsers.add_parser(
+        "ingest-inverse-scaling", help="inverse-scaling per-item score folders -> evidence"
+    )
+    common_reader(p)
+    p.add_argument("--items-out", help="items table")
+    p.add_argument("--family", help="family name for every model")
+    p.set_defaults(func=cmd_ingest_inverse)
+
+    p = subparsers.add_parser("ingest-repeated-sampling", help="per-problem (n, c) counts -> pass@k")
+    p.add_argument("path")
+    p.add_argument("--k", type=int, nargs="+", default=[1, 10, 100])
+    p.add_argument("--m", type=int, nargs="+", default=[1, 2, 5, 10, 20, 50, 100, 200, 500, 1000])
+    p.add_argument("--column", action="append", help="ours=yours, e.g. c=num_correct (model, problem, n, c)")
+    p.add_argument("--size-map")
+    p.add_argument("--family")
+    p.add_argument("--task")
+    p.add_argument("--n-boot", type=int, default=2000)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, help="output folder")
+    p.set_defaults(func=cmd_ingest_repeated)
+
+    def common(p):
+        p.add_argument(
+            "--data-dir", help="data root (default $DATA_DIR); inputs under <data-dir>/llm/families"
+        )
+        p.add_argument("--out", default=DEFAULT_OUT)
+        p.add_argument("--seed", type=int, default=0)
+        p.add_argument("--no-wandb", action="store_true", help="do not write the offline W&B run")
+        p.add_argument("--inverse-scaling", help="inverse-scaling result folders (default: the shared ones)")
+        p.add_argument("--n-boot", type=int, default=1000)
+        p.add_argument("--max-panels", type=int, default=8)
+        p.add_argument("--n-subsets", type=int, default=500)
+        p.add_argument("--family", default="GPT-3", help="family for real-resolution")
+        p.add_argument("--task", help="task shown by real-resolution (default: largest accuracy change)")
+        p.add_argument("--olmo", nargs="+", help="OLMo-ladder CSVs or folder")
+        p.add_argument("--olmo-task", nargs="+", default=["hellaswag_val_rc_5shot", "arc_easy_test_rc_5shot"])
+        p.add_argument(
+            "--pythia", nargs="+", help="lm-eval results folders of Pythia (default: zero-shot, 8 sizes)"
+        )
+        p.add_argument("--tokens-per-step", type=float, default=2_097_152.0)
+        p.add_argument("--operand-csv", nargs="+", help="per-operand CSVs (default: the shared Pythia ones)")
+        p.add_argument("--fewshot", type=int, help="shots for real-arithmetic (default: the most)")
+        p.add_argument(
+            "--threshold", type=float, default=10.0, help="Eq. 1 threshold for 'emergent' (default 10)"
+        )
+        p.add_argument(
+            "--nulls", nargs="*", choices=["permutation", "binomial"], default=[],
+            help="p-values of Eq. 1 per curve, BH within each metric: permutation (exact, all orders of the "
+            "sizes), binomial (shares of items with known n_items: smooth truth re-measured on n_items items)",
+        )  # fmt: skip
+        p.add_argument(
+            "--n-draws", type=int, default=10000, help="draws of the binomial null (default 10000)"
+        )
+
+    for name, func, help_ in (
+        ("real-fig6", cmd_fig6, "MCG vs exact Brier / target log-prob on GPT-3 and GPT-2, item bootstrap"),
+        ("real-resolution", cmd_resolution, "accuracy on random item subsets vs mean per-item probability"),
+        (
+            "real-scale-time",
+            cmd_scale_time,
+            "sharp vs smooth across parameters and training tokens (OLMo, Pythia)",
+        ),
+        (
+            "real-arithmetic",
+            cmd_arithmetic,
+            "Pythia arithmetic by first operand across sizes and checkpoints",
+        ),
+        ("real-all", cmd_all, "every real-family analysis and the joint claim table"),
+    ):
+        p = subparsers.add_parser(name, help=help_)
+        common(p)
+        p.set_defaults(func=(lambda f: lambda a: (f(a), 0)[1])(func))

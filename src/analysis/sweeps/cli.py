@@ -1,0 +1,376 @@
+"""Commands on curves against scale: ``collect``, ``figure``, ``claims``, ``backtest``.
+
+Every input is a sweep dir of our own runs or any evidence table file (ingested with the table flags of
+:mod:`src.analysis.core.inputs`); both become one evidence table, seen through its runs view."""
+
+from __future__ import annotations
+
+import argparse
+import warnings
+from pathlib import Path
+
+import pandas as pd
+
+from src.analysis.core.cli import add_command
+from src.analysis.core.curves import curve_table
+from src.analysis.core.ingest import is_table_file
+from src.analysis.core.inputs import add_declaration_args, add_ingest_args, load_evidence
+from src.analysis.core.metrics import require_known
+from src.analysis.core.saving import print_table, save_figure
+from src.analysis.core.saving import save_table as write_table
+from src.analysis.core.views import evidence_to_runs
+from src.analysis.sweeps.loading import sweep_labels
+from src.results import sweep_table
+from src.results.errors import InputError
+
+
+def _add_common(p: argparse.ArgumentParser, out_help: str) -> None:
+    p.add_argument(
+        "inputs",
+        nargs="+",
+        type=Path,
+        metavar="INPUT",
+        help="sweep dir(s) (logs/sweeps/<name>) and/or evidence table file(s) (CSV, TSV, Parquet, JSON, JSONL)",
+    )
+    p.add_argument("--out", type=Path, default=None, help=out_help)
+    p.add_argument(
+        "--split",
+        default="test",
+        help="which split's metrics to use (default: test; metric names without a split prefix are always used)",
+    )
+    p.add_argument(
+        "--allow-incomplete",
+        action="store_true",
+        help="use the finished runs of a sweep that still has unfinished or never-started runs (warns, naming them)",
+    )
+    p.add_argument(
+        "--allow-missing",
+        action="store_true",
+        help="go on when a run record lacks a metric its sweep-mates log (warns, naming run and metric)",
+    )
+    p.add_argument(
+        "--wandb",
+        action="store_true",
+        help="also log the figures and tables to a W&B run (offline unless WANDB_MODE says otherwise; "
+        "group = sweep name, job_type=analysis)",
+    )
+    add_ingest_args(p)
+    add_declaration_args(p)
+
+
+def _add_bootstrap(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--bootstrap",
+        type=int,
+        default=1000,
+        metavar="B",
+        help="bootstrap resamples of the test items (from per_item.npz) for intervals of the seed mean; 0: none",
+    )
+    p.add_argument(
+        "--ci-level", type=float, default=0.95, help="confidence level of the intervals (default 0.95)"
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap resampling (default 0)")
+
+
+def _load(args: argparse.Namespace) -> pd.DataFrame:
+    """The runs view of the inputs' evidence, restricted to the metrics this command uses (the split's, or those
+    without a split prefix); one error lists every used metric whose direction or kind is not known."""
+    ev = load_evidence(args.inputs, args, args.allow_incomplete, args.allow_missing, split=args.split)
+    runs = evidence_to_runs(ev)
+    labels = {str(Path(p)): Path(p).name.split(".")[0] for p in args.inputs if is_table_file(p)}
+    runs["sweep"] = runs["sweep"].map(lambda s: labels.get(s, s))
+    split_of = {m: (m.partition("/")[0] if "/" in m else "") for m in runs["metric"].unique()}
+    used = [m for m, sp in split_of.items() if sp in ("", args.split)]
+    if not used:
+        raise InputError(
+            f"no {args.split!r} metric in the inputs (metrics: {sorted(split_of)[:20]})",
+            fix="choose another --split",
+        )
+    require_known(used)
+    runs = runs[runs["metric"].isin(used)].reset_index(drop=True)
+    _check_sizes(runs)
+    return runs
+
+
+def _check_sizes(runs: pd.DataFrame) -> None:
+    """Two models of one family at one scale in one task would be drawn as one point's seeds: say so."""
+    for (sweep, task, family, metric), g in runs.groupby(["sweep", "task_name", "model_family", "metric"]):
+        clash = g.groupby(["num_params", "seed"])["run_dir"].nunique()
+        if (clash > 1).any():
+            n = clash[clash > 1].index[0][0]
+            names = sorted(g.loc[g["num_params"] == n, "run_dir"].unique())[:4]
+            warnings.warn(
+                f"{sweep}: task {task!r}, family {family!r}, metric {metric!r}: models {names} share scale {n:g}; their values are "
+                "averaged as if replicates (give each model its own scale or family)",
+                stacklevel=3,
+            )
+            return
+
+
+def _labels(args: argparse.Namespace) -> dict[str, Path]:
+    """Output label -> default location: a sweep dir's label -> the dir; a table file's path -> beside it."""
+    dirs = [p for p in args.inputs if not is_table_file(p)]
+    labels = dict(sweep_labels(dirs)) if dirs else {}
+    for p in args.inputs:
+        if is_table_file(p):
+            labels[Path(p).name.split(".")[0]] = Path(p).parent / f"{Path(p).name.split('.')[0]}-analysis"
+    return labels
+
+
+def _out_dir(args: argparse.Namespace, sweep: str, default_sub: str) -> Path:
+    """``--out`` (one subdirectory per input when several are given), else ``<sweep_dir>/<default_sub>`` or
+    ``<table dir>/<table stem>-analysis/<default_sub>``."""
+    labels = _labels(args)
+    if args.out is not None:
+        if len(labels) == 1:
+            return args.out
+        return args.out / sweep.replace("/", "__")
+    return labels[sweep] / default_sub
+
+
+def _to_wandb(args, sweep: str, command: str, out: Path, figures=None, tables=None, summary=None) -> None:
+    if not args.wandb:
+        return
+    from src.analysis.sweeps.wandb_log import log_analysis
+
+    cfg = {"inputs": [str(d) for d in args.inputs], "split": args.split, "command": command}
+    run_dir = log_analysis(sweep, command, out, figures=figures, tables=tables, summary=summary, config=cfg)
+    print(f"W&B run: {run_dir}")
+
+
+def cmd_collect(args: argparse.Namespace) -> int:
+    for d in args.sweep_dirs:
+        print(sweep_table.write_sweep_table(d))
+    return 0
+
+
+def _stem_of(table: pd.DataFrame, sweep: str, task: str, family: str) -> str:
+    """``<task>`` when the task has one family in its sweep (our sweeps), else ``<task>__<family>``."""
+    part = table[(table["sweep"] == sweep) & (table["task_name"] == task)]
+    name = task if part["model_family"].nunique() == 1 else f"{task}__{family}"
+    return "".join(c if c.isalnum() or c in "-._=" else "_" for c in name)
+
+
+def cmd_figure(args: argparse.Namespace) -> int:
+    from src.analysis.sweeps.bootstrap import bootstrap_table
+    from src.analysis.sweeps.claims import claim_table
+    from src.analysis.sweeps.figures import figures_by_task, rank_groups, summary_figure
+
+    table = _load(args)
+    ci = None
+    if args.bootstrap > 0 and args.split == "test" and (table["sweep_dir"].astype(str) != "").any():
+        ci = bootstrap_table(table, n_boot=args.bootstrap, level=args.ci_level, seed=args.seed)
+    claims = claim_table(table, args.split)
+    ranked = rank_groups(claims)
+    groups = ranked[: args.max_figures] if args.max_figures > 0 else ranked
+    for (sweep, task, family), fig in figures_by_task(table, split=args.split, ci=ci, groups=sorted(groups)):
+        out = _out_dir(args, sweep, "figures")
+        stem = f"{_stem_of(table, sweep, task, family)}_{args.split}_smooth_vs_sharp"
+        paths = save_figure(fig, out, stem)
+        for path in paths:
+            print(path)
+        part = table[
+            (table["sweep"] == sweep) & (table["task_name"] == task) & (table["model_family"] == family)
+        ]
+        curves = curve_table(part, args.split)
+        if ci is not None:
+            curves = curves.merge(ci, on=["sweep", "task_name", "metric", "num_params"], how="left")
+        _to_wandb(
+            args, sweep, "figure", out, figures={stem: paths[0]}, tables={"runs": part, "curves": curves}
+        )
+    if len(ranked) > len(groups):
+        for sweep in sorted({g[0] for g in ranked}):
+            out = _out_dir(args, sweep, "figures")
+            part = claims[claims["sweep"] == sweep]
+            drawn = sum(g[0] == sweep for g in groups)
+            stem = f"summary_{args.split}_emergence_by_metric"
+            for path in save_figure(summary_figure(part, drawn, args.split), out, stem):
+                print(path)
+            print(write_table(part, out / f"{stem}.csv"))
+        print(
+            f"drew the {len(groups)} strongest of {len(ranked)} (task, family) groups (--max-figures "
+            f"{args.max_figures}; ranked by the largest sharp-metric emergence score) and one summary figure of all"
+        )
+    return 0
+
+
+def cmd_claims(args: argparse.Namespace) -> int:
+    from src.analysis.sweeps.claims import claim_table, claim_verdicts
+
+    table = _load(args)
+    claims = claim_table(table, args.split)
+    verdicts = claim_verdicts(claims)
+    for sweep, part in claims.groupby("sweep"):
+        out = _out_dir(args, sweep, "analysis")
+        out.mkdir(parents=True, exist_ok=True)
+        claims_path = write_table(part, out / f"claims_{args.split}.csv")
+        v = verdicts[verdicts["sweep"] == sweep]
+        verdict_path = write_table(v, out / f"claims_{args.split}_verdict.csv")
+        print(claims_path)
+        print(verdict_path)
+        summary = {
+            f"emergence_score/{m}": e for m, e in zip(part["metric"], part["emergence_score"], strict=True)
+        }
+        _to_wandb(args, sweep, "claims", out, tables={"claims": part, "verdict": v}, summary=summary)
+    cols = ["task_name", "model_family", "metric", "sharpness", "identity", "n_sizes", "emergence_score", "e_seed_min", "e_seed_max",
+            "largest_step_share", "sizes_below_1_over_n", "start", "end"]  # fmt: skip
+    shown = claims[claims["n_sizes"] >= 3]
+    print_table(
+        "Claim table (emergence score E oriented so improvement is positive; paper Eq. 1):", shown[cols]
+    )
+    if len(shown) < len(claims):
+        print(f"({len(claims) - len(shown)} curve(s) with fewer than 3 sizes have no E and are left out of this "
+              "printout; the CSV has every curve)")  # fmt: skip
+    print_table("Prediction 'sharp metrics score higher than smooth ones' per task:", verdicts)
+    if args.intervals > 0:
+        _claim_intervals(args, table)
+    return 0
+
+
+def _claim_intervals(args: argparse.Namespace, table: pd.DataFrame) -> None:
+    """Intervals on every statistic and verdicts on them (rules: src/analysis/stats/verdicts.py)."""
+    from src.analysis.sweeps.claims import claim_intervals
+
+    stats, pairs = claim_intervals(table, args.split, args.intervals, args.seed, args.threshold)
+    for sweep, part in stats.groupby("sweep"):
+        out = _out_dir(args, sweep, "analysis")
+        print(write_table(part, out / f"claims_{args.split}_intervals.csv"))
+        if not pairs.empty:
+            print(write_table(pairs[pairs["sweep"] == sweep], out / f"claims_{args.split}_pairs.csv"))
+    cols = [c for c in ("task_name", "metric", "interval_source", "n_sizes", "E", "E_lo", "E_hi", "threshold_status",
+                        "null_threshold_95", "emergent", "width", "width_lo", "width_hi", "direction") if c in stats]  # fmt: skip
+    print_table(f"Intervals ({args.intervals} bootstrap replicates, 95%): Eq. 1 E, logistic width in decades of N "
+                f"(10%->90% of the rise); emergent = E_lo >= {args.threshold:g} where reachable:", stats[cols])  # fmt: skip
+    if not pairs.empty:
+        pcols = [c for c in ("task_name", "sharp", "smooth", "diff_width", "diff_lo_width", "diff_hi_width",
+                             "verdict_width", "diff_E", "diff_lo_E", "diff_hi_E", "verdict_E") if c in pairs]  # fmt: skip
+        print_table("Sharp vs smooth, paired on the same resampled items (verdict: the 95% interval of "
+                    "width_smooth - width_sharp above 0; E beside it):", pairs[pcols])  # fmt: skip
+
+
+def cmd_backtest(args: argparse.Namespace) -> int:
+    from src.analysis.sweeps.backtest import backtest, backtest_figure
+
+    table = _load(args)
+    summary, points = backtest(table, args.split, fit_fraction=args.fit_fraction)
+    if summary.empty:
+        raise InputError(
+            "nothing to backtest: no metric has 2 fitted and 1 predicted size", fix="give more sizes"
+        )
+    groups = list(summary.groupby(["sweep", "task_name", "model_family"]))
+    ranked = sorted(groups, key=lambda kv: -kv[1]["mae"].max())  # the worst-predicted first
+    drawn = {k for k, _ in ranked[: args.max_figures]} if args.max_figures > 0 else {k for k, _ in groups}
+    for (sweep, task, family), part in groups:
+        out = _out_dir(args, sweep, "analysis")
+        out.mkdir(parents=True, exist_ok=True)
+        stem = _stem_of(table, sweep, task, family)
+        sel = (points["sweep"] == sweep) & (points["task_name"] == task) & (points["model_family"] == family)
+        pts = points[sel]
+        if (sweep, task, family) not in drawn:
+            continue
+        print(write_table(part, out / f"backtest_{stem}_{args.split}.csv"))
+        print(write_table(pts, out / f"backtest_{stem}_{args.split}_points.csv"))
+        sub = table[
+            (table["sweep"] == sweep) & (table["task_name"] == task) & (table["model_family"] == family)
+        ]
+        paths = save_figure(backtest_figure(sub, pts, args.split), out, f"backtest_{stem}_{args.split}")
+        for p in paths:
+            print(p)
+        _to_wandb(
+            args,
+            sweep,
+            "backtest",
+            out,
+            figures={"backtest": paths[0]},
+            tables={"backtest": part, "points": pts},
+        )
+    if len(drawn) < len(groups):
+        for sweep in sorted(summary["sweep"].unique()):
+            out = _out_dir(args, sweep, "analysis")
+            print(write_table(summary[summary["sweep"] == sweep], out / f"backtest_{args.split}.csv"))
+            print(write_table(points[points["sweep"] == sweep], out / f"backtest_{args.split}_points.csv"))
+        print(
+            f"figures (and per-group tables) for the {len(drawn)} worst-predicted of {len(groups)} (task, family) "
+            "groups (--max-figures); every group is in the combined tables"
+        )
+    cols = ["task_name", "model_family", "metric", "sharpness", "method", "formula", "n_fit", "n_pred", "mae",
+            "max_abs_err", "mean_rel_err", "range_share"]  # fmt: skip
+    print_table("Backtest (fit the smaller sizes, predict the larger; errors on seed means):", summary[cols])
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = add_command(
+        subparsers,
+        "collect",
+        func=cmd_collect,
+        help="write <sweep_dir>/sweep_table.csv from the run records (one row per run x metric)",
+        description="Collect every finished run record (metrics.json) below each sweep dir into its tidy sweep table.",
+    )
+    p.add_argument("sweep_dirs", nargs="+", type=Path, metavar="SWEEP_DIR")
+
+    p = add_command(
+        subparsers,
+        "figure",
+        func=cmd_figure,
+        help="smooth vs sharp metrics against num_params (log x), seeds as mean and band; PNG + PDF",
+        description=(
+            "One figure per task in the sweep dir(s): smooth metrics (accuracy, cross-entropy, ...) and sharp metrics "
+            "(subset accuracy, Reconstruction_c, ...) side by side against the parameter count on a log x axis; seed "
+            "mean as a line, seed range as a band, error bars = bootstrap interval of the seed mean over test items "
+            "(where runs saved per_item.npz), the resolution floor 1/n on sharp panels, and each curve's "
+            "emergence score E in its legend. Reads <sweep_dir>/sweep_table.csv, or the run records when it is absent "
+            "or stale. Prints the paths written."
+        ),
+    )
+    _add_common(p, "output dir (default: <sweep_dir>/figures/)")
+    _add_bootstrap(p)
+    p.add_argument(
+        "--max-figures",
+        type=int,
+        default=12,
+        help="draw at most N (task, family) figures, the strongest by sharp-metric emergence score, plus a "
+        "summary figure of all (default 12; 0: all)",
+    )
+
+    p = add_command(
+        subparsers,
+        "claims",
+        func=cmd_claims,
+        help="claim table: emergence score per metric, sharp vs smooth, on the same runs",
+        description=(
+            "For every task and metric: the emergence score (paper Eq. 1) of the seed-mean curve and its range over "
+            "seeds, the largest single step as a share of the total change, and the sizes that read below the "
+            "resolution floor 1/n; then per task, the share of (sharp, smooth) metric pairs in which the sharp "
+            "metric scores higher (the paper predicts 1.0). Writes claims_<split>.csv and claims_<split>_verdict.csv."
+        ),
+    )
+    _add_common(p, "output dir (default: <sweep_dir>/analysis/)")
+    p.add_argument("--intervals", type=int, default=200,
+                   help="bootstrap replicates for intervals and verdicts (items x seeds where per_item.npz exist, "
+                        "else seeds; default 200; 0: none)")  # fmt: skip
+    p.add_argument("--threshold", type=float, default=10.0, help="Eq. 1 threshold of 'emergent' (default 10)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the resampling (default 0)")
+
+    p = add_command(
+        subparsers,
+        "backtest",
+        func=cmd_backtest,
+        help="fit the smaller half of a family, predict the larger half: sharp metric directly vs via the smooth one",
+        description=(
+            "For every metric, fit a two-parameter power law on the smaller model sizes and predict the larger ones; "
+            "for sharp metrics also predict them from their smooth companion through the mathematical model "
+            "(subset_acc_k=K = acc^K), both from the extrapolated and from the measured smooth metric. Prints and "
+            "writes the mean and max absolute errors, the per-point predictions and a figure."
+        ),
+    )
+    _add_common(p, "output dir (default: <sweep_dir>/analysis/)")
+    p.add_argument(
+        "--fit-fraction", type=float, default=0.5, help="share of the sizes (smallest first) to fit"
+    )
+    p.add_argument(
+        "--max-figures",
+        type=int,
+        default=12,
+        help="figures for at most N (task, family) groups (default 12; 0: all)",
+    )

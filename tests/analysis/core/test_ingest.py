@@ -1,0 +1,142 @@
+"""Ingest of lab tables into the evidence table, on fixture tables written here (wide, long, sentinels, composite
+task keys, replicates, size maps, Parquet/JSON), and metric declarations."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from src.analysis.__main__ import main
+from src.analysis.core import evidence, metrics
+from src.analysis.core.ingest import IngestSpec, ingest_table
+from src.results.errors import InputError
+from tests.analysis.core.evidence_factory import (
+    DECLARE_FLAGS,
+    FAMILIES,
+    INGEST_FLAGS,
+    N_ROWS,
+    SEEDS,
+    TASKS,
+    per_run_rows,
+    write_per_run_table,
+)
+
+SPEC = IngestSpec(
+    columns={"model": "model_name", "family": "model_family", "scale": "params_b", "replicate": "seed"},
+    wide=["exact_match,edit_*", "bertscore*"],
+    task_columns=["task", "prompt_type", "n_shots"],
+    na_values=["-100"],
+    size_scale=1e9,
+)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".tsv", ".parquet", ".json", ".jsonl"])
+def test_wide_per_run_table_with_sentinels_composite_keys_and_replicates(tmp_path, suffix):
+    ev = ingest_table(write_per_run_table(tmp_path / f"runs{suffix}"), SPEC)
+    assert len(ev) == N_ROWS  # the -100 cells are dropped, nothing else
+    assert ev["value"].min() > -1 and ev["value"].notna().all()
+    assert set(ev["task"]) == {f"{t}/{p}/{s}" for t, p, s in TASKS}
+    assert set(ev["metric"]) == {"exact_match", "edit_distance_char", "bertscore_f1"}
+    assert set(ev["replicate"]) == {str(s) for s in SEEDS}
+    # replicates are kept as rows (bands), not refused as duplicates
+    per_point = ev.groupby(["family", "model", "task", "metric"]).size()
+    assert per_point.max() == len(SEEDS)
+    row = ev[(ev.model == "alpha-1.0b") & (ev.task == "add/plain/0") & (ev.metric == "exact_match")]
+    src = [
+        r
+        for r in per_run_rows()
+        if r["model_name"] == "alpha-1.0b" and r["task"] == "add" and r["n_shots"] == 0
+    ]
+    assert sorted(row["value"]) == pytest.approx(sorted(r["exact_match"] for r in src))
+    assert (row["scale"] == 1e9).all() and (row["family"] == "Alpha").all()
+    assert list(ev.columns[: len(evidence.COLUMNS)]) == evidence.COLUMNS
+
+
+def test_the_same_table_in_every_format_gives_the_same_evidence(tmp_path):
+    frames = [ingest_table(write_per_run_table(tmp_path / f"runs{s}"), SPEC).drop(columns="source")
+              for s in (".csv", ".parquet", ".json")]  # fmt: skip
+    key = ["family", "model", "task", "metric", "replicate"]
+    a, b, c = (f.sort_values(key).reset_index(drop=True)[[*key, "scale", "value"]] for f in frames)
+    pd.testing.assert_frame_equal(a, b)
+    pd.testing.assert_frame_equal(a, c)
+
+
+def test_long_table_with_a_size_map_file(tmp_path):
+    long = pd.DataFrame({"model": ["m1", "m2", "m3"] * 2, "task": "t", "metric": ["acc"] * 3 + ["brier"] * 3,
+                         "score": [0.1, 0.5, 0.9, 0.8, 0.5, 0.2]})  # fmt: skip
+    long.to_csv(tmp_path / "long.csv", index=False)
+    pd.DataFrame({"Model": ["m1", "m2", "m3"], "Fam": "F", "B": [1, 2, 4]}).to_csv(
+        tmp_path / "sizes.csv", index=False
+    )
+    spec = IngestSpec(size_map=tmp_path / "sizes.csv", size_map_columns={"model": "Model", "family": "Fam",
+                      "scale": "B"}, size_scale=1e9)  # fmt: skip
+    ev = ingest_table(tmp_path / "long.csv", spec)
+    assert dict(zip(ev.model, ev.scale, strict=False)) == {"m1": 1e9, "m2": 2e9, "m3": 4e9}
+    assert (ev.family == "F").all() and ev.loc[ev.metric == "brier", "value"].tolist() == [0.8, 0.5, 0.2]
+    (tmp_path / "sizes.yaml").write_text("m1: 1.0e9\nm2: 2.0e9\n")
+    with pytest.raises(InputError, match=r"sizes.yaml: model\(s\) \['m3'\] have no size"):
+        ingest_table(
+            tmp_path / "long.csv", IngestSpec(size_map=tmp_path / "sizes.yaml", constants={"family": "F"})
+        )
+
+
+def test_wide_regex_splits_column_names_into_task_and_metric(tmp_path):
+    pd.DataFrame({"Model": ["a", "b", "c"], "size": [1, 2, 3], "qa_2_acc": [0.1, 0.2, 0.3],
+                  "qa_2_bleu": [5, 6, float("nan")]}).to_csv(tmp_path / "w.csv", index=False)  # fmt: skip
+    spec = IngestSpec(columns={"model": "Model"}, constants={"family": "F"}, wide=["*_2_*"],
+                      wide_regex=r"(?P<task>.+)_(?P<shots>\d+)_(?P<metric>acc|bleu)", task_columns=["task", "shots"])  # fmt: skip
+    ev = ingest_table(tmp_path / "w.csv", spec)
+    assert set(zip(ev.task, ev.metric, strict=True)) == {("qa/2", "acc"), ("qa/2", "bleu")}
+    assert len(ev) == 5  # the empty cell is missing, dropped
+
+
+def test_infinite_scores_are_refused_unless_declared_missing(tmp_path):
+    pd.DataFrame({"family": "F", "model": list("abc"), "scale": [1, 2, 3], "task": "t", "metric": "acc",
+                  "value": [0.1, float("inf"), 0.3]}).to_csv(tmp_path / "inf.csv", index=False)  # fmt: skip
+    with pytest.raises(InputError, match=r"inf.csv:row 2: value is infinite.*--na-values inf"):
+        ingest_table(tmp_path / "inf.csv")
+    assert len(ingest_table(tmp_path / "inf.csv", IngestSpec(na_values=["inf"]))) == 2
+
+
+def test_declarations_from_yaml_and_globs(tmp_path):
+    (tmp_path / "m.yaml").write_text(
+        "metrics:\n  'bert*': {direction: higher, kind: smooth, chance: 0.5, bounds: [0, 1], label: BERTScore}\n"
+        "  pass@1: {direction: higher, kind: sharp}\n"
+    )
+    decls = metrics.load_declarations(tmp_path / "m.yaml")
+    assert metrics.classify("bertscore_f1") is None and metrics.classify("pass@1") is None
+    with metrics.declared(decls + metrics.declarations_from_flags(lower_is_better=["edit_*"])):
+        b = metrics.classify("bertscore_f1")
+        assert (b.sharpness, b.kind.higher_is_better, b.kind.chance, b.kind.label) == (
+            "smooth",
+            True,
+            0.5,
+            "BERTScore",
+        )
+        assert metrics.classify("pass@1").sharpness == "sharp"
+        assert metrics.higher_is_better("edit_whatever") is False
+        metrics.require_known(["bertscore_f1", "pass@1", "test/acc"])
+    assert metrics.classify("bertscore_f1") is None  # out of the block, the registry is as before
+    with pytest.raises(InputError, match=r"not declared: bertscore_f1 \(direction, kind\), bleu \(kind\)"):
+        metrics.require_known(["bertscore_f1", "bleu", "test/acc"])
+    (tmp_path / "bad.yaml").write_text("x: {direction: up}\n")
+    with pytest.raises(InputError, match=r"bad.yaml: direction of 'x' must be higher or lower"):
+        metrics.load_declarations(tmp_path / "bad.yaml")
+
+
+def test_undeclared_metric_is_one_error_and_unused_ones_are_ignored(tmp_path, capsys):
+    table = write_per_run_table(tmp_path / "runs.csv")
+    out = tmp_path / "out"
+    with pytest.raises(InputError, match=r"bertscore_f1 \(direction, kind\).*--higher-is-better"):
+        main(["claims", str(table), *INGEST_FLAGS, "--out", str(out)])
+    # leaving it out with --metric: the command never needs it
+    assert (
+        main(["claims", str(table), *INGEST_FLAGS, "--metric", "exact_match,edit_*", "--out", str(out)]) == 0
+    )
+    assert set(pd.read_csv(out / "claims_test.csv").metric) == {"exact_match", "edit_distance_char"}
+    assert main(["claims", str(table), *INGEST_FLAGS, *DECLARE_FLAGS, "--out", str(out)]) == 0
+    claims = pd.read_csv(out / "claims_test.csv")
+    assert set(claims.metric) == {"exact_match", "edit_distance_char", "bertscore_f1"}
+    assert len(claims) == 3 * len(TASKS) * len(FAMILIES)
+    # seed bands survive: every curve has a per-seed emergence range
+    assert claims.loc[claims.n_sizes >= 3, "e_seed_min"].notna().all()
