@@ -7,8 +7,8 @@ import sys
 
 import numpy as np
 
-from src.analysis.outputs import load_outputs
 from src.datamodules.arithmetic import ArithmeticDataModule
+from src.results.outputs import load_outputs
 
 dm = ArithmeticDataModule(
     os.environ.get("DATA_DIR", "data"),
