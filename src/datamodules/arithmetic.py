@@ -6,9 +6,15 @@
 operand distribution (each operand uniform on 0 .. 10^digits - 1) and never contain a test pair; extra and
 validation pairs are also kept out of training.
 
-Tokens are characters: PAD (0), EOS (1), then the characters of the template and the digits. Every sequence is
+Tokens are characters: PAD (0), EOS (1), then the characters of the templates and the digits. Every sequence is
 ``[PAD.. prompt][answer][EOS][PAD..]`` with the prompt left-padded to a fixed length, so all answers start at the
 same position and greedy decoding runs on whole batches.
+
+Two prompt formats (``prompt_format``): ``gpt3``, the test file's own text, and ``compact``, the same operands as
+digit tokens zero-padded to the task's width with one operator token, ``"0095*0045="`` (the plain ``a*b=`` layout of
+Lee et al. 2023, "Teaching arithmetic to small transformers"; the zero padding is ours). With ``reverse_answer`` the
+model writes the answer's digits least significant first (Lee et al.'s "reverse" format), ``"5724"`` for 4275;
+:func:`reverse_prefix` turns model outputs back, so every text, metric and ``outputs.jsonl`` line is in normal order.
 """
 
 from __future__ import annotations
@@ -26,10 +32,12 @@ from src.datamodules.base import InMemoryDataModule, TensorBatches
 from src.metrics.text import code_matrix
 
 PAD, EOS = 0, 1
-CHARS = sorted(set("Q: What is plus minus times?\n\nA: -0123456789"))
+CHARS = sorted(set("Q: What is plus minus times?\n\nA: -0123456789+*="))
 VOCAB = ["<pad>", "<eos>", *CHARS]
 _NUMS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
 _OPS = {"addition": "plus", "subtraction": "minus", "multiplication": "times"}
+_SYMBOLS = {"plus": "+", "minus": "-", "times": "*"}
+PROMPT_FORMATS = ("gpt3", "compact")
 PROBLEMS_SUBDIR = "llm/gpt3_arithmetic_problems"
 
 
@@ -40,16 +48,19 @@ class TaskSpec:
     name: str
     digits: int
     op: str
+    prompt_format: str = "gpt3"
 
     @classmethod
-    def parse(cls, name: str) -> TaskSpec:
+    def parse(cls, name: str, prompt_format: str = "gpt3") -> TaskSpec:
         m = re.fullmatch(r"(two|three|four|five|six)_digit_(addition|subtraction|multiplication)", name)
         if not m:
             raise ValueError(
                 f"unknown arithmetic task {name!r}: use <two..six>_digit_<addition|subtraction|multiplication>, "
                 "e.g. two_digit_multiplication or four_digit_addition"
             )
-        return cls(name, _NUMS[m.group(1)], _OPS[m.group(2)])
+        if prompt_format not in PROMPT_FORMATS:
+            raise ValueError(f"data.prompt_format must be one of {PROMPT_FORMATS}, got {prompt_format!r}")
+        return cls(name, _NUMS[m.group(1)], _OPS[m.group(2)], prompt_format)
 
     @property
     def space(self) -> int:
@@ -59,15 +70,18 @@ class TaskSpec:
         return {"plus": a + b, "minus": a - b, "times": a * b}[self.op]
 
     @property
-    def prompt_len(self) -> int:
-        return len(self.prompt_text("9" * self.digits, "9" * self.digits))
-
-    @property
     def answer_len(self) -> int:
         return {"plus": self.digits + 1, "minus": self.digits + 1, "times": 2 * self.digits}[self.op]
 
     def prompt_text(self, a: str, b: str) -> str:
+        """The GPT-3 test file's prompt (whatever ``prompt_format``): the loader checks the file against it."""
         return f"Q: What is {a} {self.op} {b}?\n\nA: "
+
+    @property
+    def prompt_len(self) -> int:
+        if self.prompt_format == "compact":
+            return 2 * self.digits + 2
+        return len(self.prompt_text("9" * self.digits, "9" * self.digits))
 
 
 def encode(strings: np.ndarray) -> np.ndarray:
@@ -96,9 +110,44 @@ def _lengths(ids: np.ndarray) -> np.ndarray:
     return (ids != PAD).sum(axis=1)
 
 
-def build_sequences(spec: TaskSpec, prompts: np.ndarray, answers: np.ndarray) -> np.ndarray:
-    """``[n, prompt_len + answer_len + 1]`` ids: left-padded prompt, answer, EOS, right padding."""
+def reverse_prefix(ids: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+    """Each row's first ``lengths[i]`` entries reversed, the rest unchanged (``[b, w]``, any dtype).
+
+    Without ``lengths`` a row's prefix ends at its first PAD or EOS, so a greedy answer written least significant
+    digit first (``"5724"`` then EOS) comes back in normal order (``"4275"``); its own inverse."""
+    w = ids.shape[1]
+    if lengths is None:
+        lengths = (torch.cumsum((ids == PAD) | (ids == EOS), dim=1) == 0).sum(dim=1)
+    j = torch.arange(w, device=ids.device)[None, :]
+    n = lengths.to(ids.device)[:, None]
+    return torch.gather(ids, 1, torch.where(j < n, n - 1 - j, j))
+
+
+WHITESPACE = [i + 2 for i, ch in enumerate(CHARS) if ch.isspace()]
+
+
+def strip_whitespace(ids: torch.Tensor) -> torch.Tensor:
+    """Answers ``[b, w]`` (each ending at its first PAD) without leading and trailing whitespace tokens, as the
+    analysis strips them from ``outputs.jsonl`` (so the metrics logged in training and those recomputed agree)."""
+    space = torch.isin(ids, torch.tensor(WHITESPACE, device=ids.device))
+    content = (ids != PAD) & ~space
+    w = ids.shape[1]
+    j = torch.arange(w, device=ids.device)[None, :]
+    last = torch.where(content, j, -1).max(dim=1, keepdim=True).values
+    ids = torch.where(j > last, PAD, ids)
+    lead = torch.cumprod(space.long(), dim=1).sum(dim=1, keepdim=True)
+    src = j + lead
+    return torch.where(src < w, torch.gather(ids, 1, src.clamp(max=w - 1)), PAD)
+
+
+def build_sequences(
+    spec: TaskSpec, prompts: np.ndarray, answers: np.ndarray, reverse_answer: bool = False
+) -> np.ndarray:
+    """``[n, prompt_len + answer_len + 1]`` ids: left-padded prompt, answer (digits reversed if ``reverse_answer``),
+    EOS, right padding."""
     p_ids, a_ids = encode(prompts), encode(answers)
+    if reverse_answer:
+        a_ids = reverse_prefix(torch.from_numpy(a_ids)).numpy()
     n, P, A = len(prompts), spec.prompt_len, spec.answer_len
     p_len, a_len = _lengths(p_ids), _lengths(a_ids)
     if (p_len > P).any() or (a_len > A).any() or (a_len == 0).any():
@@ -116,11 +165,17 @@ def build_sequences(spec: TaskSpec, prompts: np.ndarray, answers: np.ndarray) ->
 
 
 def problem_texts(spec: TaskSpec, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Prompts and answers (numpy string arrays) for operand arrays ``a`` and ``b``."""
+    """Prompts (in ``spec.prompt_format``) and answers (numpy string arrays) for operand arrays ``a`` and ``b``."""
+    answers = spec.answer(a, b).astype(str)
+    if len(a) == 0:  # numpy's char.zfill fails on empty arrays
+        return np.zeros(0, dtype=str), answers
+    if spec.prompt_format == "compact":
+        sa, sb = np.char.zfill(a.astype(str), spec.digits), np.char.zfill(b.astype(str), spec.digits)
+        return np.char.add(np.char.add(np.char.add(sa, _SYMBOLS[spec.op]), sb), "="), answers
     sa, sb = a.astype(str), b.astype(str)
     head, mid = np.char.add("Q: What is ", sa), np.char.add(f" {spec.op} ", sb)
     prompts = np.char.add(np.char.add(head, mid), "?\n\nA: ")
-    return prompts, spec.answer(a, b).astype(str)
+    return prompts, answers
 
 
 def load_test_problems(data_dir: str | Path, spec: TaskSpec) -> tuple[np.ndarray, np.ndarray]:
@@ -149,7 +204,7 @@ def load_test_problems(data_dir: str | Path, spec: TaskSpec) -> tuple[np.ndarray
             contexts.append(row["context"].strip() + " ")
             completions.append(row["completion"].strip())
     a, b = np.array(a, dtype=np.int64), np.array(b, dtype=np.int64)
-    prompts, answers = problem_texts(spec, a, b)
+    prompts, answers = problem_texts(TaskSpec.parse(spec.name), a, b)  # the file's own (GPT-3) format
     if prompts.tolist() != contexts or answers.tolist() != completions:
         raise ValueError(
             f"{path}: prompts or answers differ from the template {spec.prompt_text('a', 'b')!r}"
@@ -183,7 +238,8 @@ class ArithmeticDataModule(InMemoryDataModule):
 
     Batches are ``(tokens [b, T], start [b], index [b])``: ``start`` is where the answer begins (the same for every
     item), ``index`` the item's position in its split. ``extra_size`` more generated test items (for Fig. 4) are in
-    ``extra_set``; the test set holds the GPT-3 items only.
+    ``extra_set``; the test set holds the GPT-3 items only. ``prompt_format`` and ``reverse_answer``: module
+    docstring. ``texts`` holds each split's prompts (as the model sees them) and answers (normal digit order).
     """
 
     def __init__(
@@ -197,9 +253,12 @@ class ArithmeticDataModule(InMemoryDataModule):
         seed: int = 0,
         batch_size: int = 128,
         eval_batch_size: int = 1000,
+        prompt_format: str = "gpt3",
+        reverse_answer: bool = False,
     ):
         super().__init__(batch_size=batch_size, eval_batch_size=eval_batch_size, seed=seed)
-        self.data_dir, self.spec = data_dir, TaskSpec.parse(task)
+        self.data_dir, self.spec = data_dir, TaskSpec.parse(task, prompt_format)
+        self.reverse_answer = reverse_answer
         self.train_size, self.val_size, self.extra_size = train_size, val_size, extra_size
         self.split_seed = split_seed
         self.texts: dict[str, tuple[np.ndarray, np.ndarray]] = {}
@@ -217,7 +276,7 @@ class ArithmeticDataModule(InMemoryDataModule):
         a, b = codes // self.spec.space, codes % self.spec.space
         prompts, answers = problem_texts(self.spec, a, b)
         self.texts[name] = (prompts, answers)
-        seq = torch.from_numpy(build_sequences(self.spec, prompts, answers))
+        seq = torch.from_numpy(build_sequences(self.spec, prompts, answers, self.reverse_answer))
         n = len(codes)
         return TensorBatches(seq, torch.full((n,), self.spec.prompt_len), torch.arange(n))
 

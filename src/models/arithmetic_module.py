@@ -4,10 +4,14 @@ Logs ``{val,test}/exact_match_l=L`` (sharp) and ``/edit_distance_l=L`` (smooth) 
 ``exact_match`` and ``edit_distance``, and ``ce`` (teacher-forced cross-entropy per answer token). After testing,
 :meth:`per_sample_outputs` gives every test item's greedy output and the target's token log-probabilities, plus the
 same for the datamodule's extra items (``subset="extra"``), for ``outputs.jsonl``.
+
+With ``reverse_answer`` (the datamodule writes answers least significant digit first) greedy answers and target
+log-probabilities are put back in normal digit order before any metric or output sees them.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -17,7 +21,7 @@ from torch import Tensor
 from torchmetrics import MeanMetric
 from torchmetrics.aggregation import CatMetric
 
-from src.datamodules.arithmetic import EOS, PAD, decode
+from src.datamodules.arithmetic import EOS, PAD, decode, reverse_prefix, strip_whitespace
 from src.metrics.text import ExactMatchByLength, TokenEditDistanceByLength
 from src.models.decoder import DecoderLM
 from src.models.family_module import FamilyModule
@@ -26,7 +30,11 @@ from src.models.family_module import FamilyModule
 class ArithmeticLMModule(FamilyModule):
     """Trains ``net`` (a :class:`DecoderLM`) with cross-entropy on the answer tokens and EOS only.
 
-    Batches are ``(tokens [b, T], start [b], index [b])`` from :class:`ArithmeticDataModule`.
+    Batches are ``(tokens [b, T], start [b], index [b])`` from :class:`ArithmeticDataModule`. ``reverse_answer``
+    must match the datamodule's. ``lr_schedule``: ``constant``, or ``cosine`` (linear warm-up over
+    ``warmup_steps``, then cosine decay to ``min_lr_ratio`` x lr at the last training step), stepped every step.
+    ``lr_width_ref``: when set, the optimizer's lr is scaled by ``lr_width_ref / net.width`` (Adam's learning rate
+    falling as 1/width, the muP rule of Yang et al. 2022), so one lr tuned at width ``lr_width_ref`` serves the family.
     """
 
     per_item_buffers = ("test_pred", "test_logp", "test_index")
@@ -37,10 +45,21 @@ class ArithmeticLMModule(FamilyModule):
         optimizer: Callable[..., torch.optim.Optimizer],
         scheduler: Callable[..., torch.optim.lr_scheduler.LRScheduler] | None = None,
         max_len: int = 5,
+        reverse_answer: bool = False,
+        lr_schedule: str = "constant",
+        warmup_steps: int = 0,
+        min_lr_ratio: float = 0.1,
+        lr_width_ref: int | None = None,
     ):
         super().__init__(net, optimizer, scheduler)
         self.save_hyperparameters(ignore=["net", "optimizer", "scheduler"], logger=False)
-        self.max_len = max_len
+        if lr_schedule not in ("constant", "cosine"):
+            raise ValueError(f"model.module.lr_schedule must be 'constant' or 'cosine', got {lr_schedule!r}")
+        if lr_schedule != "constant" and scheduler is not None:
+            raise ValueError("set either model.module.scheduler or model.module.lr_schedule, not both")
+        self.max_len, self.reverse_answer = max_len, reverse_answer
+        self.lr_schedule, self.warmup_steps, self.min_lr_ratio = lr_schedule, warmup_steps, min_lr_ratio
+        self.lr_width_ref = lr_width_ref
         for split in ("val", "test"):
             setattr(self, f"{split}_em", ExactMatchByLength(max_len=max_len, pad_id=PAD))
             setattr(self, f"{split}_ed", TokenEditDistanceByLength(max_len=max_len, pad_id=PAD))
@@ -62,24 +81,28 @@ class ArithmeticLMModule(FamilyModule):
             F.cross_entropy(logits.transpose(1, 2), self._targets(tokens, start), ignore_index=-100)
         )
 
-    def _predict(self, tokens: Tensor, start: int) -> tuple[Tensor, Tensor, Tensor]:
-        """Raw greedy answers ``[b, A+1]``, the target's token log-probs ``[b, A+1]`` (0 off target) and the
-        teacher-forced cross-entropy of every target token (flat)."""
+    def _predict(self, tokens: Tensor, start: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """Greedy answers ``[b, A+1]`` (EOS and after set to PAD, whitespace stripped), the targets ``[b, A+1]`` (EOS set to PAD), the
+        target's token log-probs ``[b, A+1]`` (0 off target), all in normal digit order, and the teacher-forced
+        cross-entropy of every target token and EOS (flat)."""
         logits = self.net(tokens[:, :-1])
         tgt = self._targets(tokens, start)
         ce = F.cross_entropy(logits.transpose(1, 2), tgt, ignore_index=-100, reduction="none")
         mask = tgt != -100
         logp = torch.where(mask, -ce, torch.zeros_like(ce))[:, start - 1 :]
         pred = self.net.greedy(tokens[:, :start], steps=tokens.shape[1] - start)
-        return pred, logp, ce[mask]
+        pred = torch.where(torch.cumsum((pred == EOS) | (pred == PAD), dim=1) > 0, PAD, pred)
+        answer = tokens[:, start:]
+        target = torch.where(answer == EOS, PAD, answer)
+        if self.reverse_answer:
+            pred, target = reverse_prefix(pred), reverse_prefix(target)
+            logp = reverse_prefix(logp, (target != PAD).sum(dim=1))
+        return strip_whitespace(pred), target, logp, ce[mask]
 
     def _eval_step(self, split: str, batch: Sequence[Tensor]) -> tuple[Tensor, Tensor]:
         """Greedy answers ``[b, A+1]`` (EOS and after set to PAD) and target log-probs ``[b, A+1]`` (0 off target)."""
         tokens, start = batch[0], int(batch[1][0])
-        answer = tokens[:, start:]
-        pred, logp, ce = self._predict(tokens, start)
-        pred = torch.where(torch.cumsum((pred == EOS) | (pred == PAD), dim=1) > 0, PAD, pred)
-        target = torch.where(answer == EOS, PAD, answer)
+        pred, target, logp, ce = self._predict(tokens, start)
         getattr(self, f"{split}_em").update(pred, target)
         getattr(self, f"{split}_ed").update(pred, target)
         getattr(self, f"{split}_ce").update(ce)
@@ -105,10 +128,37 @@ class ArithmeticLMModule(FamilyModule):
     def _decode_all(self, tokens: Tensor, start: int, batch_size: int = 1000) -> tuple[Tensor, Tensor]:
         preds, logps = [], []
         for chunk in tokens.split(batch_size):
-            pred, logp, _ = self._predict(chunk.to(self.device), start)
+            pred, _, logp, _ = self._predict(chunk.to(self.device), start)
             preds.append(pred.cpu())
             logps.append(logp.cpu())
         return torch.cat(preds), torch.cat(logps)
+
+    def _optimizer(self) -> torch.optim.Optimizer:
+        optimizer = self.optimizer_factory(params=self.parameters())
+        if self.lr_width_ref is not None:
+            scale = self.lr_width_ref / self.net.width
+            for group in optimizer.param_groups:
+                group["lr"] *= scale
+                group["initial_lr"] = group["lr"]
+        return optimizer
+
+    def configure_optimizers(self):
+        if self.lr_schedule == "constant":
+            if self.scheduler_factory is not None:
+                return super().configure_optimizers()
+            return self._optimizer()
+        optimizer = self._optimizer()
+        total = max(int(self.trainer.estimated_stepping_batches), 1)
+        warmup, floor = min(self.warmup_steps, total), self.min_lr_ratio
+
+        def factor(step: int) -> float:
+            if step < warmup:
+                return (step + 1) / warmup
+            t = min((step - warmup) / max(total - warmup, 1), 1.0)
+            return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * t))
+
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
     def per_sample_outputs(self, datamodule: Any) -> dict[str, list]:
         """Columns of ``outputs.jsonl`` (schema: src/results/outputs.py) for the test items (all processes merged)

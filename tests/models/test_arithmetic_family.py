@@ -101,8 +101,9 @@ def test_fast_dev_run_logs_metrics_and_writes_outputs(tmp_path):
                  "data.train_size=256", "data.val_size=20", "data.extra_size=30", "data.batch_size=32"]  # fmt: skip
     record = train(compose_train(overrides, tmp_path / "run", data))
     assert record["status"] == "finished" and record["model_family"] == "arithmetic_transformer"
+    depth = record["config"]["model"]["module"]["net"]["depth"]
     assert record["num_params"] == sum(
-        p.numel() for p in DecoderLM(len(VOCAB), width=8, max_len=64).parameters()
+        p.numel() for p in DecoderLM(len(VOCAB), width=8, depth=depth, max_len=64).parameters()
     )
     metrics = record["metrics"]
     for key in (
@@ -124,3 +125,119 @@ def test_fast_dev_run_logs_metrics_and_writes_outputs(tmp_path):
         assert table[f"test/edit_distance_l={L}"] == pytest.approx(
             metrics[f"test/edit_distance_l={L}"], abs=1e-5
         )
+
+
+def test_reverse_prefix_reverses_each_row_up_to_its_end_and_is_its_own_inverse():
+    from src.datamodules.arithmetic import EOS, PAD, reverse_prefix
+
+    ids = torch.tensor([[5, 6, 7, EOS, PAD], [5, 6, PAD, PAD, PAD], [5, 6, 7, 8, 9], [EOS, 3, 4, PAD, PAD]])
+    want = torch.tensor([[7, 6, 5, EOS, PAD], [6, 5, PAD, PAD, PAD], [9, 8, 7, 6, 5], [EOS, 3, 4, PAD, PAD]])
+    assert torch.equal(reverse_prefix(ids), want)
+    assert torch.equal(reverse_prefix(reverse_prefix(ids)), ids)
+    # explicit lengths (log-probs are floats with no PAD to stop at); brute force per row
+    x = torch.randn(4, 6)
+    lengths = torch.tensor([0, 1, 4, 6])
+    ref = x.clone()
+    for i, n in enumerate(lengths.tolist()):
+        ref[i, :n] = x[i, :n].flip(0)
+    assert torch.equal(reverse_prefix(x, lengths), ref)
+
+
+def test_compact_reversed_layout_keeps_gpt3_items_and_normal_order_texts(tmp_path):
+    write_gpt3_items(tmp_path, task="four_digit_addition", n=50)
+    dm = ArithmeticDataModule(
+        str(tmp_path), task="four_digit_addition", train_size=100, val_size=10, extra_size=20,
+        prompt_format="compact", reverse_answer=True,
+    )  # fmt: skip
+    dm.setup()
+    a, b = load_test_problems(tmp_path, TaskSpec.parse("four_digit_addition"))
+    prompts, answers = dm.texts["test"]
+    assert prompts.tolist() == [f"{x:04d}+{y:04d}=" for x, y in zip(a.tolist(), b.tolist(), strict=True)]
+    assert answers.tolist() == [
+        str(x + y) for x, y in zip(a.tolist(), b.tolist(), strict=True)
+    ]  # normal order
+    assert dm.answer_start == 10
+    seq = dm.test_set.tensors[0]
+    assert decode(seq[:, :10].numpy()) == prompts.tolist()
+    assert decode(seq[:, 10:].numpy()) == [
+        s[::-1] for s in answers.tolist()
+    ]  # the model writes them reversed
+    with pytest.raises(ValueError, match="prompt_format"):
+        TaskSpec.parse("four_digit_addition", "chat")
+    none = ArithmeticDataModule(str(tmp_path), "four_digit_addition", 10, 5, 0, prompt_format="compact")
+    none.setup()
+    assert len(none.extra_set) == 0
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_a_model_that_writes_the_answer_scores_perfectly_in_either_order(tmp_path, reverse):
+    """The module's greedy decoding, metrics and outputs, with a net that emits the training target: exact match 1
+    and normal-order outputs equal to the targets, so reversal is undone everywhere."""
+    from src.models.arithmetic_module import ArithmeticLMModule
+
+    write_gpt3_items(tmp_path, task="four_digit_addition", n=30)
+    dm = ArithmeticDataModule(
+        str(tmp_path), task="four_digit_addition", train_size=10, val_size=5, extra_size=7,
+        prompt_format="compact", reverse_answer=reverse,
+    )  # fmt: skip
+    dm.setup()
+    table = {
+        tuple(r[: dm.answer_start].tolist()): r for s in (dm.test_set, dm.extra_set) for r in s.tensors[0]
+    }
+
+    import torch.nn.functional as F
+
+    class Oracle(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(1))
+
+        def forward(self, ids):
+            rows = torch.stack([table[tuple(r[: dm.answer_start].tolist())] for r in ids])
+            nxt = rows[:, 1 : ids.shape[1] + 1]
+            return F.one_hot(nxt, len(VOCAB)).float() * 50 + self.w
+
+        def greedy(self, prefix, steps):
+            return torch.stack([table[tuple(r.tolist())] for r in prefix])[:, prefix.shape[1] :][:, :steps]
+
+    module = ArithmeticLMModule(Oracle(), optimizer=torch.optim.SGD, reverse_answer=reverse)
+    with torch.no_grad():  # as Lightning runs test_step
+        module.test_step(dm.test_set.tensors, 0)  # the whole test set as one batch
+    got = module.test_em.compute()
+    assert got["full"] == 1.0 and all(float(v) == 1.0 for v in got.values() if not torch.isnan(v))
+    cols = module.per_sample_outputs(dm)
+    assert cols["output"] == cols["target"]
+    assert len(cols["output"]) == 37
+    for lps, target in zip(cols["target_logprobs"], cols["target"], strict=True):
+        assert len(lps) == len(target) and max(lps) <= 0 and min(lps) > -1e-6
+
+
+def test_strip_whitespace_matches_python_strip():
+    from src.datamodules.arithmetic import EOS, encode, strip_whitespace
+
+    texts = np.array(["12", " 12", "1 2 ", "  \n", "", "\n3\n4 ", "5"])
+    ids = torch.from_numpy(encode(texts))
+    ids = torch.cat([ids, torch.full((len(texts), 1), EOS)], dim=1)  # an end token after each answer
+    got = decode(strip_whitespace(torch.where(ids == EOS, 0, ids)).numpy())
+    assert got == [t.strip() for t in texts.tolist()]
+
+
+def test_lr_scales_as_reference_width_over_width_and_cosine_ends_at_the_floor():
+    import functools
+    from types import SimpleNamespace
+
+    from src.models.arithmetic_module import ArithmeticLMModule
+
+    opt = functools.partial(torch.optim.AdamW, lr=3e-3)
+    module = ArithmeticLMModule(DecoderLM(len(VOCAB), width=64), opt, lr_width_ref=32)
+    assert module.configure_optimizers().param_groups[0]["lr"] == pytest.approx(1.5e-3)
+    module = ArithmeticLMModule(DecoderLM(len(VOCAB), width=16), opt, lr_schedule="cosine", warmup_steps=10)
+    module._trainer = SimpleNamespace(estimated_stepping_batches=110)
+    sched = module.configure_optimizers()["lr_scheduler"]["scheduler"]
+    lrs = []
+    for _ in range(110):
+        lrs.append(sched.get_last_lr()[0])
+        sched.optimizer.step()
+        sched.step()
+    assert lrs[0] == pytest.approx(3e-4) and max(lrs) == pytest.approx(3e-3)
+    assert lrs[-1] == pytest.approx(3e-4, rel=0.01)  # min_lr_ratio 0.1 at the last step
