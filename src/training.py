@@ -118,6 +118,14 @@ def _base_record(cfg: DictConfig, num_params: int | None) -> dict[str, Any]:
     }
 
 
+def _best_checkpoint(trainer: L.Trainer) -> Path | None:
+    """The checkpoint with the best monitored validation metric when the checkpoint callback monitors one
+    (callbacks=converge), else None (test the model as trained)."""
+    cb = trainer.checkpoint_callback
+    best = getattr(cb, "best_model_path", "") if cb is not None and getattr(cb, "monitor", None) else ""
+    return Path(best) if best and Path(best).is_file() else None
+
+
 def convergence_record(trainer: L.Trainer) -> dict[str, Any]:
     """How training ended, for the run record: optimizer steps and epochs taken, why it stopped
     (``early_stopping``: the validation loss stopped improving; ``max_epochs`` / ``max_steps``: the budget ran out
@@ -202,7 +210,9 @@ def _train_job(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         trainer.fit(model, datamodule=datamodule, ckpt_path=str(ckpt) if ckpt else None)
         metrics = {k: v for k, v in trainer.callback_metrics.items() if not k.startswith("train/")}
         if cfg.get("test", True):
-            for results in trainer.test(model, datamodule=datamodule, verbose=False):
+            best = _best_checkpoint(trainer)
+            record["tested_checkpoint"] = best.name if best else "last trained"
+            for results in trainer.test(model, datamodule=datamodule, ckpt_path=best, verbose=False):
                 metrics.update(results)
         record["metrics"] = {k: float(v) for k, v in sorted(metrics.items())}
         per_item = (

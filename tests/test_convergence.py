@@ -1,6 +1,7 @@
 """callbacks=converge: early stopping on the validation loss, and how the run record says why training ended."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -43,3 +44,28 @@ def test_converge_monitors_each_familys_validation_loss(tmp_path):
     for model, loss in (("lenet", "val/ce"), ("autoencoder", "val/sq_err"), ("transformer", "val/ce")):
         cfg = compose_train([f"model={model}", "callbacks=converge"], tmp_path)
         assert cfg.callbacks.early_stopping.monitor == loss
+
+
+def test_converge_tests_the_best_validation_checkpoint(tmp_path, tiny_mnist_dir):
+    """The test metrics are those of the checkpoint with the best val loss, recomputed here from that file."""
+    import lightning as L
+    from hydra.utils import instantiate
+
+    cfg = compose_train(
+        [*TINY, "trainer.max_epochs=3", "callbacks=converge", "callbacks.early_stopping.patience=50"],
+        tmp_path,
+        tiny_mnist_dir,
+    )
+    record = train(cfg)
+    ckpt_dir = tmp_path / "checkpoints"
+    best = ckpt_dir / record["tested_checkpoint"]
+    assert best.is_file() and best.name != "last.ckpt"
+    state = __import__("torch").load(ckpt_dir / "last.ckpt", weights_only=False)
+    scores = [v for k, v in state["callbacks"].items() if k.startswith("ModelCheckpoint")][0]
+    assert Path(scores["best_model_path"]).name == best.name
+    model = instantiate(cfg.model.module, _convert_="all")
+    trainer = L.Trainer(
+        accelerator="cpu", logger=False, enable_progress_bar=False, enable_model_summary=False
+    )
+    (again,) = trainer.test(model, datamodule=instantiate(cfg.data, _convert_="all"), ckpt_path=str(best))
+    assert record["metrics"]["test/ce"] == pytest.approx(again["test/ce"], rel=1e-6)

@@ -33,7 +33,8 @@ def test_finished_debug_run_is_not_reused_for_another_config(tmp_path, tiny_mnis
     mtime = (tmp_path / "metrics.json").stat().st_mtime_ns
     other = compose_train([*FAST, "experiment=lenet_mnist", "model.width=2"], tmp_path, tiny_mnist_dir)
     with pytest.raises(
-        JobConfigMismatchError, match=r"another config.*differs in callbacks\.early_stopping\._target_.*force=true"
+        JobConfigMismatchError,
+        match=r"another config.*differs in callbacks\.early_stopping\._target_.*force=true",
     ):
         train(other)
     assert (tmp_path / "metrics.json").stat().st_mtime_ns == mtime  # the old record is untouched
