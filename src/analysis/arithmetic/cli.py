@@ -58,8 +58,12 @@ def cmd_fig3(args: argparse.Namespace) -> int:
     from src.analysis.sweeps.claims import claim_table, claim_verdicts
     from src.analysis.sweeps.figures import sweep_figure
 
+    if args.intervals < 0:
+        raise InputError(f"--intervals {args.intervals}: the number of bootstrap replicates must be >= 0",
+                         fix="pass --intervals 200 (default), or 0 to skip the intervals")  # fmt: skip
     out = _out(args)
-    table = model_table(_items(args), subset=args.subset)
+    items = _items(args)
+    table = model_table(items, subset=args.subset)
     print(write_table(table, out / "arithmetic_table.csv"))
     by_l = table[table["metric"].str.contains("_l=")]
     for (family, task), part in by_l.groupby(["sweep", "task_name"]):
@@ -77,7 +81,34 @@ def cmd_fig3(args: argparse.Namespace) -> int:
         "Emergence scores per (task, metric, L) curve (improvement positive; paper Eq. 1):", claims[cols]
     )
     print_table("Prediction 'sharp metrics score higher than smooth ones' per task:", verdicts)
+    if args.intervals > 0:
+        _fig3_intervals(items, args, out)
     return 0
+
+
+def _fig3_intervals(items: pd.DataFrame, args: argparse.Namespace, out: Path) -> None:
+    from src.analysis.arithmetic.intervals import RULE, THRESHOLD, arith_intervals
+
+    scores, pairs = arith_intervals(items, subset=args.subset, n_boot=args.intervals, seed=args.seed,
+                                    max_len=args.max_len)  # fmt: skip
+    print(write_table(scores, out / "claims_intervals.csv"))
+    if not pairs.empty:
+        print(write_table(pairs, out / "claims_pairs.csv"))
+    print(RULE.format(thr=THRESHOLD))
+    cols = ["task", "metric", "sharpness", "n_sizes", "threshold_status", "null_threshold_95", "direction",
+            "emergence_score", "e_lo", "e_hi", "width", "width_lo", "width_hi", "width_below_grid", "emergent"]  # fmt: skip
+    print_table(
+        f"Eq. 1 and logistic width (decades of N) per (task, metric, L) curve, 95% intervals from "
+        f"{args.intervals} item resamples (improvement positive):",
+        scores[[c for c in cols if c in scores.columns]],
+    )
+    if not pairs.empty:
+        cols = ["task", "L", "sharp", "smooth", "verdict", "verdict_on", "diff_E", "diff_lo_E", "diff_hi_E",
+                "diff_width", "diff_lo_width", "diff_hi_width"]  # fmt: skip
+        print_table(
+            "Paired sharp vs smooth at the same L (same resampled items):",
+            pairs[[c for c in cols if c in pairs.columns]],
+        )
 
 
 def cmd_fig4(args: argparse.Namespace) -> int:
@@ -141,6 +172,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--subset", default="test", help="which items to score (default: test, the shared test set)"
     )
+    p.add_argument(
+        "--intervals", type=int, default=200, metavar="B",
+        help="item-bootstrap replicates for intervals and paired verdicts (claims_intervals.csv, "
+        "claims_pairs.csv); 0: off (default 200)",
+    )  # fmt: skip
+    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
 
     p = add_command(
         subparsers,
