@@ -32,7 +32,8 @@ RULE = (
     "  emergent: Eq. 1 threshold reachable at the curve's number of sizes N, and the lower end of E's interval "
     ">= {thr:g}\n"
     "  sharp vs smooth (same L): on the paired difference of the logistic width (smooth minus sharp, decades) where "
-    "both widths are identified, else on Eq. 1 (sharp minus smooth): 'sharp above smooth' when the interval lies "
+    "both widths are identified and resolved by the grid (smallest spacing <= width <= span of the sizes, decades), "
+    "else on Eq. 1 (sharp minus smooth): 'sharp above smooth' when the interval lies "
     "above 0, 'smooth above sharp' below, 'no difference' when it straddles 0; 'worsens: <which>' when a metric's "
     "last-minus-first interval lies below 0 (it gets worse with scale, so it counts as neither)."
 )
@@ -57,10 +58,15 @@ def _by_size(x_models: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.nda
     return sizes, cols @ onehot
 
 
-def _headline(pv: pd.DataFrame) -> pd.DataFrame:
-    on_width = pv["verdict_width"].isin(["sharp above smooth", "smooth above sharp", "no difference"]) | pv[
-        "verdict_width"
-    ].str.startswith("worsens")
+def _headline(pv: pd.DataFrame, resolved: dict[str, bool]) -> pd.DataFrame:
+    """The headline verdict: on the width where both widths are resolved by the grid and have an interval, else
+    on Eq. 1 (a worsening metric is named by either)."""
+    both = pv["sharp"].map(resolved).fillna(False) & pv["smooth"].map(resolved).fillna(False)
+    pv["widths_resolved"] = both.astype(bool)
+    on_width = pv["widths_resolved"] & (
+        pv["verdict_width"].isin(["sharp above smooth", "smooth above sharp", "no difference"])
+        | pv["verdict_width"].str.startswith("worsens")
+    )
     pv["verdict"] = np.where(on_width, pv["verdict_width"], pv["verdict_E"])
     pv["verdict_on"] = np.where(on_width, "logistic width", "Eq. 1")
     return pv
@@ -80,8 +86,8 @@ def arith_intervals(
 
     Scores: one row per (family, task, metric) with ``emergence_score`` (E), ``e_lo`` / ``e_hi``, the step share
     and its interval, ``width`` / ``width_lo`` / ``width_hi`` (decades of N, NaN where not identified),
-    ``width_below_grid`` (the fitted rise is narrower than the smallest spacing of the sizes in decades: not
-    resolved, an upper bound), ``threshold_status``, ``null_threshold_95``, ``direction`` and ``emergent``. Pairs: one row per (sharp, smooth)
+    ``width_resolved`` (the fitted width lies between the smallest spacing of the sizes and their span, in
+    decades: narrower is an upper bound, wider an extrapolation beyond the measured sizes), ``threshold_status``, ``null_threshold_95``, ``direction`` and ``emergent``. Pairs: one row per (sharp, smooth)
     at the same L with the paired differences of E and of the width, their verdicts and the headline ``verdict``.
     """
     from src.analysis.arithmetic.scoring import SCORES
@@ -104,7 +110,7 @@ def arith_intervals(
         counts = item_counts(len(common), n_boot, rng)  # [B, items], shared by every model and metric: paired
         x_models = models.to_numpy(float)
         seeds_min = int(np.bincount(np.unique(x_models, return_inverse=True)[1]).min())
-        summaries, info = {}, {}
+        summaries, info, resolved = {}, {}, {}
         for col in metrics:
             mat = g.pivot(index="model", columns="item", values=col).reindex(
                 index=models.index, columns=common
@@ -134,11 +140,13 @@ def arith_intervals(
             for a, b in (("E_lo", "e_lo"), ("E_hi", "e_hi")):
                 if a in row:
                     row[b] = row.pop(a)
-            # a rise narrower than the grid is not resolved: any width below the spacing fits as well (an upper bound)
-            row["grid_spacing"] = float(np.diff(np.log10(x)).min()) if x.size > 1 else np.nan
-            row["width_below_grid"] = bool(
-                np.isfinite(row.get("width", np.nan)) and row["width"] < row["grid_spacing"]
-            )
+            # the width is resolved only between the grid's smallest spacing and its span (decades): a narrower rise
+            # fits as well with any width below the spacing (an upper bound); a wider one is an extrapolation
+            lx = np.log10(x)
+            row["grid_spacing"], row["grid_span"] = float(np.diff(lx).min()), float(lx[-1] - lx[0])
+            w = row.get("width", np.nan)
+            row["width_resolved"] = bool(np.isfinite(w) and row["grid_spacing"] <= w <= row["grid_span"])
+            resolved[key] = row["width_resolved"]
             row["start"], row["end"] = float(y[0]), float(y[-1])
             rows.append(row)
         pairs = []
@@ -148,7 +156,7 @@ def arith_intervals(
             smooth = [k for k in at_l if info[k].sharpness == "smooth"]
             pairs += [(a, b) for a in sharp for b in smooth]
         if pairs:
-            pv = _headline(paired_verdicts(summaries, pairs, level))
+            pv = _headline(paired_verdicts(summaries, pairs, level), resolved)
             pv.insert(0, "L", [int(a.split("_l=")[1]) for a in pv["sharp"]])
             pair_rows.append(pv.assign(family=family, task=task))
     scores = pd.DataFrame(rows)

@@ -51,6 +51,9 @@ def test_intervals_match_a_brute_force_bootstrap_loop(sim_items):
     assert (scores["e_lo"] <= scores["emergence_score"] + 1e-9).all()
     assert (scores["emergence_score"] <= scores["e_hi"] + 1e-9).all()
     assert scores["width"].notna().any()
+    lx = np.log10(SIZES)
+    ok = scores["width"].between(np.diff(lx).min(), lx[-1] - lx[0])
+    assert (scores["width_resolved"] == ok).all() and scores["width_resolved"].any()
     # pairs at the same L only, sharp (not at its identity parameter) against smooth
     assert set(pairs["L"]) == {2, 3}  # at L = 1 both sharp metrics are at their identity parameter
     assert not (pairs["sharp"] == "test/exact_match_l=1").any()
@@ -104,3 +107,16 @@ def test_cli_writes_interval_tables_and_zero_turns_them_off(tmp_path, capsys):
     assert main(["arith-fig3", str(tmp_path / "s"), "--out", str(tmp_path / "o"), "--intervals", "0"]) == 0
     assert not (tmp_path / "o" / "claims_intervals.csv").exists()
     assert (tmp_path / "o" / "claims.csv").is_file()
+
+
+def test_headline_verdict_uses_the_width_only_where_the_grid_resolves_both():
+    from src.analysis.arithmetic.intervals import _headline
+
+    pv = pd.DataFrame({
+        "sharp": ["a", "a", "c"], "smooth": ["b", "d", "b"],
+        "verdict_width": ["sharp above smooth", "smooth above sharp", "worsens: sharp"],
+        "verdict_E": ["no difference", "no difference", "worsens: sharp"],
+    })  # fmt: skip
+    out = _headline(pv, {"a": True, "b": True, "c": True, "d": False})
+    assert list(out["verdict_on"]) == ["logistic width", "Eq. 1", "logistic width"]
+    assert list(out["verdict"]) == ["sharp above smooth", "no difference", "worsens: sharp"]
