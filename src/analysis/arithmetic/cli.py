@@ -96,7 +96,7 @@ def _fig3_intervals(items: pd.DataFrame, args: argparse.Namespace, out: Path) ->
         print(write_table(pairs, out / "claims_pairs.csv"))
     print(RULE.format(thr=THRESHOLD))
     cols = ["task", "metric", "sharpness", "n_sizes", "threshold_status", "null_threshold_95", "direction",
-            "emergence_score", "e_lo", "e_hi", "width", "width_lo", "width_hi", "width_resolved", "emergent"]  # fmt: skip
+            "emergence_score", "e_lo", "e_hi", "width", "width_lo", "width_hi", "width_identified_share", "width_resolved", "emergent"]  # fmt: skip
     print_table(
         f"Eq. 1 and logistic width (decades of N) per (task, metric, L) curve, 95% intervals from "
         f"{args.intervals} item resamples (improvement positive):",
