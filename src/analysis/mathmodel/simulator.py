@@ -95,10 +95,17 @@ def rouge_lsum(
     preds: np.ndarray, targets: np.ndarray, tokens_per_word: int = 1, words_per_sentence: int = 8
 ) -> float:
     """Mean ROUGE-L-Sum F-measure over items (summary-level union LCS over sentences, Lin 2004 Sec. 3.2)."""
+    return float(np.mean(rouge_lsum_items(preds, targets, tokens_per_word, words_per_sentence)))
+
+
+def rouge_lsum_items(
+    preds: np.ndarray, targets: np.ndarray, tokens_per_word: int = 1, words_per_sentence: int = 8
+) -> np.ndarray:
+    """Per-item ROUGE-L-Sum F-measures (their mean is :func:`rouge_lsum`)."""
     score = _rouge_lsum_fn()
     p_items = _words(preds, tokens_per_word, words_per_sentence)
     t_items = _words(targets, tokens_per_word, words_per_sentence)
-    return float(np.mean([float(score(p, t)["fmeasure"]) for p, t in zip(p_items, t_items, strict=True)]))
+    return np.array([float(score(p, t)["fmeasure"]) for p, t in zip(p_items, t_items, strict=True)])
 
 
 def token_edit_distances(preds: np.ndarray, targets: np.ndarray) -> np.ndarray:
@@ -155,10 +162,12 @@ def simulate_rouge(
     vocab_size: int = 50,
     seed: int = 0,
     progress: bool = True,
+    items: dict | None = None,
 ) -> pd.DataFrame:
     """ROUGE-L-Sum (and exact match) of sampled texts of ``n_words`` words for each (eps, tokens_per_word).
 
     Columns: ``eps, tokens_per_word, n_items, rouge_lsum, exact_match, word_correct = (1-eps)^tokens_per_word``.
+    ``items``: a dict to fill with the per-item ROUGE-L-Sum arrays by (eps, tokens_per_word).
     """
     rng = np.random.default_rng(seed)
     grid = [(float(e), int(w)) for e in eps_values for w in tokens_per_word]
@@ -166,12 +175,15 @@ def simulate_rouge(
     for eps, w in tqdm(grid, desc="simulate ROUGE-L-Sum", disable=not progress):
         t = sample_targets(n_items, n_words * w, vocab_size, rng)
         p = corrupt(t, eps, vocab_size, rng)
+        r_i = rouge_lsum_items(p, t, w, words_per_sentence)
+        if items is not None:
+            items[(eps, w)] = r_i
         rows.append(
             (
                 eps,
                 w,
                 n_items,
-                rouge_lsum(p, t, w, words_per_sentence),
+                float(np.mean(r_i)),
                 exact_match(p, t, vocab_size),
                 (1 - eps) ** w,
             )
@@ -190,3 +202,24 @@ def measured_exact_match(
     """
     t = sample_targets(n_items, length, vocab_size, rng)
     return exact_match(corrupt(t, eps, vocab_size, rng), t, vocab_size)
+
+
+def simulate_choices(
+    q: Iterable[float], n_choices: int, n_items: int, concentration: float, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-item multiple choice grade and Brier score ``[n_sizes, n_items]`` of simulated choice distributions.
+
+    At each size the model puts mass ``q`` on the right choice and shares the rest evenly
+    (:func:`src.analysis.mathmodel.model.choice_distribution`); each item's distribution is a Dirichlet draw
+    around it with total ``concentration`` (larger: items closer to the model's distribution, the grade curve
+    closer to the analytic step). Both metrics score the *same* drawn distributions, so they pair.
+    """
+    from src.analysis.mathmodel import model as mm
+
+    if concentration <= 0:
+        raise ValueError(f"the Dirichlet concentration must be > 0, got {concentration}")
+    rng = np.random.default_rng(seed)
+    mean = mm.choice_distribution(np.asarray(list(q), dtype=float), n_choices)  # [S, K]
+    g = rng.gamma(concentration * np.broadcast_to(mean[:, None, :], (mean.shape[0], n_items, n_choices)))
+    probs = g / g.sum(axis=-1, keepdims=True)
+    return mm.multiple_choice_grade(probs), mm.brier_score(probs)

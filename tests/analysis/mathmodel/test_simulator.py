@@ -113,3 +113,62 @@ def test_per_item_outcomes_reproduce_the_metrics_and_give_intervals():
     pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-6)  # same draws, same metric values
     ci = length_intervals(cfg, b, items, n_boot=100, seed=0)
     assert set(ci["curve"]) == {"L=1", "L=4"} and (ci["E_lo"] <= ci["E_hi"]).all()
+
+
+def _brute_force_E(per_size: list[np.ndarray], n_boot: int, rng: np.random.Generator) -> np.ndarray:
+    """Eq. 1 of each bootstrap replicate, one replicate and one item at a time (same draws as item_counts)."""
+    from src.analysis.core.emergence import emergence_score
+
+    idx = [rng.integers(0, v.size, size=(n_boot, v.size)) for v in per_size]
+    out = []
+    for b in range(n_boot):
+        curve = [sum(float(v[i]) for i in ix[b]) / v.size for v, ix in zip(per_size, idx, strict=True)]
+        out.append(emergence_score(np.arange(len(curve)), curve))
+    return np.array(out)
+
+
+def test_choice_and_rouge_intervals_match_a_brute_force_loop():
+    from src.analysis.mathmodel.cli import choice_intervals, rouge_intervals
+    from src.analysis.mathmodel.figures import ModelConfig
+
+    cfg = ModelConfig(n_grid=6)
+    q = np.linspace(0.15, 0.9, 6)
+    mcg, brier = sim.simulate_choices(q, cfg.n_choices, n_items=30, concentration=20.0, seed=1)
+    assert mcg.shape == brier.shape == (6, 30) and set(np.unique(mcg)) <= {0.0, 1.0}
+    assert (brier >= 0).all() and (brier <= 2).all()
+    n_boot, seed = 7, 4
+    got = choice_intervals(cfg, mcg, brier, n_boot, seed).set_index("metric")
+    # brute force: the same draws, paired (both metrics on the same resampled items), Brier negated
+    rng = np.random.default_rng(seed)
+    idx = [rng.integers(0, 30, size=(n_boot, 30)) for _ in range(6)]
+    from src.analysis.core.emergence import emergence_score
+
+    e = {"g": [], "b": []}
+    for b in range(n_boot):
+        g_curve = [np.mean([mcg[j, i] for i in idx[j][b]]) for j in range(6)]
+        b_curve = [-np.mean([brier[j, i] for i in idx[j][b]]) for j in range(6)]
+        e["g"].append(emergence_score(q, g_curve))
+        e["b"].append(emergence_score(q, b_curve))
+    g, br = np.array(e["g"]), np.array(e["b"])
+    for metric, reps in (("multiple choice grade (sharp)", g), ("Brier score (smooth)", br)):
+        assert got.loc[metric, "E_lo"] == pytest.approx(np.percentile(reps, 2.5))
+        assert got.loc[metric, "E_hi"] == pytest.approx(np.percentile(reps, 97.5))
+    diff = g - br
+    assert got["sharp_minus_smooth_E_lo"].iloc[0] == pytest.approx(np.percentile(diff, 2.5))
+    assert got["sharp_minus_smooth_E_hi"].iloc[0] == pytest.approx(np.percentile(diff, 97.5))
+    # a Brier curve that gets worse with scale is reported as such, not as smooth-vs-sharp
+    worse = choice_intervals(cfg, mcg, brier[::-1], n_boot, seed)  # Brier rising with scale
+    assert worse["verdict_E"].iloc[0].startswith("worsens")
+
+    items: dict = {}
+    rouge = sim.simulate_rouge([0.0, 0.3, 0.2, 0.1, 0.05], (1, 2), n_words=8, n_items=12, seed=2,
+                               progress=False, items=items)  # fmt: skip
+    for (eps, w), v in items.items():  # per-item scores average to the reported metric
+        row = rouge[(rouge["eps"] == eps) & (rouge["tokens_per_word"] == w)]
+        assert v.shape == (12,) and v.mean() == pytest.approx(float(row["rouge_lsum"].iloc[0]))
+    ri = rouge_intervals(cfg, rouge, items, n_boot, seed).set_index("curve")
+    rng = np.random.default_rng(seed)
+    for w in (1, 2):  # sizes ascending = eps descending, eps = 0 dropped
+        reps = _brute_force_E([items[(e, w)] for e in (0.3, 0.2, 0.1, 0.05)], n_boot, rng)
+        assert ri.loc[f"{w} tokens/word", "E_lo"] == pytest.approx(np.percentile(reps, 2.5))
+        assert ri.loc[f"{w} tokens/word", "E_hi"] == pytest.approx(np.percentile(reps, 97.5))
