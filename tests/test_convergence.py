@@ -7,16 +7,9 @@ import pytest
 
 from src.training import train
 from tests.helpers.configs import compose_train
+from tests.test_train import FAST
 
-TINY = [
-    "trainer.limit_train_batches=4",
-    "trainer.limit_val_batches=1",
-    "data.batch_size=32",
-    "data.val_size=100",
-    "data.download=false",
-    "model.width=2",
-    "logger=none",
-]
+TINY = [o for o in FAST if not o.startswith("trainer.max_epochs=")]  # each test sets its own budget
 
 
 @pytest.mark.parametrize(
