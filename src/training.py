@@ -209,6 +209,10 @@ def _train_job(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     try:
         trainer.fit(model, datamodule=datamodule, ckpt_path=str(ckpt) if ckpt else None)
         metrics = {k: v for k, v in trainer.callback_metrics.items() if not k.startswith("train/")}
+        # how training ended, read before testing: testing a checkpoint restores the callbacks' state from it
+        record["epochs"] = trainer.current_epoch
+        record["global_step"] = trainer.global_step
+        record["convergence"] = convergence_record(trainer)
         if cfg.get("test", True):
             best = _best_checkpoint(trainer)
             record["tested_checkpoint"] = best.name if best else "last trained"
@@ -224,9 +228,6 @@ def _train_job(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
             outputs = model.per_sample_outputs(datamodule)
         test_set = getattr(datamodule, "test_set", None)
         record["n_test"] = len(test_set) if test_set is not None else None
-        record["epochs"] = trainer.current_epoch
-        record["global_step"] = trainer.global_step
-        record["convergence"] = convergence_record(trainer)
         record["wall_time_s"] = round(time.time() - start, 3)
         record["status"] = "finished"
         if trainer.is_global_zero:

@@ -62,3 +62,19 @@ def test_converge_tests_the_best_validation_checkpoint(tmp_path, tiny_mnist_dir)
     )
     (again,) = trainer.test(model, datamodule=instantiate(cfg.data, _convert_="all"), ckpt_path=str(best))
     assert record["metrics"]["test/ce"] == pytest.approx(again["test/ce"], rel=1e-6)
+
+
+def test_record_says_how_training_ended_even_when_an_earlier_checkpoint_is_tested(tmp_path, tiny_mnist_dir):
+    """lr=0: the validation loss never improves, so the best checkpoint is the first epoch's and early stopping
+    ends the run; testing that checkpoint restores its callback states, which must not rewrite the record."""
+    cfg = compose_train(
+        [*TINY, "trainer.max_epochs=5", "callbacks=converge", "callbacks.early_stopping.patience=1",
+         "model.module.optimizer.lr=0.0"],
+        tmp_path,
+        tiny_mnist_dir,
+    )  # fmt: skip
+    record = train(cfg)
+    assert record["tested_checkpoint"].startswith("epoch=000-")
+    conv = record["convergence"]
+    assert conv["stopped_reason"] == "early_stopping" and conv["converged"] is True
+    assert conv["epochs"] == record["epochs"] == 2 and conv["epochs_since_best"] == 1
