@@ -180,3 +180,26 @@ def test_where_keys_keep_the_job_identity(tmp_path, tiny_mnist_dir):
         cfg.trainer.enable_progress_bar = True
         cfg.paths.data_dir = str(tiny_mnist_dir) + "/"
     assert train(cfg)["status"] == "finished"
+
+
+def test_resume_prefers_last_ckpt_of_the_same_save_and_a_newer_epoch_checkpoint_otherwise(tmp_path):
+    """Lightning writes the epoch checkpoint and last.ckpt of one save moments apart, in either order (the kill -9
+    and requeue tests resumed from the epoch file when it happened to be written last)."""
+    import os
+
+    import torch
+
+    from src.results.jobs import SAME_SAVE_S, resume_checkpoint
+
+    ckpts = tmp_path / "checkpoints"
+    ckpts.mkdir()
+    last, epoch = ckpts / "last.ckpt", ckpts / "epoch=009-step=30.ckpt"
+    for p in (last, epoch):
+        torch.save({"global_step": 30}, p)
+    t = last.stat().st_mtime
+    os.utime(epoch, (t + 0.01, t + 0.01))  # the same save, the epoch file a moment later
+    assert resume_checkpoint(tmp_path) == last
+    os.utime(
+        epoch, (t + 10 * SAME_SAVE_S, t + 10 * SAME_SAVE_S)
+    )  # last.ckpt is stale (killed between the two)
+    assert resume_checkpoint(tmp_path) == epoch

@@ -224,17 +224,25 @@ def checkpoint_problem(path: Path) -> str | None:
     return f"entry {bad} fails its CRC check" if bad is not None else None
 
 
+SAME_SAVE_S = 5.0  # seconds: checkpoints of one save
+
+
 def resume_checkpoint(run_dir: str | os.PathLike) -> Path | None:
-    """The newest readable checkpoint under ``<run_dir>/checkpoints`` (``last.ckpt`` before others of the same
-    time). Each unreadable one is logged and printed with its path; None (start fresh) when none is readable."""
+    """The newest readable checkpoint under ``<run_dir>/checkpoints``. ``last.ckpt`` counts as newest unless another
+    checkpoint was written more than ``SAME_SAVE_S`` after it: Lightning writes the epoch checkpoint and ``last.ckpt``
+    of one save moments apart, in either order. Each unreadable one is logged and printed with its path; None (start
+    fresh) when none is readable."""
     ckpt_dir = Path(run_dir) / CHECKPOINT_DIR
     if not ckpt_dir.is_dir():
         return None
-    candidates = sorted(
-        (p for p in ckpt_dir.glob("*.ckpt") if p.is_file()),
-        key=lambda p: (p.stat().st_mtime_ns, p.name == LAST_CKPT),
-        reverse=True,
-    )
+    files = [p for p in ckpt_dir.glob("*.ckpt") if p.is_file()]
+    newest = max((p.stat().st_mtime for p in files), default=0.0)
+
+    def order(p: Path) -> tuple[bool, float]:
+        mtime = p.stat().st_mtime
+        return (p.name == LAST_CKPT and newest - mtime <= SAME_SAVE_S, mtime)
+
+    candidates = sorted(files, key=order, reverse=True)
     for path in candidates:
         problem = checkpoint_problem(path)
         if problem is None:
