@@ -8,7 +8,9 @@ globs) are put in force by ``python -m src.analysis`` around the command (:func:
 from __future__ import annotations
 
 import argparse
+import os
 import warnings
+from collections.abc import Callable, Iterable
 from fnmatch import fnmatchcase
 from pathlib import Path
 
@@ -18,6 +20,35 @@ from src.analysis.core import evidence
 from src.analysis.core.ingest import IngestSpec, ingest_table, parse_mapping
 from src.analysis.core.metrics import Declaration, declarations_from_flags, load_declarations
 from src.results.errors import InputError
+
+
+def expand_inputs(
+    paths: Iterable[str | os.PathLike] | str | os.PathLike,
+    find: Callable[[Path], list[Path]],
+    *,
+    none_in_folder: str | None,
+    fix_folder: str,
+    fix_missing: str,
+) -> list[Path]:
+    """Files given directly, plus ``find(folder)`` for each folder given (the readers' one way to take inputs).
+
+    A path that does not exist is an :class:`InputError` (``fix_missing``); so is a folder where ``find`` finds
+    nothing (``holds no <none_in_folder>``, ``fix_folder``), unless ``none_in_folder`` is None.
+    """
+    if isinstance(paths, str | os.PathLike):
+        paths = [paths]
+    files: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found = find(p)
+            if not found and none_in_folder is not None:
+                raise InputError(f"holds no {none_in_folder}", path=p, fix=fix_folder)
+            files.extend(found)
+        elif p.is_file():
+            files.append(p)
+        else:
+            raise InputError("does not exist", path=p, fix=fix_missing)
+    return files
 
 
 def add_ingest_args(p: argparse.ArgumentParser) -> None:

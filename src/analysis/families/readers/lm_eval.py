@@ -46,6 +46,7 @@ import numpy as np
 import pandas as pd
 
 from src.analysis.core.evidence import normalize
+from src.analysis.core.inputs import expand_inputs
 from src.results.errors import InputError, raise_at_first
 
 _SIZE = re.compile(r"(?:^|(?<=[-_]))(\d+(?:\.\d+)?)([kmbt])(\d*)(?=[-_]|$)", re.IGNORECASE)
@@ -153,22 +154,13 @@ def _number(value) -> float | None:
 
 # ------------------------------------------------------------------------------------------------------ results
 def _result_files(paths) -> list[Path]:
-    if isinstance(paths, str | os.PathLike):
-        paths = [paths]
-    files: list[Path] = []
-    for p in map(Path, paths):
-        if p.is_dir():
-            found = [f for f in sorted(p.rglob("*.json")) if _RESULTS.search(f.name) or _has_results(f)]
-            if not found:
-                raise InputError(
-                    "holds no lm-eval results JSON", path=p, fix="point at the harness's --output_path folder"
-                )
-            files.extend(found)
-        elif p.is_file():
-            files.append(p)
-        else:
-            raise InputError("does not exist", path=p, fix="give lm-eval results JSON files or their folder")
-    return files
+    return expand_inputs(
+        paths,
+        lambda d: [f for f in sorted(d.rglob("*.json")) if _RESULTS.search(f.name) or _has_results(f)],
+        none_in_folder="lm-eval results JSON",
+        fix_folder="point at the harness's --output_path folder",
+        fix_missing="give lm-eval results JSON files or their folder",
+    )
 
 
 def _has_results(path: Path) -> bool:
@@ -348,26 +340,13 @@ def _target_index(sample: dict, n_options: int, path: Path, line: int) -> int:
 
 
 def _sample_files(paths) -> list[Path]:
-    if isinstance(paths, str | os.PathLike):
-        paths = [paths]
-    files: list[Path] = []
-    for p in map(Path, paths):
-        if p.is_dir():
-            found = sorted(p.rglob("samples_*.jsonl"))
-            if not found:
-                raise InputError(
-                    "holds no samples_<task>_<date>.jsonl",
-                    path=p,
-                    fix="run lm_eval with --log_samples --output_path <folder>",
-                )
-            files.extend(found)
-        elif p.is_file():
-            files.append(p)
-        else:
-            raise InputError(
-                "does not exist", path=p, fix="give samples_<task>_*.jsonl files or their folder"
-            )
-    return files
+    return expand_inputs(
+        paths,
+        lambda d: sorted(d.rglob("samples_*.jsonl")),
+        none_in_folder="samples_<task>_<date>.jsonl",
+        fix_folder="run lm_eval with --log_samples --output_path <folder>",
+        fix_missing="give samples_<task>_*.jsonl files or their folder",
+    )
 
 
 def _results_beside(path: Path) -> dict:

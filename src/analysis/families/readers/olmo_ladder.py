@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from src.analysis.core.evidence import normalize
+from src.analysis.core.inputs import expand_inputs
 from src.results.errors import LINE, InputError, raise_at_first, raise_at_first_cell
 
 FAMILY = "OLMo-ladder"
@@ -243,23 +244,13 @@ def _read_one(path: Path, size_map: Mapping[str, float]) -> pd.DataFrame:
 
 
 def _expand(paths: Iterable[str | os.PathLike] | str | os.PathLike) -> list[Path]:
-    if isinstance(paths, str | os.PathLike):
-        paths = [paths]
-    files: list[Path] = []
-    for p in map(Path, paths):
-        if p.is_dir():
-            found = sorted(p.glob("*.csv"))
-            if not found:
-                raise InputError(
-                    "holds no *.csv file", path=p, fix="point at the ladder-runs folder or its CSVs"
-                )
-            files.extend(found)
-        elif p.is_file():
-            files.append(p)
-        else:
-            raise InputError(
-                "does not exist", path=p, fix="give existing OLMo-ladder CSV files or their folder"
-            )
+    files = expand_inputs(
+        paths,
+        lambda d: sorted(d.glob("*.csv")),
+        none_in_folder="*.csv file",
+        fix_folder="point at the ladder-runs folder or its CSVs",
+        fix_missing="give existing OLMo-ladder CSV files or their folder",
+    )
     if not files:
         raise InputError("no OLMo-ladder CSV given", fix="pass one or more files or a folder")
     return files

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from src.analysis.core.evidence import normalize
+from src.analysis.core.inputs import expand_inputs
 from src.analysis.families.readers.lm_eval import family_from_name, size_from_name
 from src.results.errors import LINE, InputError, raise_at_first
 
@@ -30,16 +30,13 @@ def read_operand_table(
     size_map: Mapping[str, float] | None = None,
     tokens_per_step: float | None = None,
 ) -> pd.DataFrame:
-    if isinstance(paths, str | os.PathLike):
-        paths = [paths]
-    files: list[Path] = []
-    for p in map(Path, paths):
-        if p.is_dir():
-            files += sorted(p.rglob("*.csv"))
-        elif p.is_file():
-            files.append(p)
-        else:
-            raise InputError("does not exist", path=p, fix="give per-operand CSV files or their folder")
+    files = expand_inputs(
+        paths,
+        lambda d: sorted(d.rglob("*.csv")),
+        none_in_folder=None,  # checked over all inputs below
+        fix_folder="",
+        fix_missing="give per-operand CSV files or their folder",
+    )
     if not files:
         raise InputError("no CSV found", path=str(paths), fix="give per-operand CSV files or their folder")
     size_map = dict(size_map or {})
