@@ -166,7 +166,9 @@ def premise_figure(table: pd.DataFrame, split: str = "test"):
     curves = _premise_curves(table, split)
     pts = table[table["metric"].isin(fits["metric"])]
     n_col = max(1, len(fits))
-    fig, axes = plt.subplots(2, n_col, figsize=(4.2 * n_col, 5.6), squeeze=False, height_ratios=[2.2, 1])
+    fig, axes = plt.subplots(
+        2, n_col, figsize=(max(4.2 * n_col, 7.0), 5.6), squeeze=False, height_ratios=[2.2, 1]
+    )
     for j, f in enumerate(fits.itertuples(index=False)):
         top, bottom = axes[0, j], axes[1, j]
         quantity = f.metric.split("/", 1)[1]
