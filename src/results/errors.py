@@ -76,3 +76,16 @@ def raise_at_first_cell(
     if bad.any():
         r, c = (int(x[0]) for x in np.nonzero(bad))
         raise InputError(what(r, c), path=path, where=where(r), fix=fix)
+
+
+def require_columns(
+    columns, need, *, path: str | os.PathLike | None = None, fix: str | Callable[[list[str]], str]
+) -> None:
+    """Raise :class:`InputError` ``lacks column(s) [...] (has [...])`` when any of ``need`` is not in
+    ``columns``; ``fix`` may be a function of the missing names. The one form of every table's column check."""
+    have = [str(c) for c in columns]
+    missing = [c for c in need if c not in have]
+    if missing:
+        raise InputError(
+            f"lacks column(s) {missing} (has {have})", path=path, fix=fix(missing) if callable(fix) else fix
+        )

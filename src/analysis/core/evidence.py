@@ -32,7 +32,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from src.results.errors import ROW, InputError, raise_at_first
+from src.results.errors import ROW, InputError, raise_at_first, require_columns
 
 REQUIRED = ["family", "model", "scale", "task", "metric", "value"]
 OPTIONAL = ["replicate", "checkpoint", "step", "tokens", "compute", "n_items", "stderr", "source"]
@@ -46,13 +46,12 @@ ITEM_KEY = ["family", "model", "task", "item", "replicate", "checkpoint"]
 def normalize(df: pd.DataFrame, source: str = "evidence table") -> pd.DataFrame:
     """Check and normalise an evidence table: required columns present, optional ones added (empty / NaN),
     types coerced, no duplicate key, scale positive. Errors name ``source`` and the offending row."""
-    missing = [c for c in REQUIRED if c not in df.columns]
-    if missing:
-        raise InputError(
-            f"lacks column(s) {missing} (has {list(df.columns)})",
-            path=source,
-            fix="map your columns onto family, model, scale, task, metric, value (docs/design.md)",
-        )
+    require_columns(
+        df.columns,
+        REQUIRED,
+        path=source,
+        fix="map your columns onto family, model, scale, task, metric, value (docs/design.md)",
+    )
     out = df.copy()
     for col in OPTIONAL:
         if col not in out.columns:

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from src.analysis.core import evidence
-from src.results.errors import ROW, InputError, raise_at_first
+from src.results.errors import ROW, InputError, raise_at_first, require_columns
 
 TABLE_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq", ".json", ".jsonl", ".ndjson")
 ALIASES = {
@@ -292,16 +292,12 @@ def ingest_table(path: str | os.PathLike, spec: IngestSpec | None = None) -> pd.
         df["task"] = parts.agg("/".join, axis=1)
     if spec.size_map is not None:
         df = _apply_size_map(df, spec, path)
-    missing = [c for c in evidence.REQUIRED if c not in df.columns]
-    if missing:
-        hints = {"scale": "--column scale=YOURS or --size-map FILE", "metric": "--wide GLOB (metric columns)",
-                 "value": "--column value=YOURS or --wide GLOB", "task": "--column task=YOURS or --task-columns A,B",
-                 "family": "--column family=YOURS or --set family=NAME", "model": "--column model=YOURS"}  # fmt: skip
-        raise InputError(
-            f"lacks column(s) {missing} (has {list(df.columns)})",
-            path=path,
-            fix="; ".join(f"{c}: {hints[c]}" for c in missing),
-        )
+    hints = {"scale": "--column scale=YOURS or --size-map FILE", "metric": "--wide GLOB (metric columns)",
+             "value": "--column value=YOURS or --wide GLOB", "task": "--column task=YOURS or --task-columns A,B",
+             "family": "--column family=YOURS or --set family=NAME", "model": "--column model=YOURS"}  # fmt: skip
+    require_columns(
+        df.columns, evidence.REQUIRED, path=path, fix=lambda miss: "; ".join(f"{c}: {hints[c]}" for c in miss)
+    )
     value = pd.to_numeric(df["value"], errors="coerce")
     bad = value.isna() & df["value"].notna() & (df["value"].astype(str).str.strip() != "")
     raise_at_first(

@@ -18,7 +18,7 @@ import pandas as pd
 from src.analysis.core.evidence import normalize
 from src.analysis.core.inputs import expand_inputs
 from src.analysis.families.readers.lm_eval import family_from_name, size_from_name
-from src.results.errors import LINE, InputError, raise_at_first
+from src.results.errors import LINE, InputError, raise_at_first, require_columns
 
 _TASK = r"^(?P<prefix>.*?)_?(?P<op>addition|subtraction|multiplication|division)_(?P<operand>\d+)$"
 NEED = ["model", "checkpoint", "task", "fewshot", "acc"]
@@ -48,13 +48,7 @@ def read_operand_table(
             raise InputError(
                 "is empty", path=f, fix="give model,checkpoint,task,fewshot,acc[,acc_stderr]"
             ) from None
-        missing = [c for c in NEED if c not in df.columns]
-        if missing:
-            raise InputError(
-                f"lacks column(s) {missing} (has {list(df.columns)})",
-                path=f,
-                fix="give model,checkpoint,task,fewshot,acc[,acc_stderr]",
-            )
+        require_columns(df.columns, NEED, path=f, fix="give model,checkpoint,task,fewshot,acc[,acc_stderr]")
         m = df["task"].astype(str).str.extract(_TASK)
         bad = m["op"].isna()
         raise_at_first(

@@ -26,7 +26,8 @@ import numpy as np
 import pandas as pd
 
 from src.analysis.core.evidence import normalize
-from src.results.errors import InputError, raise_at_first
+from src.analysis.core.ingest import read_any
+from src.results.errors import InputError, raise_at_first, require_columns
 
 
 def pass_at_k(n, c, k: int) -> np.ndarray:
@@ -66,33 +67,15 @@ def read_repeated_sampling(
     and its mean over problems per (family, model, task) (evidence, ``metric = pass@k``, ``n_items`` = problems,
     ``stderr`` = SD over problems / sqrt(problems))."""
     path = Path(path)
-    if not path.is_file():
-        raise InputError("does not exist", path=path, fix="give a CSV, Parquet or JSON-lines table of counts")
-    try:
-        if path.suffix == ".parquet":
-            df = pd.read_parquet(path)
-        elif path.suffix in (".jsonl", ".json"):
-            df = pd.read_json(path, lines=path.suffix == ".jsonl")
-        else:
-            df = pd.read_csv(path)
-    except pd.errors.EmptyDataError:
-        raise InputError(
-            "is empty", path=path, fix="give a header row and one row per (model, problem)"
-        ) from None
-    except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as err:
-        raise InputError(
-            f"cannot be read ({str(err).splitlines()[0]})", path=path, fix="give CSV/Parquet/JSONL"
-        ) from None
+    df = read_any(path)  # the one table reader: CSV/TSV/Parquet/JSON/JSONL, every failure one line
     rename = {theirs: ours for ours, theirs in (columns or {}).items()}
     df = df.rename(columns=rename)
-    need = ["model", "problem", "n", "c"]
-    missing = [c for c in need if c not in df.columns]
-    if missing:
-        raise InputError(
-            f"lacks column(s) {missing} (has {list(df.columns)})",
-            path=path,
-            fix="name them model, problem, n, c or map yours (--column c=num_correct)",
-        )
+    require_columns(
+        df.columns,
+        ["model", "problem", "n", "c"],
+        path=path,
+        fix="name them model, problem, n, c or map yours (--column c=num_correct)",
+    )
     line = lambda i: f"line {i + 2}" if path.suffix == ".csv" else f"row {i + 1}"  # noqa: E731
     counts = df[["n", "c"]].apply(pd.to_numeric, errors="coerce")
     bad = counts.isna().any(axis=1) | (counts != counts.round()).any(axis=1) | (counts < 0).any(axis=1)
