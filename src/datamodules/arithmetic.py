@@ -4,7 +4,13 @@
 2000 items of the task (``<data_dir>/llm/gpt3_arithmetic_problems/<task>.jsonl.gz``); training, validation and
 "extra" items (more test items for the resolution analysis, paper Fig. 4) are freshly generated with the same
 operand distribution (each operand uniform on 0 .. 10^digits - 1) and never contain a test pair; extra and
-validation pairs are also kept out of training.
+validation pairs are also kept out of training (and, with ``exclude_swapped``, their swapped pairs ``(b, a)`` too).
+
+Wider training problems (``train_digits`` > the task's digits): a task with few distinct problems (2-digit
+multiplication has 10^4 ordered pairs, 6000 left for training) is memorised before it is learnt. With
+``train_digits=3`` a share ``1 - task_share`` of the training problems has operands of up to 3 digits (each
+operand's digit count uniform on 1 .. 3, then its value uniform among the numbers of that many digits), the rest
+are the task's own pairs; every sequence is laid out for the wider operands (``"095*045="``), test items included.
 
 Tokens are characters: PAD (0), EOS (1), then the characters of the templates and the digits. Every sequence is
 ``[PAD.. prompt][answer][EOS][PAD..]`` with the prompt left-padded to a fixed length, so all answers start at the
@@ -255,9 +261,26 @@ class ArithmeticDataModule(InMemoryDataModule):
         eval_batch_size: int = 1000,
         prompt_format: str = "gpt3",
         reverse_answer: bool = False,
+        train_digits: int | None = None,
+        task_share: float = 1.0,
+        exclude_swapped: bool = False,
     ):
         super().__init__(batch_size=batch_size, eval_batch_size=eval_batch_size, seed=seed)
         self.data_dir, self.spec = data_dir, TaskSpec.parse(task, prompt_format)
+        digits = self.spec.digits if train_digits is None else train_digits
+        if not isinstance(digits, int) or not self.spec.digits <= digits <= 6:
+            raise ValueError(
+                f"data.train_digits must be an integer from the task's {self.spec.digits} operand digits to 6 "
+                f"(or null), got {train_digits!r}"
+            )
+        if not 0.0 <= task_share <= 1.0 or (digits == self.spec.digits and task_share != 1.0):
+            raise ValueError(
+                f"data.task_share must be in [0, 1] (and 1 unless data.train_digits is wider than the task's "
+                f"{self.spec.digits} digits), got {task_share!r}"
+            )
+        # every split is laid out (zero padding, prompt and answer lengths) for the widest operands trained on
+        self.layout = TaskSpec(self.spec.name, digits, self.spec.op, self.spec.prompt_format)
+        self.task_share, self.exclude_swapped = task_share, exclude_swapped
         self.reverse_answer = reverse_answer
         self.train_size, self.val_size, self.extra_size = train_size, val_size, extra_size
         self.split_seed = split_seed
@@ -270,15 +293,38 @@ class ArithmeticDataModule(InMemoryDataModule):
 
     @property
     def answer_start(self) -> int:
-        return self.spec.prompt_len
+        return self.layout.prompt_len
 
     def _split(self, name: str, codes: np.ndarray) -> TensorBatches:
-        a, b = codes // self.spec.space, codes % self.spec.space
-        prompts, answers = problem_texts(self.spec, a, b)
+        """Token tensors of operand-pair codes ``a * layout.space + b``."""
+        a, b = codes // self.layout.space, codes % self.layout.space
+        prompts, answers = problem_texts(self.layout, a, b)
         self.texts[name] = (prompts, answers)
-        seq = torch.from_numpy(build_sequences(self.spec, prompts, answers, self.reverse_answer))
+        seq = torch.from_numpy(build_sequences(self.layout, prompts, answers, self.reverse_answer))
         n = len(codes)
-        return TensorBatches(seq, torch.full((n,), self.spec.prompt_len), torch.arange(n))
+        return TensorBatches(seq, torch.full((n,), self.layout.prompt_len), torch.arange(n))
+
+    def _widen(self, codes: np.ndarray) -> np.ndarray:
+        """Task-space pair codes ``a * spec.space + b`` -> layout-space codes."""
+        return codes // self.spec.space * self.layout.space + codes % self.spec.space
+
+    def _train_codes(self, rng: np.random.Generator, held: np.ndarray) -> np.ndarray:
+        """``train_size`` training pair codes (layout space), none in ``held`` (task-space codes), in random order."""
+        if self.exclude_swapped:
+            held = np.concatenate([held, held % self.spec.space * self.spec.space + held // self.spec.space])
+        n_task = int(round(self.task_share * self.train_size))
+        task = self._widen(draw_pairs(rng, self.spec, n_task, held, True))
+        wide, held_wide, space = [], self._widen(held), self.layout.space
+        need = self.train_size - n_task
+        while need > 0:
+            digits = rng.integers(1, self.layout.digits + 1, size=(2 * need + 16, 2))
+            low = np.where(digits == 1, 0, 10 ** (digits - 1))
+            ops = rng.integers(low, 10**digits)
+            codes = ops[:, 0] * space + ops[:, 1]
+            codes = codes[~np.isin(codes, held_wide)][:need]
+            wide.append(codes)
+            need -= len(codes)
+        return rng.permutation(np.concatenate([task, *wide])) if wide else task  # task only: the old draws
 
     def setup(self, stage: str | None = None) -> None:
         if self.test_set is not None:
@@ -289,11 +335,8 @@ class ArithmeticDataModule(InMemoryDataModule):
         held = np.random.default_rng(self.split_seed)
         pairs = draw_pairs(held, self.spec, self.val_size + self.extra_size, test_codes, replace=False)
         val_codes, extra_codes = pairs[: self.val_size], pairs[self.val_size :]
-        exclude = np.concatenate([test_codes, pairs])
-        train_codes = draw_pairs(
-            np.random.default_rng(self.seed + 1), self.spec, self.train_size, exclude, True
-        )
-        self.test_set = self._split("test", test_codes)
-        self.extra_set = self._split("extra", extra_codes)
-        self.val_set = self._split("val", val_codes)
+        train_codes = self._train_codes(np.random.default_rng(self.seed + 1), np.concatenate([test_codes, pairs]))
+        self.test_set = self._split("test", self._widen(test_codes))
+        self.extra_set = self._split("extra", self._widen(extra_codes))
+        self.val_set = self._split("val", self._widen(val_codes))
         self.train_set = self._split("train", train_codes)

@@ -35,13 +35,16 @@ class DecoderLM(nn.Module):
 
     def __init__(self, vocab_size: int, width: int = 32, depth: int = 2, max_len: int = 64):
         super().__init__()
-        if width < 8 or width % 8:
-            raise ValueError(f"model.width must be a positive multiple of 8, got {width}")
+        heads = max(1, width // 16)
+        if not isinstance(width, int) or width < 2 or width % heads:
+            raise ValueError(
+                f"model.width must be an integer >= 2 divisible by its head count max(1, width // 16) = {heads} "
+                f"(4, 12, 24, 48 and 64 are), got {width!r}"
+            )
         self.width, self.max_len = width, max_len
         self.tok = nn.Embedding(vocab_size, width)
         self.pos = nn.Parameter(torch.zeros(max_len, width))
         nn.init.normal_(self.pos, std=0.02)
-        heads = max(1, width // 16)
         self.blocks = nn.ModuleList(Block(width, heads) for _ in range(depth))
         self.ln = nn.LayerNorm(width)
         self.head = nn.Linear(width, vocab_size)

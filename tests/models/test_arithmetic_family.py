@@ -241,3 +241,65 @@ def test_lr_scales_as_reference_width_over_width_and_cosine_ends_at_the_floor():
         sched.step()
     assert lrs[0] == pytest.approx(3e-4) and max(lrs) == pytest.approx(3e-3)
     assert lrs[-1] == pytest.approx(3e-4, rel=0.01)  # min_lr_ratio 0.1 at the last step
+
+
+def _operands(prompts):
+    """Operand pairs of compact prompts ``"095*045="``."""
+    return np.array([[int(x) for x in p[:-1].split("*")] for p in prompts.tolist()])
+
+
+def test_wider_training_operands_keep_every_held_out_pair_and_its_swap_out(tmp_path):
+    write_gpt3_items(tmp_path, n=300)
+    dm = ArithmeticDataModule(
+        str(tmp_path), train_size=20_000, val_size=50, extra_size=200, prompt_format="compact",
+        reverse_answer=True, train_digits=3, task_share=0.4, exclude_swapped=True,
+    )  # fmt: skip
+    dm.setup()
+    held = np.concatenate([_operands(dm.texts[s][0]) for s in ("test", "val", "extra")])
+    assert (held < 100).all()  # the test, validation and extra items are the task's own 2-digit problems
+    train_ops = _operands(dm.texts["train"][0])
+    train = set(map(tuple, train_ops.tolist()))
+    assert not train & set(map(tuple, held.tolist()))
+    assert not train & set(map(tuple, held[:, ::-1].tolist()))  # nor any swapped held-out pair
+    in_task = (train_ops < 100).all(axis=1)
+    # 40% from the task's space, plus the wide draws that land there (digit counts 1-2 for both: 4 of 9)
+    assert abs(in_task.mean() - (0.4 + 0.6 * 4 / 9)) < 0.02
+    assert train_ops.max() > 900 and (train_ops >= 100).any(axis=1).mean() > 0.3
+    # one layout for all splits: operands zero-padded to 3 digits, answers up to 6 digits, answers correct
+    assert dm.texts["test"][0][0].count("*") == 1 and len(dm.texts["test"][0][0]) == 8
+    assert dm.answer_start == 8 and dm.test_set.tensors[0].shape[1] == 8 + 6 + 1
+    prod = train_ops[:, 0] * train_ops[:, 1]
+    assert dm.texts["train"][1].astype(np.int64).tolist() == prod.tolist()
+
+
+def test_default_training_draws_are_the_task_pairs_as_before(tmp_path):
+    write_gpt3_items(tmp_path, n=300)
+    dm = ArithmeticDataModule(str(tmp_path), train_size=3000, val_size=50, extra_size=200, seed=3)
+    dm.setup()
+    test = load_test_problems(tmp_path, dm.spec)
+    test_codes = test[0] * 100 + test[1]
+    held = draw_pairs(np.random.default_rng(0), dm.spec, 250, test_codes, replace=False)
+    before = draw_pairs(np.random.default_rng(4), dm.spec, 3000, np.concatenate([test_codes, held]), True)
+    prompts, _ = dm.texts["train"]
+    nums = np.array([[int(x) for x in p.split("is ")[1].split("?")[0].split(" times ")] for p in prompts])
+    assert (nums[:, 0] * 100 + nums[:, 1]).tolist() == before.tolist()
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"train_digits": 1}, "data.train_digits must be an integer from the task's 2"),
+        ({"train_digits": 7}, "data.train_digits"),
+        ({"task_share": 0.5}, "data.task_share must be in"),
+        ({"train_digits": 3, "task_share": 1.5}, "data.task_share must be in"),
+    ],
+)
+def test_bad_wide_training_settings_are_refused(tmp_path, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        ArithmeticDataModule(str(tmp_path), **kwargs)
+
+
+def test_decoder_widths_below_eight_and_bad_head_splits():
+    assert DecoderLM(len(VOCAB), width=4, depth=1).width == 4
+    with pytest.raises(ValueError, match="divisible by its head count"):
+        DecoderLM(len(VOCAB), width=50, depth=1)  # 3 heads
