@@ -1,33 +1,34 @@
-"""2dm diagnostic: test exact match split by whether the swapped pair (b, a) of a test item (a, b) is a training
-pair (pairs are held out as ordered pairs). `python scripts/arithmetic_swap_check.py logs/sweeps/arithmetic_2dm`
-rebuilds the training pairs of experiment=arithmetic_2dm (seed 0) and reads the sweep's outputs.jsonl."""
+"""2dm diagnostic: test exact match split by whether the swapped pair (b, a) of a test item (a, b) was a training
+pair. `python scripts/arithmetic_swap_check.py logs/sweeps/arithmetic_2dm` rebuilds each run's training pairs from
+the data config in its metrics.json (so it serves both the 2-digit-only recipe, where pairs were held out as
+ordered pairs, and `data.exclude_swapped=true`, where no swap is a training pair) and reads its outputs.jsonl."""
 
 import os
 import sys
+from pathlib import Path
 
 import numpy as np
 
 from src.datamodules.arithmetic import ArithmeticDataModule
 from src.results.outputs import load_outputs
+from src.results.records import read_record
 
-dm = ArithmeticDataModule(
-    os.environ.get("DATA_DIR", "data"),
-    "two_digit_multiplication",
-    train_size=128000,
-    val_size=500,
-    extra_size=1500,
-    prompt_format="compact",
-)
-dm.setup()
-train = {(int(p[:2]), int(p[3:5])) for p in dm.texts["train"][0].tolist()}
-print("distinct training pairs", len(train))
-out = load_outputs([sys.argv[1]])
-out = out[out.subset == "test"]
-for model, g in out.groupby("model"):
-    ab = [(int(p[:2]), int(p[3:5])) for p in g.prompt]
-    swapped = np.array([(b, a) in train for a, b in ab])
+
+def operands(prompt: str) -> tuple[int, int]:
+    a, b = prompt.rstrip("=").split("*")
+    return int(a), int(b)
+
+
+for record_path in sorted(Path(sys.argv[1]).glob("*/metrics.json")):
+    record = read_record(record_path)
+    data = {k: v for k, v in record["config"]["data"].items() if k not in ("_target_", "data_dir")}
+    dm = ArithmeticDataModule(os.environ.get("DATA_DIR", "data"), **data)
+    dm.setup()
+    train = set(map(operands, dm.texts["train"][0].tolist()))
+    out = load_outputs([record_path.parent])
+    g = out[out.subset == "test"]
+    swapped = np.array([(b, a) in train for a, b in map(operands, g.prompt)])
     ok = (g.output.str.strip() == g.target.str.strip()).to_numpy()
-    print(
-        f"{model}: n={len(g)} swapped-in-train share {swapped.mean():.3f}; exact match {ok.mean():.3f}; "
-        f"swapped in train {ok[swapped].mean():.3f} (n={swapped.sum()}), not {ok[~swapped].mean():.3f} (n={(~swapped).sum()})"
-    )
+    rest = f"not {ok[~swapped].mean():.3f} (n={(~swapped).sum()})"
+    both = f"swapped in train {ok[swapped].mean():.3f} (n={swapped.sum()}), {rest}" if swapped.any() else rest
+    print(f"{record_path.parent.name}: distinct training pairs {len(train)}; exact match {ok.mean():.3f}; {both}")

@@ -301,5 +301,8 @@ def test_bad_wide_training_settings_are_refused(tmp_path, kwargs, match):
 
 def test_decoder_widths_below_eight_and_bad_head_splits():
     assert DecoderLM(len(VOCAB), width=4, depth=1).width == 4
+    torch.manual_seed(0)
+    assert abs(float(DecoderLM(len(VOCAB), width=64, depth=1, pos_std=1.0).pos.std()) - 1.0) < 0.05
+    assert float(DecoderLM(len(VOCAB), width=64, depth=1).pos.std()) < 0.03  # GPT-2's 0.02 by default
     with pytest.raises(ValueError, match="divisible by its head count"):
         DecoderLM(len(VOCAB), width=50, depth=1)  # 3 heads
