@@ -31,4 +31,6 @@ for record_path in sorted(Path(sys.argv[1]).glob("*/metrics.json")):
     ok = (g.output.str.strip() == g.target.str.strip()).to_numpy()
     rest = f"not {ok[~swapped].mean():.3f} (n={(~swapped).sum()})"
     both = f"swapped in train {ok[swapped].mean():.3f} (n={swapped.sum()}), {rest}" if swapped.any() else rest
-    print(f"{record_path.parent.name}: distinct training pairs {len(train)}; exact match {ok.mean():.3f}; {both}")
+    print(
+        f"{record_path.parent.name}: distinct training pairs {len(train)}; exact match {ok.mean():.3f}; {both}"
+    )

@@ -335,7 +335,9 @@ class ArithmeticDataModule(InMemoryDataModule):
         held = np.random.default_rng(self.split_seed)
         pairs = draw_pairs(held, self.spec, self.val_size + self.extra_size, test_codes, replace=False)
         val_codes, extra_codes = pairs[: self.val_size], pairs[self.val_size :]
-        train_codes = self._train_codes(np.random.default_rng(self.seed + 1), np.concatenate([test_codes, pairs]))
+        train_codes = self._train_codes(
+            np.random.default_rng(self.seed + 1), np.concatenate([test_codes, pairs])
+        )
         self.test_set = self._split("test", self._widen(test_codes))
         self.extra_set = self._split("extra", self._widen(extra_codes))
         self.val_set = self._split("val", self._widen(val_codes))

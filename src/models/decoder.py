@@ -34,7 +34,9 @@ class DecoderLM(nn.Module):
     """Next-token logits ``[b, t, vocab]`` for token ids ``[b, t]`` (``t <= max_len``). Learned positions start as
     N(0, ``pos_std``^2) (GPT-2's 0.02 by default; token embeddings start as N(0, 1), PyTorch's default)."""
 
-    def __init__(self, vocab_size: int, width: int = 32, depth: int = 2, max_len: int = 64, pos_std: float = 0.02):
+    def __init__(
+        self, vocab_size: int, width: int = 32, depth: int = 2, max_len: int = 64, pos_std: float = 0.02
+    ):
         super().__init__()
         heads = max(1, width // 16)
         if not isinstance(width, int) or width < 2 or width % heads:
