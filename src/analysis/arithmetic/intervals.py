@@ -2,9 +2,12 @@
 
 Per (family, task): the test items every model was scored on are resampled with replacement, B times, and the
 **same** resampled items are used for every model, every target length L and every metric, so a sharp and a smooth
-metric of the same outputs are paired (:func:`src.analysis.stats.intervals.item_counts`). A replicate curve is, per
-size, the mean over the models of that size (seeds) of each model's mean over the resampled items that have a score
-(items with fewer than L target digits have none). Each curve is oriented by its metric's direction (token edit
+metric of the same outputs are paired (:func:`src.analysis.stats.intervals.item_counts`). Where a size has more than
+one model (seeds), the seeds of each size are resampled too (crossed, as
+:func:`src.analysis.stats.intervals.resample_crossed`; one seed draw per replicate for every metric), so a family
+whose runs of one size disagree (one seed solves the task, another does not) gets intervals that say so. A replicate
+curve is, per size, the mean over the drawn models of that size of each model's mean over the resampled items that
+have a score (items with fewer than L target digits have none). Each curve is oriented by its metric's direction (token edit
 distance is lower-is-better: negated) and summarised by :func:`src.analysis.stats.verdicts.curve_summary`: Eq. 1
 with ties at the measurement resolution, its interval, the largest-step share, the logistic width where identified,
 the threshold status at its number of sizes and the direction (improves / worsens / flat, from the interval of
@@ -28,7 +31,8 @@ THRESHOLD = (
 MIN_WIDTH_SIZES = 6  # the logistic has up to 4 free parameters: its width is fitted only with this many sizes
 
 RULE = (
-    "Rules (95% percentile intervals from resampling test items, the same items for every model and metric):\n"
+    "Rules (95% percentile intervals from resampling test items, the same items for every model and metric, "
+    "and the seeds of each size where there are several):\n"
     "  emergent: Eq. 1 threshold reachable at the curve's number of sizes N, and the lower end of E's interval "
     ">= {thr:g}\n"
     "  sharp vs smooth (same L): on the paired difference of the logistic width (smooth minus sharp, decades) where "
@@ -56,6 +60,17 @@ def _by_size(x_models: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.nda
     onehot = np.zeros((x_models.size, sizes.size))
     onehot[np.arange(x_models.size), inv] = 1.0 / np.bincount(inv)[inv]
     return sizes, cols @ onehot
+
+
+def _seed_weights(x_models: np.ndarray, n_boot: int, rng: np.random.Generator) -> np.ndarray:
+    """``[n_boot, models, sizes]`` weights: per replicate, the models (seeds) of each size drawn with replacement,
+    each drawn model weighted 1 / (models of its size); a size with one model always weighs it 1."""
+    sizes, inv = np.unique(x_models, return_inverse=True)
+    w = np.zeros((n_boot, x_models.size, sizes.size))
+    for j in range(sizes.size):
+        members = np.flatnonzero(inv == j)
+        w[:, members, j] = item_counts(members.size, n_boot, rng) / members.size
+    return w
 
 
 def _headline(pv: pd.DataFrame, resolved: dict[str, bool]) -> pd.DataFrame:
@@ -109,7 +124,10 @@ def arith_intervals(
         g = g[g["item"].isin(common)].drop_duplicates(["model", "item"])
         counts = item_counts(len(common), n_boot, rng)  # [B, items], shared by every model and metric: paired
         x_models = models.to_numpy(float)
-        seeds_min = int(np.bincount(np.unique(x_models, return_inverse=True)[1]).min())
+        per_size = np.bincount(np.unique(x_models, return_inverse=True)[1])
+        seeds_min = int(per_size.min())
+        seed_w = _seed_weights(x_models, n_boot, rng) if per_size.max() > 1 else None
+        source = "items x seeds" if seed_w is not None else "items"
         summaries, info, resolved = {}, {}, {}
         for col in metrics:
             mat = g.pivot(index="model", columns="item", values=col).reindex(
@@ -125,7 +143,10 @@ def arith_intervals(
             sign = 1.0 if mi.kind.higher_is_better else -1.0
             obs, reps = replicate_means(vals, counts)
             x, y = _by_size(x_models, obs)
-            _, reps = _by_size(x_models, reps)
+            if seed_w is None:
+                _, reps = _by_size(x_models, reps)
+            else:
+                reps = np.einsum("bm,bms->bs", reps, seed_w)
             n_scored = int((~np.isnan(vals)).sum(axis=1).min())
             res = 1.0 / (n_scored * seeds_min) if is_share_of_items(key) and n_scored > 0 else 0.0
             s = curve_summary(x, sign * y, sign * reps, threshold, res, level,
@@ -134,7 +155,7 @@ def arith_intervals(
             row = {"family": family, "task": task, "metric": key, "L": int(col.split("_l=")[1]),
                    "sharpness": mi.sharpness, "identity": mi.is_identity,
                    "higher_is_better": bool(mi.kind.higher_is_better), "n_items": n_scored,
-                   "n_models": len(models), "n_boot": n_boot, "interval_source": "items", "resolution": res}  # fmt: skip
+                   "n_models": len(models), "n_boot": n_boot, "interval_source": source, "resolution": res}  # fmt: skip
             row.update({k: v for k, v in s.items() if not k.startswith("_")})
             row["emergence_score"], row["largest_step_share"] = row.pop("E"), row.pop("step_share")
             for a, b in (("E_lo", "e_lo"), ("E_hi", "e_hi")):

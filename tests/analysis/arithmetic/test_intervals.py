@@ -120,3 +120,42 @@ def test_headline_verdict_uses_the_width_only_where_the_grid_resolves_both():
     out = _headline(pv, {"a": True, "b": True, "c": True, "d": False})
     assert list(out["verdict_on"]) == ["logistic width", "Eq. 1", "logistic width"]
     assert list(out["verdict"]) == ["sharp above smooth", "no difference", "worsens: sharp"]
+
+
+def test_seeds_of_a_size_are_resampled_against_a_brute_force_loop(sim_items):
+    """Two models per size (seeds): each replicate draws the items (shared) and then the seeds of every size with
+    replacement; a size whose seeds disagree (one solves every item, one none) widens the interval."""
+    test = sim_items[sim_items["subset"] == "test"].copy()
+    other = test.copy()
+    other["model"] = other["model"] + "-seed1"
+    col = "exact_match_l=3"
+    mid = other["num_params"] == SIZES[3]
+    other.loc[~mid, col] = other.loc[~mid, col].sample(frac=1.0, random_state=1).to_numpy()  # another draw
+    test.loc[test["num_params"] == SIZES[3], col] = 1.0  # at one size seed 0 solves every item ...
+    other.loc[mid, col] = 0.0  # ... and seed 1 none
+    both = pd.concat([test, other], ignore_index=True)
+    n_boot, seed = 40, 5
+    scores, _ = arith_intervals(both, n_boot=n_boot, seed=seed, max_len=3)
+    row = scores[scores["metric"] == f"test/{col}"].iloc[0]
+    assert row["interval_source"] == "items x seeds" and row["n_models"] == 2 * len(SIZES)
+    # brute force, with the random draws in the order arith_intervals makes them: items, then seeds size by size
+    rng = np.random.default_rng(seed)
+    items = sorted(test["item"].unique())
+    counts = item_counts(len(items), n_boot, rng)
+    seed_draws = [item_counts(2, n_boot, rng) for _ in SIZES]
+    per = {}
+    for name, frame in (("s0", test), ("s1", other)):
+        per[name] = [
+            frame[frame["num_params"] == n].set_index("item").loc[items, col].to_numpy(float) for n in SIZES
+        ]
+    reps = np.empty((n_boot, len(SIZES)))
+    for b in range(n_boot):
+        draw = np.repeat(np.arange(len(items)), counts[b].astype(int))
+        for j in range(len(SIZES)):
+            means = np.array([per["s0"][j][draw].mean(), per["s1"][j][draw].mean()])
+            reps[b, j] = (seed_draws[j][b] * means).sum() / 2
+    res = 1.0 / (len(items) * 2)
+    lo, hi = interval(emergence_rows(reps, res))
+    assert row["e_lo"] == pytest.approx(float(lo)) and row["e_hi"] == pytest.approx(float(hi))
+    # the disagreeing size's replicate mean takes the values 0, 0.5 and 1 (seed draws (1,1), (0,2), (2,0))
+    assert {0.0, 0.5, 1.0} <= set(np.round(reps[:, 3], 6))
