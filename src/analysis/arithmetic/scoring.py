@@ -125,6 +125,7 @@ def resolution_figure(res: pd.DataFrame, title: str | None = None) -> Figure:
 
     A zero reading cannot be drawn on a log axis: it is drawn as an open marker at 1/(2 n_scored), below the test
     set's resolution 1/n_scored, so the reader sees where the small set read 0 and the large one resolved it.
+    Several models of one size (seeds): a marker per model, the line through their mean.
     """
     sizes = sorted(res["n_items"].unique())
     fig = Figure(figsize=(4.0 * len(sizes), 3.8), layout="constrained")
@@ -142,8 +143,10 @@ def resolution_figure(res: pd.DataFrame, title: str | None = None) -> Figure:
             x = c["num_params"].to_numpy(float)
             y = c["accuracy"].to_numpy(float)
             floor = 0.5 / c["n_scored"].to_numpy(float)
-            shown = np.where(y > 0, y, floor)
-            ax.plot(x, shown, "-", color=color, lw=1.4, label=f"L={L}")
+            mean = c.groupby("num_params").agg(y=("accuracy", "mean"), n=("n_scored", "min"))
+            line_floor = 0.5 / mean["n"].to_numpy(float)
+            line = np.where(mean["y"] > 0, mean["y"], line_floor)
+            ax.plot(mean.index.to_numpy(float), line, "-", color=color, lw=1.4, label=f"L={L}")
             ax.plot(x[y > 0], y[y > 0], "o", color=color, ms=4)
             ax.plot(x[y == 0], floor[y == 0], "o", mfc="white", color=color, ms=5)
         zeros = int((part["accuracy"] == 0).sum())

@@ -99,3 +99,19 @@ def test_cli_commands_on_a_jsonl_fixture(tmp_path, capsys):
     pred = pd.read_csv(tmp_path / "p3" / "prediction3.csv")
     assert len(pred) == len(SIZES) and not math.isnan(pred["r2_ed"].iloc[-1])
     assert "Prediction 3" in capsys.readouterr().out
+
+
+def test_resolution_figure_draws_one_line_point_per_size_through_the_seed_mean():
+    from src.analysis.arithmetic.scoring import resolution_figure
+
+    rows = []
+    for n_params, accs in ((100, (0.0, 0.0)), (1000, (0.0, 0.5)), (10_000, (1.0, 0.9))):
+        for seed, acc in enumerate(accs):
+            rows.append({"family": "f", "model": f"m{n_params}-{seed}", "num_params": n_params, "task": "t",
+                         "n_items": 100, "L": 1, "n_scored": 100, "n_correct": int(acc * 100), "accuracy": acc,
+                         "upper95": 1.0})  # fmt: skip
+    fig = resolution_figure(pd.DataFrame(rows))
+    line = next(ln for ln in fig.axes[0].get_lines() if ln.get_label() == "L=1")
+    assert line.get_xdata().tolist() == [100.0, 1000.0, 10_000.0]
+    # the mean of the seeds; a size where every seed reads 0 sits at 1/(2n)
+    assert np.allclose(line.get_ydata(), [0.005, 0.25, 0.95])
