@@ -81,9 +81,44 @@ def cmd_fig3(args: argparse.Namespace) -> int:
         "Emergence scores per (task, metric, L) curve (improvement positive; paper Eq. 1):", claims[cols]
     )
     print_table("Prediction 'sharp metrics score higher than smooth ones' per task:", verdicts)
+    _fig3_premise(table, out)
     if args.intervals > 0:
         _fig3_intervals(items, args, out)
     return 0
+
+
+def _fig3_premise(table: pd.DataFrame, out: Path) -> None:
+    """The premise check (:mod:`src.analysis.sweeps.premise`) on the per-token error rate, 1 - per-token accuracy
+    of the whole answer, which every outputs file gives (the teacher-forced cross-entropy is in the run records:
+    ``python -m src.analysis claims <sweep>``)."""
+    from src.analysis.sweeps.premise import R2_PASS, RESID_PASS, premise_check, premise_figure
+
+    per_token = table[table["metric"] == "test/token_acc"]
+    if per_token["num_params"].nunique() < 4:
+        return
+    fits, resids = premise_check(per_token, "test")
+    print(write_table(fits, out / "premise.csv"))
+    print(write_table(resids, out / "premise_residuals.csv"))
+    for (family, task), part in per_token.groupby(["sweep", "task_name"]):
+        for path in save_figure(premise_figure(part, "test"), out, f"premise_{_stem(family, task)}"):
+            print(path)
+    cols = [
+        "task_name",
+        "quantity",
+        "n_sizes",
+        "E",
+        "A",
+        "alpha",
+        "r2_log",
+        "max_abs_resid_log",
+        "passes",
+        "note",
+    ]
+    print_table(
+        f"Premise check: per-token error rate L(N) = E + A N^-alpha on seed means, passes = R^2 (log) >= {R2_PASS:g} "
+        f"and |log resid| <= {RESID_PASS:g}:",
+        fits[[c for c in cols if c in fits.columns]],
+    )
 
 
 def _fig3_intervals(items: pd.DataFrame, args: argparse.Namespace, out: Path) -> None:

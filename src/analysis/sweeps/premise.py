@@ -31,6 +31,7 @@ PREMISE_QUANTITIES: dict[str, tuple[str, object]] = {
     "ce": ("cross-entropy (nats)", lambda v: v),
     "sq_err": ("squared error per image", lambda v: v),
     "acc": ("error rate 1 - accuracy", lambda v: 1.0 - v),
+    "token_acc": ("per-token error rate 1 - per-token accuracy", lambda v: 1.0 - v),  # arithmetic outputs
     "loss": ("loss", lambda v: v),
 }
 

@@ -89,6 +89,13 @@ def test_cli_commands_on_a_jsonl_fixture(tmp_path, capsys):
     assert claims["emergence_score"].notna().all()
     verdict = pd.read_csv(out / "claims_verdict.csv").iloc[0]
     assert verdict["median_E_sharp"] > verdict["median_E_smooth"]
+    # premise check on the per-token error rate, 1 - whole-answer per-token accuracy, one point per size
+    premise = pd.read_csv(out / "premise.csv").iloc[0]
+    assert premise["quantity"].startswith("per-token error rate") and premise["n_sizes"] == len(SIZES)
+    table = pd.read_csv(out / "arithmetic_table.csv")
+    token_acc = table[table["metric"] == "test/token_acc"].sort_values("num_params")["value"].to_numpy()
+    resid = pd.read_csv(out / "premise_residuals.csv").sort_values("num_params")
+    assert np.allclose(resid["loss"], 1.0 - token_acc)
     assert main(["arith-fig4", str(path), "--out", str(tmp_path / "f4"), "--sizes", "15,150,600"]) == 0
     summary = pd.read_csv(tmp_path / "f4" / "resolution_summary.csv")
     assert (
