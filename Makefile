@@ -49,6 +49,22 @@ sweep-full: install  ## the full LeNet/MNIST experiment: all 9 widths x 3 seeds 
 	$(PY) -m src.analysis figure --premise $(SWEEP_DIR)
 	$(PY) -m src.analysis claims $(SWEEP_DIR)
 
+sweeps: install  ## every paper experiment to convergence, then its analyses (hours on 2 cores: README "Experiments")
+	@test -n "$$DATA_DIR" || { echo "set DATA_DIR to the data folder (see README)"; exit 2; }
+	set -e; for exp in lenet_mnist autoencoder_cifar10_jpg transformer_omniglot; do \
+	  OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PY) train.py -m experiment=$$exp $(ARGS); \
+	  $(PY) -m src.analysis figure --premise logs/sweeps/$$exp; \
+	  $(PY) -m src.analysis claims logs/sweeps/$$exp; \
+	done
+	set -e; for exp in arithmetic_4da arithmetic_2dm; do \
+	  OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PY) train.py -m experiment=$$exp $(ARGS); \
+	  $(PY) -m src.analysis arith-fig3 logs/sweeps/$$exp; \
+	  $(PY) -m src.analysis arith-pred3 logs/sweeps/$$exp; \
+	  $(PY) -m src.analysis claims logs/sweeps/$$exp; \
+	done
+	$(PY) -m src.analysis arith-fig4 logs/sweeps/arithmetic_4da --sizes 100,2000,6000
+	$(PY) -m src.analysis arith-fig4 logs/sweeps/arithmetic_2dm --sizes 100,2000,3500
+
 test: install system-deps  ## the whole test suite (fast and slow), as CI runs it
 	$(PY) -m pytest -q $(ARGS)
 
