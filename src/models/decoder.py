@@ -32,17 +32,26 @@ class Block(nn.Module):
 
 class DecoderLM(nn.Module):
     """Next-token logits ``[b, t, vocab]`` for token ids ``[b, t]`` (``t <= max_len``). Learned positions start as
-    N(0, ``pos_std``^2) (GPT-2's 0.02 by default; token embeddings start as N(0, 1), PyTorch's default)."""
+    N(0, ``pos_std``^2) (GPT-2's 0.02 by default; token embeddings start as N(0, 1), PyTorch's default). ``heads``:
+    attention heads per block (default ``max(1, width // 16)``)."""
 
     def __init__(
-        self, vocab_size: int, width: int = 32, depth: int = 2, max_len: int = 64, pos_std: float = 0.02
+        self,
+        vocab_size: int,
+        width: int = 32,
+        depth: int = 2,
+        max_len: int = 64,
+        pos_std: float = 0.02,
+        heads: int | None = None,
     ):
         super().__init__()
-        heads = max(1, width // 16)
+        heads = max(1, width // 16) if heads is None else heads
+        if not isinstance(heads, int) or heads < 1:
+            raise ValueError(f"model.module.net.heads must be a positive integer or null, got {heads!r}")
         if not isinstance(width, int) or width < 2 or width % heads:
             raise ValueError(
-                f"model.width must be an integer >= 2 divisible by its head count max(1, width // 16) = {heads} "
-                f"(4, 12, 24, 48 and 64 are), got {width!r}"
+                f"model.width must be an integer >= 2 divisible by its number of heads, {heads} "
+                f"(model.module.net.heads; default max(1, width // 16)), got {width!r}"
             )
         self.width, self.max_len = width, max_len
         self.tok = nn.Embedding(vocab_size, width)

@@ -304,5 +304,10 @@ def test_decoder_widths_below_eight_and_bad_head_splits():
     torch.manual_seed(0)
     assert abs(float(DecoderLM(len(VOCAB), width=64, depth=1, pos_std=1.0).pos.std()) - 1.0) < 0.05
     assert float(DecoderLM(len(VOCAB), width=64, depth=1).pos.std()) < 0.03  # GPT-2's 0.02 by default
-    with pytest.raises(ValueError, match="divisible by its head count"):
+    with pytest.raises(ValueError, match="divisible by its number of heads, 3"):
         DecoderLM(len(VOCAB), width=50, depth=1)  # 3 heads
+    assert DecoderLM(len(VOCAB), width=8, depth=1, heads=4).blocks[0].heads == 4
+    with pytest.raises(ValueError, match="divisible by its number of heads, 3"):
+        DecoderLM(len(VOCAB), width=8, depth=1, heads=3)
+    with pytest.raises(ValueError, match="heads must be a positive integer"):
+        DecoderLM(len(VOCAB), width=8, depth=1, heads=0)
