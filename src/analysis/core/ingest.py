@@ -298,15 +298,7 @@ def ingest_table(path: str | os.PathLike, spec: IngestSpec | None = None) -> pd.
     require_columns(
         df.columns, evidence.REQUIRED, path=path, fix=lambda miss: "; ".join(f"{c}: {hints[c]}" for c in miss)
     )
-    value = pd.to_numeric(df["value"], errors="coerce")
-    bad = value.isna() & df["value"].notna() & (df["value"].astype(str).str.strip() != "")
-    raise_at_first(
-        bad,
-        lambda i: f"value {df['value'].iloc[i]!r} is not a number",
-        path=path,
-        where=ROW,
-        fix="declare it as missing with --na-values (e.g. --na-values -100)",
-    )
+    value = _numbers(df, "value", path, fix="declare it as missing with --na-values (e.g. --na-values -100)")
     df = df.assign(value=value)
     raise_at_first(
         np.isinf(df["value"]),
@@ -319,13 +311,10 @@ def ingest_table(path: str | os.PathLike, spec: IngestSpec | None = None) -> pd.
     df = df[df["value"].notna()]
     if df.empty:
         raise InputError("every value is missing", path=path, fix="check --na-values and the value column")
-    scale = pd.to_numeric(df["scale"], errors="coerce")
-    bad = scale.isna() & df["scale"].notna() & (df["scale"].astype(str).str.strip() != "")
-    raise_at_first(
-        bad,
-        lambda i: f"scale {df['scale'].iloc[i]!r} is not a number",
-        path=path,
-        where=ROW,
+    scale = _numbers(
+        df,
+        "scale",
+        path,
         fix="give parameter counts (numbers; --size-scale 1e9 for billions) or a --size-map file",
     )
     df = df.assign(scale=scale * spec.size_scale)
@@ -334,6 +323,16 @@ def ingest_table(path: str | os.PathLike, spec: IngestSpec | None = None) -> pd.
     out = evidence.normalize(df.reset_index(drop=True), source=str(path))
     out.attrs["n_missing_dropped"] = n_missing
     return out
+
+
+def _numbers(df: pd.DataFrame, column: str, path: Path, fix: str) -> pd.Series:
+    """``df[column]`` as numbers (blank cells and NaN stay NaN); the first cell that is not a number is an error."""
+    numbers = pd.to_numeric(df[column], errors="coerce")
+    bad = numbers.isna() & df[column].notna() & (df[column].astype(str).str.strip() != "")
+    raise_at_first(
+        bad, lambda i: f"{column} {df[column].iloc[i]!r} is not a number", path=path, where=ROW, fix=fix
+    )
+    return numbers
 
 
 def ingest_tables(paths: Iterable[str | os.PathLike], spec: IngestSpec | None = None) -> pd.DataFrame:
