@@ -45,10 +45,12 @@ class DecoderLM(nn.Module):
         heads: int | None = None,
     ):
         super().__init__()
+        if not isinstance(width, int) or width < 2:
+            raise ValueError(f"model.width must be an integer >= 2, got {width!r}")
         heads = max(1, width // 16) if heads is None else heads
         if not isinstance(heads, int) or heads < 1:
             raise ValueError(f"model.module.net.heads must be a positive integer or null, got {heads!r}")
-        if not isinstance(width, int) or width < 2 or width % heads:
+        if width % heads:
             raise ValueError(
                 f"model.width must be an integer >= 2 divisible by its number of heads, {heads} "
                 f"(model.module.net.heads; default max(1, width // 16)), got {width!r}"
