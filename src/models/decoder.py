@@ -1,7 +1,7 @@
 """A small decoder-only transformer family (GPT-style, pre-LayerNorm) whose size scales with one ``width`` knob.
 
-``width`` is the model dimension; depth stays fixed (``depth`` blocks), heads are ``max(1, width // 16)`` and the
-MLP is 4x wide, so parameters grow about as ``12 * depth * width^2``. Positions are learned embeddings.
+``width`` is the model dimension; depth stays fixed (``depth`` blocks), heads are ``max(1, width // head_dim)``
+(``head_dim`` 16 by default) and the MLP is 4x wide, so parameters grow about as ``12 * depth * width^2``. Positions are learned embeddings.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ class Block(nn.Module):
 class DecoderLM(nn.Module):
     """Next-token logits ``[b, t, vocab]`` for token ids ``[b, t]`` (``t <= max_len``). Learned positions start as
     N(0, ``pos_std``^2) (GPT-2's 0.02 by default; token embeddings start as N(0, 1), PyTorch's default). ``heads``:
-    attention heads per block (default ``max(1, width // 16)``)."""
+    attention heads per block; when null, ``max(1, width // head_dim)``."""
 
     def __init__(
         self,
@@ -43,17 +43,21 @@ class DecoderLM(nn.Module):
         max_len: int = 64,
         pos_std: float = 0.02,
         heads: int | None = None,
+        head_dim: int = 16,
     ):
         super().__init__()
         if not isinstance(width, int) or width < 2:
             raise ValueError(f"model.width must be an integer >= 2, got {width!r}")
-        heads = max(1, width // 16) if heads is None else heads
+        if heads is None:
+            if not isinstance(head_dim, int) or head_dim < 1:
+                raise ValueError(f"model.module.net.head_dim must be a positive integer, got {head_dim!r}")
+            heads = max(1, width // head_dim)
         if not isinstance(heads, int) or heads < 1:
             raise ValueError(f"model.module.net.heads must be a positive integer or null, got {heads!r}")
         if width % heads:
             raise ValueError(
                 f"model.width must be an integer >= 2 divisible by its number of heads, {heads} "
-                f"(model.module.net.heads; default max(1, width // 16)), got {width!r}"
+                f"(model.module.net.heads; when null max(1, width // head_dim), head_dim={head_dim}), got {width!r}"
             )
         self.width, self.max_len = width, max_len
         self.tok = nn.Embedding(vocab_size, width)

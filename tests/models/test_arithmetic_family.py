@@ -311,3 +311,13 @@ def test_decoder_widths_below_eight_and_bad_head_splits():
         DecoderLM(len(VOCAB), width=8, depth=1, heads=3)
     with pytest.raises(ValueError, match="heads must be a positive integer"):
         DecoderLM(len(VOCAB), width=8, depth=1, heads=0)
+
+
+def test_decoder_head_dim_sets_the_head_count_when_heads_is_null():
+    widths = (2, 3, 4, 5, 6, 8, 12, 16, 24, 32)
+    heads = [DecoderLM(len(VOCAB), width=w, depth=1, head_dim=4).blocks[0].heads for w in widths]
+    assert heads == [1, 1, 1, 1, 1, 2, 3, 4, 6, 8]
+    assert DecoderLM(len(VOCAB), width=32, depth=1).blocks[0].heads == 2  # head_dim 16 by default
+    assert DecoderLM(len(VOCAB), width=32, depth=1, heads=1, head_dim=4).blocks[0].heads == 1  # heads wins
+    with pytest.raises(ValueError, match="head_dim must be a positive integer"):
+        DecoderLM(len(VOCAB), width=8, depth=1, head_dim=0)
