@@ -34,7 +34,7 @@ class SweepStatus:
     sweep_dir: Path
     finished: list[Path] = field(default_factory=list)
     unfinished: list[tuple[Path, str]] = field(default_factory=list)  # (run dir, why)
-    never_started: list[str] = field(default_factory=list)  # override strings from multirun.yaml
+    never_started: list[tuple[str, str]] = field(default_factory=list)  # (overrides, plan file)
 
     @property
     def complete(self) -> bool:
@@ -42,7 +42,7 @@ class SweepStatus:
 
     def describe_missing(self) -> str:
         lines = [f"{d} ({why})" for d, why in self.unfinished]
-        lines += [f"{o} (planned in multirun.yaml, no run record)" for o in self.never_started]
+        lines += [f"{o} (planned in {where}, no run record)" for o, where in self.never_started]
         return "\n  ".join(lines)
 
 
@@ -59,15 +59,35 @@ def _normalize(overrides: list[str]) -> frozenset[str] | None:
         return None
 
 
-def _planned_overrides(sweep_dir: Path) -> list[frozenset[str]] | None:
-    """The job override sets a Hydra multirun planned (from ``multirun.yaml``), or None when unknown.
+def _plan_files(sweep_dir: Path) -> list[Path]:
+    """``multirun.yaml`` (Hydra's, the newest launch) and every launch's plan in ``.plans/`` (our callback's)."""
+    from src.utils.hydra_callbacks import PLANS_DIR
 
-    The plan is ``hydra.sweeper.params`` (an experiment's grid) updated by the command-line overrides
-    (``hydra.overrides.task``), expanded with Hydra's own override parser as its basic sweeper does.
+    files = [sweep_dir / "multirun.yaml"] + sorted((sweep_dir / PLANS_DIR).glob("*.yaml"))
+    return [f for f in files if f.is_file()]
+
+
+def _planned_overrides(sweep_dir: Path) -> dict[frozenset[str], str] | None:
+    """The job override sets the Hydra multiruns into ``sweep_dir`` planned, each with the file that first planned
+    it (``multirun.yaml``, then ``.plans/*.yaml``), or None when no plan is known.
+
+    A plan is ``hydra.sweeper.params`` (an experiment's grid) updated by the command-line overrides
+    (``hydra.overrides.task``), expanded with Hydra's own override parser as its basic sweeper does. A plan file
+    that does not parse is left out rather than guessed.
     """
-    path = sweep_dir / "multirun.yaml"
-    if not path.is_file():
-        return None
+    planned: dict[frozenset[str], str] = {}
+    known = False
+    for path in _plan_files(sweep_dir):
+        jobs = _expand_plan(path)
+        if jobs is None:
+            continue
+        known = True
+        for job in jobs:
+            planned.setdefault(job, path.relative_to(sweep_dir).as_posix())
+    return planned if known else None
+
+
+def _expand_plan(path: Path) -> list[frozenset[str]] | None:
     import yaml
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.errors import HydraException
@@ -76,7 +96,7 @@ def _planned_overrides(sweep_dir: Path) -> list[frozenset[str]] | None:
         hydra_cfg = yaml.safe_load(path.read_text())["hydra"]
         task = list(hydra_cfg["overrides"]["task"] or [])
         params = dict((hydra_cfg.get("sweeper") or {}).get("params") or {})
-    except (KeyError, TypeError, AttributeError):
+    except (KeyError, TypeError, AttributeError, yaml.YAMLError):
         return None
     by_key: dict[str, str] = {k: f"{k}={v}" for k, v in params.items()}
     try:
@@ -125,7 +145,7 @@ def sweep_status(sweep_dir: str | os.PathLike) -> SweepStatus:
     if planned is not None and seen and all(seen):
         started |= seen
         status.never_started = sorted(
-            ",".join(sorted(p)) for p in planned if not any(p <= s for s in started)
+            (",".join(sorted(p)), where) for p, where in planned.items() if not any(p <= s for s in started)
         )
     return status
 

@@ -163,3 +163,40 @@ def test_two_sweeps_of_the_same_name_stay_apart(tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["figure", str(a), str(b), "--out", str(out), "--bootstrap", "0"]) == 0
     assert {p.parent.name for p in out.rglob("*.png")} == {"a__lenet_mnist", "b__lenet_mnist"}
+
+
+def test_runs_missing_from_an_earlier_launch_into_the_same_sweep_dir_are_named(tmp_path):
+    """Hydra's multirun.yaml holds only the newest launch; each launch's plan in .plans/ keeps the earlier ones."""
+    from omegaconf import OmegaConf
+
+    from src.analysis.sweeps.loading import sweep_status
+    from src.utils.hydra_callbacks import write_plan
+
+    sweep = make_sweep(tmp_path, widths=(1, 2, 4), seeds=(0, 1))
+    shutil.rmtree(sweep / "model.width=2,seed=0")  # the first launch (seed=0) was killed before width 2
+    launches = []
+    for seed in (0, 1):  # python train.py -m experiment=lenet_mnist seed=<seed>, one launch per seed
+        launches.append(
+            OmegaConf.create(
+                {
+                    "hydra": {
+                        "sweep": {"dir": str(sweep)},
+                        "overrides": {
+                            "task": ["experiment=lenet_mnist", "data.download=false", f"seed={seed}"]
+                        },
+                        "sweeper": {"params": {"model.width": "1,2,4", "seed": "0,1,2"}},
+                    }
+                }
+            )
+        )
+    (sweep / "multirun.yaml").write_text(OmegaConf.to_yaml(launches[1]))  # Hydra's: the newest launch only
+    assert sweep_status(sweep).complete  # without the plans, the first launch's missing run goes unnoticed
+    paths = [write_plan(cfg) for cfg in launches]
+    assert len(set(paths)) == 2 and all(p.parent.name == ".plans" for p in paths)
+    status = sweep_status(sweep)
+    assert [o for o, _ in status.never_started] == [
+        "data.download=False,experiment=lenet_mnist,model.width=2,seed=0"
+    ]
+    assert status.never_started[0][1] == f".plans/{paths[0].name}"
+    with pytest.raises(SweepError, match=r"model.width=2,seed=0 \(planned in \.plans/"):
+        main(["figure", str(sweep)])
