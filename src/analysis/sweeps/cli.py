@@ -219,10 +219,11 @@ def _premise_claims(args: argparse.Namespace, table: pd.DataFrame) -> None:
         out = _out_dir(args, sweep, "analysis")
         print(write_table(part, out / f"premise_{args.split}.csv"))
         print(write_table(resids[resids["sweep"] == sweep], out / f"premise_{args.split}_residuals.csv"))
-    cols = ["task_name", "quantity", "n_sizes", "E", "A", "alpha", "r2_log", "max_abs_resid_log", "passes"]
+    cols = ["task_name", "quantity", "n_sizes", "n_censored", "E", "A", "alpha", "r2_log", "max_abs_resid_log",
+            "passes"]  # fmt: skip
     print_table(
         f"Premise check: L(N) = E + A N^-alpha on seed means, passes = R^2 (log) >= {R2_PASS} and "
-        f"|log resid| <= {RESID_PASS}:",
+        f"|log resid| <= {RESID_PASS} (and the fit below 3 / (items x seeds) where an error rate reads 0):",
         fits[cols],
     )
 

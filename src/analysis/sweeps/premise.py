@@ -11,6 +11,12 @@ per-item error rate 1 - accuracy), by least squares on log L, and reporting the 
 log residual at every size. A family passes when R^2 (log space) >= ``R2_PASS`` and every log residual is within
 +-``RESID_PASS`` (R^2 alone forgives a systematic S-shaped misfit when the loss spans decades).
 
+An error rate can read exactly 0: every seed of a size got every scored item right (a family that solves its task).
+That is a censored value, not a loss of 0: with m item-trials (items x seeds) and none wrong, the true rate is below
+3 / m with 95% confidence (the "rule of three", one-sided, -ln(0.05) / m), and a per-token error rate is at most
+the share of items with any error. Such sizes are left out of the fit (log 0 has no residual) and the curve passes
+only if, besides the rule above on the other sizes, the fit at each censored size lies below that bound.
+
 Pure functions of the long sweep table of :func:`src.analysis.loading.load_sweeps` (columns ``sweep``,
 ``task_name``, ``model_family``, ``metric``, ``num_params``, ``seed``, ``value``).
 """
@@ -25,6 +31,8 @@ from scipy.optimize import least_squares
 
 R2_PASS = 0.95  # R^2 of log L on log fit at or above which the premise counts as met ...
 RESID_PASS = 0.2  # ... and every size's measured loss within a factor exp(0.2) = 1.22 of the fit
+ZERO_BOUND = -np.log(0.05)  # ~3.0: 0 errors in m trials bounds the rate by ZERO_BOUND / m (one-sided 95%)
+RATES = ("acc", "token_acc")  # quantities that are error rates over the scored items (a 0 there is censored)
 
 # metric name (after the split) -> (label of the fitted quantity, transform of the logged value into a loss)
 PREMISE_QUANTITIES: dict[str, tuple[str, object]] = {
@@ -117,10 +125,16 @@ def _premise_curves(table: pd.DataFrame, split: str) -> pd.DataFrame:
     rows["loss"] = [
         float(PREMISE_QUANTITIES[q][1](v)) for q, v in zip(rows["quantity"], rows["value"], strict=True)
     ]
+    rows["n_units"] = rows["n_test"] if "n_test" in rows.columns else np.nan
     keys = ["sweep", "task_name", "model_family", "metric", "quantity", "num_params"]
     return (
         rows.groupby(keys, as_index=False)
-        .agg(loss=("loss", "mean"), loss_sd=("loss", "std"), n_seeds=("seed", "nunique"))
+        .agg(
+            loss=("loss", "mean"),
+            loss_sd=("loss", "std"),
+            n_seeds=("seed", "nunique"),
+            n_units=("n_units", lambda u: u.sum(min_count=len(u))),
+        )  # fmt: skip
         .sort_values(keys)
     )
 
@@ -129,32 +143,59 @@ def premise_check(table: pd.DataFrame, split: str = "test") -> tuple[pd.DataFram
     """Fit L(N) = E + A N^-alpha per (sweep, task, smooth loss) on seed means.
 
     Returns ``(fits, residuals)``: ``fits`` one row per curve (E, A, alpha, r2_log, rmse_log, max_abs_resid_log,
-    n_sizes, passes); ``residuals`` one row per (curve, size) with the measured and fitted loss and the log residual.
-    A curve with fewer than 4 sizes, or a non-positive loss (a perfect model), gets NaNs and ``passes`` False, with
+    n_sizes, n_censored, passes, note); ``residuals`` one row per (curve, size) with the measured and fitted loss,
+    the log residual and, for an error rate read as 0 (censored), ``upper95`` (NaN elsewhere). A curve with fewer
+    than 4 sizes above 0, or a 0 that is not an error rate over counted items, gets NaNs and ``passes`` False, with
     the reason in ``note``.
     """
     curves = _premise_curves(table, split)
     fits, resids = [], []
+    nan_fit = dict.fromkeys(["E", "A", "alpha", "r2_log", "rmse_log", "max_abs_resid_log"], np.nan)
     for key, c in curves.groupby(["sweep", "task_name", "model_family", "metric", "quantity"], sort=False):
         sweep, task, family, metric, quantity = key
-        base = {"sweep": sweep, "task_name": task, "model_family": family, "metric": metric,
-                "quantity": PREMISE_QUANTITIES[quantity][0], "n_sizes": len(c)}  # fmt: skip
         n, y = c["num_params"].to_numpy(float), c["loss"].to_numpy(float)
-        try:
-            fit = fit_power_law_with_floor(n, y)
-        except ValueError as err:
-            fits.append({**base, "E": np.nan, "A": np.nan, "alpha": np.nan, "r2_log": np.nan,
-                         "rmse_log": np.nan, "max_abs_resid_log": np.nan, "passes": False, "note": str(err)})  # fmt: skip
+        zero = y <= 0
+        base = {"sweep": sweep, "task_name": task, "model_family": family, "metric": metric,
+                "quantity": PREMISE_QUANTITIES[quantity][0], "n_sizes": len(c), "n_censored": int(zero.sum())}  # fmt: skip
+        upper = np.where(zero, ZERO_BOUND / c["n_units"].to_numpy(float), np.nan)
+        if zero.any() and (quantity not in RATES or not np.isfinite(upper[zero]).all()):
+            note = (f"loss 0 at {n[zero].astype(int).tolist()} parameters, and {quantity} is not an error rate "
+                    "over counted items (no n_test): a power law in log space cannot be fitted through it")  # fmt: skip
+            fits.append({**base, **nan_fit, "passes": False, "note": note})
             continue
-        r = np.log(y) - np.log(fit(n))
+        try:
+            fit = fit_power_law_with_floor(n[~zero], y[~zero])
+        except ValueError as err:
+            fits.append({**base, **nan_fit, "passes": False, "note": str(err)})
+            continue
+        fitted = fit(n)
+        r = np.full(len(y), np.nan)
+        r[~zero] = np.log(y[~zero]) - np.log(fitted[~zero])
+        max_resid = float(np.nanmax(np.abs(r)))
+        below = bool((fitted[zero] <= upper[zero]).all())
+        passes = bool(fit.r2_log >= R2_PASS and max_resid <= RESID_PASS and fit.alpha > 0 and below)
+        note = ""
+        if zero.any():
+            worst = int(np.argmax(np.where(zero, fitted / upper, -np.inf)))
+            note = (f"{int(zero.sum())} size(s) with no error on any item of any seed (censored: rate < 3 / m, m = "
+                    f"items x seeds) left out of the fit; the fit there {'stays below' if below else 'exceeds'} "
+                    f"the bound (at {int(n[worst])} parameters: {fitted[worst]:.2g} vs < {upper[worst]:.2g})")  # fmt: skip
         fits.append({**base, "E": fit.E, "A": fit.A, "alpha": fit.alpha, "r2_log": fit.r2_log,
-                     "rmse_log": fit.rmse_log, "max_abs_resid_log": float(np.abs(r).max()),
-                     "passes": bool(fit.r2_log >= R2_PASS and np.abs(r).max() <= RESID_PASS and fit.alpha > 0),
-                     "note": ""})  # fmt: skip
-        for ni, yi, sd, fi, ri in zip(n, y, c["loss_sd"], fit(n), r, strict=True):
+                     "rmse_log": fit.rmse_log, "max_abs_resid_log": max_resid, "passes": passes, "note": note})  # fmt: skip
+        for ni, yi, sd, fi, ri, ui in zip(n, y, c["loss_sd"], fitted, r, upper, strict=True):
             resids.append({"sweep": sweep, "task_name": task, "metric": metric, "num_params": ni,
-                           "loss": yi, "loss_sd": sd, "fitted": fi, "resid_log": ri})  # fmt: skip
-    resid_cols = ["sweep", "task_name", "metric", "num_params", "loss", "loss_sd", "fitted", "resid_log"]
+                           "loss": yi, "loss_sd": sd, "fitted": fi, "resid_log": ri, "upper95": ui})  # fmt: skip
+    resid_cols = [
+        "sweep",
+        "task_name",
+        "metric",
+        "num_params",
+        "loss",
+        "loss_sd",
+        "fitted",
+        "resid_log",
+        "upper95",
+    ]
     return pd.DataFrame(fits), pd.DataFrame(resids, columns=resid_cols)
 
 
@@ -175,10 +216,17 @@ def premise_figure(table: pd.DataFrame, split: str = "test"):
         quantity = f.metric.split("/", 1)[1]
         transform = PREMISE_QUANTITIES[quantity][1]
         p = pts[pts["metric"] == f.metric]
-        top.scatter(p["num_params"], [transform(v) for v in p["value"]], s=10, alpha=0.4, color="C0",
+        loss = np.array([transform(v) for v in p["value"]], dtype=float)
+        top.scatter(p["num_params"][loss > 0], loss[loss > 0], s=10, alpha=0.4, color="C0",
                     label="one seed")  # fmt: skip
         c = curves[curves["metric"] == f.metric]
-        top.plot(c["num_params"], c["loss"], "o-", color="C0", label="seed mean")
+        r = resids[resids["metric"] == f.metric]
+        pos = c[c["loss"] > 0]
+        top.plot(pos["num_params"], pos["loss"], "o-", color="C0", label="seed mean")
+        cens = r[r["upper95"].notna()]
+        if len(cens):
+            top.scatter(cens["num_params"], cens["upper95"], marker="v", s=40, color="C0", zorder=3,
+                        label="no error on any item: 95% upper bound")  # fmt: skip
         if np.isfinite(f.alpha):
             grid = np.geomspace(c["num_params"].min(), c["num_params"].max(), 200)
             fit = PowerLawFit(f.E, f.A, f.alpha, f.r2_log, f.rmse_log)
@@ -190,7 +238,6 @@ def premise_figure(table: pd.DataFrame, split: str = "test"):
             xscale="log", yscale="log", title=f"{f.task_name}: {f.quantity}", ylabel=f"{split} {f.quantity}"
         )
         top.legend(fontsize=7)
-        r = resids[resids["metric"] == f.metric]
         bottom.axhline(0, color="0.5", lw=0.8)
         for bound in (-RESID_PASS, RESID_PASS):
             bottom.axhline(bound, color="0.5", lw=0.6, ls=":")

@@ -190,3 +190,54 @@ def test_resolution_and_ablation_commands_write_tables_and_figure(tmp_path, caps
     table = pd.read_csv(conv / "analysis" / "ablation_test.csv")
     assert {"E_short", "E_converged"} <= set(table.columns) and len(table) == 6
     assert "Training-length ablation" in capsys.readouterr().out
+
+
+def _rate_table(n_params, rates, n_test=2000, seeds=(0, 1), metric="test/token_acc"):
+    """A per-run table whose per-token error rate is ``rates`` at every seed (value = 1 - rate)."""
+    rows = [
+        {
+            "sweep": "s",
+            "task_name": "t",
+            "model_family": "f",
+            "metric": metric,
+            "num_params": float(n),
+            "seed": s,
+            "value": 1.0 - r if metric.endswith("acc") else r,
+            "n_test": float(n_test),
+        }  # fmt: skip
+        for n, r in zip(n_params, rates, strict=True)
+        for s in seeds
+    ]
+    return pd.DataFrame(rows)
+
+
+def test_premise_error_rate_of_zero_is_censored_by_the_rule_of_three():
+    n = np.array([1e3, 2e3, 4e3, 8e3, 1.6e4, 3.2e4, 6.4e4])
+    law = (
+        0.5 * (n / 1e3) ** -2.5
+    )  # 0.5 ... 1.5e-5: the largest two, 8.6e-5 and 1.5e-5, can read 0 on 20k trials
+    rates = np.where(n >= 3.2e4, 0.0, law)
+    fits, resids = premise_check(_rate_table(n, rates, n_test=10000, seeds=(0, 1)))
+    f = fits.iloc[0]
+    assert f["n_censored"] == 2 and f["passes"] and f["alpha"] == pytest.approx(2.5, abs=0.05)
+    assert "stays below" in f["note"]
+    cens = resids[resids["upper95"].notna()]
+    assert list(cens["num_params"]) == [3.2e4, 6.4e4] and cens["resid_log"].isna().all()
+    np.testing.assert_allclose(cens["upper95"], -np.log(0.05) / (10000 * 2))  # 0 wrong in 20,000 item-trials
+    assert (cens["fitted"] < cens["upper95"]).all()
+    # a cliff: the error falls slowly, then to 0 -- the fit through the others predicts far above the bound
+    cliff = np.array([0.6, 0.5, 0.42, 0.36, 0.31, 0.0, 0.0])
+    f = premise_check(_rate_table(n, cliff))[0].iloc[0]
+    assert not f["passes"] and f["n_censored"] == 2 and "exceeds" in f["note"]
+    # three sizes above 0 are too few for a 3-parameter fit: no verdict by the fit, and no pass
+    f = premise_check(_rate_table(n[:6], np.array([0.6, 0.5, 0.42, 0.0, 0.0, 0.0])))[0].iloc[0]
+    assert not f["passes"] and "at least 4 distinct" in f["note"]
+
+
+def test_premise_zero_of_a_loss_that_is_no_error_rate_is_refused_with_a_note():
+    n = [1e3, 2e3, 4e3, 8e3, 1.6e4]
+    f = premise_check(_rate_table(n, [2.0, 1.0, 0.5, 0.25, 0.0], metric="test/ce"))[0].iloc[0]
+    assert not f["passes"] and np.isnan(f["alpha"]) and "not an error rate" in f["note"]
+    no_counts = _rate_table(n, [0.5, 0.3, 0.2, 0.1, 0.0]).drop(columns="n_test")
+    f = premise_check(no_counts)[0].iloc[0]
+    assert not f["passes"] and "no n_test" in f["note"]
