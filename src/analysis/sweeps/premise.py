@@ -232,7 +232,7 @@ def premise_figure(table: pd.DataFrame, split: str = "test"):
             fit = PowerLawFit(f.E, f.A, f.alpha, f.r2_log, f.rmse_log)
             top.plot(grid, fit(grid), "--", color="C3",
                      label=f"E + A N^-α: E={f.E:.3g}, α={f.alpha:.2f}\nR² (log) = {f.r2_log:.3f}")  # fmt: skip
-            if f.E >= 0.3 * c["loss"].min():  # the floor, where it is within the plotted range
+            if f.E >= 0.3 * pos["loss"].min():  # the floor, where it is within the plotted range
                 top.axhline(f.E, color="C3", lw=0.6, ls=":")
         top.set(
             xscale="log", yscale="log", title=f"{f.task_name}: {f.quantity}", ylabel=f"{split} {f.quantity}"
