@@ -1,7 +1,8 @@
 """A small decoder-only transformer family (GPT-style, pre-LayerNorm) whose size scales with one ``width`` knob.
 
 ``width`` is the model dimension; depth stays fixed (``depth`` blocks), heads are ``max(1, width // head_dim)``
-(``head_dim`` 16 by default) and the MLP is 4x wide, so parameters grow about as ``12 * depth * width^2``. Positions are learned embeddings.
+(``head_dim`` 16 by default) and the MLP is 4x wide, so parameters grow about as ``12 * depth * width^2``.
+Positions are learned embeddings.
 """
 
 from __future__ import annotations

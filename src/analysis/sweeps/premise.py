@@ -159,8 +159,10 @@ def premise_check(table: pd.DataFrame, split: str = "test") -> tuple[pd.DataFram
                 "quantity": PREMISE_QUANTITIES[quantity][0], "n_sizes": len(c), "n_censored": int(zero.sum())}  # fmt: skip
         upper = np.where(zero, ZERO_BOUND / c["n_units"].to_numpy(float), np.nan)
         if zero.any() and (quantity not in RATES or not np.isfinite(upper[zero]).all()):
-            note = (f"loss 0 at {n[zero].astype(int).tolist()} parameters, and {quantity} is not an error rate "
-                    "over counted items (no n_test): a power law in log space cannot be fitted through it")  # fmt: skip
+            why = (f"{quantity} is not an error rate" if quantity not in RATES
+                   else "the table has no n_test (items scored) to bound it by")  # fmt: skip
+            note = (f"loss 0 at {n[zero].astype(int).tolist()} parameters and {why}: a power law in log space "
+                    "cannot be fitted through it")  # fmt: skip
             fits.append({**base, **nan_fit, "passes": False, "note": note})
             continue
         try:
@@ -185,17 +187,8 @@ def premise_check(table: pd.DataFrame, split: str = "test") -> tuple[pd.DataFram
         for ni, yi, sd, fi, ri, ui in zip(n, y, c["loss_sd"], fitted, r, upper, strict=True):
             resids.append({"sweep": sweep, "task_name": task, "metric": metric, "num_params": ni,
                            "loss": yi, "loss_sd": sd, "fitted": fi, "resid_log": ri, "upper95": ui})  # fmt: skip
-    resid_cols = [
-        "sweep",
-        "task_name",
-        "metric",
-        "num_params",
-        "loss",
-        "loss_sd",
-        "fitted",
-        "resid_log",
-        "upper95",
-    ]
+    resid_cols = ["sweep", "task_name", "metric", "num_params", "loss", "loss_sd", "fitted", "resid_log",
+                  "upper95"]  # fmt: skip
     return pd.DataFrame(fits), pd.DataFrame(resids, columns=resid_cols)
 
 

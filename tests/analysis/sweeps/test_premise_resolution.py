@@ -204,7 +204,7 @@ def _rate_table(n_params, rates, n_test=2000, seeds=(0, 1), metric="test/token_a
             "seed": s,
             "value": 1.0 - r if metric.endswith("acc") else r,
             "n_test": float(n_test),
-        }  # fmt: skip
+        }
         for n, r in zip(n_params, rates, strict=True)
         for s in seeds
     ]
@@ -213,9 +213,8 @@ def _rate_table(n_params, rates, n_test=2000, seeds=(0, 1), metric="test/token_a
 
 def test_premise_error_rate_of_zero_is_censored_by_the_rule_of_three():
     n = np.array([1e3, 2e3, 4e3, 8e3, 1.6e4, 3.2e4, 6.4e4])
-    law = (
-        0.5 * (n / 1e3) ** -2.5
-    )  # 0.5 ... 1.5e-5: the largest two, 8.6e-5 and 1.5e-5, can read 0 on 20k trials
+    # 0.5 ... 1.5e-5: the largest two, 8.6e-5 and 1.5e-5, can read 0 on 20k trials
+    law = 0.5 * (n / 1e3) ** -2.5
     rates = np.where(n >= 3.2e4, 0.0, law)
     fits, resids = premise_check(_rate_table(n, rates, n_test=10000, seeds=(0, 1)))
     f = fits.iloc[0]
