@@ -12,10 +12,21 @@ log residual at every size. A family passes when R^2 (log space) >= ``R2_PASS`` 
 +-``RESID_PASS`` (R^2 alone forgives a systematic S-shaped misfit when the loss spans decades).
 
 An error rate can read exactly 0: every seed of a size got every scored item right (a family that solves its task).
-That is a censored value, not a loss of 0: with m item-trials (items x seeds) and none wrong, the true rate is below
-3 / m with 95% confidence (the "rule of three", one-sided, -ln(0.05) / m), and a per-token error rate is at most
-the share of items with any error. Such sizes are left out of the fit (log 0 has no residual) and the curve passes
-only if, besides the rule above on the other sizes, the fit at each censored size lies below that bound.
+That is a censored value, not a loss of 0, and what it bounds depends on what the curve estimates: the seed mean
+estimates the family's error rate in expectation over initialisations, and the runs, not the items, are the
+independent units (a run that did not learn the task errs on most items, one that did errs on none). With S runs of
+n items each and no error in any, :func:`censored_upper` gives the one-sided 95% bound
+
+    mu < q + t,   t = -ln(0.05) / n  (rule of three within a run),   q = (1 - 0.05^(1/S)) / 0.95
+
+(a run with rate above t reads 0 with probability below 0.05; if mu exceeded q + t, more than a share q of runs
+would have rate above t, and all S reading 0 would have probability below 0.05). With few seeds q dominates (0.41
+for 6 seeds, 0.78 for 2): zeros from a handful of seeds cannot refute a power law, and the bound says so instead of
+the 3 / (n S) that pooling the item-trials of all seeds would give (valid only if errors did not cluster by run).
+Such sizes are left out of the fit (log 0 has no residual) and the curve passes only if, besides the rule above on
+the other sizes, the fit at each censored size lies below that bound. The residual table also carries ``se_log``,
+the seed-to-seed standard error of each log seed mean (delta method, sd / (mean sqrt(S))), for reading a residual
+against the noise of its size.
 
 Pure functions of the long sweep table of :func:`src.analysis.loading.load_sweeps` (columns ``sweep``,
 ``task_name``, ``model_family``, ``metric``, ``num_params``, ``seed``, ``value``).
@@ -31,7 +42,8 @@ from scipy.optimize import least_squares
 
 R2_PASS = 0.95  # R^2 of log L on log fit at or above which the premise counts as met ...
 RESID_PASS = 0.2  # ... and every size's measured loss within a factor exp(0.2) = 1.22 of the fit
-ZERO_BOUND = -np.log(0.05)  # ~3.0: 0 errors in m trials bounds the rate by ZERO_BOUND / m (one-sided 95%)
+LEVEL = 0.05  # one-sided: the bound of a rate read as 0 holds with probability 0.95
+ZERO_BOUND = -np.log(LEVEL)  # ~3.0: 0 errors in n trials bounds the rate by ZERO_BOUND / n (rule of three)
 RATES = ("acc", "token_acc")  # quantities that are error rates over the scored items (a 0 there is censored)
 
 # metric name (after the split) -> (label of the fitted quantity, transform of the logged value into a loss)
@@ -42,6 +54,17 @@ PREMISE_QUANTITIES: dict[str, tuple[str, object]] = {
     "token_acc": ("per-token error rate 1 - per-token accuracy", lambda v: 1.0 - v),  # arithmetic outputs
     "loss": ("loss", lambda v: v),
 }
+
+
+def censored_upper(n_items: np.ndarray, n_seeds: np.ndarray, level: float = LEVEL) -> np.ndarray:
+    """One-sided (1 - level) upper bound of a family's expected error rate where all ``n_seeds`` runs of
+    ``n_items`` items each read 0 errors: ``q + t`` with ``t = -ln(level) / n_items`` and
+    ``q = (1 - level^(1/n_seeds)) / (1 - level)`` (module docstring), capped at 1."""
+    n_items, n_seeds = np.asarray(n_items, dtype=float), np.asarray(n_seeds, dtype=float)
+    if (n_items <= 0).any() or (n_seeds < 1).any():
+        raise ValueError(f"need n_items > 0 and n_seeds >= 1, got {n_items.tolist()} and {n_seeds.tolist()}")
+    q = (1.0 - level ** (1.0 / n_seeds)) / (1.0 - level)
+    return np.minimum(q - np.log(level) / n_items, 1.0)
 
 
 @dataclass(frozen=True)
@@ -133,7 +156,7 @@ def _premise_curves(table: pd.DataFrame, split: str) -> pd.DataFrame:
             loss=("loss", "mean"),
             loss_sd=("loss", "std"),
             n_seeds=("seed", "nunique"),
-            n_units=("n_units", lambda u: u.sum(min_count=len(u))),
+            n_items=("n_units", lambda u: u.min() if u.notna().all() else np.nan),  # per run, fewest
         )  # fmt: skip
         .sort_values(keys)
     )
@@ -157,7 +180,10 @@ def premise_check(table: pd.DataFrame, split: str = "test") -> tuple[pd.DataFram
         zero = y <= 0
         base = {"sweep": sweep, "task_name": task, "model_family": family, "metric": metric,
                 "quantity": PREMISE_QUANTITIES[quantity][0], "n_sizes": len(c), "n_censored": int(zero.sum())}  # fmt: skip
-        upper = np.where(zero, ZERO_BOUND / c["n_units"].to_numpy(float), np.nan)
+        n_items = c["n_items"].to_numpy(float)
+        upper = np.full(len(y), np.nan)
+        ok = zero & np.isfinite(n_items)
+        upper[ok] = censored_upper(n_items[ok], c["n_seeds"].to_numpy(float)[ok])
         if zero.any() and (quantity not in RATES or not np.isfinite(upper[zero]).all()):
             why = (f"{quantity} is not an error rate" if quantity not in RATES
                    else "the table has no n_test (items scored) to bound it by")  # fmt: skip
@@ -179,16 +205,22 @@ def premise_check(table: pd.DataFrame, split: str = "test") -> tuple[pd.DataFram
         note = ""
         if zero.any():
             worst = int(np.argmax(np.where(zero, fitted / upper, -np.inf)))
-            note = (f"{int(zero.sum())} size(s) with no error on any item of any seed (censored: rate < 3 / m, m = "
-                    f"items x seeds) left out of the fit; the fit there {'stays below' if below else 'exceeds'} "
-                    f"the bound (at {int(n[worst])} parameters: {fitted[worst]:.2g} vs < {upper[worst]:.2g})")  # fmt: skip
+            s_worst = int(c["n_seeds"].iloc[worst])
+            note = (f"{int(zero.sum())} size(s) with no error on any item of any seed (censored; the bound counts "
+                    f"runs, not item-trials) left out of the fit; the fit there "
+                    f"{'stays below' if below else 'exceeds'} the bound (at {int(n[worst])} parameters, "
+                    f"{s_worst} seed(s): {fitted[worst]:.2g} vs < {upper[worst]:.2g})")  # fmt: skip
         fits.append({**base, "E": fit.E, "A": fit.A, "alpha": fit.alpha, "r2_log": fit.r2_log,
                      "rmse_log": fit.rmse_log, "max_abs_resid_log": max_resid, "passes": passes, "note": note})  # fmt: skip
-        for ni, yi, sd, fi, ri, ui in zip(n, y, c["loss_sd"], fitted, r, upper, strict=True):
-            resids.append({"sweep": sweep, "task_name": task, "metric": metric, "num_params": ni,
-                           "loss": yi, "loss_sd": sd, "fitted": fi, "resid_log": ri, "upper95": ui})  # fmt: skip
-    resid_cols = ["sweep", "task_name", "metric", "num_params", "loss", "loss_sd", "fitted", "resid_log",
-                  "upper95"]  # fmt: skip
+        with np.errstate(divide="ignore", invalid="ignore"):
+            se_log = np.where(y > 0, c["loss_sd"].to_numpy(float) / (y * np.sqrt(c["n_seeds"])), np.nan)
+        rows = zip(n, y, c["loss_sd"], c["n_seeds"], fitted, r, se_log, upper, strict=True)
+        for ni, yi, sd, si, fi, ri, sei, ui in rows:
+            resids.append({"sweep": sweep, "task_name": task, "metric": metric, "num_params": ni, "loss": yi,
+                           "loss_sd": sd, "n_seeds": si, "fitted": fi, "resid_log": ri, "se_log": sei,
+                           "upper95": ui})  # fmt: skip
+    resid_cols = ["sweep", "task_name", "metric", "num_params", "loss", "loss_sd", "n_seeds", "fitted",
+                  "resid_log", "se_log", "upper95"]  # fmt: skip
     return pd.DataFrame(fits), pd.DataFrame(resids, columns=resid_cols)
 
 
@@ -227,9 +259,12 @@ def premise_figure(table: pd.DataFrame, split: str = "test"):
                      label=f"E + A N^-α: E={f.E:.3g}, α={f.alpha:.2f}\nR² (log) = {f.r2_log:.3f}")  # fmt: skip
             if f.E >= 0.3 * pos["loss"].min():  # the floor, where it is within the plotted range
                 top.axhline(f.E, color="C3", lw=0.6, ls=":")
-        top.set(
-            xscale="log", yscale="log", title=f"{f.task_name}: {f.quantity}", ylabel=f"{split} {f.quantity}"
-        )
+        top.set(xscale="log", yscale="log", title=f"{f.task_name}: {f.quantity}", ylabel=f"{split} (measured)")
+        if (loss <= 0).any():  # runs without an error: on the axis floor, so that solved and stuck runs both show
+            floor = top.get_ylim()[0]
+            top.scatter(p["num_params"][loss <= 0], np.full(int((loss <= 0).sum()), floor), marker="x", s=14,
+                        color="C0", alpha=0.6, clip_on=False, label="one seed, no error (on the axis)")  # fmt: skip
+            top.set_ylim(bottom=floor)
         top.legend(fontsize=7)
         bottom.axhline(0, color="0.5", lw=0.8)
         for bound in (-RESID_PASS, RESID_PASS):
