@@ -38,15 +38,20 @@ def _out(args: argparse.Namespace) -> Path:
     return out
 
 
-def _items(args: argparse.Namespace) -> pd.DataFrame:
-    from src.analysis.arithmetic.scoring import score_items
+def _outputs(args: argparse.Namespace) -> pd.DataFrame:
     from src.results.outputs import load_outputs
 
     outputs = load_outputs(args.paths)
     print(
         f"{len(outputs)} outputs of {outputs['model'].nunique()} model(s), tasks {sorted(outputs['task'].unique())}"
     )
-    return score_items(outputs, args.max_len)
+    return outputs
+
+
+def _items(args: argparse.Namespace, outputs: pd.DataFrame | None = None) -> pd.DataFrame:
+    from src.analysis.arithmetic.scoring import score_items
+
+    return score_items(_outputs(args) if outputs is None else outputs, args.max_len)
 
 
 def _stem(family: str, task: str) -> str:
@@ -62,7 +67,8 @@ def cmd_fig3(args: argparse.Namespace) -> int:
         raise InputError(f"--intervals {args.intervals}: the number of bootstrap replicates must be >= 0",
                          fix="pass --intervals 200 (default), or 0 to skip the intervals")  # fmt: skip
     out = _out(args)
-    items = _items(args)
+    outputs = _outputs(args)
+    items = _items(args, outputs)
     table = model_table(items, subset=args.subset)
     print(write_table(table, out / "arithmetic_table.csv"))
     by_l = table[table["metric"].str.contains("_l=")]
@@ -82,6 +88,7 @@ def cmd_fig3(args: argparse.Namespace) -> int:
     )
     print_table("Prediction 'sharp metrics score higher than smooth ones' per task:", verdicts)
     _fig3_premise(table, out)
+    _fig3_places(outputs, table, args, out)
     if args.intervals > 0:
         _fig3_intervals(items, args, out)
     return 0
@@ -109,6 +116,30 @@ def _fig3_premise(table: pd.DataFrame, out: Path) -> None:
         f"and |log resid| <= {RESID_PASS:g} (and, where the rate reads 0 in every run, the fit below a 95% bound "
         "over runs):",
         fits[[c for c in cols if c in fits.columns]],
+    )
+
+
+def _fig3_places(outputs: pd.DataFrame, table: pd.DataFrame, args: argparse.Namespace, out: Path) -> None:
+    """Error rate per digit place (:mod:`src.analysis.arithmetic.places`): which digit is learnt at which scale."""
+    from src.analysis.arithmetic.places import place_figure, place_fits, place_items, place_table
+
+    places = place_table(place_items(outputs, args.max_len), subset=args.subset)
+    fits = place_fits(places)
+    print(write_table(places, out / "places.csv"))
+    print(write_table(fits, out / "place_fits.csv"))
+    per_token = table[table["metric"] == "test/token_acc"]
+    for (family, task), part in places.groupby(["sweep", "task_name"]):
+        title = (f"{task} ({family}): error rate per digit place (1 = units)\n"
+                 "dots: seeds; crosses on the floor: runs without error at that place")  # fmt: skip
+        tok = per_token[(per_token["sweep"] == family) & (per_token["task_name"] == task)]
+        for path in save_figure(place_figure(part, tok, title=title), out, f"places_{_stem(family, task)}"):
+            print(path)
+    cols = ["task_name", "place", "n_sizes", "error_smallest", "error_largest", "n_zero", "alpha", "r2_log",
+            "max_abs_resid_log", "steepest_slope", "steepest_at", "slope_ratio"]  # fmt: skip
+    print_table(
+        "Error rate per digit place (1 = units) on seed means: power law E + A N^-alpha and the steepest local "
+        "log-log slope between adjacent sizes (slope_ratio = steepest / alpha; well above 1: a step):",
+        fits[cols],
     )
 
 
@@ -191,7 +222,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "Score every outputs.jsonl line for target lengths L = 1..max-len (tokens = answer characters, digits), "
             "average per model, and write arithmetic_table.csv (tidy), one Fig. 3 figure per (family, task) (smooth: "
             "token edit distance, per-token accuracy; sharp: exact match, probability of the exact target) and the "
-            "claim table of emergence scores (claims.csv, claims_verdict.csv)."
+            "claim table of emergence scores (claims.csv, claims_verdict.csv); then the premise check on the per-token "
+            "error rate (premise.csv) and the error rate per digit place, units = 1 (places.csv, place_fits.csv, "
+            "places_<family>_<task>.png)."
         ),
     )
     _add_common(p)

@@ -259,8 +259,11 @@ def premise_figure(table: pd.DataFrame, split: str = "test"):
                      label=f"E + A N^-α: E={f.E:.3g}, α={f.alpha:.2f}\nR² (log) = {f.r2_log:.3f}")  # fmt: skip
             if f.E >= 0.3 * pos["loss"].min():  # the floor, where it is within the plotted range
                 top.axhline(f.E, color="C3", lw=0.6, ls=":")
-        top.set(xscale="log", yscale="log", title=f"{f.task_name}: {f.quantity}", ylabel=f"{split} (measured)")
-        if (loss <= 0).any():  # runs without an error: on the axis floor, so that solved and stuck runs both show
+        top.set(
+            xscale="log", yscale="log", title=f"{f.task_name}: {f.quantity}", ylabel=f"{split} (measured)"
+        )
+        # runs without an error: on the axis floor, so that solved and stuck runs both show
+        if (loss <= 0).any():
             floor = top.get_ylim()[0]
             top.scatter(p["num_params"][loss <= 0], np.full(int((loss <= 0).sum()), floor), marker="x", s=14,
                         color="C0", alpha=0.6, clip_on=False, label="one seed, no error (on the axis)")  # fmt: skip

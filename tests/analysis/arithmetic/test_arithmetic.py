@@ -96,6 +96,9 @@ def test_cli_commands_on_a_jsonl_fixture(tmp_path, capsys):
     token_acc = table[table["metric"] == "test/token_acc"].sort_values("num_params")["value"].to_numpy()
     resid = pd.read_csv(out / "premise_residuals.csv").sort_values("num_params")
     assert np.allclose(resid["loss"], 1.0 - token_acc)
+    places = pd.read_csv(out / "places.csv")
+    assert set(places["place"]) == {1, 2, 3, 4, 5} and (out / "places_sim_four_digit_addition.png").is_file()
+    assert len(pd.read_csv(out / "place_fits.csv")) == 5
     assert main(["arith-fig4", str(path), "--out", str(tmp_path / "f4"), "--sizes", "15,150,600"]) == 0
     summary = pd.read_csv(tmp_path / "f4" / "resolution_summary.csv")
     assert (
