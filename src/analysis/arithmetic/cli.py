@@ -107,7 +107,8 @@ def _fig3_premise(table: pd.DataFrame, out: Path) -> None:
     print(write_table(fits, out / "premise.csv"))
     print(write_table(resids, out / "premise_residuals.csv"))
     for (family, task), part in per_token.groupby(["sweep", "task_name"]):
-        for path in save_figure(premise_figure(part, "test"), out, f"premise_{_stem(family, task)}"):
+        fig = premise_figure(part, "test", (fits, resids))
+        for path in save_figure(fig, out, f"premise_{_stem(family, task)}"):
             print(path)
     cols = ["task_name", "quantity", "n_sizes", "n_censored", "E", "A", "alpha", "r2_log", "max_abs_resid_log",
             "passes", "note"]  # fmt: skip

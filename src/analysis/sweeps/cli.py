@@ -204,7 +204,7 @@ def _premise_panel(part: pd.DataFrame, split: str, out: Path, stem: str) -> None
     if fits.empty:
         return
     print(write_table(resids, out / f"{stem}_{split}_premise.csv"))
-    for path in save_figure(premise_figure(part, split), out, f"{stem}_{split}_premise"):
+    for path in save_figure(premise_figure(part, split, (fits, resids)), out, f"{stem}_{split}_premise"):
         print(path)
 
 

@@ -224,12 +224,20 @@ def premise_check(table: pd.DataFrame, split: str = "test") -> tuple[pd.DataFram
     return pd.DataFrame(fits), pd.DataFrame(resids, columns=resid_cols)
 
 
-def premise_figure(table: pd.DataFrame, split: str = "test"):
+def premise_figure(
+    table: pd.DataFrame, split: str = "test", check: tuple[pd.DataFrame, pd.DataFrame] | None = None
+):
     """One column per premise quantity of one (sweep, task): seed points, seed mean and the fitted power law
-    (top, log-log), log residuals (bottom)."""
+    (top, log-log), log residuals (bottom). ``check``: :func:`premise_check`'s ``(fits, residuals)`` of a table
+    holding this one, when the caller has them (the rows of this table's sweeps and tasks are drawn)."""
     import matplotlib.pyplot as plt
 
-    fits, resids = premise_check(table, split)
+    if check is None:
+        fits, resids = premise_check(table, split)
+    else:
+        keys = ["sweep", "task_name"]
+        mine = table[keys].drop_duplicates()
+        fits, resids = (c.merge(mine, on=keys) for c in check)
     curves = _premise_curves(table, split)
     pts = table[table["metric"].isin(fits["metric"])]
     n_col = max(1, len(fits))

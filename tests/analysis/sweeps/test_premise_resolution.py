@@ -272,3 +272,21 @@ def test_premise_zero_of_a_loss_that_is_no_error_rate_is_refused_with_a_note():
     no_counts = _rate_table(n, [0.5, 0.3, 0.2, 0.1, 0.0]).drop(columns="n_test")
     f = premise_check(no_counts)[0].iloc[0]
     assert not f["passes"] and "no n_test" in f["note"]
+
+
+def test_premise_figure_draws_the_fits_it_is_given_for_its_own_sweep_only():
+    from src.analysis.sweeps.premise import premise_figure
+
+    n = np.array([1e3, 2e3, 4e3, 8e3, 1.6e4, 3.2e4])
+    mine = _rate_table(n, np.where(n >= 3.2e4, 0.0, 0.5 * (n / 1e3) ** -1.0), seeds=range(6))
+    other = _rate_table(n, 0.3 * (n / 1e3) ** -0.2).assign(sweep="other")
+    both = pd.concat([mine, other], ignore_index=True)
+    check = premise_check(both)
+    assert len(check[0]) == 2
+    drawn, recomputed = premise_figure(mine, check=check), premise_figure(mine)
+    for fig in (drawn, recomputed):
+        assert len(fig.axes) == 2  # one quantity of one sweep: a fit panel and its residuals
+    lines = [[ln.get_ydata().tolist() for ln in fig.axes[0].get_lines()] for fig in (drawn, recomputed)]
+    assert lines[0] == lines[1]
+    legend = [t.get_text() for t in drawn.axes[0].get_legend().get_texts()]
+    assert any("no error on any item" in t for t in legend) and any("one seed, no error" in t for t in legend)
