@@ -10,7 +10,7 @@ smooth; if one place is learnt abruptly, the per-token loss inherits a step. Thi
 - :func:`place_items`: one row per item, ``place_err_<k>`` = 1 where the output's digit at place k differs from
   the target's (an output with fewer digits errs there), NaN where the target has no place k;
 - :func:`place_table`: per model and place, the error rate and the items scored, in the sweep-table layout
-  (``seed`` numbered within a (family, task, size) as :func:`.scoring.model_table` does);
+  (means and seeds from :func:`.scoring.model_means`, as for :func:`.scoring.model_table`);
 - :func:`place_fits`: per (family, task, place), the power law with floor of the premise check on the seed means
   (R^2 in log space, largest log residual) and the steepest local log-log slope between adjacent sizes against
   the fitted alpha, which is where an abrupt place shows;
@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from src.analysis.arithmetic.scoring import MODEL_KEYS
+from src.analysis.arithmetic.scoring import MODEL_KEYS, model_means
 from src.analysis.core.plotting import log_x
 from src.metrics.text import code_matrix
 
@@ -51,24 +51,11 @@ def place_table(items: pd.DataFrame, subset: str = "test") -> pd.DataFrame:
     """Per (model, place): ``value`` = error rate over the items of ``subset`` whose target has that place,
     ``n_test`` = those items; columns ``sweep`` (= family), ``task_name``, ``model_family``, ``run_dir``,
     ``num_params``, ``seed``, ``place``, ``value``, ``n_test``. Places no item of a model has are left out."""
-    part = items[items["subset"] == subset]
-    if part.empty:
-        raise ValueError(
-            f"no items of subset {subset!r}; subsets present: {sorted(items['subset'].unique())}"
-        )
-    cols = [c for c in part.columns if c.startswith("place_err_")]
-    grouped = part.groupby(MODEL_KEYS, sort=True)[cols]
-    long = grouped.mean().stack(future_stack=True).rename("value").to_frame()
-    long["n_test"] = grouped.count().stack(future_stack=True)
-    long = long.reset_index().rename(columns={f"level_{len(MODEL_KEYS)}": "col"})
-    long = long[long["n_test"] > 0]
-    models = long[MODEL_KEYS].drop_duplicates().sort_values(MODEL_KEYS)
-    models["seed"] = models.groupby(["family", "task", "num_params"]).cumcount()
-    long = long.merge(models, on=MODEL_KEYS)
+    long = model_means(items, [c for c in items.columns if c.startswith("place_err_")], subset)
     return pd.DataFrame({
         "sweep": long["family"], "task_name": long["task"], "model_family": long["family"],
         "run_dir": long["model"], "num_params": long["num_params"].astype(float), "seed": long["seed"],
-        "place": long["col"].str.slice(len("place_err_")).astype(int), "value": long["value"].astype(float),
+        "place": long["column"].str.slice(len("place_err_")).astype(int), "value": long["value"].astype(float),
         "n_test": long["n_test"].astype(float),
     }).sort_values(["sweep", "task_name", "place", "num_params", "seed"], ignore_index=True)  # fmt: skip
 

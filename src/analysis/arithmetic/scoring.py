@@ -49,6 +49,25 @@ def score_items(outputs: pd.DataFrame, max_len: int = 5) -> pd.DataFrame:
     return pd.concat([base, pd.DataFrame(cols)], axis=1)
 
 
+def model_means(items: pd.DataFrame, columns: Sequence[str], subset: str = "test") -> pd.DataFrame:
+    """Long table of per-model means of the per-item ``columns`` over the items of ``subset``: ``MODEL_KEYS``,
+    ``column``, ``value`` (mean over non-NaN items), ``n_test`` (those items; pairs with none left out) and ``seed``
+    (0, 1, ... for the models of one family, task and size, in model order)."""
+    part = items[items["subset"] == subset]
+    if part.empty:
+        raise ValueError(
+            f"no items of subset {subset!r}; subsets present: {sorted(items['subset'].unique())}"
+        )
+    grouped = part.groupby(MODEL_KEYS, sort=True)[list(columns)]
+    long = grouped.mean().stack(future_stack=True).rename("value").to_frame()
+    long["n_test"] = grouped.count().stack(future_stack=True)
+    long = long.reset_index().rename(columns={f"level_{len(MODEL_KEYS)}": "column"})
+    long = long[long["n_test"] > 0]
+    models = long[MODEL_KEYS].drop_duplicates().sort_values(MODEL_KEYS)
+    models["seed"] = models.groupby(["family", "task", "num_params"]).cumcount()
+    return long.merge(models, on=MODEL_KEYS)
+
+
 def model_table(items: pd.DataFrame, subset: str = "test", split: str = "test") -> pd.DataFrame:
     """Per (model, metric) means over the items of ``subset``, as a tidy sweep-style table.
 
@@ -56,26 +75,11 @@ def model_table(items: pd.DataFrame, subset: str = "test", split: str = "test") 
     ``seed`` (0, 1, ... for models of the same family, task and size), ``metric`` (``test/exact_match_l=3``), ``value``
     and ``n_test`` (items scored for that metric: those with at least L target tokens).
     """
-    part = items[items["subset"] == subset]
-    if part.empty:
-        raise ValueError(
-            f"no items of subset {subset!r}; subsets present: {sorted(items['subset'].unique())}"
-        )
-    score_cols = [c for c in part.columns if c.split("_l=")[0] in SCORES]
-    grouped = part.groupby(MODEL_KEYS, sort=True)[score_cols]
-    means, counts = grouped.mean(), grouped.count()
-    long = means.stack(future_stack=True).rename("value").to_frame()
-    long["n_test"] = counts.stack(future_stack=True)
-    long = long.reset_index().rename(columns={f"level_{len(MODEL_KEYS)}": "metric"})
-    long = long[long["n_test"] > 0]
-    long["metric"] = f"{split}/" + long["metric"]
-    models = long[MODEL_KEYS].drop_duplicates().sort_values(MODEL_KEYS)
-    models["seed"] = models.groupby(["family", "task", "num_params"]).cumcount()
-    long = long.merge(models, on=MODEL_KEYS)
+    long = model_means(items, [c for c in items.columns if c.split("_l=")[0] in SCORES], subset)
     return pd.DataFrame({
         "sweep": long["family"], "task_name": long["task"], "model_family": long["family"],
         "run_dir": long["model"], "width": np.nan, "num_params": long["num_params"].astype(float),
-        "seed": long["seed"], "metric": long["metric"], "value": long["value"].astype(float),
+        "seed": long["seed"], "metric": f"{split}/" + long["column"], "value": long["value"].astype(float),
         "n_test": long["n_test"].astype(float),
     })  # fmt: skip
 

@@ -43,7 +43,6 @@ from scipy.optimize import least_squares
 R2_PASS = 0.95  # R^2 of log L on log fit at or above which the premise counts as met ...
 RESID_PASS = 0.2  # ... and every size's measured loss within a factor exp(0.2) = 1.22 of the fit
 LEVEL = 0.05  # one-sided: the bound of a rate read as 0 holds with probability 0.95
-ZERO_BOUND = -np.log(LEVEL)  # ~3.0: 0 errors in n trials bounds the rate by ZERO_BOUND / n (rule of three)
 RATES = ("acc", "token_acc")  # quantities that are error rates over the scored items (a 0 there is censored)
 
 # metric name (after the split) -> (label of the fitted quantity, transform of the logged value into a loss)
@@ -148,7 +147,7 @@ def _premise_curves(table: pd.DataFrame, split: str) -> pd.DataFrame:
     rows["loss"] = [
         float(PREMISE_QUANTITIES[q][1](v)) for q, v in zip(rows["quantity"], rows["value"], strict=True)
     ]
-    rows["n_units"] = rows["n_test"] if "n_test" in rows.columns else np.nan
+    rows["n_items"] = rows["n_test"] if "n_test" in rows.columns else np.nan
     keys = ["sweep", "task_name", "model_family", "metric", "quantity", "num_params"]
     return (
         rows.groupby(keys, as_index=False)
@@ -156,7 +155,7 @@ def _premise_curves(table: pd.DataFrame, split: str) -> pd.DataFrame:
             loss=("loss", "mean"),
             loss_sd=("loss", "std"),
             n_seeds=("seed", "nunique"),
-            n_items=("n_units", lambda u: u.min() if u.notna().all() else np.nan),  # per run, fewest
+            n_items=("n_items", lambda u: u.min() if u.notna().all() else np.nan),  # per run, fewest
         )  # fmt: skip
         .sort_values(keys)
     )
