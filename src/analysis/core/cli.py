@@ -16,7 +16,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from src.analysis.core.inputs import add_declaration_args, add_ingest_args, load_evidence
 from src.analysis.core.saving import save_table
 
 
@@ -48,20 +47,96 @@ def items_table(ev: pd.DataFrame) -> pd.DataFrame:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    ev = load_evidence(args.inputs, args, args.allow_incomplete, args.allow_missing).drop(columns="input")
+    from src.analysis.core.inputs import read_evidence
+
+    ev = read_evidence(args)
     out = Path(args.out)
-    stem = out.parent / out.name.removesuffix(".parquet").removesuffix(".csv")
+    if out.suffix in (".parquet", ".csv"):  # the old form: a stem or a file name
+        out = out.parent / out.name.removesuffix(".parquet").removesuffix(".csv")
+        stem = out
+    else:
+        out.mkdir(parents=True, exist_ok=True)
+        stem = out / "evidence"
+    table = ev.table.drop(columns=[c for c in ("input",) if c in ev.table.columns])
     for suffix in (".parquet", ".csv"):
-        print(save_table(ev, stem.with_name(stem.name + suffix)))
-    items = items_table(ev)
+        print(save_table(table, stem.with_name(stem.name + suffix)))
+    items = ev.items
     if not items.empty:
         for suffix in (".items.parquet", ".items.csv"):
             print(save_table(items, stem.with_name(stem.name + suffix)))
-    n_rep = ev.loc[ev["replicate"] != "", "replicate"].nunique()
-    print(f"{len(ev)} rows: {ev['family'].nunique()} families, {ev['model'].nunique()} models, "
-          f"{ev['task'].nunique()} tasks, {ev['metric'].nunique()} metrics ({', '.join(sorted(ev['metric'].unique())[:12])}"
-          f"{' ...' if ev['metric'].nunique() > 12 else ''}), {n_rep} replicate ids"
-          + (f", {len(items)} item rows" if not items.empty else ""))  # fmt: skip
+    n_rep = table.loc[table["replicate"] != "", "replicate"].nunique()
+    print(f"{len(table)} rows: {table['family'].nunique()} families, {table['model'].nunique()} models, "
+          f"{table['task'].nunique()} tasks, {table['metric'].nunique()} metrics ({', '.join(sorted(table['metric'].unique())[:12])}"
+          f"{' ...' if table['metric'].nunique() > 12 else ''}), {n_rep} replicate ids"
+          + (f", {len(items)} item rows" if not items.empty else "")
+          + f"; formats: {', '.join(sorted(set(ev.formats.values())))}")  # fmt: skip
+    for n in ev.notices:
+        print(f"note: {n}")
+    return 0
+
+
+def cmd_formats(args: argparse.Namespace) -> int:
+    from src.analysis.core.readers import readers
+
+    for r in readers():
+        print(f"{r.name:18s} {r.help}")
+    return 0
+
+
+def write_verdicts(v, out: Path) -> list[Path]:
+    """The engine's tables as CSVs in ``out`` (curves, pairs, unpaired, points, read) and the notices."""
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [
+        save_table(getattr(v, n), out / f"{n}.csv") for n in ("curves", "pairs", "unpaired", "points", "read")
+    ]
+    (out / "notices.txt").write_text("".join(f"{n}\n" for n in v.notices), encoding="utf-8")
+    return [*paths, out / "notices.txt"]
+
+
+def print_verdicts(v, top: int = 25) -> None:
+    from src.analysis.core.saving import print_table
+
+    c = v.curves
+    print("\ncurves: " + ", ".join(f"{n} {k}" for k, n in c["verdict"].value_counts().items()))
+    if not v.pairs.empty:
+        print("pairs:  " + ", ".join(f"{n} {k}" for k, n in v.pairs["verdict"].value_counts().items()))
+    cols = [
+        "family",
+        "task",
+        "metric",
+        "n_sizes",
+        "interval_source",
+        "start",
+        "end",
+        "change_lo",
+        "E",
+        "E_lo",
+        "verdict",
+    ]
+    print_table(
+        f"strongest curves (of {len(c)}; ranked by the lower end of Eq. 1 among real rises):",
+        c[cols].head(top),
+    )
+    if not v.pairs.empty:
+        pcols = ["family", "task", "sharp", "smooth", "basis", "diff", "diff_lo", "diff_hi", "verdict"]
+        print_table("sharp vs smooth (same outputs):", v.pairs[pcols].head(top))
+    if not v.unpaired.empty:
+        print(
+            f"\n{len(v.unpaired)} sharp curve(s) without a smooth partner in the data: {v.unpaired['note'].iloc[0]}"
+        )
+    for n in v.notices:
+        print(f"note: {n}")
+
+
+def cmd_verdicts(args: argparse.Namespace) -> int:
+    from src.analysis.core.inputs import read_evidence, settings_from_args
+    from src.analysis.stats.engine import run_engine
+
+    settings = settings_from_args(args)
+    v = run_engine(read_evidence(args), settings)
+    for p in write_verdicts(v, Path(args.out)):
+        print(p)
+    print_verdicts(v)
     return 0
 
 
@@ -76,19 +151,36 @@ def add_command(
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    from src.analysis.core.inputs import add_reader_args
+
+    p = add_command(
+        subparsers, "formats", func=cmd_formats,
+        help="list the input formats the readers know (what --format takes)",
+    )  # fmt: skip
+    p = add_command(
+        subparsers, "verdicts", func=cmd_verdicts,
+        help="any inputs -> verdicts with intervals: emergent or not, sharp above smooth or not (the one engine)",
+        description="Read any inputs (formats detected or --format), then per family, task and metric: the total "
+        "change, Eq. 1 and the logistic width with intervals from what the data carry (items, seeds within the "
+        "family, the source's stderr, the binomial of a share), the curve verdict, and per sharp metric and its "
+        "smooth partner of the same outputs the paired verdict. Writes curves.csv, pairs.csv, unpaired.csv, "
+        "points.csv, read.csv and notices.txt into --out (docs/analysis.md 'Verdict rules').",
+    )  # fmt: skip
+    p.add_argument(
+        "inputs", nargs="+", type=Path, metavar="INPUT", help="files or folders in any known format"
+    )
+    p.add_argument("--out", required=True, type=Path, metavar="DIR", help="output directory")
+    add_reader_args(p)
+
     p = subparsers.add_parser(
         "ingest",
-        help="sweep dirs or lab tables -> one evidence table (Parquet + CSV), the input of every command",
+        help="any inputs -> one evidence table (Parquet + CSV; items table too), the input of every command",
         description=__doc__.split("\n\n")[0] + " " + __doc__.split("\n\n")[-1].strip(),
     )
-    p.add_argument("inputs", nargs="+", type=Path, metavar="INPUT", help="sweep dir(s) and/or table file(s)")
-    p.add_argument("--out", required=True, help="output path without suffix (writes .parquet and .csv)")
     p.add_argument(
-        "--allow-incomplete", action="store_true", help="use the finished runs of unfinished sweeps"
+        "inputs", nargs="+", type=Path, metavar="INPUT", help="files or folders in any known format"
     )
-    p.add_argument(
-        "--allow-missing", action="store_true", help="go on when runs lack metrics their mates log"
-    )
-    add_ingest_args(p)
-    add_declaration_args(p)
+    p.add_argument("--out", required=True, metavar="DIR",
+                   help="output directory (writes evidence.parquet/.csv there; a name ending .csv/.parquet is a stem)")  # fmt: skip
+    add_reader_args(p, settings=False)
     p.set_defaults(func=cmd_ingest)

@@ -19,8 +19,21 @@ tokens        float      optional: training tokens seen
 compute       float      optional: training FLOPs
 n_items       float      optional: items the value was computed on (resolution floor 1/n)
 stderr        float      optional: standard error of the value (parametric intervals for aggregate tables)
+n_trials      float      optional: trials actually drawn (samples x problems for repeated sampling; else n_items)
 source        str        optional: file the row came from
 ============  =========  ==========================================================================================
+
+What the metric means travels with it (filled by the reader from the source, else from the metric registry and
+the user's declarations: :mod:`src.analysis.core.vocab`):
+
+==================  =====  ====================================================================================
+higher_is_better    float  1 or 0 (NaN: not known)
+level               float  0 continuous per item, 1 share judged right per item, 2 nonlinear aggregate of such
+value_kind          str    ``share`` (of n_items), ``counts`` (of samples), ``continuous``
+chance              float  score of a random guesser on this task (from the number of options where known)
+lower, upper        float  bounds the value can take
+partner             str    the smooth metric of the same outputs to pair this one with (empty: by level)
+==================  =====  ====================================================================================
 
 Per-item outcomes (for the commands that resample items) live beside it in an *items table*: one row per
 (family, model, task, item[, replicate, checkpoint]) with ``scale`` and one column per per-item quantity
@@ -35,12 +48,14 @@ import pandas as pd
 from src.results.errors import ROW, InputError, raise_at_first, require_columns
 
 REQUIRED = ["family", "model", "scale", "task", "metric", "value"]
-OPTIONAL = ["replicate", "checkpoint", "step", "tokens", "compute", "n_items", "stderr", "source"]
+OPTIONAL = ["replicate", "checkpoint", "step", "tokens", "compute", "n_items", "stderr", "n_trials", "source"]
+MEANING = ["higher_is_better", "level", "value_kind", "chance", "lower", "upper", "partner"]
 COLUMNS = [*REQUIRED, *OPTIONAL]
 KEY = ["family", "model", "task", "metric", "replicate", "checkpoint"]
 STRING_COLUMNS = ["family", "model", "task", "metric", "replicate", "checkpoint", "source"]
-FLOAT_COLUMNS = ["scale", "value", "step", "tokens", "compute", "n_items", "stderr"]
+FLOAT_COLUMNS = ["scale", "value", "step", "tokens", "compute", "n_items", "stderr", "n_trials"]
 ITEM_KEY = ["family", "model", "task", "item", "replicate", "checkpoint"]
+MAX_COUNT = 1e12  # items, samples or trials of one value: more than any evaluation draws
 
 
 def normalize(df: pd.DataFrame, source: str = "evidence table") -> pd.DataFrame:
@@ -69,7 +84,7 @@ def normalize(df: pd.DataFrame, source: str = "evidence table") -> pd.DataFrame:
             fix="give numbers (or declare the value as missing with --na-values)",
         )
         out[col] = num.astype(float)
-    bad_scale = ~(out["scale"] > 0)
+    bad_scale = ~((out["scale"] > 0) & np.isfinite(out["scale"]))
     raise_at_first(
         bad_scale,
         lambda i: f"scale must be a positive number, got {df['scale'].iloc[i]!r}",
@@ -84,6 +99,24 @@ def normalize(df: pd.DataFrame, source: str = "evidence table") -> pd.DataFrame:
         path=source,
         where=ROW,
         fix="drop the row or declare it missing (--na-values inf)",
+    )
+    for col, what in (("n_items", "items"), ("n_trials", "trials")):
+        v = out[col]
+        bad = v.notna() & ~((v >= 0) & (v <= MAX_COUNT) & (v == np.round(v)))
+        raise_at_first(
+            bad,
+            lambda i, col=col: f"{col} must be a whole number from 0 to {MAX_COUNT:.0e}, got {out[col].iloc[i]!r}",
+            path=source,
+            where=ROW,
+            fix=f"give the number of {what} the value was computed on",
+        )
+    bad_se = out["stderr"].notna() & ~((out["stderr"] >= 0) & np.isfinite(out["stderr"]))
+    raise_at_first(
+        bad_se,
+        lambda i: f"stderr must be a finite number >= 0, got {out['stderr'].iloc[i]!r}",
+        path=source,
+        where=ROW,
+        fix="give the standard error of the value, or leave the cell empty",
     )
     dup = out.duplicated(KEY, keep=False)
     if dup.any():

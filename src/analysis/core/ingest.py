@@ -263,12 +263,15 @@ def _apply_size_map(df: pd.DataFrame, spec: IngestSpec, path: Path) -> pd.DataFr
     return df.drop(columns=joined).merge(sizes, on="model", how="left")
 
 
-def ingest_table(path: str | os.PathLike, spec: IngestSpec | None = None) -> pd.DataFrame:
+def ingest_table(
+    path: str | os.PathLike, spec: IngestSpec | None = None, df: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """One table file as an evidence table (checked by :func:`src.analysis.core.evidence.normalize`).
-    Rows whose value is missing (empty, NaN or a sentinel) are dropped; ``source`` is the file's path."""
+    Rows whose value is missing (empty, NaN or a sentinel) are dropped; ``source`` is the file's path. ``df``:
+    the file already read (a reader that reshaped it first)."""
     spec = spec or IngestSpec()
     path = Path(path)
-    df = read_any(path, spec.na_values)
+    df = read_any(path, spec.na_values) if df is None else df
     df = _rename(df, spec.columns, path)
     if spec.wide:
         df = _melt_wide(df, spec, path)

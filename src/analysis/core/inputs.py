@@ -241,3 +241,127 @@ def select_metrics(ev: pd.DataFrame, globs: list[str]) -> pd.DataFrame:
             f"--metric {globs} match no metric (the inputs have {sorted(names)[:20]})", fix="fix the globs"
         )
     return ev[keep].reset_index(drop=True)
+
+
+# ---- the one way every command reads its inputs: the reader registry, shaping and the verdict settings ----
+def add_reader_args(p: argparse.ArgumentParser, settings: bool = True) -> None:
+    """Flags of :func:`read_evidence`: the format, what readers need, shaping, declarations and (``settings``)
+    the verdict engine's numbers. Table-shaping flags (--column, --wide, ...) come with them."""
+    g = p.add_argument_group("reading (any format the readers know: `python -m src.analysis formats`)")
+    g.add_argument("--format", default=None, metavar="NAME",
+                   help="read every input in this format instead of detecting it (see `formats`)")  # fmt: skip
+    g.add_argument("--family", default=None, metavar="NAME",
+                   help="one family name for every model read (else from the source: model names, folders)")  # fmt: skip
+    g.add_argument("--k", default=None, metavar="K,K,...",
+                   help="repeated-sampling counts: the k of pass@k (default 1,10,100 up to the samples drawn)")  # fmt: skip
+    g.add_argument("--tokens-per-step", type=float, default=None, metavar="T",
+                   help="lm-eval checkpoints: training tokens per optimizer step (fills the tokens column)")  # fmt: skip
+    g.add_argument("--replicate-from-folder", action="store_true",
+                   help="lm-eval results: each file's folder is a replicate (repeated evaluations of one model)")  # fmt: skip
+    g.add_argument("--allow-incomplete", action="store_true", help="sweep dirs: use the finished runs of an unfinished sweep")  # fmt: skip
+    g.add_argument("--allow-missing", action="store_true", help="sweep dirs: go on when runs lack metrics their mates log")  # fmt: skip
+    s = p.add_argument_group("shaping (docs/design.md 'Shaping'; every change is counted in the notices)")
+    s.add_argument("--where", action="append", default=[], metavar="COL=GLOB",
+                   help="keep rows whose column matches (COL!=GLOB drops them), e.g. --where 'task=arc_*'")  # fmt: skip
+    s.add_argument("--drop-model", action="append", default=[], metavar="GLOB", help="leave models out")
+    s.add_argument("--family-map", default=None, metavar="FILE",
+                   help="YAML model-glob: family (or [families]: a model may sit in several), or a model,family table")  # fmt: skip
+    s.add_argument("--task-mean", action="append", default=[], metavar="NAME=GLOB",
+                   help="add task NAME, the mean over the tasks matching GLOB (weighted by items), e.g. 'mmlu=mmlu_*'")  # fmt: skip
+    if settings:
+        v = p.add_argument_group(
+            "verdict settings (defaults: docs/analysis.md 'Verdict rules'; a YAML file with --settings)"
+        )
+        v.add_argument("--settings", default=None, metavar="YAML",
+                       help="threshold, level, n_resamples, n_width_resamples, seed, min_rise")  # fmt: skip
+        v.add_argument(
+            "--n-resamples", type=int, default=None, metavar="B", help="resamples per curve (default 1000)"
+        )
+        v.add_argument("--seed", type=int, default=None, help="resampling seed (default 0)")
+        v.add_argument(
+            "--threshold", type=float, default=None, help="Eq. 1 threshold of 'emergent' (default 10)"
+        )
+        v.add_argument("--min-rise", type=float, default=None,
+                       help="a real rise exceeds this share of the metric's range (default 0.05)")  # fmt: skip
+    add_ingest_args(p)
+    add_declaration_args(p)
+
+
+def read_size_map_file(path: str | os.PathLike | None) -> dict[str, float]:
+    """model -> parameters from a YAML mapping or a table with model and scale (or size, params) columns."""
+    if not path:
+        return {}
+    from src.analysis.core.ingest import ALIASES, read_any
+
+    path = Path(path)
+    if path.suffix.lower() in (".yaml", ".yml"):
+        import yaml
+
+        if not path.is_file():
+            raise InputError("size map does not exist", path=path, fix="check the path")
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (yaml.YAMLError, UnicodeDecodeError) as err:
+            raise InputError("size map is not valid YAML", path=path, fix="write model: size lines") from err
+        if not isinstance(data, dict):
+            raise InputError(
+                "size map must be a YAML mapping model: size", path=path, fix="write model: size lines"
+            )
+        items = data.items()
+    else:
+        df = read_any(path)
+        col = next((c for c in ("scale", *ALIASES["scale"]) if c in df.columns), None)
+        if "model" not in df.columns or col is None:
+            raise InputError("size map needs columns model and scale", path=path, fix="rename them")
+        items = zip(df["model"].astype(str), df[col], strict=True)
+    out = {}
+    for k, v in items:
+        try:
+            out[str(k)] = float(v)
+        except (TypeError, ValueError):
+            raise InputError(
+                f"size of {k!r} is not a number: {v!r}", path=path, fix="give parameters"
+            ) from None
+        if not (out[str(k)] > 0 and out[str(k)] < 1e16):
+            raise InputError(f"size of {k!r} must be a positive finite number, got {v!r}", path=path,
+                             fix="give parameters")  # fmt: skip
+    return out
+
+
+def read_evidence(args: argparse.Namespace):
+    """The inputs of a command (``args.inputs``) through the reader registry, shaped as its flags say."""
+    from src.analysis.core.readers import ReadOptions, read_inputs
+    from src.analysis.core.shaping import Shaping
+
+    ks = None
+    if getattr(args, "k", None):
+        try:
+            ks = tuple(int(k) for k in str(args.k).split(",") if k.strip())
+        except ValueError:
+            raise InputError(
+                f"--k expects whole numbers separated by commas, got {args.k!r}", fix="e.g. --k 1,10,100"
+            ) from None
+    options = ReadOptions(
+        size_map=read_size_map_file(getattr(args, "size_map", None)),
+        family=getattr(args, "family", None),
+        extra={"spec": ingest_spec(args), "ks": ks, "tokens_per_step": getattr(args, "tokens_per_step", None),
+               "replicate_from_folder": getattr(args, "replicate_from_folder", False),
+               "allow_incomplete": getattr(args, "allow_incomplete", False),
+               "allow_missing": getattr(args, "allow_missing", False)},
+    )  # fmt: skip
+    shaping = Shaping(
+        where=args.where, drop_models=args.drop_model, family_map=args.family_map, task_means=args.task_mean
+    )
+    ev = read_inputs(args.inputs, getattr(args, "format", None), options, shaping)
+    globs = [g.strip() for v in getattr(args, "metric", []) or [] for g in str(v).split(",") if g.strip()]
+    if globs:
+        ev.table = select_metrics(ev.table, globs)
+    return ev
+
+
+def settings_from_args(args: argparse.Namespace):
+    from src.analysis.stats.engine import Settings
+
+    return Settings.from_yaml(getattr(args, "settings", None), n_resamples=getattr(args, "n_resamples", None),
+                              seed=getattr(args, "seed", None), threshold=getattr(args, "threshold", None),
+                              min_rise=getattr(args, "min_rise", None))  # fmt: skip

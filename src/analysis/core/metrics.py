@@ -44,6 +44,13 @@ class MetricKind:
     chance: float | None = None  # score of a random guesser, when known (drawn as a floor)
     lower: float | None = None  # bounds of the score, when known ([0, 1] for accuracies)
     upper: float | None = None
+    # the engine's vocabulary (stats/engine.py): how far the metric is from the per-item outcome it summarises.
+    # 0: continuous per item (Brier, log-likelihood, edit distance, loss); 1: a share of items or samples judged
+    # right by an argmax or threshold (accuracy, MCG, pass@1); 2: a nonlinear aggregate of such per-item
+    # judgements (all K of K right, all L digits right, pass@k for k > 1). A pair "sharp vs smooth" is two metrics
+    # of the same outputs at different levels; two metrics of one level (acc, acc_norm) are never paired.
+    level: int | None = None
+    value_kind: str | None = None  # "share" (of n items), "counts" (of samples), "continuous"
 
 
 @dataclass(frozen=True)
@@ -103,6 +110,12 @@ for _kind in (
         rf"target_prob_l={_P}", "sharp", "probability of the exact target", True, "target_prob", "L", "1"
     ),
     MetricKind(r"exact_match", "sharp", "exact match", True, "exact_match"),
+    MetricKind(r"(?:em|exact)", "sharp", "exact match", True, "exact_match"),
+    MetricKind(r"pass@(?P<param>\d+)", "sharp", "pass@k", True, "pass_at_k", "k", "1"),
+    MetricKind(r"acc_norm|acc_len_norm|acc_mutual_info|acc_per_char|acc_per_token|acc_uncond", "sharp",
+               "accuracy (normalised)", True, "acc_norm"),
+    MetricKind(r"mc1", "sharp", "MC1 (best option right)", True, "mc1"),
+    MetricKind(r"mcg|correct", "sharp", "multiple choice grade", True, "multiple_choice_grade"),
     MetricKind(r"multiple_choice_grade", "sharp", "multiple choice grade", True, "multiple_choice_grade"),
     MetricKind(r"exact_str_match", "sharp", "exact string match", True, "exact_str_match"),
     MetricKind(
@@ -113,6 +126,13 @@ for _kind in (
     MetricKind(r"edit_distance", "smooth", "token edit distance", False, "edit_distance"),
     MetricKind(rf"token_acc(?:_l={_P})?", "smooth", "per-token accuracy", True, "token_acc", "L"),
     MetricKind(r"brier(?:_score)?", "smooth", "Brier score", False, "brier"),
+    MetricKind(r"mc2", "smooth", "MC2 (probability on true options)", True, "mc2"),
+    MetricKind(r"p_target|p_correct|prob_correct", "smooth", "probability of the right answer", True, "p_target"),
+    MetricKind(r"logprob|logp_correct|log_likelihood|loglikelihood|ll", "smooth",
+               "log-probability of the right answer", True, "logprob"),
+    MetricKind(r"ppl|log_ppl|word_perplexity|byte_perplexity", "smooth", "perplexity", False, "perplexity"),
+    MetricKind(r"bpb|bits_per_byte", "smooth", "bits per byte", False, "bpb"),
+    MetricKind(r"ce_loss", "smooth", "cross-entropy (nats per token)", False, "ce"),
     MetricKind(r"acc", "smooth", "accuracy", True, "acc"),
     MetricKind(r"ce", "smooth", "cross-entropy (nats)", False, "ce"),
     MetricKind(r"loss", "smooth", "loss", False, "loss"),
@@ -130,12 +150,37 @@ for _kind in (
     MetricKind(r"(?i).*bleu.*", None, "BLEU", True, "bleu"),
     MetricKind(r"(?i)rouge.*", None, "ROUGE", True, "rouge"),
     MetricKind(r"(?:macro_|sequence_)?f1", None, "F1", True, "f1"),
-    MetricKind(r"(?i)log_likelihood", None, "log-likelihood", True, "log_likelihood"),
     MetricKind(
         r"normalized_aggregate_score", None, "normalized aggregate score", True, "normalized_aggregate_score"
     ),
 ):
     register_metric_kind(_kind)
+
+#: level and kind of value of each metric family (see MetricKind.level): the engine's one table of them
+LEVELS: dict[str, tuple[int, str]] = {
+    # 2: nonlinear aggregates of per-item judgements
+    "subset_acc": (2, "share"), "seq_acc": (2, "share"), "exact_match": (2, "share"),
+    "target_prob": (2, "continuous"), "pass_at_k": (2, "counts"),
+    # 1: shares of items (or samples) judged right by an argmax or a threshold
+    "acc": (1, "share"), "acc_norm": (1, "share"), "mc1": (1, "share"), "multiple_choice_grade": (1, "share"),
+    "exact_str_match": (1, "share"), "recon": (1, "share"), "token_acc": (1, "share"),
+    # 0: continuous per item
+    "brier": (0, "continuous"), "mc2": (0, "continuous"), "p_target": (0, "continuous"),
+    "logprob": (0, "continuous"), "perplexity": (0, "continuous"), "bpb": (0, "continuous"),
+    "ce": (0, "continuous"), "loss": (0, "continuous"), "mse": (0, "continuous"), "sq_err": (0, "continuous"),
+    "edit_distance": (0, "continuous"), "calibration_error": (0, "continuous"), "cross_entropy": (0, "continuous"),
+}  # fmt: skip
+_REGISTRY[:] = [
+    (p, replace(k, level=LEVELS[k.family][0], value_kind=LEVELS[k.family][1]) if k.family in LEVELS else k)
+    for p, k in _REGISTRY
+]
+
+
+def declared_partner(key: str) -> str | None:
+    """The partner a declaration in force names for ``key`` (the last one wins), else None."""
+    name = key.partition("/")[2] or key
+    found = [d.partner for d in _DECLARED if d.partner is not None and d.matches(key, name)]
+    return found[-1] if found else None
 
 
 def _registry_kind(name: str) -> tuple[MetricKind, str | None] | None:
@@ -220,6 +265,8 @@ class Declaration:
     upper: float | None = None
     label: str | None = None
     source: str = "flags"
+    level: int | None = None  # 0 continuous, 1 share judged per item, 2 nonlinear aggregate (MetricKind.level)
+    partner: str | None = None  # the smooth metric (name or glob) of the same outputs to pair this one with
 
     def matches(self, key: str, name: str) -> bool:
         return fnmatchcase(key, self.glob) or fnmatchcase(name, self.glob)
@@ -227,9 +274,11 @@ class Declaration:
     def apply(self, kind: MetricKind) -> MetricKind:
         fields = {
             f: getattr(self, f)
-            for f in ("higher_is_better", "sharpness", "chance", "lower", "upper", "label")
+            for f in ("higher_is_better", "sharpness", "chance", "lower", "upper", "label", "level")
             if getattr(self, f) is not None
         }
+        if self.sharpness is not None and self.level is None:  # --sharp / --smooth say where the metric sits
+            fields["level"] = 0 if self.sharpness == "smooth" else max(1, kind.level or 0)
         return replace(kind, **fields)
 
 
@@ -307,7 +356,7 @@ def load_declarations(path: str | os.PathLike) -> list[Declaration]:
     if not isinstance(data, dict) or not data:
         raise InputError("must map metric names or globs to their declarations", path=path, fix=fix)
     out = []
-    known = {"direction", "kind", "sharpness", "chance", "bounds", "label"}
+    known = {"direction", "kind", "sharpness", "chance", "bounds", "label", "level", "partner"}
     for glob, spec in data.items():
         if not isinstance(spec, dict):
             raise InputError(f"declaration of {glob!r} must be a mapping, got {spec!r}", path=path, fix=fix)
@@ -333,8 +382,15 @@ def load_declarations(path: str | os.PathLike) -> list[Declaration]:
             raise InputError(
                 f"chance/bounds of {glob!r} must be numbers ({err})", path=path, fix=fix
             ) from err
+        if lo is not None and hi is not None and not lo < hi:
+            raise InputError(f"bounds of {glob!r} must be [low, high] with low < high, got {bounds!r}", path=path,
+                             fix=fix)  # fmt: skip
+        level = spec.get("level")
+        if level is not None and level not in (0, 1, 2):
+            raise InputError(f"level of {glob!r} must be 0, 1 or 2, got {level!r}", path=path, fix=fix)
         out.append(Declaration(str(glob), None if direction is None else DIRECTIONS[str(direction)], kind,
-                               chance, lo, hi, spec.get("label"), source=str(path)))  # fmt: skip
+                               chance, lo, hi, spec.get("label"), source=str(path), level=level,
+                               partner=None if spec.get("partner") is None else str(spec["partner"])))  # fmt: skip
     return out
 
 

@@ -33,8 +33,8 @@ def wei_files(tmp_path):
 
 def test_every_command_on_one_ingested_table(tmp_path, capsys):
     raw = write_per_run_table(tmp_path / "runs.csv")
-    ev_stem = tmp_path / "evidence"
-    assert main(["ingest", str(raw), *INGEST_FLAGS, "--out", str(ev_stem)]) == 0
+    ev_stem = tmp_path / "ev" / "evidence"  # --out is a directory: evidence.parquet / .csv go into it
+    assert main(["ingest", str(raw), *INGEST_FLAGS, "--out", str(ev_stem.parent)]) == 0
     ev = pd.read_parquet(ev_stem.with_suffix(".parquet"))
     assert len(ev) == N_ROWS and len(pd.read_csv(ev_stem.with_suffix(".csv"))) == N_ROWS
     table = str(ev_stem.with_suffix(".parquet"))
@@ -93,8 +93,8 @@ def test_old_sweep_path_gives_identical_claim_tables(tmp_path):
     expected = pd.read_csv(_roundtrip_csv(old, tmp_path / "old.csv"))
     pd.testing.assert_frame_equal(written, expected)
     assert main(["ingest", str(sweep), "--out", str(tmp_path / "ev")]) == 0
-    assert (tmp_path / "ev.items.parquet").is_file()  # per-item outcomes beside the evidence
-    assert main(["claims", str(tmp_path / "ev.parquet"), "--out", str(tmp_path / "b")]) == 0
+    assert (tmp_path / "ev" / "evidence.items.parquet").is_file()  # per-item outcomes beside the evidence
+    assert main(["claims", str(tmp_path / "ev" / "evidence.parquet"), "--out", str(tmp_path / "b")]) == 0
     again = pd.read_csv(tmp_path / "b" / "claims_test.csv")
     cols = ["task_name", "model_family", "metric", "n_sizes", "emergence_score", "e_seed_min", "e_seed_max"]
     pd.testing.assert_frame_equal(again[cols], expected[cols])

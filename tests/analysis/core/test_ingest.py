@@ -101,10 +101,10 @@ def test_infinite_scores_are_refused_unless_declared_missing(tmp_path):
 def test_declarations_from_yaml_and_globs(tmp_path):
     (tmp_path / "m.yaml").write_text(
         "metrics:\n  'bert*': {direction: higher, kind: smooth, chance: 0.5, bounds: [0, 1], label: BERTScore}\n"
-        "  pass@1: {direction: higher, kind: sharp}\n"
+        "  solve_rate: {direction: higher, kind: sharp}\n"
     )
     decls = metrics.load_declarations(tmp_path / "m.yaml")
-    assert metrics.classify("bertscore_f1") is None and metrics.classify("pass@1") is None
+    assert metrics.classify("bertscore_f1") is None and metrics.classify("solve_rate") is None
     with metrics.declared(decls + metrics.declarations_from_flags(lower_is_better=["edit_*"])):
         b = metrics.classify("bertscore_f1")
         assert (b.sharpness, b.kind.higher_is_better, b.kind.chance, b.kind.label) == (
@@ -113,9 +113,10 @@ def test_declarations_from_yaml_and_globs(tmp_path):
             0.5,
             "BERTScore",
         )
-        assert metrics.classify("pass@1").sharpness == "sharp"
+        assert metrics.classify("solve_rate").sharpness == "sharp"
+        assert metrics.classify("solve_rate").kind.level == 1  # --sharp: a share judged per item unless said
         assert metrics.higher_is_better("edit_whatever") is False
-        metrics.require_known(["bertscore_f1", "pass@1", "test/acc"])
+        metrics.require_known(["bertscore_f1", "solve_rate", "test/acc"])
     assert metrics.classify("bertscore_f1") is None  # out of the block, the registry is as before
     with pytest.raises(InputError, match=r"not declared: bertscore_f1 \(direction, kind\), bleu \(kind\)"):
         metrics.require_known(["bertscore_f1", "bleu", "test/acc"])

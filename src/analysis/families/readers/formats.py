@@ -1,0 +1,198 @@
+"""The formats the analysis reads, registered with the one reader registry (:mod:`src.analysis.core.readers`):
+each is ``detect`` (is this path in the format?) + ``read`` (paths -> evidence and items), over the readers of this
+package. A new format is one new module in this package with its own ``@register_reader``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from src.analysis.core.ingest import TABLE_SUFFIXES, IngestSpec, ingest_table, is_table_file, read_any
+from src.analysis.core.readers import Evidence, ReadOptions, register_reader
+
+_SCAN = 50  # files looked at when detecting the format of a folder
+
+
+def _files(path: Path, pattern: str) -> list[Path]:
+    out = []
+    for f in path.rglob(pattern) if path.is_dir() else [path]:
+        out.append(f)
+        if len(out) >= _SCAN:
+            break
+    return out
+
+
+def _head(path: Path, n: int = 4096) -> str:
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        return fh.read(n)
+
+
+def _header(path: Path) -> set[str]:
+    if path.suffix.lower() in (".csv", ".tsv"):
+        line = _head(path, 65536).splitlines()[:1]
+        sep = "\t" if path.suffix.lower() == ".tsv" else ","
+        return {c.strip().strip('"') for c in line[0].split(sep)} if line else set()
+    if path.suffix.lower() in (".jsonl", ".ndjson"):
+        first = _head(path, 65536).splitlines()[:1]
+        try:
+            return set(json.loads(first[0])) if first else set()
+        except (json.JSONDecodeError, TypeError):
+            return set()
+    return set()
+
+
+# --------------------------------------------------------------------------------- lm-evaluation-harness
+def _is_results(f: Path) -> bool:
+    return f.suffix == ".json" and '"results"' in _head(f)
+
+
+@register_reader("lm-eval-samples", "lm-evaluation-harness --log_samples files (samples_<task>_<date>.jsonl), "
+                 "per item: MCG, Brier, p(target), log-likelihood", lambda p: any(
+                     f.name.startswith("samples_") and f.suffix == ".jsonl" for f in _files(p, "samples_*.jsonl")),
+                 priority=30)  # fmt: skip
+def read_lm_eval_samples(paths: list[Path], o: ReadOptions) -> Evidence:
+    from src.analysis.families.readers.lm_eval import evidence_from_items
+    from src.analysis.families.readers.lm_eval import read_lm_eval_samples as read
+
+    ev, items = read(
+        paths, size_map=o.size_map, family=o.family, tokens_per_step=o.extra.get("tokens_per_step")
+    )
+    if ev is None or ev.empty:
+        ev = evidence_from_items(items)
+    return Evidence(ev, items)
+
+
+@register_reader("lm-eval-results", "lm-evaluation-harness results JSON (v0.3 and v0.4: results -> task -> "
+                 "metric, with stderr, n-samples and higher_is_better)", lambda p: any(
+                     _is_results(f) for f in _files(p, "*.json")), priority=20)  # fmt: skip
+def read_lm_eval_results(paths: list[Path], o: ReadOptions) -> Evidence:
+    from src.analysis.families.readers.lm_eval import read_lm_eval_results as read
+
+    ev = read(paths, size_map=o.size_map, family=o.family, tokens_per_step=o.extra.get("tokens_per_step"),
+              replicate_from_folder=bool(o.extra.get("replicate_from_folder")))  # fmt: skip
+    notices = []
+    has_smooth = (
+        ev["metric"].isin(["brier", "brier_score", "ppl", "word_perplexity", "bits_per_byte", "mc2"]).any()
+    )
+    if not has_smooth:
+        notices.append("lm-eval results hold only argmax metrics (acc, acc_norm, ...) for most tasks: no smooth "
+                       "partner of the same outputs; rerun lm_eval with --log_samples and read the samples files "
+                       "to get the Brier score and p(correct) per item")  # fmt: skip
+    return Evidence(ev, pd.DataFrame(), notices)
+
+
+# ------------------------------------------------------------------------------------------------ OLMo ladder
+def _is_ladder(f: Path) -> bool:
+    h = _header(f) if f.suffix.lower() == ".csv" else set()
+    return "_step" in h and any(c.startswith("eval/downstream") for c in h)
+
+
+@register_reader("olmo-ladder", "OLMo-ladder wide per-checkpoint CSVs (<size>-<k>xC.csv: _step, eval/...)",
+                 lambda p: any(_is_ladder(f) for f in _files(p, "*.csv")), priority=20)  # fmt: skip
+def read_olmo_ladder(paths: list[Path], o: ReadOptions) -> Evidence:
+    from src.analysis.families.readers.olmo_ladder import read_olmo_ladder as read
+
+    ev = read(paths, size_map=o.size_map)
+    if o.family:
+        ev = ev.assign(family=o.family)
+    return Evidence(ev)
+
+
+# ------------------------------------------------------------------------------------------- inverse scaling
+def _is_inverse(p: Path) -> bool:
+    if not p.is_dir():
+        return False
+    if (p / "data.csv").is_file():
+        return any(f.name != "data.csv" for f in p.glob("*.csv"))
+    return any((d / "data.csv").is_file() for d in p.iterdir() if d.is_dir())
+
+
+@register_reader("inverse-scaling", "inverse-scaling-pipeline result folders (data.csv + <model>.csv per item)",
+                 _is_inverse, priority=20)  # fmt: skip
+def read_inverse_scaling(paths: list[Path], o: ReadOptions) -> Evidence:
+    from src.analysis.families.readers.inverse_scaling import read_inverse_scaling as read
+
+    ev, items = read(paths, size_map=o.size_map, family=o.family)
+    return Evidence(ev, items)
+
+
+# ------------------------------------------------------------------------------------------ repeated sampling
+def _is_counts(p: Path) -> bool:
+    return p.is_file() and {"model", "problem", "n", "c"} <= _header(p)
+
+
+@register_reader("repeated-sampling", "per-problem counts of repeated sampling (model, problem, n, c) -> pass@k "
+                 "and pass@1 (its smooth partner)", _is_counts, priority=20)  # fmt: skip
+def read_repeated_sampling(paths: list[Path], o: ReadOptions) -> Evidence:
+    from src.analysis.families.readers.repeated_sampling import read_repeated_sampling as read
+
+    ks = tuple(o.extra.get("ks") or (1, 10, 100))
+    if 1 not in ks:
+        ks = (1, *ks)  # pass@1, the share of samples right, is the smooth partner of pass@k
+    evs, its = [], []
+    for p in paths:
+        n_min = float(read_any(p)["n"].min()) if o.extra.get("ks") is None else None
+        use = tuple(k for k in ks if n_min is None or k <= n_min)
+        ev, items = read(p, ks=use, size_map=o.size_map, family=o.family,
+                         columns=o.extra.get("columns") or None)  # fmt: skip
+        trials = items.groupby(["family", "model", "task"])["n"].sum().rename("n_trials").reset_index()
+        ev = ev.drop(columns=[c for c in ("n_trials",) if c in ev.columns]).merge(
+            trials, on=["family", "model", "task"]
+        )
+        ev["value_kind"] = "counts"
+        evs.append(ev)
+        its.append(items)
+    return Evidence(pd.concat(evs, ignore_index=True), pd.concat(its, ignore_index=True))
+
+
+# ------------------------------------------------------------------------------------------------ sweep dirs
+def _is_sweep(p: Path) -> bool:
+    if not p.is_dir():
+        return False
+    from src.results import records
+
+    return (
+        (p / "multirun.yaml").is_file()
+        or (p / "sweep_table.csv").is_file()
+        or any(True for _ in zip(range(1), records.find_records(p), strict=False))
+    )
+
+
+@register_reader("sweep", "a sweep dir of this project's runs (train.py -m ...; per-item files where saved)",
+                 _is_sweep, priority=40)  # fmt: skip
+def read_sweep(paths: list[Path], o: ReadOptions) -> Evidence:
+    from src.analysis.core.cli import items_table
+    from src.analysis.core.views import runs_to_evidence
+    from src.analysis.sweeps.loading import load_sweeps, require_complete_metrics
+
+    runs = load_sweeps(paths, allow_incomplete=bool(o.extra.get("allow_incomplete")))
+    runs = runs[runs["metric"].astype(str).str.startswith("test/")]
+    require_complete_metrics(runs, allow=bool(o.extra.get("allow_missing")))
+    ev = runs_to_evidence(runs)
+    items = items_table(ev)
+    ev = ev.assign(replicate=ev["replicate"].astype(str))
+    return Evidence(ev, items.assign(replicate=items["replicate"].astype(str)) if not items.empty else items)
+
+
+# ---------------------------------------------------------------------------------------------- plain tables
+@register_reader("table", "any table (CSV, TSV, Parquet, JSON, JSONL) in the evidence columns, or shaped by "
+                 "--column / --wide / --set ...; a column k makes pass@k rows", lambda p: p.is_file()
+                 and is_table_file(p), priority=0)  # fmt: skip
+def read_table(paths: list[Path], o: ReadOptions) -> Evidence:
+    spec: IngestSpec = o.extra.get("spec") or IngestSpec()
+    parts = []
+    for p in paths:
+        if p.is_dir():
+            files = [f for f in sorted(p.iterdir()) if f.suffix.lower() in TABLE_SUFFIXES]
+        else:
+            files = [p]
+        for f in files:
+            df = None
+            if "k" in _header(f) and "metric" not in _header(f) and "metric" not in spec.columns:
+                df = read_any(f, spec.na_values)  # a pass@k table long in k: one metric pass@<k> per row
+                df["metric"] = "pass@" + pd.to_numeric(df["k"], errors="coerce").astype("Int64").astype(str)
+            t = ingest_table(f, spec, df)
+            parts.append(t.assign(family=o.family) if o.family else t)
+    return Evidence(pd.concat(parts, ignore_index=True))

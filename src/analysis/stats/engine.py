@@ -1,0 +1,483 @@
+"""The one verdict engine: every command's verdicts on any evidence come from :func:`run_engine`.
+
+For each curve (family, task, metric; the final checkpoint of each model, replicates kept) it resamples the curve
+from what the data carry (:mod:`src.analysis.stats.resample`: items, seeds within the family, the source's stderr,
+the binomial of a share), and measures on every resample, oriented so that improvement is positive:
+
+- the total change (largest size minus smallest) and its interval;
+- Eq. 1 of the paper, and the largest step as a share of all steps;
+- the logistic width in decades of N (10% -> 90% of the rise), for curves that take part in a pair, 4+ sizes.
+
+**Curve verdict** (:func:`curve_verdict`), in this order: "too few sizes" (Eq. 1 cannot reach the threshold at
+this many sizes), "not supported by the data" (a size has no interval source), "worsens" (the change's interval
+lies below 0), "no real rise" (the lower end of the change's interval is not above both the measurement
+resolution and ``min_rise`` of the metric's range: a flat 0.52 -> 0.54 curve with E = inf is not emergent),
+"emergent" (the lower end of Eq. 1's interval is at least the threshold and at most half of the rise comes in
+the smaller half of the sizes: a curve that drops most at the smallest sizes and then flattens saturates, it does
+not emerge), else "not emergent".
+
+**Pair verdict** (a sharp metric and its smooth partner of the same outputs, :func:`src.analysis.core.vocab.pairs_of`):
+the interval of the difference of logistic widths (smooth minus sharp) where both are identified, else of Eq. 1
+(sharp minus smooth), on the same resamples where the source pairs them: "sharp above smooth" when it lies above 0,
+"smooth above sharp" below, else "no difference"; "no rise to compare" when either curve does not rise for real;
+"not supported by the data" when either has no interval.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from src.analysis.core import vocab
+from src.analysis.stats import resample as rs
+from src.analysis.stats.intervals import interval
+from src.analysis.stats.sharpness import (
+    emergence_rows,
+    largest_step_share,
+    logistic_width,
+    logistic_width_rows,
+    threshold_status,
+)
+from src.results.errors import InputError
+
+
+@dataclass
+class Settings:
+    """The verdict rules' numbers, one set for every command (``--settings FILE``: a YAML with these keys)."""
+
+    threshold: float = 10.0  # Eq. 1 at or above this is "emergent" (the paper's scale)
+    level: float = 0.95  # interval level
+    n_resamples: int = 1000
+    n_width_resamples: int = 200  # logistic refits per curve (the slow part)
+    seed: int = 0
+    min_rise: float = 0.05  # a real rise exceeds this share of the metric's range (chance or bound to bound)
+
+    @classmethod
+    def from_yaml(cls, path: str | Path | None, **overrides) -> Settings:
+        import yaml
+
+        data = {}
+        if path is not None:
+            path = Path(path)
+            if not path.is_file():
+                raise InputError("settings file does not exist", path=path, fix="check the path")
+            try:
+                data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            except (yaml.YAMLError, UnicodeDecodeError) as err:
+                raise InputError(
+                    f"not valid YAML ({type(err).__name__})", path=path, fix="fix the file"
+                ) from err
+            if not isinstance(data, dict):
+                raise InputError("must be a mapping of setting: value", path=path, fix=f"keys: {cls.keys()}")
+            unknown = sorted(set(data) - set(cls.keys()))
+            if unknown:
+                raise InputError(f"unknown setting(s) {unknown}", path=path, fix=f"use only {cls.keys()}")
+        data.update({k: v for k, v in overrides.items() if v is not None})
+        out = cls(**data)
+        out.check()
+        return out
+
+    @classmethod
+    def keys(cls) -> list[str]:
+        return list(cls.__dataclass_fields__)
+
+    def check(self) -> None:
+        ok = (0 < self.level < 1 and self.n_resamples >= 20 and self.n_width_resamples >= 0
+              and self.threshold > 0 and 0 <= self.min_rise < 1)  # fmt: skip
+        if not ok:
+            raise InputError(
+                f"settings out of range: {asdict(self)}",
+                fix="level in (0, 1), n_resamples >= 20, threshold > 0, 0 <= min_rise < 1",
+            )
+
+
+@dataclass
+class Verdicts:
+    curves: pd.DataFrame
+    pairs: pd.DataFrame
+    unpaired: pd.DataFrame
+    points: pd.DataFrame
+    read: pd.DataFrame
+    notices: list[str] = field(default_factory=list)
+    settings: dict = field(default_factory=dict)
+    premise: pd.DataFrame | None = None
+    backtest: pd.DataFrame | None = None
+
+
+CURVE_ORDER = [
+    "emergent",
+    "not emergent",
+    "no real rise",
+    "worsens",
+    "too few sizes",
+    "not supported by the data",
+]
+
+
+# ---------------------------------------------------------------------------------------------- selecting rows
+def final_rows(table: pd.DataFrame, notices: list[str]) -> pd.DataFrame:
+    """Each model's final checkpoint (the row without a checkpoint label, else the latest step or tokens)."""
+    t = table[table["value"].notna()]
+    if (t["checkpoint"] == "").all():
+        return t
+    order = t.assign(
+        _f=(t["checkpoint"] == "").astype(int), _t=t["tokens"].fillna(-1.0), _s=t["step"].fillna(-1.0)
+    )
+    last = (
+        order.sort_values(["_f", "_t", "_s"]).groupby(["family", "model", "replicate"])["checkpoint"].last()
+    )
+    keep = pd.MultiIndex.from_frame(t[["family", "model", "replicate", "checkpoint"]]).isin(
+        pd.MultiIndex.from_frame(last.reset_index()[["family", "model", "replicate", "checkpoint"]])
+    )
+    dropped = int((~keep).sum())
+    if dropped:
+        notices.append(
+            f"scale curves use each model's final checkpoint: {dropped} rows of earlier checkpoints left out"
+        )
+    return t[keep]
+
+
+# ------------------------------------------------------------------------------------------------ one curve
+def _range(meta: dict) -> float:
+    lo, hi, ch, hib = meta["lower"], meta["upper"], meta["chance"], meta["higher_is_better"]
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return math.nan
+    if np.isfinite(ch):
+        return (hi - ch) if hib else (ch - lo)
+    return hi - lo
+
+
+def _early_share(ys: np.ndarray) -> float:
+    """Share of the total (oriented) change made between the smallest and the middle size."""
+    total = ys[-1] - ys[0]
+    mid = (ys.size - 1) // 2
+    return float((ys[mid] - ys[0]) / total) if total != 0 else math.nan
+
+
+def curve_verdict(row: dict, threshold: float, min_rise: float) -> tuple[str, str]:
+    """(verdict, reason) of one measured curve (see the module doc for the order of the rules)."""
+    n, name = row["n_sizes"], row["metric"]
+    if n < 3 or threshold_status(n, threshold) != "ok":
+        return "too few sizes", (
+            f"{name}: {n} size(s); Eq. 1 cannot reach {threshold:g} with fewer than 4 sizes, so emergence cannot "
+            "be tested here"
+        )
+    if row["interval_source"] in ("none", "partial"):
+        return "not supported by the data", (
+            f"{name}: no interval for {row['no_interval']} (no items, seeds, stderr or item count there); "
+            f"E = {row['E']:.3g} is a point, not a measurement"
+        )
+    ch = (f"{row['start']:.3g} -> {row['end']:.3g} (improvement {row['change']:+.3g}, 95% "
+          f"[{row['change_lo']:+.3g}, {row['change_hi']:+.3g}])")  # fmt: skip
+    if row["change_hi"] < 0:
+        return "worsens", f"{name} gets worse with scale: {ch}"
+    need = max(row["resolution"], min_rise * row["range"] if np.isfinite(row["range"]) else 0.0)
+    if not row["change_lo"] > need:
+        return "no real rise", (
+            f"{name} {ch}: the rise is not clearly above {need:.3g} "
+            f"({'resolution' if need == row['resolution'] else f'{min_rise:g} of the range'}), so no Eq. 1 value "
+            "can make it emergent"
+        )
+    e = f"E = {row['E']:.3g} [{row['E_lo']:.3g}, {row['E_hi']:.3g}]"
+    if row["E_lo"] >= threshold and row["early_share"] > 0.5:
+        return "not emergent", (
+            f"{name} {ch}; {e}, but {row['early_share']:.0%} of the rise comes in the smaller half of the sizes: "
+            "it rises early and saturates, the opposite of an emergent jump"
+        )
+    if row["E_lo"] >= threshold:
+        return "emergent", f"{name} {ch}; {e}: the lower end is at or above {threshold:g}"
+    return "not emergent", f"{name} {ch}; {e}: the lower end is below {threshold:g}"
+
+
+# ---------------------------------------------------------------------------------------------- the engine
+def run_engine(ev, settings: Settings | None = None, progress: bool = True) -> Verdicts:
+    """Verdicts on an :class:`~src.analysis.core.readers.Evidence` (or a bare evidence table)."""
+    from src.analysis.core.readers import Evidence
+
+    settings = settings or Settings()
+    if isinstance(ev, pd.DataFrame):
+        ev = vocab.complete(Evidence(ev))
+    notices = list(ev.notices)
+    table = final_rows(ev.table, notices)
+    items = ev.items
+    undeclared = sorted(
+        table.loc[table["level"].isna() | table["higher_is_better"].isna(), "metric"].unique()
+    )
+    if undeclared:
+        notices.append(
+            f"left out (direction or level not known): {', '.join(undeclared[:15])}"
+            + (" ..." if len(undeclared) > 15 else "")
+            + "; declare them (--metrics-file: name: {direction: higher, level: 0|1|2})"
+        )
+        table = table[~table["metric"].isin(undeclared)]
+    if table.empty:
+        raise InputError("no curve left to judge", fix="give inputs with known metrics, or declare them")
+    B = settings.n_resamples
+    curves, pairs, unpaired, points = [], [], [], []
+    groups = list(table.groupby(["family", "task"], sort=True))
+    for (family, task), g in tqdm(groups, desc="verdicts", disable=not progress or len(groups) < 20):
+        rng = rs.group_rng(settings.seed, family, task)
+        c, p, u, pts = _group(family, task, g, items, B, rng, settings)
+        curves += c
+        pairs += p
+        unpaired += u
+        points += pts
+    curves_df = pd.DataFrame(curves)
+    rank = curves_df["verdict"].map({v: i for i, v in enumerate(CURVE_ORDER)})
+    curves_df = (
+        curves_df.assign(_r=rank).sort_values(["_r", "strength"], ascending=[True, False]).drop(columns="_r")
+    )
+    return Verdicts(
+        curves=curves_df.reset_index(drop=True),
+        pairs=pd.DataFrame(pairs, columns=PAIR_COLUMNS),
+        unpaired=pd.DataFrame(unpaired, columns=["family", "task", "metric", "note"]),
+        points=pd.DataFrame(points),
+        read=read_summary(table, ev, curves_df),
+        notices=notices,
+        settings=asdict(settings),
+    )
+
+
+PAIR_COLUMNS = [
+    "family",
+    "task",
+    "sharp",
+    "smooth",
+    "basis",
+    "paired",
+    "diff",
+    "diff_lo",
+    "diff_hi",
+    "verdict",
+    "reason",
+]
+
+
+def _group(family, task, g, items, B, rng, settings):
+    """Curves, pairs, unpaired notes and points of one (family, task)."""
+    models = g.groupby("model")["scale"].first().sort_values()
+    order = list(models.index)
+    x = models.to_numpy(float)
+    reps_of_model = {m: sorted(g.loc[g["model"] == m, "replicate"].unique()) for m in order}
+    picks = {
+        m: rng.integers(0, len(r), size=(B, len(r))) if len(r) >= 2 else None
+        for m, r in reps_of_model.items()
+    }
+    metrics = list(g["metric"].unique())
+    # per-item replicates: one resample plan shared by every metric (and every size scored on the same items)
+    item_reps: dict[tuple[str, str], dict[str, np.ndarray]] = {}
+    if items is not None and not items.empty:
+        gi = items[(items["family"] == family) & (items["task"] == task)]
+        if not gi.empty:
+            gi = gi[gi["checkpoint"] == gi.groupby(["model", "replicate"])["checkpoint"].transform("max")]
+            runs = [(m, r) for m in order for r in reps_of_model[m]]
+            frames = [gi[(gi["model"] == m) & (gi["replicate"] == r)].sort_values("item") for m, r in runs]
+            have = [(k, f) for k, f in zip(runs, frames, strict=True) if not f.empty]
+            if have:
+                out = rs.item_replicates([f for _, f in have], metrics, B, rng)
+                item_reps = {k: o for (k, _), o in zip(have, out, strict=True)}
+    meta_all = g.drop_duplicates("metric").set_index("metric")
+    summaries, curves, points = {}, [], []
+    for metric in metrics:
+        gm = g[g["metric"] == metric]
+        meta = meta_all.loc[metric].to_dict()
+        sign = 1.0 if meta["higher_is_better"] else -1.0
+        bounds = (meta["lower"], meta["upper"])
+        y = np.empty(len(order))
+        reps = np.full((B, len(order)), np.nan)
+        sources, missing, n_items, n_trials, n_rep = [], [], [], [], []
+        for j, m in enumerate(order):
+            rows = (
+                gm[gm["model"] == m].set_index("replicate").reindex(reps_of_model[m]).dropna(subset=["value"])
+            )
+            if rows.empty:
+                y[j] = np.nan
+                sources.append("none")
+                missing.append(m)
+                continue
+            vals = rows["value"].to_numpy(float)
+            y[j] = vals.mean()
+            n_items.append(float(rows["n_items"].median()))
+            n_trials.append(float(rows["n_trials"].fillna(rows["n_items"]).sum()))
+            n_rep.append(len(rows))
+            noise, nsrc, ireps = [], [], []
+            for r, row in rows.iterrows():
+                d, s = rs.parametric(row["value"], row["stderr"], row["n_trials"] if np.isfinite(row["n_trials"])
+                                     else row["n_items"], meta["value_kind"], bounds, B, rng)  # fmt: skip
+                noise.append(d)
+                nsrc.append(s)
+                ir = item_reps.get((m, r), {}).get(metric)
+                if ir is not None and not np.isclose(np.mean(ir), row["value"], rtol=0.05, atol=0.02):
+                    ir = None  # the items do not reproduce the value: do not trust them for it
+                ireps.append(ir)
+            pk = picks[m][:, : len(rows)] % len(rows) if picks[m] is not None and len(rows) >= 2 else None
+            if pk is None and len(rows) >= 2:
+                pk = rng.integers(0, len(rows), size=(B, len(rows)))
+            r_j, src = rs.size_replicates(vals, noise, nsrc, ireps, B, pk)
+            sources.append(src)
+            if r_j is None:
+                missing.append(m)
+            else:
+                reps[:, j] = r_j
+        ok = ~np.isnan(y)
+        if ok.sum() < 1:
+            continue
+        xs, ys, rp = x[ok], sign * y[ok], sign * reps[:, ok]
+        names = [m for m, k in zip(order, ok, strict=True) if k]
+        src_set = sorted({s for s, k in zip(sources, ok, strict=True) if k})
+        source = "none" if src_set == ["none"] else ("partial" if "none" in src_set else " / ".join(src_set))
+        has_reps = source not in ("none", "partial")
+        trials = float(np.nanmin(n_trials)) if n_trials and np.isfinite(np.nanmin(n_trials)) else math.nan
+        res = 1.0 / trials if meta["value_kind"] in ("share", "counts") and trials > 0 else 0.0
+        row = {
+            "family": family, "task": task, "metric": metric, "label": meta["label"],
+            "level": int(meta["level"]), "higher_is_better": bool(meta["higher_is_better"]),
+            "value_kind": meta["value_kind"], "chance": meta["chance"], "n_sizes": int(ok.sum()),
+            "models": ";".join(names), "scales": ";".join(f"{v:.6g}" for v in xs),
+            "n_items": float(np.nanmedian(n_items)) if n_items and not np.isnan(n_items).all() else math.nan,
+            "n_trials": trials, "n_replicates": int(max(n_rep)) if n_rep else 0, "resolution": res,
+            "interval_source": source, "n_resamples": B if has_reps else 0, "no_interval": ", ".join(missing),
+            "start": float(y[ok][0]), "end": float(y[ok][-1]), "change": float(ys[-1] - ys[0]),
+            "E": float(emergence_rows(ys, res)) if ys.size >= 3 else math.nan,
+            "step_share": float(largest_step_share(ys, res)),
+            "range": _range(meta),
+            "early_share": _early_share(ys),
+        }  # fmt: skip
+        lo_hi = {}
+        if has_reps:
+            lo_hi["change"] = interval(rp[:, -1] - rp[:, 0], settings.level)
+            e_reps = emergence_rows(rp, res) if ys.size >= 3 else np.full(B, np.nan)
+            lo_hi["E"] = interval(e_reps, settings.level)
+            lo_hi["step_share"] = interval(largest_step_share(rp, res), settings.level)
+            plo, phi = interval(rp, settings.level)
+            plo, phi = sign * plo, sign * phi
+        else:
+            e_reps = None
+            plo = phi = np.full(ys.size, np.nan)
+        for k in ("change", "E", "step_share"):
+            row[f"{k}_lo"], row[f"{k}_hi"] = (float(v) for v in lo_hi.get(k, (math.nan, math.nan)))
+        row["width"] = row["width_lo"] = row["width_hi"] = math.nan
+        row["threshold_status"] = threshold_status(row["n_sizes"], settings.threshold)
+        row["verdict"], row["reason"] = curve_verdict(row, settings.threshold, settings.min_rise)
+        real = row["verdict"] in ("emergent", "not emergent")
+        # rank by the evidence: the lower end of Eq. 1 of curves whose rise is real (a flat curve ranks last)
+        e_lo = row["E_lo"]
+        row["strength"] = float(np.clip(e_lo, 0.0, 1e3)) if real and not np.isnan(e_lo) else 0.0
+        summaries[metric] = {"row": row, "x": xs, "y": ys, "reps": rp if has_reps else None, "e_reps": e_reps,
+                             "chance": sign * meta["chance"] if np.isfinite(meta["chance"]) else None}  # fmt: skip
+        curves.append(row)
+        for j, m in enumerate(names):
+            points.append({"family": family, "task": task, "metric": metric, "model": m, "scale": float(xs[j]),
+                           "value": float(y[ok][j]), "lo": float(min(plo[j], phi[j])), "hi": float(max(plo[j], phi[j])),
+                           "n_replicates": n_rep[j] if j < len(n_rep) else 0,
+                           "n_items": n_items[j] if j < len(n_items) else math.nan})  # fmt: skip
+    pair_list = vocab.pairs_of(g[["metric", "level", "partner"]])
+    pair_rows = [_pair(a, b, summaries, settings) for a, b in pair_list if a in summaries and b in summaries]
+    paired_sharp = {a for a, _ in pair_list}
+    unpaired = [
+        {"family": family, "task": task, "metric": m,
+         "note": f"{m} has no smooth partner of the same outputs in the data: a continuous score of the same "
+                 "answers (Brier score, probability or log-likelihood of the right answer, edit distance) is "
+                 "needed; for lm-evaluation-harness, rerun with --log_samples and read the samples files"}
+        for m in metrics
+        if m in summaries and summaries[m]["row"]["level"] >= 1 and m not in paired_sharp
+        and not any(summaries[o]["row"]["level"] > summaries[m]["row"]["level"] for o in summaries)
+    ]  # fmt: skip
+    return curves, pair_rows, unpaired, points
+
+
+def _width(s: dict, settings: Settings) -> tuple[float, np.ndarray | None]:
+    """Logistic width of a curve and its resampled widths (NaN / None where not identified or < 4 sizes)."""
+    if "width_cache" in s:
+        return s["width_cache"]
+    out = (math.nan, None)
+    x, y = s["x"], s["y"]
+    if y.size >= 4 and settings.n_width_resamples > 0:
+        upper = max(1.0, float(y.max() + np.ptp(y)))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fit = logistic_width(x, y, floor=s["chance"], upper=upper)
+            if fit.identified:
+                w = None
+                if s["reps"] is not None:
+                    w = logistic_width_rows(
+                        x, s["reps"][: settings.n_width_resamples], fit, s["chance"], None, upper
+                    )
+                out = (fit.width, w)
+                row = s["row"]
+                row["width"] = fit.width
+                if w is not None and np.isfinite(w).any():
+                    row["width_lo"], row["width_hi"] = (float(v) for v in interval(w, settings.level))
+    s["width_cache"] = out
+    return out
+
+
+def _pair(a: str, b: str, summaries: dict, settings: Settings) -> dict:
+    sa, sb = summaries[a], summaries[b]
+    ra, rb = sa["row"], sb["row"]
+    base = {"family": ra["family"], "task": ra["task"], "sharp": a, "smooth": b}
+    paired = ra["interval_source"].split(" x ")[0] in ("items", "seeds") and rb["interval_source"].split(" x ")[0] in (
+        "items", "seeds")  # fmt: skip
+    for r in (ra, rb):
+        if r["verdict"] == "too few sizes":
+            return {**base, "basis": "", "paired": paired, "diff": math.nan, "diff_lo": math.nan,
+                    "diff_hi": math.nan, "verdict": "too few sizes", "reason": r["reason"]}  # fmt: skip
+    for r in (ra, rb):
+        if r["verdict"] == "not supported by the data":
+            return {**base, "basis": "", "paired": False, "diff": math.nan, "diff_lo": math.nan,
+                    "diff_hi": math.nan, "verdict": "not supported by the data", "reason": r["reason"]}  # fmt: skip
+    for r in (ra, rb):
+        if r["verdict"] in ("no real rise", "worsens"):
+            return {**base, "basis": "", "paired": paired, "diff": math.nan, "diff_lo": math.nan,
+                    "diff_hi": math.nan, "verdict": "no rise to compare", "reason": r["reason"]}  # fmt: skip
+    wa, wra = _width(sa, settings)
+    wb, wrb = _width(sb, settings)
+    if np.isfinite(wa) and np.isfinite(wb) and wra is not None and wrb is not None:
+        basis, d, reps = "logistic width", wb - wa, wrb - wra
+        unit = "decades"
+    else:
+        basis, d, reps = "Eq. 1", ra["E"] - rb["E"], sa["e_reps"] - sb["e_reps"]
+        unit = ""
+    with np.errstate(invalid="ignore"):
+        reps = reps[~np.isnan(reps)]
+    lo, hi = interval(reps, settings.level) if reps.size else (math.nan, math.nan)
+    lo, hi = float(lo), float(hi)
+    if reps.size == 0 or np.isnan(lo):
+        verdict = "not supported by the data"
+    elif lo > 0:
+        verdict = "sharp above smooth"
+    elif hi < 0:
+        verdict = "smooth above sharp"
+    else:
+        verdict = "no difference"
+    what = "smooth minus sharp logistic width" if basis == "logistic width" else "Eq. 1 of sharp minus smooth"
+    reason = f"{what}: {d:+.3g}{(' ' + unit) if unit else ''}, 95% [{lo:+.3g}, {hi:+.3g}]" + (
+        "" if paired else " (the two metrics' resamples are independent: a conservative comparison)"
+    )
+    return {**base, "basis": basis, "paired": paired, "diff": float(d), "diff_lo": lo, "diff_hi": hi,
+            "verdict": verdict, "reason": reason}  # fmt: skip
+
+
+def read_summary(table: pd.DataFrame, ev, curves: pd.DataFrame) -> pd.DataFrame:
+    """One row per family: what was read and where its intervals come from."""
+    rows = []
+    fmt = table["format"] if "format" in table.columns else pd.Series("", index=table.index)
+    for fam, g in table.groupby("family"):
+        sizes = g.groupby("model")["scale"].first().sort_values()
+        c = curves[curves["family"] == fam] if not curves.empty else curves
+        rows.append({
+            "family": fam, "format": ";".join(sorted(set(fmt[g.index].astype(str)) - {""})),
+            "n_models": int(sizes.size), "models": ";".join(sizes.index), "scale_min": float(sizes.min()),
+            "scale_max": float(sizes.max()), "n_tasks": int(g["task"].nunique()),
+            "metrics": ";".join(sorted(g["metric"].unique())),
+            "n_items": float(g["n_items"].median()) if g["n_items"].notna().any() else math.nan,
+            "n_replicates": int(g.groupby(["model", "task", "metric"])["replicate"].nunique().max()),
+            "interval_sources": ";".join(sorted(c["interval_source"].unique())) if len(c) else "",
+        })  # fmt: skip
+    return pd.DataFrame(rows)

@@ -1,0 +1,134 @@
+"""Resampled curves ``[B, n_sizes]`` of one (family, task) from whatever the data carry, in one documented order.
+
+Per size (model) of a curve, the first source that applies:
+
+1. **items**: the run's per-item outcomes (items table): items resampled with replacement; when every model of the
+   family was scored on the same items, the *same* resample is used for every model and every metric (paired
+   across sizes and metrics). Repeated-sampling counts (``n`` samples, ``c`` correct per problem) are resampled as
+   clusters: problems with replacement, and each problem's success rate drawn from its Beta(c + 1/2, n - c + 1/2)
+   posterior, so 0 of a million samples gives a small positive upper end, not [0, 0].
+2. **seeds** (replicates of the model *within its family*): runs drawn with replacement, each run's value
+   jittered by its own measurement noise where the data give one (3 or 4: ``seeds+stderr``, ``seeds+binomial``);
+   runs with per-item outcomes bring their item resamples (``items x seeds``).
+3. **stderr**: the source's standard error, Normal(value, stderr) clipped to the metric's bounds.
+4. **binomial**: a share of ``n_items`` (or of ``n_trials`` samples): Beta(k + 1/2, n - k + 1/2) draws.
+
+A size with none of these has no interval: the curve's source is then ``partial`` (or ``none``) and its verdict
+"not supported by the data". Seeded per (family, task), so a family's result does not depend on what else was read.
+"""
+
+from __future__ import annotations
+
+import zlib
+
+import numpy as np
+import pandas as pd
+
+CHUNK = 4_000_000  # elements of one [B, n] count block
+
+
+def group_rng(seed: int, family: str, task: str) -> np.random.Generator:
+    """The one generator of a (family, task): the same draws whatever other families were read with it."""
+    return np.random.default_rng([int(seed), zlib.crc32(family.encode()), zlib.crc32(task.encode())])
+
+
+def item_count_blocks(n: int, B: int, rng: np.random.Generator):
+    """Yield ``(start, counts [b, n])`` blocks of bootstrap counts (times each of n items is drawn)."""
+    step = max(1, min(B, CHUNK // max(n, 1)))
+    for start in range(0, B, step):
+        b = min(step, B - start)
+        idx = rng.integers(0, n, size=(b, n)) + (np.arange(b) * n)[:, None]
+        yield start, np.bincount(idx.ravel(), minlength=b * n).reshape(b, n).astype(np.float64)
+
+
+def _pass_at_k_draws(counts: np.ndarray, p: np.ndarray, k: int) -> np.ndarray:
+    """Mean over resampled problems of 1 - (1 - p)^k, ``counts``/``p`` [b, P]."""
+    return (counts * -np.expm1(k * np.log1p(-np.clip(p, 0.0, 1.0 - 1e-300)))).sum(axis=1) / counts.shape[1]
+
+
+def item_replicates(
+    runs: list[pd.DataFrame], metrics: list[str], B: int, rng: np.random.Generator
+) -> list[dict[str, np.ndarray]]:
+    """Per run (its items, sorted by item id): bootstrap replicates ``[B]`` of every metric its items can give,
+    as the mean of the item column of that name, or pass@k from ``n``/``c`` counts. Runs scored on the same item
+    ids share one resample of items (paired across sizes); all metrics of a run share it (paired across metrics)."""
+    out: list[dict[str, np.ndarray]] = [{} for _ in runs]
+    ids = [tuple(r["item"].astype(str)) for r in runs]
+    shared = len(set(ids)) == 1
+    plans = {}
+    for i, r in enumerate(runs):
+        key = ids[i] if shared else i
+        if key not in plans:
+            plans[key] = list(item_count_blocks(len(r), B, rng))
+        blocks = plans[key]
+        cols = {
+            m: r[m].to_numpy(float) for m in metrics if m in r.columns and pd.api.types.is_numeric_dtype(r[m])
+        }
+        ks = {
+            m: int(m.split("@", 1)[1])
+            for m in metrics
+            if m.startswith("pass@") and m.split("@", 1)[1].isdigit()
+        }
+        has_counts = {"n", "c"} <= set(r.columns)
+        for m in cols:
+            out[i][m] = np.empty(B)
+        if has_counts:
+            for m in ks:
+                out[i][m] = np.empty(B)
+        n_draw = r["n"].to_numpy(float) if has_counts else None
+        c_draw = r["c"].to_numpy(float) if has_counts else None
+        for start, w in blocks:
+            b = w.shape[0]
+            for m, v in cols.items():
+                if m in ks and has_counts:
+                    continue
+                out[i][m][start : start + b] = w @ v / v.size
+            if has_counts and ks:
+                p = rng.beta(c_draw + 0.5, n_draw - c_draw + 0.5, size=(b, len(r)))
+                for m, k in ks.items():
+                    out[i][m][start : start + b] = _pass_at_k_draws(w, p, k)
+    return out
+
+
+def parametric(value: float, stderr: float, n: float, kind: str, bounds: tuple[float, float], B: int,
+               rng: np.random.Generator) -> tuple[np.ndarray | None, str]:  # fmt: skip
+    """Draws of one run's value from its own measurement noise: Normal(value, stderr) or a share's Beta posterior;
+    (None, "none") when the data give neither."""
+    lo, hi = bounds
+    if np.isfinite(stderr) and stderr > 0:
+        d = rng.normal(value, stderr, size=B)
+        return np.clip(d, lo if np.isfinite(lo) else -np.inf, hi if np.isfinite(hi) else np.inf), "stderr"
+    if np.isfinite(stderr) and stderr == 0 and np.isfinite(n) and n > 0 and kind in ("share", "counts"):
+        pass  # a zero stderr on a share (all right or all wrong) says nothing: use the binomial below
+    elif np.isfinite(stderr) and stderr == 0:
+        return np.full(B, value), "stderr"
+    if kind in ("share", "counts") and np.isfinite(n) and n > 0 and 0.0 <= value <= 1.0:
+        k = value * n
+        return rng.beta(k + 0.5, n - k + 0.5, size=B), "binomial"
+    return None, "none"
+
+
+def size_replicates(
+    values: np.ndarray,
+    noise: list[np.ndarray | None],
+    noise_src: list[str],
+    item_reps: list[np.ndarray | None],
+    B: int,
+    rng_picks: np.ndarray | None,
+) -> tuple[np.ndarray | None, str]:
+    """Replicates ``[B]`` of one size's mean over its runs (values [R]) and the name of their source."""
+    R = len(values)
+    if all(r is not None for r in item_reps):
+        if R == 1:
+            return item_reps[0], "items"
+        stack = np.stack(item_reps)  # [R, B]
+        return stack[rng_picks, np.arange(B)[:, None]].mean(axis=1), "items x seeds"
+    if R >= 2:
+        if all(d is not None for d in noise):
+            stack = np.stack(noise)
+            src = noise_src[0] if len(set(noise_src)) == 1 else "mixed"
+            return stack[rng_picks, np.arange(B)[:, None]].mean(axis=1), f"seeds+{src}"
+        return values[rng_picks].mean(axis=1), "seeds"
+    if noise[0] is not None:
+        return noise[0], noise_src[0]
+    return None, "none"
