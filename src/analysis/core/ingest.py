@@ -323,8 +323,14 @@ def ingest_table(
     df = df.assign(scale=scale * spec.size_scale)
     if "source" not in df.columns:
         df["source"] = str(path)
+    # a row repeated with the same key and value is one row (counted); the same key with two values is an error
+    key = [c for c in [*evidence.KEY, "value"] if c in df.columns]
+    keyed = df[key].astype(str).fillna("")
+    dup = keyed.duplicated(keep="first").to_numpy()
+    df = df[~dup]
     out = evidence.normalize(df.reset_index(drop=True), source=str(path))
     out.attrs["n_missing_dropped"] = n_missing
+    out.attrs["n_duplicates_dropped"] = int(dup.sum())
     return out
 
 

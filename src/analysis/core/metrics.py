@@ -170,10 +170,30 @@ LEVELS: dict[str, tuple[int, str]] = {
     "ce": (0, "continuous"), "loss": (0, "continuous"), "mse": (0, "continuous"), "sq_err": (0, "continuous"),
     "edit_distance": (0, "continuous"), "calibration_error": (0, "continuous"), "cross_entropy": (0, "continuous"),
 }  # fmt: skip
+#: bounds of continuous scores whose range is known (shares and counts are [0, 1] by their kind)
+BOUNDS: dict[str, tuple[float, float]] = {"brier": (0.0, 2.0), "p_target": (0.0, 1.0), "mc2": (0.0, 1.0)}
 _REGISTRY[:] = [
-    (p, replace(k, level=LEVELS[k.family][0], value_kind=LEVELS[k.family][1]) if k.family in LEVELS else k)
+    (p, replace(k, level=LEVELS[k.family][0], value_kind=LEVELS[k.family][1],
+                lower=BOUNDS.get(k.family, (k.lower, k.upper))[0], upper=BOUNDS.get(k.family, (k.lower, k.upper))[1])
+     if k.family in LEVELS else k)
     for p, k in _REGISTRY
-]
+]  # fmt: skip
+
+
+def declared_fields(key: str) -> dict:
+    """What the declarations in force say of ``key`` (direction as ``higher_is_better``, ``level``), later ones
+    winning: a user's word overrides what a reader took from its source."""
+    name = key.partition("/")[2] or key
+    out: dict = {}
+    for d in _DECLARED:
+        if d.matches(key, name):
+            if d.higher_is_better is not None:
+                out["higher_is_better"] = float(d.higher_is_better)
+            if d.level is not None:
+                out["level"] = float(d.level)
+            elif d.sharpness is not None:
+                out["level"] = 0.0 if d.sharpness == "smooth" else None
+    return {k: v for k, v in out.items() if v is not None}
 
 
 def declared_partner(key: str) -> str | None:

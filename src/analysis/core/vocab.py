@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from src.analysis.core.evidence import MEANING
-from src.analysis.core.metrics import classify, declared_partner
+from src.analysis.core.metrics import classify, declared_fields, declared_partner
 from src.results.errors import InputError
 
 SHARE_BOUNDS = (0.0, 1.0)
@@ -69,6 +69,9 @@ def annotate(table: pd.DataFrame) -> pd.DataFrame:
         out[col] = out[col].where(~empty, filled)
     for col in ("higher_is_better", "level", "chance", "lower", "upper"):
         out[col] = pd.to_numeric(out[col], errors="coerce").astype(float)
+    for m in out["metric"].unique():
+        for col, v in declared_fields(m).items():  # the user's declaration wins over the source
+            out.loc[out["metric"] == m, col] = v
     for col in ("value_kind", "partner", "label"):
         out[col] = out[col].fillna("").astype(str)
     return out

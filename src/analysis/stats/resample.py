@@ -5,8 +5,9 @@ Per size (model) of a curve, the first source that applies:
 1. **items**: the run's per-item outcomes (items table): items resampled with replacement; when every model of the
    family was scored on the same items, the *same* resample is used for every model and every metric (paired
    across sizes and metrics). Repeated-sampling counts (``n`` samples, ``c`` correct per problem) are resampled as
-   clusters: problems with replacement, and each problem's success rate drawn from its Beta(c + 1/2, n - c + 1/2)
-   posterior, so 0 of a million samples gives a small positive upper end, not [0, 0].
+   clusters: problems with replacement, and each problem's success rate drawn from its Beta(c + 1/(2P), n - c + 1/2)
+   posterior (Jeffreys' half success spread over the P problems), so 0 of a million samples gives an upper end
+   near 3 / million, not [0, 0].
 2. **seeds** (replicates of the model *within its family*): runs drawn with replacement, each run's value
    jittered by its own measurement noise where the data give one (3 or 4: ``seeds+stderr``, ``seeds+binomial``);
    runs with per-item outcomes bring their item resamples (``items x seeds``).
@@ -84,7 +85,8 @@ def item_replicates(
                     continue
                 out[i][m][start : start + b] = w @ v / v.size
             if has_counts and ks:
-                p = rng.beta(c_draw + 0.5, n_draw - c_draw + 0.5, size=(b, len(r)))
+                # Jeffreys' half success spread over the problems: 0 of N samples in all gives about 0.5 / N
+                p = rng.beta(c_draw + 0.5 / len(r), n_draw - c_draw + 0.5, size=(b, len(r)))
                 for m, k in ks.items():
                     out[i][m][start : start + b] = _pass_at_k_draws(w, p, k)
     return out

@@ -182,7 +182,7 @@ def read_sweep(paths: list[Path], o: ReadOptions) -> Evidence:
                  and is_table_file(p), priority=0)  # fmt: skip
 def read_table(paths: list[Path], o: ReadOptions) -> Evidence:
     spec: IngestSpec = o.extra.get("spec") or IngestSpec()
-    parts = []
+    parts, notices = [], []
     for p in paths:
         if p.is_dir():
             files = [f for f in sorted(p.iterdir()) if f.suffix.lower() in TABLE_SUFFIXES]
@@ -194,5 +194,9 @@ def read_table(paths: list[Path], o: ReadOptions) -> Evidence:
                 df = read_any(f, spec.na_values)  # a pass@k table long in k: one metric pass@<k> per row
                 df["metric"] = "pass@" + pd.to_numeric(df["k"], errors="coerce").astype("Int64").astype(str)
             t = ingest_table(f, spec, df)
+            for what in ("duplicates", "missing"):
+                if t.attrs.get(f"n_{what}_dropped"):
+                    n = t.attrs[f"n_{what}_dropped"]
+                    notices.append(f"{f}: {n} {'exact duplicate' if what == 'duplicates' else 'missing-value'} row(s) dropped")
             parts.append(t.assign(family=o.family) if o.family else t)
-    return Evidence(pd.concat(parts, ignore_index=True))
+    return Evidence(pd.concat(parts, ignore_index=True), notices=notices)

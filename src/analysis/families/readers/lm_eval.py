@@ -118,7 +118,17 @@ def _identity(doc: Mapping, path: Path, size_map: Mapping[str, float], family: s
                 fix=f"give it in a size map ({model}: <parameters>)",
             )
     tokens = step * float(tokens_per_step) if tokens_per_step and not math.isnan(step) else math.nan
+    if not family and _is_local_path(str(name)):
+        # pretrained=/models/llama/13B: the folder above the checkpoint names the family (its size folders are
+        # the models); a hub name (EleutherAI/pythia-1.4b) keeps the family read from the model name
+        parent = Path(str(name).rstrip("/")).parent.name
+        if parent:
+            return parent, model, scale, checkpoint, step, tokens
     return family or family_from_name(model), model, scale, checkpoint, step, tokens
+
+
+def _is_local_path(name: str) -> bool:
+    return name.startswith(("/", "./", "../", "~")) or "\\" in name
 
 
 def _load_json(path: Path) -> dict:
@@ -231,7 +241,10 @@ def read_lm_eval_results(
                         if filt in ("", "none") or len(filters_of[metric]) == 1
                         else f"{metric}[{filt}]"
                     )
+                    hib = (doc.get("higher_is_better") or {}).get(task, {})
+                    hib = hib.get(metric) if isinstance(hib, dict) else None
                     rows.append({
+                        "higher_is_better": float(hib) if isinstance(hib, bool) else math.nan,
                         "family": fam, "model": model, "scale": scale, "task": key, "metric": name,
                         "value": num, "checkpoint": checkpoint, "step": step, "tokens": tokens,
                         "n_items": float(n_items) if _number(n_items) is not None else math.nan,

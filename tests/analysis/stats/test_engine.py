@@ -1,0 +1,209 @@
+"""The one verdict engine on the four shapes of published data (issue: "any lab's evaluations to a verdict that
+holds"), each case with a known answer; every test failed on the old general path (``claims``)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from src.analysis.__main__ import main
+from src.analysis.core.readers import read_inputs
+from src.analysis.core.shaping import Shaping
+from src.analysis.stats.engine import Settings, run_engine
+
+SIZES = [1e8, 3e8, 1e9, 3e9, 1e10]
+FAST = Settings(n_resamples=300, n_width_resamples=40)
+
+
+def per_run_table(path, families=("A", "B"), seeds=(0, 1, 2), n_items=2000, rng_seed=0):
+    """A published per-run table: every family has the same sizes and seeds, n_items per row. Family A jumps late
+    (0.02 -> 0.9 between the two largest sizes); family B rises linearly."""
+    rng = np.random.default_rng(rng_seed)
+    rows = []
+    shapes = {"A": [0.02, 0.02, 0.03, 0.05, 0.9], "B": [0.1, 0.3, 0.5, 0.7, 0.9]}
+    for fam in families:
+        for j, n in enumerate(SIZES):
+            for s in seeds:
+                p = shapes[fam][j]
+                rows.append({"family": fam, "model": f"{fam.lower()}-{j}", "scale": n, "task": "t", "seed": s,
+                             "metric": "exact_match", "value": rng.binomial(n_items, p) / n_items,
+                             "n_items": n_items})  # fmt: skip
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return path
+
+
+def test_families_with_the_same_sizes_and_seeds_are_never_pooled(tmp_path):
+    path = per_run_table(tmp_path / "runs.csv")
+    both = run_engine(read_inputs([path]), FAST, progress=False).curves.set_index("family")
+    for fam in ("A", "B"):
+        alone = run_engine(read_inputs([path], shaping=Shaping(where=[f"family={fam}"])), FAST, progress=False)
+        a = alone.curves.iloc[0]
+        for col in ("E", "E_lo", "E_hi", "change_lo", "change_hi", "verdict", "interval_source"):
+            assert a[col] == both.loc[fam, col], (fam, col)
+    c = both.reset_index()
+    assert (c["E_lo"] <= c["E"]).all() and (c["E"] <= c["E_hi"]).all()
+    assert (c["change_lo"] <= c["change"]).all() and (c["change"] <= c["change_hi"]).all()
+    assert set(c["interval_source"]) == {"seeds+binomial"}  # seeds within the family, each run's own n_items
+    assert c.set_index("family").loc["A", "verdict"] == "emergent"
+    assert c.set_index("family").loc["B", "verdict"] == "not emergent"
+    assert c.set_index("family").loc["A", "resolution"] == pytest.approx(1 / (2000 * 3))
+
+
+def test_models_without_seeds_get_the_binomial_of_their_items(tmp_path):
+    df = pd.read_csv(per_run_table(tmp_path / "runs.csv"))
+    df = df[(df["seed"] == 0) | (df["model"] != "a-0")]  # the smallest model evaluated once
+    df.to_csv(tmp_path / "some.csv", index=False)
+    c = run_engine(read_inputs([tmp_path / "some.csv"]), FAST, progress=False).curves.set_index("family")
+    assert c.loc["A", "interval_source"] == "binomial / seeds+binomial"
+    assert c.loc["A", "verdict"] == "emergent"  # one seed less does not knock out the curve
+
+
+def _lm_eval_v03(folder, model, acc, se=0.01):
+    folder.mkdir(parents=True, exist_ok=True)
+    doc = {"results": {"hellaswag": {"acc": acc, "acc_stderr": se, "acc_norm": acc + 0.02, "acc_norm_stderr": se}},
+           "config": {"model_args": f"pretrained={model}", "num_fewshot": 0}}  # fmt: skip
+    (folder / f"{model.rstrip('/').split('/')[-1]}.json").write_text(json.dumps(doc))
+
+
+def _lm_eval_v04(folder, model, acc, n_params, se=0.01):
+    folder.mkdir(parents=True, exist_ok=True)
+    doc = {"results": {"arc_easy": {"alias": "arc_easy", "acc,none": acc, "acc_stderr,none": se,
+                                    "acc_norm,none": acc - 0.01, "acc_norm_stderr,none": se}},
+           "higher_is_better": {"arc_easy": {"acc": True, "acc_norm": True}},
+           "n-samples": {"arc_easy": {"original": 2376, "effective": 2376}}, "n-shot": {"arc_easy": 0},
+           "config": {"model": "hf", "model_args": f"pretrained={model}", "model_num_parameters": n_params}}  # fmt: skip
+    (folder / "results_2024-05-01T10-00-00.000000.json").write_text(json.dumps(doc))
+
+
+@pytest.mark.parametrize("version", ["v0.3", "v0.4"])
+def test_lm_eval_results_acc_is_sharp_with_stderr_intervals_and_no_argmax_pair(tmp_path, version):
+    accs = [0.27, 0.31, 0.40, 0.52, 0.63]
+    for j, (n, a) in enumerate(zip(SIZES, accs, strict=True)):
+        if version == "v0.3":
+            _lm_eval_v03(tmp_path / "res", f"EleutherAI/pythia-{int(n / 1e6)}m", a)
+        else:
+            _lm_eval_v04(tmp_path / "res" / f"m{j}", f"EleutherAI/pythia-{int(n / 1e6)}m", a, n)
+    ev = read_inputs([tmp_path / "res"])
+    assert ev.formats and set(ev.formats.values()) == {"lm-eval-results"}
+    v = run_engine(ev, FAST, progress=False)
+    c = v.curves.set_index("metric")
+    assert c.loc["acc", "level"] == 1 and c.loc["acc_norm", "level"] == 1  # argmax shares: the sharp side
+    assert set(c["interval_source"]) == {"stderr"}  # the harness's stderr gives every interval
+    assert v.pairs.empty  # acc and acc_norm are two argmax metrics of the same outputs: never a pair
+    assert set(v.unpaired["metric"]) == {"acc", "acc_norm"}
+    assert "--log_samples" in v.unpaired["note"].iloc[0]
+    assert "--log_samples" in " ".join(ev.notices)
+
+
+def test_path_valued_model_args_make_one_family(tmp_path):
+    for size, acc in (("1B", 0.3), ("7B", 0.45), ("13B", 0.5), ("70B", 0.6)):
+        _lm_eval_v03(tmp_path / "res" / size, f"/data/checkpoints/mylab/{size}", acc)
+    ev = read_inputs([tmp_path / "res"])
+    assert set(ev.table["family"]) == {"mylab"} and ev.table["model"].nunique() == 4
+    _lm_eval_v03(tmp_path / "lone" / "x", "/data/other/3B", 0.4)
+    ev = read_inputs([tmp_path / "res", tmp_path / "lone"])
+    assert any("one model only" in n and "other" in n for n in ev.notices)
+
+
+def counts_table(path, problems=20, samples=5000, rates=(0.0, 1e-4, 1e-3, 1e-2, 5e-2), seed=0):
+    rng = np.random.default_rng(seed)
+    rows = [{"model": f"m{j}", "problem": f"p{i}", "n": samples, "c": int(rng.binomial(samples, r)), "scale": SIZES[j]}
+            for j, r in enumerate(rates) for i in range(problems)]  # fmt: skip
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return path
+
+
+def test_repeated_sampling_counts_resolution_zero_interval_and_smooth_partner(tmp_path):
+    ev = read_inputs([counts_table(tmp_path / "counts.csv")])
+    assert set(ev.formats.values()) == {"repeated-sampling"}
+    assert {"pass@1", "pass@10", "pass@100"} <= set(ev.table["metric"])
+    v = run_engine(ev, FAST, progress=False)
+    c = v.curves.set_index("metric")
+    assert c.loc["pass@1", "resolution"] == pytest.approx(1 / (20 * 5000))  # samples x problems, not 1/problems
+    assert c.loc["pass@1", "interval_source"] == "items"
+    zero = v.points[(v.points["metric"] == "pass@1") & (v.points["model"] == "m0")].iloc[0]
+    assert zero["value"] == 0 and zero["lo"] >= 0 and zero["hi"] > 0  # 0 of 100,000 samples is not [0, 0]
+    assert zero["hi"] < 1e-4  # ... but it is small: a rate above 1e-4 would have shown
+    assert {("pass@10", "pass@1"), ("pass@100", "pass@1")} <= set(zip(v.pairs["sharp"], v.pairs["smooth"], strict=True))
+
+
+def test_a_flat_curve_with_a_huge_eq1_is_not_emergent(tmp_path):
+    rows = [{"family": "F", "model": f"m{j}", "scale": n, "task": "t", "metric": "exact_match", "value": v,
+             "n_items": 1000} for j, (n, v) in enumerate(zip(SIZES[:4], [0.52, 0.52, 0.52, 0.54], strict=True))]  # fmt: skip
+    rows += [{"family": "F", "model": f"m{j}", "scale": n, "task": "t", "metric": "brier", "value": v, "stderr": 0.004}
+             for j, (n, v) in enumerate(zip(SIZES, [0.59, 0.59, 0.59, 0.589, 0.56], strict=True))]  # fmt: skip
+    pd.DataFrame(rows).to_csv(tmp_path / "flat.csv", index=False)
+    v = run_engine(read_inputs([tmp_path / "flat.csv"]), FAST, progress=False)
+    c = v.curves.set_index("metric")
+    assert c.loc["exact_match", "E"] == np.inf and c.loc["exact_match", "verdict"] == "no real rise"
+    assert c.loc["brier", "E"] > 10 and c.loc["brier", "verdict"] == "no real rise"
+    assert (c["strength"] == 0).all()  # ranked after every real rise
+    assert set(v.pairs["verdict"]) == {"no rise to compare"}
+
+
+def test_without_any_interval_source_the_verdict_says_so(tmp_path):
+    rows = [{"family": "F", "model": f"m{j}", "scale": n, "task": "t", "metric": "brier", "value": v}
+            for j, (n, v) in enumerate(zip(SIZES, [0.7, 0.69, 0.68, 0.3, 0.1], strict=True))]  # fmt: skip
+    pd.DataFrame(rows).to_csv(tmp_path / "bare.csv", index=False)
+    c = run_engine(read_inputs([tmp_path / "bare.csv"]), FAST, progress=False).curves.iloc[0]
+    assert c["verdict"] == "not supported by the data" and c["interval_source"] == "none"
+    assert "no interval" in c["reason"]
+
+
+def test_exact_duplicates_are_dropped_with_a_count_and_a_model_may_sit_in_two_families(tmp_path):
+    path = per_run_table(tmp_path / "runs.csv", families=("A",))
+    df = pd.read_csv(path)
+    pd.concat([df, df.iloc[:4]]).to_csv(tmp_path / "dups.csv", index=False)
+    ev = read_inputs([tmp_path / "dups.csv"])
+    assert len(ev.table) == len(df) and any("4 exact duplicate" in n for n in ev.notices)
+    (tmp_path / "fam.yaml").write_text("'a-*': [A, A-ablation]\n")
+    ev = read_inputs([path], shaping=Shaping(family_map=tmp_path / "fam.yaml"))
+    assert set(ev.table["family"]) == {"A", "A-ablation"} and len(ev.table) == 2 * len(df)
+    v = run_engine(ev, FAST, progress=False).curves.set_index("family")
+    assert v.loc["A", "E"] == v.loc["A-ablation", "E"]
+
+
+def test_paired_items_sharp_vs_smooth_known_answer(tmp_path):
+    """Per-item outcomes of the same answers: K-of-K (level 2) jumps where per-item accuracy (level 1) rises
+    smoothly; the engine pairs them on the same item resamples and finds the sharp one sharper."""
+    rng = np.random.default_rng(1)
+    p_item = [0.2, 0.35, 0.5, 0.65, 0.8, 0.9, 0.97]
+    sizes = np.logspace(7, 10, len(p_item))
+    items, rows = [], []
+    for j, (n, p) in enumerate(zip(sizes, p_item, strict=True)):
+        correct = rng.random((3000, 8)) < p  # 3000 problems of 8 steps each
+        items.append(pd.DataFrame({"family": "F", "model": f"m{j}", "scale": n, "task": "t",
+                                   "item": np.arange(3000), "acc": correct.mean(1),
+                                   "all8": correct.all(1).astype(float)}))  # fmt: skip
+        rows += [{"family": "F", "model": f"m{j}", "scale": n, "task": "t", "metric": m, "value": float(v),
+                  "n_items": 3000} for m, v in (("acc", correct.mean()), ("all8", correct.all(1).mean()))]  # fmt: skip
+    from src.analysis.core.readers import Evidence
+    from src.analysis.core.vocab import complete
+
+    (tmp_path / "m.yaml").write_text("all8: {direction: higher, level: 2, bounds: [0, 1]}\n")
+    from src.analysis.core.metrics import declared, load_declarations
+
+    with declared(load_declarations(tmp_path / "m.yaml")):
+        ev = complete(Evidence(pd.DataFrame(rows).assign(value_kind="share", replicate="", checkpoint="",
+                                                          stderr=np.nan, n_trials=np.nan, source=""),
+                               pd.concat(items).assign(replicate="", checkpoint="")))  # fmt: skip
+        v = run_engine(ev, Settings(n_resamples=200, n_width_resamples=60), progress=False)
+    c = v.curves.set_index("metric")
+    assert set(c["interval_source"]) == {"items"}
+    pair = v.pairs.iloc[0]
+    assert (pair["sharp"], pair["smooth"], pair["paired"]) == ("all8", "acc", True)
+    assert pair["verdict"] == "sharp above smooth", pair["reason"]
+
+
+def test_verdicts_command_writes_tables_and_says_what_it_read(tmp_path, capsys):
+    path = per_run_table(tmp_path / "runs.csv")
+    assert main(["verdicts", str(path), "--out", str(tmp_path / "v"), "--n-resamples", "200"]) == 0
+    for name in ("curves", "pairs", "unpaired", "points", "read"):
+        assert (tmp_path / "v" / f"{name}.csv").is_file()
+    read = pd.read_csv(tmp_path / "v" / "read.csv")
+    assert list(read["family"]) == ["A", "B"] and (read["n_replicates"] == 3).all()
+    out = capsys.readouterr().out
+    assert "1 emergent" in out and "1 not emergent" in out
