@@ -142,7 +142,10 @@ def pairs_of(metrics: pd.DataFrame) -> list[tuple[str, str]]:
     with every metric of a lower level. Metrics of one level (acc, acc_norm) never pair; unknown levels never
     pair (they are listed as undeclared)."""
     m = metrics.drop_duplicates("metric").set_index("metric")
-    names = list(m.index)
+    # K-of-K at K = 1 (exact match of the first digit, pass@1 of one sample) is its smooth partner itself: a copy
+    # of accuracy, not a second metric; it pairs with nothing
+    names = [n for n in m.index if not ((info := classify(n)) is not None and info.is_identity and info.kind.level == 2
+                                        and info.kind.value_kind != "counts")]  # fmt: skip
     out = []
     for a in names:
         la = m.loc[a, "level"]

@@ -280,7 +280,11 @@ def _group(family, task, g, items, B, rng, settings):
             frames = [gi[(gi["model"] == m) & (gi["replicate"] == r)].sort_values("item") for m, r in runs]
             have = [(k, f) for k, f in zip(runs, frames, strict=True) if not f.empty]
             if have:
-                out = rs.item_replicates([f for _, f in have], metrics, B, rng)
+                vals = [
+                    dict(g.loc[(g["model"] == m) & (g["replicate"] == r)].set_index("metric")["value"])
+                    for (m, r), _ in have
+                ]
+                out = rs.item_replicates([f for _, f in have], metrics, B, rng, vals)
                 item_reps = {k: o for (k, _), o in zip(have, out, strict=True)}
     meta_all = g.drop_duplicates("metric").set_index("metric")
     summaries, curves, points = {}, [], []

@@ -47,12 +47,57 @@ def _pass_at_k_draws(counts: np.ndarray, p: np.ndarray, k: int) -> np.ndarray:
     return (counts * -np.expm1(k * np.log1p(-np.clip(p, 0.0, 1.0 - 1e-300)))).sum(axis=1) / counts.shape[1]
 
 
+def _arrays(r: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The run's per-item columns as arrays: ``name`` 1-D, and ``name[0]``, ``name[1]``, ... as one 2-D ``name``."""
+    out, wide = {}, {}
+    for col in r.columns:
+        if not pd.api.types.is_numeric_dtype(r[col]) or col in ("scale", "item"):
+            continue
+        base, sep, j = col.partition("[")
+        if sep and j.rstrip("]").isdigit():
+            wide.setdefault(base, []).append((int(j.rstrip("]")), r[col].to_numpy()))
+        else:
+            out[col] = r[col].to_numpy()
+    for base, cols in wide.items():
+        out[base] = np.stack([c for _, c in sorted(cols)], axis=1)
+    return out
+
+
+def _estimators(r: pd.DataFrame, metrics: list[str], values: dict[str, float]) -> dict:
+    """Per metric the estimator ``counts [b, n] -> [b]`` the run's items give: the mean of the item column named
+    like the metric, else the rescoring registered for the metric's family (K-of-K from per-item correctness,
+    Reconstruction_c from squared errors: :mod:`src.analysis.sweeps.bootstrap`)."""
+    from src.analysis.core.metrics import classify
+    from src.analysis.sweeps import bootstrap as sb
+
+    arrays = _arrays(r)
+    out = {}
+    for m in metrics:
+        if m in arrays and arrays[m].ndim == 1:
+            v = arrays[m].astype(float)
+            out[m] = lambda w, v=v: w @ v / v.size
+            continue
+        info = classify(m)
+        factory = sb._ESTIMATORS.get(info.kind.family) if info is not None else None
+        est = factory(info, arrays) if factory is not None else None
+        if est is None:
+            continue
+        scale = values.get(m, 1.0) if info.kind.family in sb._RATIO_FAMILIES else 1.0
+        out[m] = lambda w, est=est, scale=scale: est(w) * scale
+    return out
+
+
 def item_replicates(
-    runs: list[pd.DataFrame], metrics: list[str], B: int, rng: np.random.Generator
+    runs: list[pd.DataFrame],
+    metrics: list[str],
+    B: int,
+    rng: np.random.Generator,
+    values: list[dict[str, float]] | None = None,
 ) -> list[dict[str, np.ndarray]]:
-    """Per run (its items, sorted by item id): bootstrap replicates ``[B]`` of every metric its items can give,
-    as the mean of the item column of that name, or pass@k from ``n``/``c`` counts. Runs scored on the same item
-    ids share one resample of items (paired across sizes); all metrics of a run share it (paired across metrics)."""
+    """Per run (its items, sorted by item id): bootstrap replicates ``[B]`` of every metric its items can give
+    (:func:`_estimators`; pass@k from ``n``/``c`` counts). Runs scored on the same item ids share one resample of
+    items (paired across sizes); all metrics of a run share it (paired across metrics). ``values``: each run's
+    reported values (the scale of ratio estimators)."""
     out: list[dict[str, np.ndarray]] = [{} for _ in runs]
     ids = [tuple(r["item"].astype(str)) for r in runs]
     shared = len(set(ids)) == 1
@@ -61,30 +106,21 @@ def item_replicates(
         key = ids[i] if shared else i
         if key not in plans:
             plans[key] = list(item_count_blocks(len(r), B, rng))
-        blocks = plans[key]
-        cols = {
-            m: r[m].to_numpy(float) for m in metrics if m in r.columns and pd.api.types.is_numeric_dtype(r[m])
-        }
-        ks = {
-            m: int(m.split("@", 1)[1])
-            for m in metrics
-            if m.startswith("pass@") and m.split("@", 1)[1].isdigit()
-        }
         has_counts = {"n", "c"} <= set(r.columns)
-        for m in cols:
+        ks = (
+            {m: int(m[5:]) for m in metrics if m.startswith("pass@") and m[5:].isdigit()}
+            if has_counts
+            else {}
+        )
+        ests = _estimators(r, [m for m in metrics if m not in ks], (values or [{}] * len(runs))[i])
+        for m in [*ests, *ks]:
             out[i][m] = np.empty(B)
-        if has_counts:
-            for m in ks:
-                out[i][m] = np.empty(B)
-        n_draw = r["n"].to_numpy(float) if has_counts else None
-        c_draw = r["c"].to_numpy(float) if has_counts else None
-        for start, w in blocks:
+        n_draw, c_draw = (r["n"].to_numpy(float), r["c"].to_numpy(float)) if has_counts else (None, None)
+        for start, w in plans[key]:
             b = w.shape[0]
-            for m, v in cols.items():
-                if m in ks and has_counts:
-                    continue
-                out[i][m][start : start + b] = w @ v / v.size
-            if has_counts and ks:
+            for m, est in ests.items():
+                out[i][m][start : start + b] = est(w)
+            if ks:
                 # Jeffreys' half success spread over the problems: 0 of N samples in all gives about 0.5 / N
                 p = rng.beta(c_draw + 0.5 / len(r), n_draw - c_draw + 0.5, size=(b, len(r)))
                 for m, k in ks.items():

@@ -12,7 +12,7 @@ import pandas as pd
 
 from src.analysis.core.curves import curve_table
 from src.analysis.core.emergence import emergence_score, summarize_curve
-from src.analysis.core.metrics import classify, is_share_of_items, param_sort_key
+from src.analysis.core.metrics import classify, param_sort_key
 
 
 def claim_table(table: pd.DataFrame, split: str = "test") -> pd.DataFrame:
@@ -118,64 +118,27 @@ def claim_intervals(
     level: float = 0.95,
     progress: bool = True,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Intervals and verdicts by the rules of :mod:`src.analysis.stats.verdicts`: per metric, Eq. 1, the
-    largest-step share and the logistic width with 95% intervals, the threshold status at its N and the
-    direction; per (sharp, smooth) pair of one task, the paired differences and their verdicts.
+    """Intervals and verdicts of the sweep's curves from the one verdict engine (:mod:`src.analysis.stats.engine`):
+    (curves, pairs) in the sweep vocabulary (``sweep``, ``task_name``, ``model_family``). Replicates: items x seeds
+    where runs saved ``per_item.npz`` (every metric of a run on the same resampled items: paired), else seeds
+    within the family, else the binomial of the test items."""
+    from src.analysis.core.cli import items_table
+    from src.analysis.core.readers import Evidence
+    from src.analysis.core.views import runs_to_evidence
+    from src.analysis.core.vocab import complete
+    from src.analysis.stats.engine import Settings, run_engine
 
-    Replicates: nested bootstrap (seeds with replacement, then test items within each, from ``per_item.npz``)
-    where every size has per-item results; else seeds with replacement where every size has >= 2 seeds; else
-    none. The item resampling is shared by the metrics of a run, so pairs are paired.
-    """
-    from src.analysis.stats.intervals import resample_replicates
-    from src.analysis.stats.verdicts import curve_summary, paired_verdicts
-    from src.analysis.sweeps.bootstrap import bootstrap_replicates
-
-    item_reps = bootstrap_replicates(
-        table[table["metric"].str.startswith(f"{split}/")], n_boot, seed, progress
-    )
-    rng = np.random.default_rng(seed + 1)
-    curves = curve_table(table, split)
-    rows, pair_rows = [], []
-    for (sweep, task, family), g in curves.groupby(["sweep", "task_name", "model_family"]):
-        sizes = np.sort(g["num_params"].unique())
-        seed_idx = {}  # one seed draw per size, shared by the metrics (paired)
-        summaries = {}
-        for metric, c in g.groupby("metric"):
-            c = c.sort_values("num_params")
-            info = classify(metric)
-            sign = 1.0 if info.kind.higher_is_better else -1.0
-            x = c["num_params"].to_numpy(float)
-            y = sign * c["mean"].to_numpy(float)
-            runs = table[
-                (table["sweep"] == sweep) & (table["task_name"] == task) & (table["metric"] == metric)
-            ]
-            reps, source = None, "none"
-            per = [item_reps.get((sweep, task, metric, n)) for n in x]
-            if len(x) == len(sizes) and all(p is not None for p in per):
-                cols = []
-                for j, rs in enumerate(per):
-                    r = np.stack(rs)  # [seeds, B]
-                    if j not in seed_idx or seed_idx[j].shape[1] != r.shape[0]:
-                        seed_idx[j] = rng.integers(0, r.shape[0], size=(n_boot, r.shape[0]))
-                    cols.append(r[seed_idx[j], np.arange(n_boot)[:, None]].mean(axis=1))
-                reps, source = sign * np.column_stack(cols), "items x seeds (nested)"
-            elif (c["n_seeds"] >= 2).all():
-                vals = [runs.loc[runs["num_params"] == n, "value"].to_numpy(float) for n in x]
-                reps, source = sign * resample_replicates(vals, n_boot, rng), "seeds"
-            n_test = float(c["n_test"].median()) if c["n_test"].notna().any() else np.nan
-            share = is_share_of_items(metric)  # the value moves in steps of 1/(n_items x seeds)
-            res = 1.0 / (n_test * c["n_seeds"].min()) if share and n_test > 0 else 0.0
-            floor = None if info.kind.chance is None else sign * info.kind.chance
-            s = curve_summary(x, y, reps, threshold, res, level, floor)
-            summaries[metric] = s
-            rows.append({"sweep": sweep, "task_name": task, "model_family": family, "metric": metric,
-                         "sharpness": info.sharpness,
-                         "identity": info.is_identity, "interval_source": source, "resolution": res,
-                         **{k: v for k, v in s.items() if not k.startswith("_")}})  # fmt: skip
-        sharp = [m for m in summaries if classify(m).sharpness == "sharp" and not classify(m).is_identity]
-        smooth = [m for m in summaries if classify(m).sharpness == "smooth"]
-        pv = paired_verdicts(summaries, [(a, b) for a in sharp for b in smooth], level)
-        if not pv.empty:
-            pair_rows.append(pv.assign(sweep=sweep, task_name=task, model_family=family))
-    pairs = pd.concat(pair_rows, ignore_index=True) if pair_rows else pd.DataFrame()
-    return pd.DataFrame(rows), pairs
+    runs = table[table["metric"].str.startswith(f"{split}/") | ~table["metric"].str.contains("/")]
+    curves, pairs = [], []
+    for sweep, part in runs.groupby("sweep"):
+        ev = runs_to_evidence(part)
+        items = items_table(ev) if "sweep_dir" in part.columns else pd.DataFrame()
+        if not items.empty:
+            items = items.assign(replicate=items["replicate"].astype(str))
+        ev = complete(Evidence(ev, items))
+        settings = Settings(n_resamples=max(int(n_boot), 20), seed=seed, threshold=threshold, level=level)
+        v = run_engine(ev, settings, progress=progress)
+        names = {"task": "task_name", "family": "model_family"}
+        curves.append(v.curves.rename(columns=names).assign(sweep=sweep))
+        pairs.append(v.pairs.rename(columns=names).assign(sweep=sweep))
+    return pd.concat(curves, ignore_index=True), pd.concat(pairs, ignore_index=True)

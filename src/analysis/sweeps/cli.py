@@ -307,15 +307,14 @@ def _claim_intervals(args: argparse.Namespace, table: pd.DataFrame) -> None:
         print(write_table(part, out / f"claims_{args.split}_intervals.csv"))
         if not pairs.empty:
             print(write_table(pairs[pairs["sweep"] == sweep], out / f"claims_{args.split}_pairs.csv"))
-    cols = [c for c in ("task_name", "metric", "interval_source", "n_sizes", "E", "E_lo", "E_hi", "threshold_status",
-                        "null_threshold_95", "emergent", "width", "width_lo", "width_hi", "direction") if c in stats]  # fmt: skip
-    print_table(f"Intervals ({args.intervals} bootstrap replicates, 95%): Eq. 1 E, logistic width in decades of N "
-                f"(10%->90% of the rise); emergent = E_lo >= {args.threshold:g} where reachable:", stats[cols])  # fmt: skip
+    cols = ["task_name", "model_family", "metric", "interval_source", "n_sizes", "change_lo", "E", "E_lo", "E_hi",
+            "width", "width_lo", "width_hi", "verdict"]  # fmt: skip
+    print_table(f"Verdicts ({args.intervals} resamples, 95%; the one engine's rules, docs/analysis.md 'Verdict rules'): "
+                f"emergent = a real rise and E_lo >= {args.threshold:g}; 3 sizes cannot reach it:", stats[cols])  # fmt: skip
     if not pairs.empty:
-        pcols = [c for c in ("task_name", "sharp", "smooth", "diff_width", "diff_lo_width", "diff_hi_width",
-                             "verdict_width", "diff_E", "diff_lo_E", "diff_hi_E", "verdict_E") if c in pairs]  # fmt: skip
-        print_table("Sharp vs smooth, paired on the same resampled items (verdict: the 95% interval of "
-                    "width_smooth - width_sharp above 0; E beside it):", pairs[pcols])  # fmt: skip
+        pcols = ["task_name", "sharp", "smooth", "basis", "diff", "diff_lo", "diff_hi", "verdict"]
+        print_table("Sharp vs smooth, paired on the same resampled items (the logistic width's difference, smooth "
+                    "minus sharp, where both are identified; else Eq. 1's):", pairs[pcols])  # fmt: skip
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
