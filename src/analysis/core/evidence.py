@@ -105,7 +105,9 @@ def normalize(df: pd.DataFrame, source: str = "evidence table") -> pd.DataFrame:
         bad = v.notna() & ~((v >= 0) & (v <= MAX_COUNT) & (v == np.round(v)))
         raise_at_first(
             bad,
-            lambda i, col=col: f"{col} must be a whole number from 0 to {MAX_COUNT:.0e}, got {out[col].iloc[i]!r}",
+            lambda i, col=col: (
+                f"{col} must be a whole number from 0 to {MAX_COUNT:.0e}, got {out[col].iloc[i]!r}"
+            ),
             path=source,
             where=ROW,
             fix=f"give the number of {what} the value was computed on",

@@ -112,8 +112,13 @@ for _kind in (
     MetricKind(r"exact_match", "sharp", "exact match", True, "exact_match"),
     MetricKind(r"(?:em|exact)", "sharp", "exact match", True, "exact_match"),
     MetricKind(r"pass@(?P<param>\d+)", "sharp", "pass@k", True, "pass_at_k", "k", "1"),
-    MetricKind(r"acc_norm|acc_len_norm|acc_mutual_info|acc_per_char|acc_per_token|acc_uncond", "sharp",
-               "accuracy (normalised)", True, "acc_norm"),
+    MetricKind(
+        r"acc_norm|acc_len_norm|acc_mutual_info|acc_per_char|acc_per_token|acc_uncond",
+        "sharp",
+        "accuracy (normalised)",
+        True,
+        "acc_norm",
+    ),
     MetricKind(r"mc1", "sharp", "MC1 (best option right)", True, "mc1"),
     MetricKind(r"mcg|correct", "sharp", "multiple choice grade", True, "multiple_choice_grade"),
     MetricKind(r"multiple_choice_grade", "sharp", "multiple choice grade", True, "multiple_choice_grade"),
@@ -127,9 +132,16 @@ for _kind in (
     MetricKind(rf"token_acc(?:_l={_P})?", "smooth", "per-token accuracy", True, "token_acc", "L"),
     MetricKind(r"brier(?:_score)?", "smooth", "Brier score", False, "brier"),
     MetricKind(r"mc2", "smooth", "MC2 (probability on true options)", True, "mc2"),
-    MetricKind(r"p_target|p_correct|prob_correct", "smooth", "probability of the right answer", True, "p_target"),
-    MetricKind(r"logprob|logp_correct|log_likelihood|loglikelihood|ll", "smooth",
-               "log-probability of the right answer", True, "logprob"),
+    MetricKind(
+        r"p_target|p_correct|prob_correct", "smooth", "probability of the right answer", True, "p_target"
+    ),
+    MetricKind(
+        r"logprob|logp_correct|log_likelihood|loglikelihood|ll",
+        "smooth",
+        "log-probability of the right answer",
+        True,
+        "logprob",
+    ),
     MetricKind(r"ppl|log_ppl|word_perplexity|byte_perplexity", "smooth", "perplexity", False, "perplexity"),
     MetricKind(r"bpb|bits_per_byte", "smooth", "bits per byte", False, "bpb"),
     MetricKind(r"ce_loss", "smooth", "cross-entropy (nats per token)", False, "ce"),
@@ -285,7 +297,9 @@ class Declaration:
     upper: float | None = None
     label: str | None = None
     source: str = "flags"
-    level: int | None = None  # 0 continuous, 1 share judged per item, 2 nonlinear aggregate (MetricKind.level)
+    level: int | None = (
+        None  # 0 continuous, 1 share judged per item, 2 nonlinear aggregate (MetricKind.level)
+    )
     partner: str | None = None  # the smooth metric (name or glob) of the same outputs to pair this one with
 
     def matches(self, key: str, name: str) -> bool:

@@ -102,8 +102,8 @@ def check_values(table: pd.DataFrame) -> None:
 
 
 def check_items(items: pd.DataFrame, table: pd.DataFrame) -> None:
-    """Per-item quantities of known metrics are finite and inside their bounds (a NaN log-likelihood would
-    otherwise move the grade of every item it touches)."""
+    """Per-item quantities of known metrics are inside their bounds and not infinite (NaN is a quantity the
+    reader could not compute for that item; readers refuse broken inputs, such as a NaN log-likelihood, themselves)."""
     if items.empty:
         return
     bounds = table.drop_duplicates("metric").set_index("metric")[["lower", "upper"]]
@@ -112,7 +112,7 @@ def check_items(items: pd.DataFrame, table: pd.DataFrame) -> None:
             continue
         v = items[col].to_numpy(float)
         lo, hi = bounds.loc[col, "lower"], bounds.loc[col, "upper"]
-        bad = ~np.isfinite(v)
+        bad = np.isinf(v)  # NaN: the reader could not compute it for that item (left out); inf is broken
         if not np.isnan(lo):
             bad |= v < lo - 1e-9
         if not np.isnan(hi):
@@ -124,7 +124,7 @@ def check_items(items: pd.DataFrame, table: pd.DataFrame) -> None:
                 f"per-item {col} of {r.get('model', '?')} on {r.get('task', '?')} (item {r.get('item', i)}) is {v[i]!r}",
                 path=r.get("source", None) or "items",
                 where=f"item row {i + 1}",
-                fix="give finite per-item values inside the metric's bounds (a NaN log-likelihood is a broken sample)",
+                fix="give per-item values inside the metric's bounds",
             )
 
 

@@ -153,6 +153,13 @@ def _range(meta: dict) -> float:
     return hi - lo
 
 
+def _log_scale(metric: str) -> bool:
+    from src.analysis.core.metrics import classify
+
+    info = classify(metric)
+    return info is not None and info.kind.family == "perplexity" and not info.name.startswith("log_")
+
+
 def _early_share(ys: np.ndarray) -> float:
     """Share of the total (oriented) change made between the smallest and the middle size."""
     total = ys[-1] - ys[0]
@@ -223,7 +230,11 @@ def run_engine(ev, settings: Settings | None = None, progress: bool = True) -> V
     groups = list(table.groupby(["family", "task"], sort=True))
     for (family, task), g in tqdm(groups, desc="verdicts", disable=not progress or len(groups) < 20):
         rng = rs.group_rng(settings.seed, family, task)
-        c, p, u, pts = _group(family, task, g, items, B, rng, settings)
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter(
+                "ignore", RuntimeWarning
+            )  # all-NaN resamples (2 sizes have no Eq. 1): NaN out
+            c, p, u, pts = _group(family, task, g, items, B, rng, settings)
         curves += c
         pairs += p
         unpaired += u
@@ -329,6 +340,9 @@ def _group(family, task, g, items, B, rng, settings):
                 missing.append(m)
             else:
                 reps[:, j] = r_j
+        if _log_scale(metric):  # perplexity is exp(cross-entropy): judged on its log, the per-token loss
+            y, reps = np.log(np.clip(y, 1e-300, None)), np.log(np.clip(reps, 1e-300, None))
+            meta = {**meta, "label": f"log {meta['label']}", "lower": math.nan, "upper": math.nan}
         ok = ~np.isnan(y)
         if ok.sum() < 1:
             continue

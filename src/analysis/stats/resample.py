@@ -75,7 +75,8 @@ def _estimators(r: pd.DataFrame, metrics: list[str], values: dict[str, float]) -
     for m in metrics:
         if m in arrays and arrays[m].ndim == 1:
             v = arrays[m].astype(float)
-            out[m] = lambda w, v=v: w @ v / v.size
+            if not np.isnan(v).any():  # an item the reader could not score: the items do not give this metric
+                out[m] = lambda w, v=v: w @ v / v.size
             continue
         info = classify(m)
         factory = sb._ESTIMATORS.get(info.kind.family) if info is not None else None

@@ -39,7 +39,9 @@ def test_families_with_the_same_sizes_and_seeds_are_never_pooled(tmp_path):
     path = per_run_table(tmp_path / "runs.csv")
     both = run_engine(read_inputs([path]), FAST, progress=False).curves.set_index("family")
     for fam in ("A", "B"):
-        alone = run_engine(read_inputs([path], shaping=Shaping(where=[f"family={fam}"])), FAST, progress=False)
+        alone = run_engine(
+            read_inputs([path], shaping=Shaping(where=[f"family={fam}"])), FAST, progress=False
+        )
         a = alone.curves.iloc[0]
         for col in ("E", "E_lo", "E_hi", "change_lo", "change_hi", "verdict", "interval_source"):
             assert a[col] == both.loc[fam, col], (fam, col)
@@ -122,12 +124,16 @@ def test_repeated_sampling_counts_resolution_zero_interval_and_smooth_partner(tm
     assert {"pass@1", "pass@10", "pass@100"} <= set(ev.table["metric"])
     v = run_engine(ev, FAST, progress=False)
     c = v.curves.set_index("metric")
-    assert c.loc["pass@1", "resolution"] == pytest.approx(1 / (20 * 5000))  # samples x problems, not 1/problems
+    assert c.loc["pass@1", "resolution"] == pytest.approx(
+        1 / (20 * 5000)
+    )  # samples x problems, not 1/problems
     assert c.loc["pass@1", "interval_source"] == "items"
     zero = v.points[(v.points["metric"] == "pass@1") & (v.points["model"] == "m0")].iloc[0]
     assert zero["value"] == 0 and zero["lo"] >= 0 and zero["hi"] > 0  # 0 of 100,000 samples is not [0, 0]
     assert zero["hi"] < 1e-4  # ... but it is small: a rate above 1e-4 would have shown
-    assert {("pass@10", "pass@1"), ("pass@100", "pass@1")} <= set(zip(v.pairs["sharp"], v.pairs["smooth"], strict=True))
+    assert {("pass@10", "pass@1"), ("pass@100", "pass@1")} <= set(
+        zip(v.pairs["sharp"], v.pairs["smooth"], strict=True)
+    )
 
 
 def test_a_flat_curve_with_a_huge_eq1_is_not_emergent(tmp_path):

@@ -115,7 +115,20 @@ def read_inverse_scaling(paths: list[Path], o: ReadOptions) -> Evidence:
     from src.analysis.families.readers.inverse_scaling import read_inverse_scaling as read
 
     ev, items = read(paths, size_map=o.size_map, family=o.family)
-    return Evidence(ev, items)
+    # brier_lo / brier_hi bound the Brier score where only the right option's probability is known (3 options):
+    # bounds, not metrics of their own; MCG's per-item outcome is the items' "correct"
+    ev = ev[~ev["metric"].isin(["brier_lo", "brier_hi"])]
+    items = items.drop(columns=["brier_lo", "brier_hi"], errors="ignore")
+    if "correct" in items.columns:
+        items = items.assign(mcg=items["correct"])
+    notes = []
+    no_brier = sorted(
+        set(ev.loc[ev["metric"] == "p_target", "task"]) - set(ev.loc[ev["metric"] == "brier", "task"])
+    )
+    if no_brier:
+        notes.append(f"inverse scaling: no exact Brier score for {', '.join(no_brier)} (only the right option's "
+                     "probability is stored for 3+ options); p(target) and log p(target) are their smooth metrics")  # fmt: skip
+    return Evidence(ev.reset_index(drop=True), items, notes)
 
 
 # ------------------------------------------------------------------------------------------ repeated sampling
@@ -197,6 +210,8 @@ def read_table(paths: list[Path], o: ReadOptions) -> Evidence:
             for what in ("duplicates", "missing"):
                 if t.attrs.get(f"n_{what}_dropped"):
                     n = t.attrs[f"n_{what}_dropped"]
-                    notices.append(f"{f}: {n} {'exact duplicate' if what == 'duplicates' else 'missing-value'} row(s) dropped")
+                    notices.append(
+                        f"{f}: {n} {'exact duplicate' if what == 'duplicates' else 'missing-value'} row(s) dropped"
+                    )
             parts.append(t.assign(family=o.family) if o.family else t)
     return Evidence(pd.concat(parts, ignore_index=True), notices=notices)

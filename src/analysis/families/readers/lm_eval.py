@@ -270,7 +270,8 @@ def read_lm_eval_results(
                 f"values ({others['value'].iloc[0]:.6g} here, {others['value'].iloc[1]:.6g} in "
                 f"{others['source'].iloc[1]})",
                 path=others["source"].iloc[0],
-                fix="read one evaluation per checkpoint (the folders of one run), or keep both (--replicate-from-folder)",
+                fix="give one folder per evaluation setup (e.g. only the zero-shot folders); only if both are "
+                "repeated runs of the same evaluation keep them as replicates with --replicate-from-folder",
             )
         df = df.drop_duplicates(key, keep="first")
     return normalize(df, source=str(paths if isinstance(paths, str | os.PathLike) else list(paths)[0]))
