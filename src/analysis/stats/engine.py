@@ -228,13 +228,16 @@ def run_engine(ev, settings: Settings | None = None, progress: bool = True) -> V
     B = settings.n_resamples
     curves, pairs, unpaired, points = [], [], [], []
     groups = list(table.groupby(["family", "task"], sort=True))
+    items_of = {}
+    if items is not None and not items.empty:
+        items_of = dict(tuple(items.groupby(["family", "task"], sort=False, observed=True)))
     for (family, task), g in tqdm(groups, desc="verdicts", disable=not progress or len(groups) < 20):
         rng = rs.group_rng(settings.seed, family, task)
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter(
                 "ignore", RuntimeWarning
             )  # all-NaN resamples (2 sizes have no Eq. 1): NaN out
-            c, p, u, pts = _group(family, task, g, items, B, rng, settings)
+            c, p, u, pts = _group(family, task, g, items_of.get((family, task)), B, rng, settings)
         curves += c
         pairs += p
         unpaired += u
@@ -275,65 +278,68 @@ def _group(family, task, g, items, B, rng, settings):
     models = g.groupby("model")["scale"].first().sort_values()
     order = list(models.index)
     x = models.to_numpy(float)
-    reps_of_model = {m: sorted(g.loc[g["model"] == m, "replicate"].unique()) for m in order}
-    picks = {
-        m: rng.integers(0, len(r), size=(B, len(r))) if len(r) >= 2 else None
-        for m, r in reps_of_model.items()
-    }
+    reps_of_model = {m: sorted(r) for m, r in g.groupby("model")["replicate"].unique().items()}
     metrics = list(g["metric"].unique())
     # per-item replicates: one resample plan shared by every metric (and every size scored on the same items)
     item_reps: dict[tuple[str, str], dict[str, np.ndarray]] = {}
     if items is not None and not items.empty:
-        gi = items[(items["family"] == family) & (items["task"] == task)]
-        if not gi.empty:
-            gi = gi[gi["checkpoint"] == gi.groupby(["model", "replicate"])["checkpoint"].transform("max")]
-            runs = [(m, r) for m in order for r in reps_of_model[m]]
-            frames = [gi[(gi["model"] == m) & (gi["replicate"] == r)].sort_values("item") for m, r in runs]
-            have = [(k, f) for k, f in zip(runs, frames, strict=True) if not f.empty]
-            if have:
-                vals = [
-                    dict(g.loc[(g["model"] == m) & (g["replicate"] == r)].set_index("metric")["value"])
-                    for (m, r), _ in have
-                ]
-                out = rs.item_replicates([f for _, f in have], metrics, B, rng, vals)
-                item_reps = {k: o for (k, _), o in zip(have, out, strict=True)}
+        chosen = g.groupby(["model", "replicate"])["checkpoint"].first()  # the evidence's (final) checkpoint
+        by_run = dict(tuple(items.groupby(["model", "replicate", "checkpoint"], sort=False, observed=True)))
+        runs = [(m, r) for m in order for r in reps_of_model[m]]
+        frames = [by_run.get((m, r, chosen.get((m, r), ""))) for m, r in runs]
+        have = [(k, f.sort_values("item")) for k, f in zip(runs, frames, strict=True) if f is not None and len(f)]
+        if have:
+            value_of = g.set_index(["model", "replicate", "metric"])["value"]
+            vals = [dict(value_of.loc[(m, r)]) for (m, r), _ in have]
+            out = rs.item_replicates([f for _, f in have], metrics, B, rng, vals)
+            item_reps = {k: o for (k, _), o in zip(have, out, strict=True)}
     meta_all = g.drop_duplicates("metric").set_index("metric")
     summaries, curves, points = {}, [], []
-    for metric in metrics:
-        gm = g[g["metric"] == metric]
+    pos = {m: j for j, m in enumerate(order)}
+    pick_cache: dict[tuple[str, int], np.ndarray] = {}
+
+    def picks_for(m: str, k: int) -> np.ndarray:
+        """Seeds drawn with replacement for model m's k runs: one draw shared by every metric (paired)."""
+        if (m, k) not in pick_cache:
+            pick_cache[(m, k)] = rng.integers(0, k, size=(B, k))
+        return pick_cache[(m, k)]
+
+    for metric, gm in g.groupby("metric", sort=False):
         meta = meta_all.loc[metric].to_dict()
         sign = 1.0 if meta["higher_is_better"] else -1.0
         bounds = (meta["lower"], meta["upper"])
-        y = np.empty(len(order))
+        y = np.full(len(order), np.nan)
         reps = np.full((B, len(order)), np.nan)
         sources, missing, n_items, n_trials, n_rep = [], [], [], [], []
+        val = gm["value"].to_numpy(float)
+        keep = ~np.isnan(val)
+        mpos = gm["model"].map(pos).to_numpy()[keep]
+        val, rep = val[keep], gm["replicate"].to_numpy()[keep]
+        se, ni, nt = (gm[c].to_numpy(float)[keep] for c in ("stderr", "n_items", "n_trials"))
+        trials_of = np.where(np.isfinite(nt), nt, ni)
+        srt = np.argsort(mpos, kind="stable")
+        starts = np.searchsorted(mpos[srt], np.arange(len(order) + 1))
         for j, m in enumerate(order):
-            rows = (
-                gm[gm["model"] == m].set_index("replicate").reindex(reps_of_model[m]).dropna(subset=["value"])
-            )
-            if rows.empty:
-                y[j] = np.nan
+            idx = srt[starts[j] : starts[j + 1]]
+            if idx.size == 0:
                 sources.append("none")
                 missing.append(m)
                 continue
-            vals = rows["value"].to_numpy(float)
+            vals = val[idx]
             y[j] = vals.mean()
-            n_items.append(float(rows["n_items"].median()))
-            n_trials.append(float(rows["n_trials"].fillna(rows["n_items"]).sum()))
-            n_rep.append(len(rows))
+            n_items.append(float(np.median(ni[idx])))
+            n_trials.append(float(trials_of[idx].sum()))
+            n_rep.append(idx.size)
             noise, nsrc, ireps = [], [], []
-            for r, row in rows.iterrows():
-                d, s = rs.parametric(row["value"], row["stderr"], row["n_trials"] if np.isfinite(row["n_trials"])
-                                     else row["n_items"], meta["value_kind"], bounds, B, rng)  # fmt: skip
+            for k in idx:
+                d, src = rs.parametric(val[k], se[k], trials_of[k], meta["value_kind"], bounds, B, rng)
                 noise.append(d)
-                nsrc.append(s)
-                ir = item_reps.get((m, r), {}).get(metric)
-                if ir is not None and not np.isclose(np.mean(ir), row["value"], rtol=0.05, atol=0.02):
+                nsrc.append(src)
+                ir = item_reps.get((m, rep[k]), {}).get(metric)
+                if ir is not None and not np.isclose(np.mean(ir), val[k], rtol=0.05, atol=0.02):
                     ir = None  # the items do not reproduce the value: do not trust them for it
                 ireps.append(ir)
-            pk = picks[m][:, : len(rows)] % len(rows) if picks[m] is not None and len(rows) >= 2 else None
-            if pk is None and len(rows) >= 2:
-                pk = rng.integers(0, len(rows), size=(B, len(rows)))
+            pk = picks_for(m, idx.size) if idx.size >= 2 else None
             r_j, src = rs.size_replicates(vals, noise, nsrc, ireps, B, pk)
             sources.append(src)
             if r_j is None:

@@ -100,11 +100,37 @@ def item_replicates(
     items (paired across sizes); all metrics of a run share it (paired across metrics). ``values``: each run's
     reported values (the scale of ratio estimators)."""
     out: list[dict[str, np.ndarray]] = [{} for _ in runs]
-    ids = [tuple(r["item"].astype(str)) for r in runs]
-    shared = len(set(ids)) == 1
-    plans = {}
+    first = runs[0]["item"].to_numpy()
+    shared = all(len(r) == len(first) and np.array_equal(r["item"].to_numpy(), first) for r in runs)
+    ids = [0 if shared else i for i in range(len(runs))]  # the resample plan each run uses
+    if shared and len(runs) > 1:
+        # one test set: every run's plain item means in one matrix product per block ([b, n] @ [n, runs])
+        plain = [m for m in metrics if all(m in r.columns and pd.api.types.is_numeric_dtype(r[m]) for r in runs)
+                 and not m.startswith("pass@")]  # fmt: skip
+        mats = {m: np.stack([r[m].to_numpy(float) for r in runs], axis=1) for m in plain}
+        mats = {m: v for m, v in mats.items() if not np.isnan(v).any()}
+        if mats:
+            n = len(runs[0])
+            res = {m: np.empty((B, len(runs))) for m in mats}
+            blocks = list(item_count_blocks(n, B, rng))
+            for start, w in blocks:
+                for m, v in mats.items():
+                    res[m][start : start + w.shape[0]] = w @ v / n
+            for i in range(len(runs)):
+                out[i].update({m: res[m][:, i] for m in mats})
+            rest = [m for m in metrics if m not in mats]
+            if rest:
+                more = _item_replicates_per_run(runs, rest, B, rng, values, {ids[0]: blocks}, ids, shared)
+                for i in range(len(runs)):
+                    out[i].update(more[i])
+            return out
+    return _item_replicates_per_run(runs, metrics, B, rng, values, {}, ids, shared)
+
+
+def _item_replicates_per_run(runs, metrics, B, rng, values, plans, ids, shared) -> list[dict[str, np.ndarray]]:
+    out: list[dict[str, np.ndarray]] = [{} for _ in runs]
     for i, r in enumerate(runs):
-        key = ids[i] if shared else i
+        key = ids[i]
         if key not in plans:
             plans[key] = list(item_count_blocks(len(r), B, rng))
         has_counts = {"n", "c"} <= set(r.columns)

@@ -198,7 +198,7 @@ def read_table(paths: list[Path], o: ReadOptions) -> Evidence:
     parts, notices = [], []
     for p in paths:
         if p.is_dir():
-            files = [f for f in sorted(p.iterdir()) if f.suffix.lower() in TABLE_SUFFIXES]
+            files = [f for f in sorted(p.iterdir()) if f.suffix.lower() in TABLE_SUFFIXES and ".items." not in f.name]
         else:
             files = [p]
         for f in files:
@@ -214,4 +214,27 @@ def read_table(paths: list[Path], o: ReadOptions) -> Evidence:
                         f"{f}: {n} {'exact duplicate' if what == 'duplicates' else 'missing-value'} row(s) dropped"
                     )
             parts.append(t.assign(family=o.family) if o.family else t)
-    return Evidence(pd.concat(parts, ignore_index=True), notices=notices)
+    return Evidence(pd.concat(parts, ignore_index=True), _items_beside(paths, notices), notices)
+
+
+def _items_beside(paths: list[Path], notices: list[str]) -> pd.DataFrame:
+    """The items tables ``<stem>.items.<suffix>`` that ``ingest`` writes beside ``<stem>.<suffix>``: read with
+    their evidence, so that per-item intervals survive a round trip through files."""
+    from src.analysis.core.evidence import ITEM_KEY
+
+    parts = []
+    for p in paths:
+        if not p.is_file() or ".items." in p.name:
+            continue
+        twin = p.with_name(p.name.split(".")[0] + ".items" + "".join(p.suffixes))
+        if twin.is_file():
+            it = read_any(twin)
+            missing = [c for c in ITEM_KEY if c not in it.columns]
+            if missing:
+                notices.append(f"{twin}: not used as items (no column(s) {missing})")
+                continue
+            for c in ("replicate", "checkpoint"):
+                it[c] = it[c].astype(str).replace({"nan": "", "None": ""})
+            parts.append(it)
+            notices.append(f"per-item outcomes read from {twin}")
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
