@@ -112,10 +112,45 @@ def read_any(path: str | os.PathLike, na_values: Iterable[str] = ()) -> pd.DataF
         ) from err
     if df.empty:
         raise InputError("table has no data rows", path=path, fix="give at least one row")
+    if suffix in (".csv", ".tsv"):
+        check_last_line(path, "\t" if suffix == ".tsv" else ",")
     df.columns = [str(c) for c in df.columns]
     if na:
         df = _sentinels_to_nan(df, na)
     return df
+
+
+def check_last_line(path: Path, sep: str) -> None:
+    """A text table cut short (a copy or download that stopped) ends without a line end, often inside a number:
+    an :class:`InputError` naming that line, instead of a last row read with a wrong or missing cell. Every
+    program that writes tables ends them with a newline. (Compressed files are checked by their decompressor.)"""
+    import csv
+
+    if path.suffix.lower() == ".gz":
+        return
+    with open(path, "rb") as fh:
+        head = fh.readline()
+        size = fh.seek(0, 2)
+        fh.seek(max(0, size - 65536))
+        tail = fh.read()
+    lines = [ln for ln in tail.split(b"\n") if ln.strip()]
+    if not lines or not head.strip() or tail.endswith(b"\n"):
+        return
+    try:
+        header = next(csv.reader([head.decode("utf-8", "replace")], delimiter=sep))
+        last = next(csv.reader([lines[-1].decode("utf-8", "replace")], delimiter=sep))
+    except (csv.Error, StopIteration):
+        return
+    with open(path, "rb") as fh:
+        n_lines = sum(1 for _ in fh)
+    short = f"has {len(last)} of the header's {len(header)} fields and " if len(last) < len(header) else ""
+    raise InputError(
+        f"the last line {short}has no line end: the file looks cut short (an interrupted copy or download), and a "
+        "cut inside its last number would read as another number",
+        path=path,
+        where=f"line {n_lines}",
+        fix="copy the file again in full; if it is whole, end it with a newline",
+    )
 
 
 def _sentinels_to_nan(df: pd.DataFrame, na_values: list[str]) -> pd.DataFrame:

@@ -24,6 +24,7 @@ from src.analysis.core.metrics import classify, declared_fields, declared_partne
 from src.results.errors import InputError
 
 SHARE_BOUNDS = (0.0, 1.0)
+MAX_VALUE = 1e15  # no score of a model is larger; beyond it Eq. 1 and the fits overflow
 
 
 def meaning_of(metric: str) -> dict:
@@ -83,6 +84,13 @@ def check_values(table: pd.DataFrame) -> None:
     lo = table["lower"].to_numpy(float)
     hi = table["upper"].to_numpy(float)
     v = table["value"].to_numpy(float)
+    huge = np.abs(v) > MAX_VALUE
+    if huge.any():
+        i = int(np.flatnonzero(huge)[0])
+        r = table.iloc[i]
+        raise InputError(f"{r['metric']} of {r['model']} on {r['task']} is {float(r['value']):g}: no score is that large",
+                         path=r.get("source", "") or "inputs", where=f"row {i + 1}",
+                         fix="check the column and the units")  # fmt: skip
     tol = 1e-9 * np.maximum(1.0, np.abs(v))
     bad = (~np.isnan(v)) & (
         (v < np.where(np.isnan(lo), -np.inf, lo) - tol) | (v > np.where(np.isnan(hi), np.inf, hi) + tol)
@@ -92,7 +100,7 @@ def check_values(table: pd.DataFrame) -> None:
         r = table.iloc[i]
         src = r.get("source", "") or "inputs"
         raise InputError(
-            f"{r['metric']} of {r['model']} on {r['task']} is {r['value']!r}, outside its bounds "
+            f"{r['metric']} of {r['model']} on {r['task']} is {float(r['value']):g}, outside its bounds "
             f"[{r['lower']:g}, {r['upper']:g}]",
             path=src,
             where=f"row {i + 1}",

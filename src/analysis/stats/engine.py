@@ -287,7 +287,9 @@ def _group(family, task, g, items, B, rng, settings):
         by_run = dict(tuple(items.groupby(["model", "replicate", "checkpoint"], sort=False, observed=True)))
         runs = [(m, r) for m in order for r in reps_of_model[m]]
         frames = [by_run.get((m, r, chosen.get((m, r), ""))) for m, r in runs]
-        have = [(k, f.sort_values("item")) for k, f in zip(runs, frames, strict=True) if f is not None and len(f)]
+        have = [
+            (k, f.sort_values("item")) for k, f in zip(runs, frames, strict=True) if f is not None and len(f)
+        ]
         if have:
             value_of = g.set_index(["model", "replicate", "metric"])["value"]
             vals = [dict(value_of.loc[(m, r)]) for (m, r), _ in have]

@@ -127,7 +127,9 @@ def item_replicates(
     return _item_replicates_per_run(runs, metrics, B, rng, values, {}, ids, shared)
 
 
-def _item_replicates_per_run(runs, metrics, B, rng, values, plans, ids, shared) -> list[dict[str, np.ndarray]]:
+def _item_replicates_per_run(
+    runs, metrics, B, rng, values, plans, ids, shared
+) -> list[dict[str, np.ndarray]]:
     out: list[dict[str, np.ndarray]] = [{} for _ in runs]
     for i, r in enumerate(runs):
         key = ids[i]

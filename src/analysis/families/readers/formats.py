@@ -95,9 +95,15 @@ def read_olmo_ladder(paths: list[Path], o: ReadOptions) -> Evidence:
     from src.analysis.families.readers.olmo_ladder import read_olmo_ladder as read
 
     ev = read(paths, size_map=o.size_map)
+    n_empty = ev.attrs.get("n_empty", 0)
     if o.family:
         ev = ev.assign(family=o.family)
-    return Evidence(ev)
+    notes = (
+        [f"OLMo ladder: {n_empty} empty metric cell(s) dropped (evaluations not run at that step)"]
+        if n_empty
+        else []
+    )
+    return Evidence(ev, notices=notes)
 
 
 # ------------------------------------------------------------------------------------------- inverse scaling
@@ -198,7 +204,11 @@ def read_table(paths: list[Path], o: ReadOptions) -> Evidence:
     parts, notices = [], []
     for p in paths:
         if p.is_dir():
-            files = [f for f in sorted(p.iterdir()) if f.suffix.lower() in TABLE_SUFFIXES and ".items." not in f.name]
+            files = [
+                f
+                for f in sorted(p.iterdir())
+                if f.suffix.lower() in TABLE_SUFFIXES and ".items." not in f.name
+            ]
         else:
             files = [p]
         for f in files:

@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from src.analysis.core.evidence import normalize
+from src.analysis.core.ingest import check_last_line
 from src.results.errors import LINE, InputError, raise_at_first, raise_at_first_cell
 
 #: (family, parameters) of the models this pipeline evaluated. GPT-3 sizes are the usual estimates (OpenAI never
@@ -117,7 +118,9 @@ def _task_type(folder: Path, data: pd.DataFrame) -> str:
 
 def _read_csv(path: Path, what: str) -> pd.DataFrame:
     try:
-        return pd.read_csv(path)
+        df = pd.read_csv(path)
+        check_last_line(path, ",")
+        return df
     except FileNotFoundError:
         raise InputError(f"{what} is missing", path=path, fix="keep data.csv beside the model CSVs") from None
     except pd.errors.EmptyDataError:

@@ -55,6 +55,8 @@ _STEP = re.compile(r"(?:^|[-_])step[-_]?(\d+)(?=[-_.]|$)", re.IGNORECASE)
 _SAMPLES = re.compile(r"samples_(?P<task>.+)_(?P<date>\d{4}-\d{2}-\d{2}T[\d\-.:]+)\.jsonl$")
 _RESULTS = re.compile(r"results_(?P<date>\d{4}-\d{2}-\d{2}T[\d\-.:]+)\.json$")
 
+MAX_ITEMS = 1e9  # items of one task: more than any evaluation has
+
 #: Direction of the metrics the samples reader computes (True: higher is better).
 HIGHER_IS_BETTER = {"mcg": True, "brier": False, "p_target": True, "logprob": True, "correct": True}
 
@@ -97,6 +99,9 @@ def _model_args(config: Mapping) -> dict[str, str]:
 def _identity(doc: Mapping, path: Path, size_map: Mapping[str, float], family: str | None, tokens_per_step):
     """(family, model, scale, checkpoint, step, tokens) of one results file."""
     config = doc.get("config") or {}
+    if not isinstance(config, Mapping):
+        raise InputError(f"config is {type(config).__name__} {str(config)[:40]!r}, expected an object", path=path,
+                         where="key config", fix="give the file the harness wrote, unchanged")  # fmt: skip
     margs = _model_args(config)
     name = margs.get("pretrained") or doc.get("model_name") or ""
     model = str(name).rstrip("/").split("/")[-1] if name else path.stem
@@ -131,10 +136,32 @@ def _is_local_path(name: str) -> bool:
     return name.startswith(("/", "./", "../", "~")) or "\\" in name
 
 
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _no_duplicates(pairs: list[tuple[str, object]]) -> dict:
+    """``object_pairs_hook``: a key given twice in one object is an error (json keeps the last one silently)."""
+    out = {}
+    for k, v in pairs:
+        if k in out:
+            raise _DuplicateKey(k)
+        out[k] = v
+    return out
+
+
+def _loads(text: str, path: Path, where: str):
+    try:
+        return json.loads(text, object_pairs_hook=_no_duplicates)
+    except _DuplicateKey as err:
+        raise InputError(f"key {err.args[0]!r} is given twice in one object", path=path, where=where,
+                         fix="give the file unchanged (the harness writes each key once)") from None  # fmt: skip
+
+
 def _load_json(path: Path) -> dict:
     try:
         with open(path, encoding="utf-8") as fh:
-            doc = json.load(fh)
+            doc = _loads(fh.read(), path, "(whole file)")
     except json.JSONDecodeError as err:
         raise InputError(
             f"is not valid JSON ({err.msg})",
@@ -210,6 +237,10 @@ def read_lm_eval_results(
         config = doc.get("config") or {}
         nshot = doc.get("n-shot") or {}
         nsamples = doc.get("n-samples") or {}
+        for key_name, part in (("config", config), ("n-shot", nshot), ("n-samples", nsamples)):
+            if not isinstance(part, dict):
+                raise InputError(f"{key_name} is {type(part).__name__} {str(part)[:40]!r}, expected an object",
+                                 path=path, where=f"key {key_name}", fix="give the file the harness wrote, unchanged")  # fmt: skip
         for task, metrics in results.items():
             if not isinstance(metrics, dict):
                 raise InputError(
@@ -219,8 +250,19 @@ def read_lm_eval_results(
                     fix="give the file unchanged",
                 )
             shots = nshot.get(task, config.get("num_fewshot"))
+            if shots is not None and not (isinstance(shots, int | float) and not isinstance(shots, bool)
+                                          and math.isfinite(shots) and shots >= 0 and shots == int(shots)):  # fmt: skip
+                raise InputError(f"the shots of {task!r} are {shots!r}, not a whole number", path=path,
+                                 where=f"key n-shot.{task}", fix="give the file the harness wrote, unchanged")  # fmt: skip
             key = f"{task}/{int(shots)}shot" if isinstance(shots, int | float) else task
-            n_items = (nsamples.get(task) or {}).get("effective", math.nan)
+            ns = nsamples.get(task)
+            if ns is not None and not isinstance(ns, dict):
+                raise InputError(f"n-samples of {task!r} is {ns!r}, expected {{original, effective}}", path=path,
+                                 where=f"key n-samples.{task}", fix="give the file the harness wrote, unchanged")  # fmt: skip
+            n_items = (ns or {}).get("effective", math.nan)
+            if ns is not None and not (_number(n_items) is not None and 0 <= _number(n_items) <= MAX_ITEMS):
+                raise InputError(f"n-samples of {task!r} is {n_items!r}", path=path, where=f"key n-samples.{task}",
+                                 fix="give the file the harness wrote, unchanged")  # fmt: skip
             parsed = {}
             for name, value in metrics.items():
                 metric, _, filt = str(name).partition(",")
@@ -231,8 +273,18 @@ def read_lm_eval_results(
                     continue
                 for filt, value in by_filter.items():
                     num = _number(value)
-                    if num is None or isinstance(value, bool):
-                        continue  # alias, name, sample_len strings
+                    if metric in ("alias", "name", "sample_len", "samples") or isinstance(value, bool):
+                        continue  # labels, not scores
+                    if num is None and isinstance(value, str) and value.strip().upper() in ("N/A", "NA", ""):
+                        continue  # the harness's own "no value"
+                    if num is None or not math.isfinite(num):
+                        raise InputError(
+                            f"results[{task!r}][{','.join(x for x in (metric, filt) if x)!r}] is {value!r}, not a "
+                            "finite number",
+                            path=path,
+                            where=f"key results.{task}.{metric}",
+                            fix="give the file the harness wrote, unchanged",
+                        )
                     if metric in ("sample_len",):
                         continue
                     se = _number(parsed.get(f"{metric}_stderr", {}).get(filt))
@@ -307,6 +359,13 @@ def _ll_pairs(resps, path: Path, line: int) -> list[tuple[float, float]] | None:
             ll, greedy = _number(r), math.nan
         else:
             ll = greedy = None
+        if ll is not None and not math.isfinite(ll):
+            raise InputError(
+                f"log-likelihood {r!r} is not a finite number: it would move the grade and the mean log-probability",
+                path=path,
+                where=f"line {line}",
+                fix="rerun the evaluation of this item, or leave the file out",
+            )
         if ll is None or greedy is None:
             raise InputError(
                 f"response {str(r)[:60]!r} is not [loglikelihood, is_greedy]",
@@ -396,12 +455,17 @@ def read_lm_eval_samples(
         shots = (twin.get("n-shot") or {}).get(task, (twin.get("config") or {}).get("num_fewshot"))
         key = f"{task}/{int(shots)}shot" if isinstance(shots, int | float) else task
         recs = []
-        with open(path, encoding="utf-8") as fh:
-            for lineno, text in enumerate(fh, start=1):
-                if not text.strip():
-                    continue
+        with open(path, "rb") as fh:
+            raw_lines = fh.read().split(b"\n")
+        for lineno, raw in enumerate(raw_lines, start=1):
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                raise InputError(f"is not UTF-8 text (byte {err.start})", path=path, where=f"line {lineno}",
+                                 fix="give the harness's samples file unchanged") from None  # fmt: skip
+            if text.strip():  # blank lines (the file's last newline) hold no sample
                 try:
-                    s = json.loads(text)
+                    s = _loads(text, path, f"line {lineno}")
                 except json.JSONDecodeError as err:
                     raise InputError(
                         f"is not a JSON object ({err.msg})",
@@ -451,9 +515,17 @@ def read_lm_eval_samples(
                     )
                 for name in s.get("metrics") or []:
                     val = s.get(name)
-                    num = _number(val) if not isinstance(val, list | dict) else None
-                    if num is not None and name not in rec:
-                        rec[f"harness_{name}"] = num
+                    if isinstance(val, list | dict) or name in rec:
+                        continue  # recomputed from the options above (brier_score's [gold, probs])
+                    num = _number(val)
+                    if num is None or not math.isfinite(num):
+                        raise InputError(
+                            f"per-sample metric {name!r} is {val!r}, not a finite number",
+                            path=path,
+                            where=f"line {lineno}",
+                            fix="give the harness's samples file unchanged",
+                        )
+                    rec[f"harness_{name}"] = num
                 recs.append(rec)
         if not recs:
             raise InputError("has no samples", path=path, fix="give a non-empty samples file")

@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from src.analysis.core.evidence import normalize
+from src.analysis.core.ingest import check_last_line
 from src.analysis.core.inputs import expand_inputs
 from src.results.errors import LINE, InputError, raise_at_first, raise_at_first_cell
 
@@ -165,6 +166,7 @@ def _read_one(path: Path, size_map: Mapping[str, float]) -> pd.DataFrame:
             path=path,
             fix="give a comma-separated file",
         ) from None
+    check_last_line(path, ",")
     metric_cols = {c: tm for c in df.columns if (tm := _column_metric(str(c))) is not None}
     if not metric_cols:
         raise InputError(
@@ -240,7 +242,9 @@ def _read_one(path: Path, size_map: Mapping[str, float]) -> pd.DataFrame:
             "_line": np.repeat(np.arange(n_rows) + 2, len(cols)),
         }
     )
-    return long[long["value"].notna()]
+    out = long[long["value"].notna()]
+    out.attrs["n_empty"] = int(len(long) - len(out))
+    return out
 
 
 def _expand(paths: Iterable[str | os.PathLike] | str | os.PathLike) -> list[Path]:
@@ -266,7 +270,9 @@ def read_olmo_ladder(
     ``chinchilla_multiplier``. Rows two files both hold (parts of one run) are kept once when they agree."""
     files = _expand(paths)
     size_map = dict(size_map or {})
-    long = pd.concat([_read_one(f, size_map) for f in files], ignore_index=True)
+    parts = [_read_one(f, size_map) for f in files]
+    n_empty = sum(p.attrs.get("n_empty", 0) for p in parts)
+    long = pd.concat(parts, ignore_index=True)
     key = ["model", "replicate", "checkpoint", "task", "metric"]
     dup = long.duplicated(key, keep=False)
     if dup.any():
@@ -288,7 +294,9 @@ def read_olmo_ladder(
         long = long.drop_duplicates(key, keep="first")
     long = long.drop(columns="_line")
     long = long.sort_values(["model", "replicate", "step", "tokens", "task", "metric"], kind="stable")
-    return normalize(long, source=str(files[0].parent if len(files) > 1 else files[0]))
+    out = normalize(long, source=str(files[0].parent if len(files) > 1 else files[0]))
+    out.attrs["n_empty"] = n_empty  # cells of steps where that evaluation did not run
+    return out
 
 
 def final_checkpoints(ev: pd.DataFrame) -> pd.DataFrame:

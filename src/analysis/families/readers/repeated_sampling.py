@@ -54,6 +54,9 @@ def pass_at_k(n, c, k: int) -> np.ndarray:
     return out
 
 
+MAX_SAMPLES = 10_000_000  # samples of one problem: pass@k's product form needs memory in n
+
+
 def read_repeated_sampling(
     path: str | os.PathLike,
     *,
@@ -78,11 +81,16 @@ def read_repeated_sampling(
     )
     line = lambda i: f"line {i + 2}" if path.suffix == ".csv" else f"row {i + 1}"  # noqa: E731
     counts = df[["n", "c"]].apply(pd.to_numeric, errors="coerce")
-    bad = counts.isna().any(axis=1) | (counts != counts.round()).any(axis=1) | (counts < 0).any(axis=1)
+    bad = (
+        counts.isna().any(axis=1) | ~np.isfinite(counts).all(axis=1) | (counts != counts.round()).any(axis=1)
+    )
+    bad |= (counts < 0).any(axis=1) | (counts > MAX_SAMPLES).any(axis=1)
     bad |= counts["c"] > counts["n"]
     raise_at_first(
         bad,
-        lambda i: f"n={df['n'].iloc[i]!s}, c={df['c'].iloc[i]!s}: expected whole numbers with 0 <= c <= n",
+        lambda i: (
+            f"n={df['n'].iloc[i]!s}, c={df['c'].iloc[i]!s}: expected whole numbers with 0 <= c <= n <= {MAX_SAMPLES:.0e}"
+        ),
         path=path,
         where=lambda i: line(i),
         fix="give per problem the samples drawn (n) and how many were correct (c)",
@@ -109,6 +117,14 @@ def read_repeated_sampling(
                 fix="add a scale column or give a size map (model: parameters)",
             )
         df["scale"] = df["model"].astype(str).map(sizes)
+    scale = pd.to_numeric(df["scale"], errors="coerce")
+    raise_at_first(
+        ~(np.isfinite(scale) & (scale > 0)),
+        lambda i: f"scale of {df['model'].iloc[i]!s} is {df['scale'].iloc[i]!r}, not a positive number",
+        path=path,
+        where=lambda i: line(i),
+        fix="give each model's parameter count",
+    )
     df["family"] = family or (df["family"].astype(str) if "family" in df.columns else path.stem)
     df["task"] = task or (df["task"].astype(str) if "task" in df.columns else path.stem)
     dup = df.duplicated(["family", "model", "task", "problem"], keep=False)
