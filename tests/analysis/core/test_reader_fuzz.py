@@ -5,9 +5,9 @@ before (or drops rows it says it dropped); never a traceback, never a different 
 from __future__ import annotations
 
 import json
-import zlib
 import re
 import shutil
+import zlib
 from pathlib import Path
 
 import numpy as np
