@@ -213,3 +213,33 @@ def test_verdicts_command_writes_tables_and_says_what_it_read(tmp_path, capsys):
     assert list(read["family"]) == ["A", "B"] and (read["n_replicates"] == 3).all()
     out = capsys.readouterr().out
     assert "1 emergent" in out and "1 not emergent" in out
+
+
+def test_a_pass_at_k_table_long_in_k_and_a_task_mean(tmp_path):
+    rows = [{"family": "F", "model": f"m{j}", "scale": n, "task": f"mmlu_{part}", "k": k,
+             "value": min(1.0, 0.01 * (j + 1) * k ** 0.5 + (0.1 if part == "b" else 0.0)),
+             "n_items": 100 if part == "a" else 300}
+            for j, n in enumerate(SIZES) for part in ("a", "b") for k in (1, 10, 100)]  # fmt: skip
+    pd.DataFrame(rows).to_csv(tmp_path / "long_k.csv", index=False)
+    ev = read_inputs([tmp_path / "long_k.csv"], shaping=Shaping(task_means=["mmlu=mmlu_*"]))
+    assert {"pass@1", "pass@10", "pass@100"} == set(ev.table["metric"])
+    mean = ev.table[
+        (ev.table["task"] == "mmlu") & (ev.table["model"] == "m0") & (ev.table["metric"] == "pass@1")
+    ]
+    # weighted by items: (100 * 0.01 + 300 * 0.11) / 400
+    assert mean["value"].item() == pytest.approx((100 * 0.01 + 300 * 0.11) / 400)
+    assert mean["n_items"].item() == 400
+    assert any("task mean 'mmlu'" in n for n in ev.notices)
+
+
+def test_settings_file_and_bad_settings(tmp_path):
+    from src.results.errors import InputError
+
+    (tmp_path / "s.yaml").write_text("threshold: 5\nn_resamples: 50\n")
+    s = Settings.from_yaml(tmp_path / "s.yaml", seed=3)
+    assert (s.threshold, s.n_resamples, s.seed) == (5, 50, 3)
+    (tmp_path / "bad.yaml").write_text("treshold: 5\n")
+    with pytest.raises(InputError, match="unknown setting"):
+        Settings.from_yaml(tmp_path / "bad.yaml")
+    with pytest.raises(InputError, match="settings out of range"):
+        Settings.from_yaml(None, level=1.5)
