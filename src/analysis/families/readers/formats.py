@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from src.analysis.core.ingest import TABLE_SUFFIXES, IngestSpec, ingest_table, is_table_file, read_any
@@ -98,6 +99,11 @@ def read_olmo_ladder(paths: list[Path], o: ReadOptions) -> Evidence:
     n_empty = ev.attrs.get("n_empty", 0)
     if o.family:
         ev = ev.assign(family=o.family)
+    elif "chinchilla_multiplier" in ev.columns:
+        # one scaling curve per token budget: sizes trained to the same multiple of Chinchilla's tokens
+        mult = pd.to_numeric(ev["chinchilla_multiplier"], errors="coerce")
+        label = mult.map(lambda m: f"{m:g}xC" if np.isfinite(m) else "")
+        ev = ev.assign(family=np.where(label != "", ev["family"] + " " + label, ev["family"] + " " + ev["model"]))
     notes = (
         [f"OLMo ladder: {n_empty} empty metric cell(s) dropped (evaluations not run at that step)"]
         if n_empty
