@@ -54,6 +54,7 @@ class IngestSpec:
     size_map: str | os.PathLike | None = None
     size_map_columns: dict[str, str] = field(default_factory=dict)
     size_scale: float = 1.0
+    sizes_from_names: bool = False  # scale (and family, where absent) from model names: pythia-1.4b -> 1.4e9
 
 
 def _suffix(path: Path) -> str:
@@ -330,6 +331,17 @@ def ingest_table(
         df["task"] = parts.agg("/".join, axis=1)
     if spec.size_map is not None:
         df = _apply_size_map(df, spec, path)
+    if spec.sizes_from_names and "model" in df.columns:
+        from src.analysis.families.readers.lm_eval import family_from_name, size_from_name
+
+        names = df["model"].astype(str).str.rstrip("/").str.split("/").str[-1]
+        if "scale" not in df.columns:
+            sizes = names.map(size_from_name)
+            raise_at_first(sizes.isna(), lambda i: f"model {df['model'].iloc[i]!r} has no size in its name", path=path,
+                           where=ROW, fix="give a --size-map for it")  # fmt: skip
+            df["scale"] = sizes.astype(float)
+        if "family" not in df.columns:
+            df["family"] = names.map(family_from_name)
     hints = {"scale": "--column scale=YOURS or --size-map FILE", "metric": "--wide GLOB (metric columns)",
              "value": "--column value=YOURS or --wide GLOB", "task": "--column task=YOURS or --task-columns A,B",
              "family": "--column family=YOURS or --set family=NAME", "model": "--column model=YOURS"}  # fmt: skip

@@ -106,6 +106,9 @@ def add_ingest_args(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--size-scale", type=float, default=1.0, help="multiply scale (1e9 when sizes are in billions)"
     )
+    g.add_argument("--sizes-from-names", action="store_true",
+                   help="no scale column: read nominal sizes from model names (pythia-1.4b -> 1.4e9, opt-125m -> "
+                        "1.25e8), and the family from the name without its size where no family column is given")  # fmt: skip
 
 
 def add_declaration_args(p: argparse.ArgumentParser) -> None:
@@ -174,6 +177,7 @@ def ingest_spec(args: argparse.Namespace) -> IngestSpec:
         size_map=args.size_map,
         size_map_columns=parse_mapping(args.size_map_column, "--size-map-column", canonical_only=False),
         size_scale=args.size_scale,
+        sizes_from_names=bool(getattr(args, "sizes_from_names", False)),
     )
 
 

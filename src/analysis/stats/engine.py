@@ -126,8 +126,10 @@ def final_rows(table: pd.DataFrame, notices: list[str]) -> pd.DataFrame:
     t = table[table["value"].notna()]
     if (t["checkpoint"] == "").all():
         return t
+    # a checkpoint label that ends in a number (step143000, 13000) orders by it where no step column says
+    step = t["step"].fillna(pd.to_numeric(t["checkpoint"].str.extract(r"(\d+)$")[0], errors="coerce"))
     order = t.assign(
-        _f=(t["checkpoint"] == "").astype(int), _t=t["tokens"].fillna(-1.0), _s=t["step"].fillna(-1.0)
+        _f=(t["checkpoint"] == "").astype(int), _t=t["tokens"].fillna(-1.0), _s=step.fillna(-1.0)
     )
     last = (
         order.sort_values(["_f", "_t", "_s"]).groupby(["family", "model", "replicate"])["checkpoint"].last()
@@ -141,6 +143,26 @@ def final_rows(table: pd.DataFrame, notices: list[str]) -> pd.DataFrame:
             f"scale curves use each model's final checkpoint: {dropped} rows of earlier checkpoints left out"
         )
     return t[keep]
+
+
+def implied_items(table: pd.DataFrame, notices: list[str]) -> pd.DataFrame:
+    """Item counts a share's standard error implies where the source gives no count: lm-eval's stderr of a mean
+    of 0/1 outcomes is sqrt(p (1 - p) / (n - 1)), so n = p (1 - p) / stderr^2 + 1. The models of one task are
+    scored on the same items, so a model at 0 or 1 (stderr 0: no count of its own) takes the task's median."""
+    share = (table["value_kind"] == "share") & table["n_items"].isna()
+    if not share.any():
+        return table
+    p, se = table["value"], table["stderr"]
+    n = (p * (1 - p) / se**2 + 1).where(share & (se > 0) & (p > 0) & (p < 1))
+    med = n.groupby([table["family"], table["task"], table["metric"]]).transform("median").round()
+    fill = share & med.notna()
+    if fill.any():
+        notices.append(
+            f"{int(fill.sum())} share(s) without an item count take the count their stderr implies "
+            "(n = p(1-p)/stderr^2 + 1, the median over the task's models): the binomial interval of a 0 or 1"
+        )
+        table = table.assign(n_items=table["n_items"].where(~fill, med))
+    return table
 
 
 # ------------------------------------------------------------------------------------------------ one curve
@@ -211,7 +233,7 @@ def run_engine(ev, settings: Settings | None = None, progress: bool = True) -> V
     if isinstance(ev, pd.DataFrame):
         ev = vocab.complete(Evidence(ev))
     notices = list(ev.notices)
-    table = final_rows(ev.table, notices)
+    table = implied_items(final_rows(ev.table, notices), notices)
     items = ev.items
     undeclared = sorted(
         table.loc[table["level"].isna() | table["higher_is_better"].isna(), "metric"].unique()

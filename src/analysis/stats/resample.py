@@ -165,10 +165,8 @@ def parametric(value: float, stderr: float, n: float, kind: str, bounds: tuple[f
     if np.isfinite(stderr) and stderr > 0:
         d = rng.normal(value, stderr, size=B)
         return np.clip(d, lo if np.isfinite(lo) else -np.inf, hi if np.isfinite(hi) else np.inf), "stderr"
-    if np.isfinite(stderr) and stderr == 0 and np.isfinite(n) and n > 0 and kind in ("share", "counts"):
-        pass  # a zero stderr on a share (all right or all wrong) says nothing: use the binomial below
-    elif np.isfinite(stderr) and stderr == 0:
-        return np.full(B, value), "stderr"
+    # a stderr of exactly 0 says nothing (the binomial formula at 0 or 1 right, or a value with no noise model):
+    # it is no interval; a share's item count still gives one below
     if kind in ("share", "counts") and np.isfinite(n) and n > 0 and 0.0 <= value <= 1.0:
         k = value * n
         return rng.beta(k + 0.5, n - k + 0.5, size=B), "binomial"

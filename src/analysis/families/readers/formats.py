@@ -5,12 +5,13 @@ package. A new format is one new module in this package with its own ``@register
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from src.analysis.core.ingest import TABLE_SUFFIXES, IngestSpec, ingest_table, is_table_file, read_any
+from src.analysis.core.ingest import IngestSpec, ingest_table, is_table_file, read_any
 from src.analysis.core.readers import Evidence, ReadOptions, register_reader
 
 _SCAN = 50  # files looked at when detecting the format of a folder
@@ -103,7 +104,9 @@ def read_olmo_ladder(paths: list[Path], o: ReadOptions) -> Evidence:
         # one scaling curve per token budget: sizes trained to the same multiple of Chinchilla's tokens
         mult = pd.to_numeric(ev["chinchilla_multiplier"], errors="coerce")
         label = mult.map(lambda m: f"{m:g}xC" if np.isfinite(m) else "")
-        ev = ev.assign(family=np.where(label != "", ev["family"] + " " + label, ev["family"] + " " + ev["model"]))
+        ev = ev.assign(
+            family=np.where(label != "", ev["family"] + " " + label, ev["family"] + " " + ev["model"])
+        )
     notes = (
         [f"OLMo ladder: {n_empty} empty metric cell(s) dropped (evaluations not run at that step)"]
         if n_empty
@@ -203,21 +206,15 @@ def read_sweep(paths: list[Path], o: ReadOptions) -> Evidence:
 
 # ---------------------------------------------------------------------------------------------- plain tables
 @register_reader("table", "any table (CSV, TSV, Parquet, JSON, JSONL) in the evidence columns, or shaped by "
-                 "--column / --wide / --set ...; a column k makes pass@k rows", lambda p: p.is_file()
-                 and is_table_file(p), priority=0)  # fmt: skip
+                 "--column / --wide / --set ...; a column k makes pass@k rows; a folder: every table below it",
+                 lambda p: bool(_table_files(p)), priority=0)  # fmt: skip
 def read_table(paths: list[Path], o: ReadOptions) -> Evidence:
     spec: IngestSpec = o.extra.get("spec") or IngestSpec()
+    if o.family:
+        spec = replace(spec, constants={**spec.constants, "family": o.family})
     parts, notices = [], []
     for p in paths:
-        if p.is_dir():
-            files = [
-                f
-                for f in sorted(p.iterdir())
-                if f.suffix.lower() in TABLE_SUFFIXES and ".items." not in f.name
-            ]
-        else:
-            files = [p]
-        for f in files:
+        for f in _table_files(p):
             df = None
             if "k" in _header(f) and "metric" not in _header(f) and "metric" not in spec.columns:
                 df = read_any(f, spec.na_values)  # a pass@k table long in k: one metric pass@<k> per row
@@ -229,8 +226,17 @@ def read_table(paths: list[Path], o: ReadOptions) -> Evidence:
                     notices.append(
                         f"{f}: {n} {'exact duplicate' if what == 'duplicates' else 'missing-value'} row(s) dropped"
                     )
-            parts.append(t.assign(family=o.family) if o.family else t)
+            parts.append(t)
     return Evidence(pd.concat(parts, ignore_index=True), _items_beside(paths, notices), notices)
+
+
+def _table_files(p: Path) -> list[Path]:
+    """A table file itself, or every table file below a folder (items tables beside their evidence excepted)."""
+    if p.is_file():
+        return [p] if is_table_file(p) else []
+    if not p.is_dir():
+        return []
+    return sorted(f for f in p.rglob("*") if f.is_file() and is_table_file(f) and ".items." not in f.name)
 
 
 def _items_beside(paths: list[Path], notices: list[str]) -> pd.DataFrame:
