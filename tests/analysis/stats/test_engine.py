@@ -243,3 +243,16 @@ def test_settings_file_and_bad_settings(tmp_path):
         Settings.from_yaml(tmp_path / "bad.yaml")
     with pytest.raises(InputError, match="settings out of range"):
         Settings.from_yaml(None, level=1.5)
+
+
+def test_a_share_without_item_count_takes_the_count_its_stderr_implies(tmp_path):
+    n = 50  # lm-eval's stderr of a mean of 0/1 outcomes: sqrt(p (1 - p) / (n - 1))
+    accs = [0.0, 0.1, 0.3, 0.6, 0.9]
+    rows = [{"family": "F", "model": f"m{j}", "scale": s, "task": "t", "metric": "acc", "value": a,
+             "stderr": (a * (1 - a) / (n - 1)) ** 0.5} for j, (s, a) in enumerate(zip(SIZES, accs, strict=True))]  # fmt: skip
+    pd.DataFrame(rows).to_csv(tmp_path / "se.csv", index=False)
+    v = run_engine(read_inputs([tmp_path / "se.csv"]), FAST, progress=False)
+    c = v.curves.iloc[0]
+    assert c["n_items"] == n and c["interval_source"] == "binomial / stderr"  # the 0 gets a binomial interval
+    zero = v.points[v.points["model"] == "m0"].iloc[0]
+    assert zero["hi"] > 0 and any("stderr implies" in s for s in v.notices)
