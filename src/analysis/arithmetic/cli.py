@@ -18,13 +18,28 @@ from src.results.errors import InputError
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
+    from src.analysis.families.readers.generations import add_generation_args
+
     p.add_argument(
-        "paths", nargs="+", type=Path, metavar="OUTPUTS", help="outputs.jsonl file(s) or dir(s) above them"
-    )
+        "paths", nargs="+", type=Path, metavar="OUTPUTS",
+        help="outputs.jsonl file(s) or dir(s) above them, or generation tables (--format generations)",
+    )  # fmt: skip
     p.add_argument(
         "--out", type=Path, default=None, help="output dir (default: <the one dir given>/arithmetic)"
     )
     p.add_argument("--max-len", type=int, default=5, help="score target lengths L = 1..max-len (default 5)")
+    g = p.add_argument_group("reading other formats than outputs.jsonl (`python -m src.analysis formats`)")
+    g.add_argument("--format", default=None, metavar="NAME",
+                   help="outputs (outputs.jsonl) or generations (per-sample tables); default: detected")  # fmt: skip
+    g.add_argument("--size-map", default=None, metavar="FILE",
+                   help="generation tables: YAML model: parameters (e.g. configs/analysis/instructgpt_sizes.yaml)")  # fmt: skip
+    g.add_argument(
+        "--family", default=None, metavar="NAME", help="generation tables: one family for every model"
+    )
+    g.add_argument("--family-map", default=None, metavar="FILE",
+                   help="YAML model-glob: family (or [families]), e.g. configs/analysis/instructgpt_families.yaml")  # fmt: skip
+    g.add_argument("--drop-model", action="append", default=[], metavar="GLOB", help="leave models out")
+    add_generation_args(p)
 
 
 def _out(args: argparse.Namespace) -> Path:
@@ -34,14 +49,82 @@ def _out(args: argparse.Namespace) -> Path:
         out = args.paths[0] / "arithmetic"
     else:
         raise InputError("several inputs or a file given: say where results go with --out DIR")
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise InputError(f"cannot write results here ({err.strerror})", path=out,
+                         fix="say where results go with --out DIR") from None  # fmt: skip
     return out
 
 
+def _is_outputs(path: Path) -> bool:
+    from src.results.outputs import OUTPUTS_NAME
+
+    if path.is_dir():
+        return any(True for _ in zip(range(1), path.rglob(OUTPUTS_NAME + "*"), strict=False))
+    if path.name.startswith(OUTPUTS_NAME):
+        return True
+    if path.suffix != ".jsonl" or not path.is_file():
+        return False
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        first = fh.readline()
+    return '"num_params"' in first and '"target"' in first
+
+
+def _generation_outputs(args: argparse.Namespace) -> pd.DataFrame:
+    """Generation tables (format ``generations``) as the outputs table, family map and --drop-model applied."""
+    from fnmatch import fnmatchcase
+
+    from src.analysis.core.inputs import read_size_map_file
+    from src.analysis.core.readers import ReadOptions
+    from src.analysis.core.shaping import load_family_map
+    from src.analysis.families.readers.generations import (
+        generation_options,
+        generation_outputs,
+        same_size_notices,
+    )  # fmt: skip
+
+    options = ReadOptions(size_map=read_size_map_file(args.size_map), family=args.family,
+                          extra={**generation_options(args), "family_map": "applied below"})  # fmt: skip
+    notices: list[str] = []
+    outputs = generation_outputs(list(args.paths), options, notices)
+    if args.drop_model:
+        drop = outputs["model"].map(lambda m: any(fnmatchcase(m, g) for g in args.drop_model))
+        notices.append(f"--drop-model: {outputs.loc[drop, 'model'].nunique()} model(s) left out")
+        outputs = outputs[~drop]
+    if args.family_map:
+        fmap = load_family_map(args.family_map)
+        parts = []
+        for model, g in outputs.groupby("model", sort=False):
+            fams = next((f for glob, f in fmap.items() if fnmatchcase(model, glob)), None)
+            parts += [g] if fams is None else [g.assign(family=f) for f in fams]
+        outputs = pd.concat(parts, ignore_index=True)
+    same_size_notices(outputs.rename(columns={"num_params": "scale"}), notices)
+    for n in notices:
+        print(f"note: {n}")
+    if outputs.empty:
+        raise InputError("no output left", fix="loosen --drop-model")
+    return outputs.sort_values(["family", "model", "task", "subset", "item"], ignore_index=True)
+
+
 def _outputs(args: argparse.Namespace) -> pd.DataFrame:
+    from src.analysis.core.readers import detect_format
     from src.results.outputs import load_outputs
 
-    outputs = load_outputs(args.paths)
+    fmt = args.format
+    if fmt is None:
+        kinds = {"outputs" if _is_outputs(p) else detect_format(p) for p in args.paths}
+        if len(kinds) > 1:
+            raise InputError(f"the inputs are in several formats ({', '.join(sorted(kinds))})",
+                             fix="give outputs.jsonl files or generation tables, not both")  # fmt: skip
+        fmt = kinds.pop()
+    if fmt == "generations":
+        outputs = _generation_outputs(args)
+    elif fmt == "outputs":
+        outputs = load_outputs(args.paths)
+    else:
+        raise InputError(f"arith commands read per-sample outputs; the inputs are in format {fmt!r}",
+                         fix="give outputs.jsonl files or generation tables (--format generations)")  # fmt: skip
     print(
         f"{len(outputs)} outputs of {outputs['model'].nunique()} model(s), tasks {sorted(outputs['task'].unique())}"
     )
