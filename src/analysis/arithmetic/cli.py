@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from src.analysis.core.cli import add_command
+from src.analysis.core.plotting import name_models
 from src.analysis.core.saving import print_table, save_figure
 from src.analysis.core.saving import save_table as write_table
 from src.results.errors import InputError
@@ -118,6 +119,7 @@ def _outputs(args: argparse.Namespace) -> pd.DataFrame:
             raise InputError(f"the inputs are in several formats ({', '.join(sorted(kinds))})",
                              fix="give outputs.jsonl files or generation tables, not both")  # fmt: skip
         fmt = kinds.pop()
+    args.format = fmt  # what was read, for the captions
     if fmt == "generations":
         outputs = _generation_outputs(args)
     elif fmt == "outputs":
@@ -141,6 +143,18 @@ def _stem(family: str, task: str) -> str:
     return f"{family}_{task}".replace("/", "__")
 
 
+def _names(part: pd.DataFrame) -> dict[float, str]:
+    """Size -> model name(s) of one (family, task) of a sweep-style table (for the figures' top axis)."""
+    m = part.drop_duplicates(["num_params", "run_dir"]).groupby("num_params")["run_dir"]
+    return {float(k): " / ".join(sorted(v)) for k, v in m}
+
+
+def _per_size(part: pd.DataFrame) -> str:
+    """'' where some size has several runs (seeds), else ', one model per size' (so no caption says seeds)."""
+    several = part.groupby("num_params")["run_dir"].nunique().max() > 1
+    return "" if several else ", one model per size"
+
+
 def cmd_fig3(args: argparse.Namespace) -> int:
     from src.analysis.arithmetic.scoring import model_table
     from src.analysis.sweeps.claims import claim_table, claim_verdicts
@@ -156,9 +170,12 @@ def cmd_fig3(args: argparse.Namespace) -> int:
     print(write_table(table, out / "arithmetic_table.csv"))
     by_l = table[table["metric"].str.contains("_l=")]
     for (family, task), part in by_l.groupby(["sweep", "task_name"]):
-        title = (f"{task} ({family}): paper Fig. 3, L = 1..{args.max_len} target digits; "
-                 "E: emergence score (Eq. 1), improvement positive")  # fmt: skip
-        for path in save_figure(sweep_figure(part, title=title), out, f"fig3_{_stem(family, task)}"):
+        lengths = sorted({int(m.rsplit("=", 1)[1]) for m in part["metric"]})
+        title = (f"{task} ({family}{_per_size(part)}): paper Fig. 3, the first L = {lengths[0]}..{lengths[-1]} "
+                 "target digits; E: emergence score (Eq. 1), improvement positive")  # fmt: skip
+        fig = sweep_figure(part, title=title)
+        name_models(fig, _names(part))
+        for path in save_figure(fig, out, f"fig3_{_stem(family, task)}"):
             print(path)
     claims = claim_table(by_l)
     verdicts = claim_verdicts(claims)
@@ -190,7 +207,9 @@ def _fig3_premise(table: pd.DataFrame, out: Path) -> None:
     print(write_table(fits, out / "premise.csv"))
     print(write_table(resids, out / "premise_residuals.csv"))
     for (family, task), part in per_token.groupby(["sweep", "task_name"]):
-        fig = premise_figure(part, "test", (fits, resids))
+        fig = premise_figure(part, "test", (fits, resids), unit="seed" if not _per_size(part) else "model")
+        name_models(fig, _names(part))
+        fig.tight_layout()  # again: room for the names
         for path in save_figure(fig, out, f"premise_{_stem(family, task)}"):
             print(path)
     cols = ["task_name", "quantity", "n_sizes", "n_censored", "E", "A", "alpha", "r2_log", "max_abs_resid_log",
@@ -213,10 +232,14 @@ def _fig3_places(outputs: pd.DataFrame, table: pd.DataFrame, args: argparse.Name
     print(write_table(fits, out / "place_fits.csv"))
     per_token = table[table["metric"] == "test/token_acc"]
     for (family, task), part in places.groupby(["sweep", "task_name"]):
+        several = not _per_size(part)
         title = (f"{task} ({family}): error rate per digit place (1 = units)\n"
-                 "dots: seeds; crosses on the floor: runs without error at that place")  # fmt: skip
+                 + ("dots: seeds; crosses on the floor: runs without error at that place" if several else
+                    "one model per size; crosses on the floor: models without error at that place"))  # fmt: skip
         tok = per_token[(per_token["sweep"] == family) & (per_token["task_name"] == task)]
-        for path in save_figure(place_figure(part, tok, title=title), out, f"places_{_stem(family, task)}"):
+        fig = place_figure(part, tok, title=title)
+        name_models(fig, _names(part))
+        for path in save_figure(fig, out, f"places_{_stem(family, task)}"):
             print(path)
     cols = ["task_name", "place", "n_sizes", "error_smallest", "error_largest", "n_zero", "alpha", "r2_log",
             "max_abs_resid_log", "steepest_slope", "steepest_at", "slope_ratio"]  # fmt: skip
@@ -264,8 +287,16 @@ def cmd_fig4(args: argparse.Namespace) -> int:
     summary = resolution_summary(res)
     print(write_table(summary, out / "resolution_summary.csv"))
     for (family, task), part in res.groupby(["family", "task"]):
-        title = f"{task} ({family}): paper Fig. 4, accuracy on growing test sets (open markers: read 0, at 1/(2n))"
-        for path in save_figure(resolution_figure(part, title=title), out, f"fig4_{_stem(family, task)}"):
+        order = (
+            "first n of the items in a seeded random order"
+            if args.format == "generations"
+            else "first n items"
+        )
+        title = (f"{task} ({family}): paper Fig. 4, accuracy on growing test sets ({order}; "
+                 "open markers: read 0, at 1/(2n))")  # fmt: skip
+        fig = resolution_figure(part, title=title)
+        name_models(fig, _names(part.rename(columns={"model": "run_dir"})))
+        for path in save_figure(fig, out, f"fig4_{_stem(family, task)}"):
             print(path)
     print_table("Zero readings per test-set size (a larger set resolves small non-zero accuracies):", summary)
     return 0
