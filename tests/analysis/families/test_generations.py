@@ -265,3 +265,21 @@ def test_arith_commands_read_generation_tables(tmp_path, family, capsys):
     pred = pd.read_csv(tmp_path / "p3" / "prediction3.csv")
     assert len(pred) == 4 and (pred["max_L"] == 3).all()
     assert "--model-from-name" in capsys.readouterr().out  # the skipped prompt.csv is said
+
+
+def test_ingest_writes_evidence_and_items(tmp_path, family, capsys):
+    flags = ["--target-rule", "a*b", "--model-from-name", NAME, "--size-map", str(family / "sizes.yaml"),
+             "--family-map", str(tmp_path / "families.yaml")]  # fmt: skip
+    (tmp_path / "families.yaml").write_text("'[tm]*': [sim, small-ones]\n'[bs]*': sim\n")  # tiny/mid in two
+    assert main(["ingest", str(family), *flags, "--out", str(tmp_path / "ev")]) == 0
+    ev = pd.read_parquet(tmp_path / "ev" / "evidence.parquet")
+    items = pd.read_parquet(tmp_path / "ev" / "evidence.items.parquet")
+    assert sorted(ev.query("family == 'small-ones'")["model"].unique()) == ["mid", "tiny"]
+    mean = items.query("family == 'small-ones' and model == 'mid' and task == 'generations'")[
+        "exact_match"
+    ].mean()
+    row = ev.query(
+        "family == 'small-ones' and model == 'mid' and task == 'generations' and metric == 'exact_match'"
+    )
+    assert row["value"].iloc[0] == pytest.approx(mean) and row["format"].iloc[0] == "generations"
+    assert "family 'sim'" not in capsys.readouterr().out  # no same-size warning: sizes differ within families
