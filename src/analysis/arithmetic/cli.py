@@ -149,6 +149,16 @@ def _names(part: pd.DataFrame) -> dict[float, str]:
     return {float(k): " / ".join(sorted(v)) for k, v in m}
 
 
+def _read_as(args: argparse.Namespace) -> str:
+    """A caption line saying how generation tables were read (items kept, left out, where sizes come from)."""
+    if getattr(args, "format", None) != "generations":
+        return ""
+    parts = [f"items: {args.keep_items}"] if args.keep_items else []
+    parts += [f"left out: {'; '.join(args.exclude_items)}"] if args.exclude_items else []
+    parts += [f"sizes: {Path(args.size_map).name}"] if args.size_map else []
+    return ("\n" + ", ".join(parts)) if parts else ""
+
+
 def _per_size(part: pd.DataFrame) -> str:
     """'' where some size has several runs (seeds), else ', one model per size' (so no caption says seeds)."""
     several = part.groupby("num_params")["run_dir"].nunique().max() > 1
@@ -172,7 +182,7 @@ def cmd_fig3(args: argparse.Namespace) -> int:
     for (family, task), part in by_l.groupby(["sweep", "task_name"]):
         lengths = sorted({int(m.rsplit("=", 1)[1]) for m in part["metric"]})
         title = (f"{task} ({family}{_per_size(part)}): paper Fig. 3, the first L = {lengths[0]}..{lengths[-1]} "
-                 "target digits; E: emergence score (Eq. 1), improvement positive")  # fmt: skip
+                 "target digits; E: emergence score (Eq. 1), improvement positive" + _read_as(args))  # fmt: skip
         fig = sweep_figure(part, title=title)
         name_models(fig, _names(part))
         for path in save_figure(fig, out, f"fig3_{_stem(family, task)}"):
@@ -293,7 +303,7 @@ def cmd_fig4(args: argparse.Namespace) -> int:
             else "first n items"
         )
         title = (f"{task} ({family}): paper Fig. 4, accuracy on growing test sets ({order}; "
-                 "open markers: read 0, at 1/(2n))")  # fmt: skip
+                 "open markers: read 0, at 1/(2n))" + _read_as(args))  # fmt: skip
         fig = resolution_figure(part, title=title)
         name_models(fig, _names(part.rename(columns={"model": "run_dir"})))
         for path in save_figure(fig, out, f"fig4_{_stem(family, task)}"):
