@@ -115,6 +115,19 @@ def test_detection(tmp_path, family):
         tmp_path / "t.csv", index=False
     )
     assert detect(tmp_path / "t.csv")
+    pd.DataFrame({"a": [1], "b": [2], "output": ["2"]}).to_csv(
+        tmp_path / "bom.csv", index=False, encoding="utf-8-sig"
+    )
+    assert detect(tmp_path / "bom.csv")  # a byte-order mark before the header
+    pd.DataFrame({"a": [1], "b": [2], "generation": ["2"]}).to_json(
+        tmp_path / "g.jsonl", orient="records", lines=True
+    )
+    assert detect(tmp_path / "g.jsonl")
+    ev = read_inputs(
+        [tmp_path / "g.jsonl"], None, ReadOptions(size_map={"g": 5}, extra={"target_rule": "a*b"})
+    )
+    assert ev.formats == {str(tmp_path / "g.jsonl"): "generations"}
+    assert ev.table.query("task == 'generations' and metric == 'exact_match'")["value"].tolist() == [1.0]
     pd.DataFrame({"model": ["m"], "value": [0.1]}).to_csv(tmp_path / "ev.csv", index=False)
     assert not detect(tmp_path / "ev.csv")  # an evidence table: no output column
     pd.DataFrame({"completion": ["1"], "x": [1]}).to_csv(tmp_path / "no_target.csv", index=False)

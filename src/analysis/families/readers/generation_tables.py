@@ -53,7 +53,7 @@ def header(path: Path) -> set[str]:
         import pyarrow.parquet as pq
 
         return set(pq.read_schema(path).names)
-    with open(path, encoding="utf-8", errors="replace") as fh:
+    with open(path, encoding="utf-8-sig", errors="replace") as fh:
         first = fh.readline()
     if suffix in (".jsonl", ".ndjson"):
         try:

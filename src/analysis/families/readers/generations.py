@@ -52,6 +52,7 @@ from src.results.errors import InputError
 SIZE_COLUMNS = ("num_params", "scale", "size", "params")
 DEFAULT_NAME_REGEX = r"(?P<model>.+)"
 DEFAULT_TASK = "generations"
+DEFAULT_FAMILY = "generations"  # without a family column, --family or --family-map
 
 
 # ------------------------------------------------------------------------------------------------- options
@@ -229,7 +230,7 @@ def read_samples(paths: list[Path], o: ReadOptions, notices: list[str]) -> pd.Da
         if "family" in h:
             family = df["family"].astype(str)
         else:
-            family = pd.Series(o.family or DEFAULT_TASK, index=df.index)
+            family = pd.Series(o.family or DEFAULT_FAMILY, index=df.index)
         size = model.map(lambda mm: o.size_map.get(mm, np.nan)).astype(float)
         scol = next((c for c in SIZE_COLUMNS if c in h), None)
         if scol is not None:
