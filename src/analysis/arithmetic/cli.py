@@ -12,19 +12,35 @@ from pathlib import Path
 import pandas as pd
 
 from src.analysis.core.cli import add_command
+from src.analysis.core.plotting import name_models
 from src.analysis.core.saving import print_table, save_figure
 from src.analysis.core.saving import save_table as write_table
 from src.results.errors import InputError
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
+    from src.analysis.families.readers.generations import add_generation_args
+
     p.add_argument(
-        "paths", nargs="+", type=Path, metavar="OUTPUTS", help="outputs.jsonl file(s) or dir(s) above them"
-    )
+        "paths", nargs="+", type=Path, metavar="OUTPUTS",
+        help="outputs.jsonl file(s) or dir(s) above them, or generation tables (--format generations)",
+    )  # fmt: skip
     p.add_argument(
         "--out", type=Path, default=None, help="output dir (default: <the one dir given>/arithmetic)"
     )
     p.add_argument("--max-len", type=int, default=5, help="score target lengths L = 1..max-len (default 5)")
+    g = p.add_argument_group("reading other formats than outputs.jsonl (`python -m src.analysis formats`)")
+    g.add_argument("--format", default=None, metavar="NAME",
+                   help="outputs (outputs.jsonl) or generations (per-sample tables); default: detected")  # fmt: skip
+    g.add_argument("--size-map", default=None, metavar="FILE",
+                   help="generation tables: YAML model: parameters (e.g. configs/analysis/instructgpt_sizes.yaml)")  # fmt: skip
+    g.add_argument(
+        "--family", default=None, metavar="NAME", help="generation tables: one family for every model"
+    )
+    g.add_argument("--family-map", default=None, metavar="FILE",
+                   help="YAML model-glob: family (or [families]), e.g. configs/analysis/instructgpt_families.yaml")  # fmt: skip
+    g.add_argument("--drop-model", action="append", default=[], metavar="GLOB", help="leave models out")
+    add_generation_args(p)
 
 
 def _out(args: argparse.Namespace) -> Path:
@@ -34,14 +50,83 @@ def _out(args: argparse.Namespace) -> Path:
         out = args.paths[0] / "arithmetic"
     else:
         raise InputError("several inputs or a file given: say where results go with --out DIR")
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise InputError(f"cannot write results here ({err.strerror})", path=out,
+                         fix="say where results go with --out DIR") from None  # fmt: skip
     return out
 
 
+def _is_outputs(path: Path) -> bool:
+    from src.results.outputs import OUTPUTS_NAME
+
+    if path.is_dir():
+        return any(True for _ in zip(range(1), path.rglob(OUTPUTS_NAME + "*"), strict=False))
+    if path.name.startswith(OUTPUTS_NAME):
+        return True
+    if path.suffix != ".jsonl" or not path.is_file():
+        return False
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        first = fh.readline()
+    return '"num_params"' in first and '"target"' in first
+
+
+def _generation_outputs(args: argparse.Namespace) -> pd.DataFrame:
+    """Generation tables (format ``generations``) as the outputs table, family map and --drop-model applied."""
+    from fnmatch import fnmatchcase
+
+    from src.analysis.core.inputs import read_size_map_file
+    from src.analysis.core.readers import ReadOptions
+    from src.analysis.core.shaping import load_family_map
+    from src.analysis.families.readers.generations import (
+        generation_options,
+        generation_outputs,
+        same_size_notices,
+    )  # fmt: skip
+
+    options = ReadOptions(size_map=read_size_map_file(args.size_map), family=args.family,
+                          extra={**generation_options(args), "family_map": "applied below"})  # fmt: skip
+    notices: list[str] = []
+    outputs = generation_outputs(list(args.paths), options, notices)
+    if args.drop_model:
+        drop = outputs["model"].map(lambda m: any(fnmatchcase(m, g) for g in args.drop_model))
+        notices.append(f"--drop-model: {outputs.loc[drop, 'model'].nunique()} model(s) left out")
+        outputs = outputs[~drop]
+    if args.family_map:
+        fmap = load_family_map(args.family_map)
+        parts = []
+        for model, g in outputs.groupby("model", sort=False):
+            fams = next((f for glob, f in fmap.items() if fnmatchcase(model, glob)), None)
+            parts += [g] if fams is None else [g.assign(family=f) for f in fams]
+        outputs = pd.concat(parts, ignore_index=True)
+    same_size_notices(outputs.rename(columns={"num_params": "scale"}), notices)
+    for n in notices:
+        print(f"note: {n}")
+    if outputs.empty:
+        raise InputError("no output left", fix="loosen --drop-model")
+    return outputs.sort_values(["family", "model", "task", "subset", "item"], ignore_index=True)
+
+
 def _outputs(args: argparse.Namespace) -> pd.DataFrame:
+    from src.analysis.core.readers import detect_format
     from src.results.outputs import load_outputs
 
-    outputs = load_outputs(args.paths)
+    fmt = args.format
+    if fmt is None:
+        kinds = {"outputs" if _is_outputs(p) else detect_format(p) for p in args.paths}
+        if len(kinds) > 1:
+            raise InputError(f"the inputs are in several formats ({', '.join(sorted(kinds))})",
+                             fix="give outputs.jsonl files or generation tables, not both")  # fmt: skip
+        fmt = kinds.pop()
+    args.format = fmt  # what was read, for the captions
+    if fmt == "generations":
+        outputs = _generation_outputs(args)
+    elif fmt == "outputs":
+        outputs = load_outputs(args.paths)
+    else:
+        raise InputError(f"arith commands read per-sample outputs; the inputs are in format {fmt!r}",
+                         fix="give outputs.jsonl files or generation tables (--format generations)")  # fmt: skip
     print(
         f"{len(outputs)} outputs of {outputs['model'].nunique()} model(s), tasks {sorted(outputs['task'].unique())}"
     )
@@ -56,6 +141,28 @@ def _items(args: argparse.Namespace, outputs: pd.DataFrame | None = None) -> pd.
 
 def _stem(family: str, task: str) -> str:
     return f"{family}_{task}".replace("/", "__")
+
+
+def _names(part: pd.DataFrame) -> dict[float, str]:
+    """Size -> model name(s) of one (family, task) of a sweep-style table (for the figures' top axis)."""
+    m = part.drop_duplicates(["num_params", "run_dir"]).groupby("num_params")["run_dir"]
+    return {float(k): " / ".join(sorted(v)) for k, v in m}
+
+
+def _read_as(args: argparse.Namespace) -> str:
+    """A caption line saying how generation tables were read (items kept, left out, where sizes come from)."""
+    if getattr(args, "format", None) != "generations":
+        return ""
+    parts = [f"items: {args.keep_items}"] if args.keep_items else []
+    parts += [f"left out: {'; '.join(args.exclude_items)}"] if args.exclude_items else []
+    parts += [f"sizes: {Path(args.size_map).name}"] if args.size_map else []
+    return ("\n" + ", ".join(parts)) if parts else ""
+
+
+def _per_size(part: pd.DataFrame) -> str:
+    """'' where some size has several runs (seeds), else ', one model per size' (so no caption says seeds)."""
+    several = part.groupby("num_params")["run_dir"].nunique().max() > 1
+    return "" if several else ", one model per size"
 
 
 def cmd_fig3(args: argparse.Namespace) -> int:
@@ -73,9 +180,12 @@ def cmd_fig3(args: argparse.Namespace) -> int:
     print(write_table(table, out / "arithmetic_table.csv"))
     by_l = table[table["metric"].str.contains("_l=")]
     for (family, task), part in by_l.groupby(["sweep", "task_name"]):
-        title = (f"{task} ({family}): paper Fig. 3, L = 1..{args.max_len} target digits; "
-                 "E: emergence score (Eq. 1), improvement positive")  # fmt: skip
-        for path in save_figure(sweep_figure(part, title=title), out, f"fig3_{_stem(family, task)}"):
+        lengths = sorted({int(m.rsplit("=", 1)[1]) for m in part["metric"]})
+        title = (f"{task} ({family}{_per_size(part)}): paper Fig. 3, the first L = {lengths[0]}..{lengths[-1]} "
+                 "target digits; E: emergence score (Eq. 1), improvement positive" + _read_as(args))  # fmt: skip
+        fig = sweep_figure(part, title=title)
+        name_models(fig, _names(part))
+        for path in save_figure(fig, out, f"fig3_{_stem(family, task)}"):
             print(path)
     claims = claim_table(by_l)
     verdicts = claim_verdicts(claims)
@@ -107,7 +217,9 @@ def _fig3_premise(table: pd.DataFrame, out: Path) -> None:
     print(write_table(fits, out / "premise.csv"))
     print(write_table(resids, out / "premise_residuals.csv"))
     for (family, task), part in per_token.groupby(["sweep", "task_name"]):
-        fig = premise_figure(part, "test", (fits, resids))
+        fig = premise_figure(part, "test", (fits, resids), unit="seed" if not _per_size(part) else "model")
+        name_models(fig, _names(part))
+        fig.tight_layout()  # again: room for the names
         for path in save_figure(fig, out, f"premise_{_stem(family, task)}"):
             print(path)
     cols = ["task_name", "quantity", "n_sizes", "n_censored", "E", "A", "alpha", "r2_log", "max_abs_resid_log",
@@ -130,10 +242,14 @@ def _fig3_places(outputs: pd.DataFrame, table: pd.DataFrame, args: argparse.Name
     print(write_table(fits, out / "place_fits.csv"))
     per_token = table[table["metric"] == "test/token_acc"]
     for (family, task), part in places.groupby(["sweep", "task_name"]):
+        several = not _per_size(part)
         title = (f"{task} ({family}): error rate per digit place (1 = units)\n"
-                 "dots: seeds; crosses on the floor: runs without error at that place")  # fmt: skip
+                 + ("dots: seeds; crosses on the floor: runs without error at that place" if several else
+                    "one model per size; crosses on the floor: models without error at that place"))  # fmt: skip
         tok = per_token[(per_token["sweep"] == family) & (per_token["task_name"] == task)]
-        for path in save_figure(place_figure(part, tok, title=title), out, f"places_{_stem(family, task)}"):
+        fig = place_figure(part, tok, title=title)
+        name_models(fig, _names(part))
+        for path in save_figure(fig, out, f"places_{_stem(family, task)}"):
             print(path)
     cols = ["task_name", "place", "n_sizes", "error_smallest", "error_largest", "n_zero", "alpha", "r2_log",
             "max_abs_resid_log", "steepest_slope", "steepest_at", "slope_ratio"]  # fmt: skip
@@ -181,8 +297,16 @@ def cmd_fig4(args: argparse.Namespace) -> int:
     summary = resolution_summary(res)
     print(write_table(summary, out / "resolution_summary.csv"))
     for (family, task), part in res.groupby(["family", "task"]):
-        title = f"{task} ({family}): paper Fig. 4, accuracy on growing test sets (open markers: read 0, at 1/(2n))"
-        for path in save_figure(resolution_figure(part, title=title), out, f"fig4_{_stem(family, task)}"):
+        order = (
+            "first n of the items in a seeded random order"
+            if args.format == "generations"
+            else "first n items"
+        )
+        title = (f"{task} ({family}): paper Fig. 4, accuracy on growing test sets ({order}; "
+                 "open markers: read 0, at 1/(2n))" + _read_as(args))  # fmt: skip
+        fig = resolution_figure(part, title=title)
+        name_models(fig, _names(part.rename(columns={"model": "run_dir"})))
+        for path in save_figure(fig, out, f"fig4_{_stem(family, task)}"):
             print(path)
     print_table("Zero readings per test-set size (a larger set resolves small non-zero accuracies):", summary)
     return 0

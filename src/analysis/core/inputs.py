@@ -264,6 +264,9 @@ def add_reader_args(p: argparse.ArgumentParser, settings: bool = True) -> None:
                    help="lm-eval results: each file's folder is a replicate (repeated evaluations of one model)")  # fmt: skip
     g.add_argument("--allow-incomplete", action="store_true", help="sweep dirs: use the finished runs of an unfinished sweep")  # fmt: skip
     g.add_argument("--allow-missing", action="store_true", help="sweep dirs: go on when runs lack metrics their mates log")  # fmt: skip
+    from src.analysis.families.readers.generations import add_generation_args
+
+    add_generation_args(p)  # --target-rule, --model-from-name, ... of format generations
     s = p.add_argument_group("shaping (docs/design.md 'Shaping'; every change is counted in the notices)")
     s.add_argument("--where", action="append", default=[], metavar="COL=GLOB",
                    help="keep rows whose column matches (COL!=GLOB drops them), e.g. --where 'task=arc_*'")  # fmt: skip
@@ -336,6 +339,7 @@ def read_evidence(args: argparse.Namespace):
     """The inputs of a command (``args.inputs``) through the reader registry, shaped as its flags say."""
     from src.analysis.core.readers import ReadOptions, read_inputs
     from src.analysis.core.shaping import Shaping
+    from src.analysis.families.readers.generations import generation_options
 
     ks = None
     if getattr(args, "k", None):
@@ -351,7 +355,7 @@ def read_evidence(args: argparse.Namespace):
         extra={"spec": ingest_spec(args), "ks": ks, "tokens_per_step": getattr(args, "tokens_per_step", None),
                "replicate_from_folder": getattr(args, "replicate_from_folder", False),
                "allow_incomplete": getattr(args, "allow_incomplete", False),
-               "allow_missing": getattr(args, "allow_missing", False)},
+               "allow_missing": getattr(args, "allow_missing", False), **generation_options(args)},
     )  # fmt: skip
     shaping = Shaping(
         where=args.where, drop_models=args.drop_model, family_map=args.family_map, task_means=args.task_mean

@@ -37,3 +37,21 @@ def colors(n: int) -> list:
         return ["C0"]
     cmap = colormaps["viridis"]
     return [cmap(v) for v in np.linspace(0.0, 0.85, n)]
+
+
+def name_models(fig, names: dict[float, str], max_models: int = 8) -> None:
+    """Model names at their sizes on a top axis of each top-row log-x panel of ``fig`` (few models only: with
+    many, the names would collide). ``names``: size -> model name (several names at one size are joined)."""
+    from matplotlib.ticker import NullLocator
+
+    if not names or len(names) > max_models:
+        return
+    for ax in fig.axes:
+        spec = ax.get_subplotspec()
+        if ax.get_xscale() != "log" or spec is None or not spec.is_first_row():
+            continue
+        top = ax.secondary_xaxis("top")
+        top.set_xticks(list(names), labels=list(names.values()), fontsize=6, rotation=25, ha="left",
+                       rotation_mode="anchor")  # fmt: skip
+        top.xaxis.set_minor_locator(NullLocator())
+        top.tick_params(axis="x", length=2, pad=1)

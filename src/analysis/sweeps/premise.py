@@ -224,11 +224,15 @@ def premise_check(table: pd.DataFrame, split: str = "test") -> tuple[pd.DataFram
 
 
 def premise_figure(
-    table: pd.DataFrame, split: str = "test", check: tuple[pd.DataFrame, pd.DataFrame] | None = None
+    table: pd.DataFrame,
+    split: str = "test",
+    check: tuple[pd.DataFrame, pd.DataFrame] | None = None,
+    unit: str = "seed",
 ):
     """One column per premise quantity of one (sweep, task): seed points, seed mean and the fitted power law
     (top, log-log), log residuals (bottom). ``check``: :func:`premise_check`'s ``(fits, residuals)`` of a table
-    holding this one, when the caller has them (the rows of this table's sweeps and tasks are drawn)."""
+    holding this one, when the caller has them (the rows of this table's sweeps and tasks are drawn). ``unit``:
+    ``"model"`` where every size is one model (no seeds): the legend and title say so."""
     import matplotlib.pyplot as plt
 
     if check is None:
@@ -249,12 +253,15 @@ def premise_figure(
         transform = PREMISE_QUANTITIES[quantity][1]
         p = pts[pts["metric"] == f.metric]
         loss = np.array([transform(v) for v in p["value"]], dtype=float)
-        top.scatter(p["num_params"][loss > 0], loss[loss > 0], s=10, alpha=0.4, color="C0",
-                    label="one seed")  # fmt: skip
+        if unit == "seed":  # one model per size: the points are the line's own markers
+            top.scatter(p["num_params"][loss > 0], loss[loss > 0], s=10, alpha=0.4, color="C0",
+                        label="one seed")  # fmt: skip
         c = curves[curves["metric"] == f.metric]
         r = resids[resids["metric"] == f.metric]
         pos = c[c["loss"] > 0]
-        top.plot(pos["num_params"], pos["loss"], "o-", color="C0", label="seed mean")
+        top.plot(
+            pos["num_params"], pos["loss"], "o-", color="C0", label="seed mean" if unit == "seed" else "model"
+        )
         cens = r[r["upper95"].notna()]
         if len(cens):
             top.scatter(cens["num_params"], cens["upper95"], marker="v", s=40, color="C0", zorder=3,
@@ -273,7 +280,7 @@ def premise_figure(
         if (loss <= 0).any():
             floor = top.get_ylim()[0]
             top.scatter(p["num_params"][loss <= 0], np.full(int((loss <= 0).sum()), floor), marker="x", s=14,
-                        color="C0", alpha=0.6, clip_on=False, label="one seed, no error (on the axis)")  # fmt: skip
+                        color="C0", alpha=0.6, clip_on=False, label=f"one {unit}, no error (on the axis)")  # fmt: skip
             top.set_ylim(bottom=floor)
         top.legend(fontsize=7)
         bottom.axhline(0, color="0.5", lw=0.8)
@@ -281,7 +288,8 @@ def premise_figure(
             bottom.axhline(bound, color="0.5", lw=0.6, ls=":")
         bottom.plot(r["num_params"], r["resid_log"], "o-", color="C3")
         bottom.set(xscale="log", xlim=top.get_xlim(), xlabel="parameters N", ylabel="log(measured / fit)")
-    fig.suptitle("Premise check: smooth per-item loss vs parameters, fit E + A N^-α on seed means\n"
+    on = "seed means" if unit == "seed" else "the models"
+    fig.suptitle(f"Premise check: smooth per-item loss vs parameters, fit E + A N^-α on {on}\n"
                  f"passes: R² (log) >= {R2_PASS}, every log residual within ±{RESID_PASS} (dotted),\n"
                  "and where an error rate reads 0, the fit below its bound")  # fmt: skip
     fig.tight_layout()
