@@ -183,6 +183,12 @@ def size_replicates(
 ) -> tuple[np.ndarray | None, str]:
     """Replicates ``[B]`` of one size's mean over its runs (values [R]) and the name of their source."""
     R = len(values)
+    # every item at 0 (or at 1): the item bootstrap can only say [0, 0]; the share's binomial says how small
+    degenerate = [r is not None and np.ptp(r) == 0 for r in item_reps]
+    if any(degenerate) and all(d is not None for d, g in zip(noise, degenerate, strict=True) if g):
+        item_reps = [d if g else r for r, d, g in zip(item_reps, noise, degenerate, strict=True)]
+        if R == 1:
+            return item_reps[0], "binomial"
     if all(r is not None for r in item_reps):
         if R == 1:
             return item_reps[0], "items"

@@ -198,9 +198,14 @@ def test_paired_items_sharp_vs_smooth_known_answer(tmp_path):
                                pd.concat(items).assign(replicate="", checkpoint="")))  # fmt: skip
         v = run_engine(ev, Settings(n_resamples=200, n_width_resamples=60), progress=False)
     c = v.curves.set_index("metric")
-    assert set(c["interval_source"]) == {"items"}
+    assert c.loc["acc", "interval_source"] == "items"
+    # where every item of a size is wrong (all 8 steps right at p = 0.2: none of 3,000), the item bootstrap can only
+    # say [0, 0]: that size takes the binomial of its 3,000 items instead
+    assert c.loc["all8", "interval_source"] == "binomial / items"
+    zero = v.points[(v.points["metric"] == "all8") & (v.points["model"] == "m0")].iloc[0]
+    assert zero["value"] == 0 and 0 < zero["hi"] < 3.5 / 3000
     pair = v.pairs.iloc[0]
-    assert (pair["sharp"], pair["smooth"], pair["paired"]) == ("all8", "acc", True)
+    assert (pair["sharp"], pair["smooth"]) == ("all8", "acc")
     assert pair["verdict"] == "sharp above smooth", pair["reason"]
 
 
