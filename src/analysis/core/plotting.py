@@ -37,3 +37,44 @@ def colors(n: int) -> list:
         return ["C0"]
     cmap = colormaps["viridis"]
     return [cmap(v) for v in np.linspace(0.0, 0.85, n)]
+
+
+def natural_key(name: str) -> tuple:
+    """Sort key that orders the numbers inside a name by value: K=2 before K=10, pass@16 before pass@100,
+    L=1..5 in order (plain string order gives pass@1, pass@100, pass@128, pass@16)."""
+    import re
+
+    parts = re.split(r"(\d+(?:\.\d+)?)", str(name))
+    return tuple((0, float(p), "") if i % 2 else (1, 0.0, p.lower()) for i, p in enumerate(parts) if p != "")
+
+
+def grid(n: int, max_cols: int = 4) -> tuple[int, int]:
+    """(rows, cols) of a panel grid for ``n`` panels: at most ``max_cols`` per row, never one long row."""
+    cols = max(1, min(max_cols, n))
+    return int(np.ceil(max(n, 1) / cols)), cols
+
+
+def model_ticks(ax, scales, models, max_models: int = 8) -> None:
+    """Put the models' names at their sizes on a log x axis when there are few models (<= ``max_models``), so a
+    reader sees which model each point is; with more models the decade ticks stay. Call after :func:`log_x`."""
+    from matplotlib.ticker import FixedLocator, NullFormatter, NullLocator
+
+    pairs = sorted({(float(s), str(m)) for s, m in zip(scales, models, strict=True) if np.isfinite(float(s))})
+    if not pairs or len(pairs) > max_models:
+        return
+    ax.xaxis.set_major_locator(FixedLocator([s for s, _ in pairs]))
+    ax.set_xticklabels([m for _, m in pairs], rotation=35, ha="right", fontsize=7)
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    lo, hi = pairs[0][0], pairs[-1][0]
+    if hi > lo:
+        pad = (hi / lo) ** 0.08
+        ax.set_xlim(lo / pad, hi * pad)
+
+
+def size_label(scale: float) -> str:
+    """1.3e9 -> '1.3B', 125e6 -> '125M': how model sizes are written in names."""
+    for div, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if abs(scale) >= div:
+            return f"{scale / div:.3g}{suffix}"
+    return f"{scale:.3g}"

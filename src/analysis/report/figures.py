@@ -1,0 +1,214 @@
+"""Figures of the audit page: per (family, task) small multiples of each sharp metric beside its smooth partner,
+and the summary of every curve (E's lower bound against the interval of the total change, the E = threshold line).
+
+Each function takes the verdict tables and returns a matplotlib Figure; saving or embedding is the caller's.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from src.analysis.core.plotting import grid, log_x, model_ticks, natural_key
+
+VERDICT_COLOR = {
+    "emergent": "#c0392b",
+    "not emergent": "#2c7fb8",
+    "no real rise": "#5d6d7e",
+    "worsens": "#8e44ad",
+    "too few sizes": "#b7950b",
+    "not supported by the data": "#8c8c8c",
+}
+SOURCE_WORDS = {
+    "items": "a resample of the items",
+    "items x seeds": "a resample of items and seeds",
+    "seeds": "a resample of the seeds",
+    "seeds+binomial": "seeds and the binomial of n items",
+    "seeds+stderr": "seeds and the source's stderr",
+    "stderr": "the source's stderr",
+    "binomial": "the binomial of n items",
+    "partial": "intervals for some sizes only",
+    "none": "no interval: these data carry none",
+}
+
+
+def panel_metrics(curves: pd.DataFrame, pairs: pd.DataFrame) -> list[str]:
+    """The metrics of one (family, task) in panel order: each smooth partner, then its sharp metrics in natural
+    order (pass@1, 16, 100, 128; K=1..10), then metrics in no pair, in natural order."""
+    metrics = set(curves["metric"])
+    order: list[str] = []
+    paired = pairs[pairs["sharp"].isin(metrics) | pairs["smooth"].isin(metrics)] if len(pairs) else pairs
+    for smooth in sorted(set(paired["smooth"]) if len(paired) else set(), key=natural_key):
+        if smooth in metrics and smooth not in order:
+            order.append(smooth)
+        for sharp in sorted(paired.loc[paired["smooth"] == smooth, "sharp"], key=natural_key):
+            if sharp in metrics and sharp not in order:
+                order.append(sharp)
+    order += sorted(metrics - set(order), key=natural_key)
+    return order
+
+
+def y_limits(points: pd.DataFrame, curves: pd.DataFrame) -> dict[tuple[str, str], tuple[float, float]]:
+    """One y range per (family, metric), shared by every task's panel of that metric: shares keep 0 in view."""
+    out = {}
+    kinds = curves.drop_duplicates(["family", "metric"]).set_index(["family", "metric"])["value_kind"]
+    for (fam, metric), g in points.groupby(["family", "metric"], sort=False):
+        vals = pd.concat([g["value"], g["lo"], g["hi"]]).replace([np.inf, -np.inf], np.nan).dropna()
+        if vals.empty:
+            continue
+        lo, hi = float(vals.min()), float(vals.max())
+        if kinds.get((fam, metric)) == "share":
+            lo, hi = min(lo, 0.0), max(hi, 0.0)
+        pad = 0.06 * (hi - lo) if hi > lo else 0.05 * max(abs(hi), 1.0)
+        out[(fam, metric)] = (lo - pad, hi + pad)
+    return out
+
+
+def _fmt(v: float) -> str:
+    if not np.isfinite(v):
+        return "inf" if v > 0 else ("-inf" if v < 0 else "n/a")
+    return f"{v:.3g}"
+
+
+def task_figure(
+    points: pd.DataFrame,
+    curves: pd.DataFrame,
+    pairs: pd.DataFrame,
+    ylims: dict | None = None,
+    max_cols: int = 4,
+    panel_size: tuple[float, float] = (3.3, 2.7),
+) -> Figure:
+    """Small multiples of one (family, task): one panel per metric, each sharp metric beside its smooth partner,
+    points with their 95% interval bars, chance and the measurement resolution as lines, model names as x ticks
+    when there are few models, panels in a grid in natural order."""
+    fam, task = curves["family"].iloc[0], curves["task"].iloc[0]
+    metrics = panel_metrics(curves, pairs)
+    rows, cols = grid(len(metrics), max_cols)
+    fig = Figure(figsize=(panel_size[0] * cols, panel_size[1] * rows + 0.7), layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False)
+    smooth = set(pairs["smooth"]) if len(pairs) else set()
+    for ax, metric in zip(axes.flat, metrics, strict=False):
+        c = curves[curves["metric"] == metric].iloc[0]
+        p = points[points["metric"] == metric].sort_values("scale")
+        _panel(ax, p, c, role="smooth partner" if metric in smooth else "sharp" if len(pairs) else "")
+        if ylims and (fam, metric) in ylims:
+            ax.set_ylim(*ylims[(fam, metric)])
+    for ax in list(axes.flat)[len(metrics) :]:
+        ax.set_visible(False)
+    fig.suptitle(f"{fam} · {task}\n{caption(curves)}", fontsize=9)
+    return fig
+
+
+def caption(curves: pd.DataFrame) -> str:
+    """What the data are, from their own facts: models, items or trials, seeds only where there are several, and
+    where the bars come from."""
+    n_models = int(curves["n_sizes"].max())
+    parts = [f"{n_models} models"]
+    items = curves["n_items"].dropna()
+    if len(items):
+        parts.append(f"{items.median():,.0f} items")
+    trials = curves.loc[curves["n_trials"] > curves["n_items"], "n_trials"].dropna()
+    if len(trials):
+        parts.append(f"up to {trials.max():,.0f} trials (items x samples)")
+    reps = int(curves["n_replicates"].max())
+    if reps > 1:
+        parts.append(f"{reps} seeds")
+    sources = [SOURCE_WORDS.get(s, s) for s in dict.fromkeys(curves["interval_source"])]
+    return ", ".join(parts) + "; bars: 95% interval from " + "; ".join(sources)
+
+
+def _panel(ax, p: pd.DataFrame, c: pd.Series, role: str) -> None:
+    color = VERDICT_COLOR.get(str(c["verdict"]), "C0")
+    x, y = p["scale"].to_numpy(float), p["value"].to_numpy(float)
+    ax.plot(x, y, "-", color=color, lw=1.4, alpha=0.8)
+    lo, hi = p["lo"].to_numpy(float), p["hi"].to_numpy(float)
+    has = np.isfinite(lo) & np.isfinite(hi)
+    if has.any():
+        yerr = np.vstack([y[has] - lo[has], hi[has] - y[has]]).clip(min=0)
+        ax.errorbar(x[has], y[has], yerr=yerr, fmt="none", ecolor=color, elinewidth=1, capsize=2)
+    zero = (y == 0) & (c["value_kind"] == "share")
+    ax.plot(x[~zero], y[~zero], "o", color=color, ms=4)
+    if zero.any():
+        ax.plot(x[zero], y[zero], "o", mfc="white", mec=color, ms=5, label="read 0")
+    chance = float(c["chance"]) if pd.notna(c["chance"]) else np.nan
+    if np.isfinite(chance) and chance > 0:
+        ax.axhline(chance, color="0.45", ls=":", lw=1, label=f"chance {chance:.3g}")
+    res = float(c["resolution"]) if pd.notna(c["resolution"]) else np.nan
+    if c["value_kind"] == "share" and np.isfinite(res) and res > 0:
+        ax.axhline(res, color="0.3", ls="--", lw=0.9, label=f"resolution 1/n = {res:.2g}")
+    log_x(ax)
+    model_ticks(ax, p["scale"], p["model"])
+    arrow = "↑ better" if bool(c["higher_is_better"]) else "↓ better"
+    ax.set_ylabel(f"{c['label']} ({arrow})", fontsize=7.5)
+    ax.set_xlabel("parameters", fontsize=7.5)
+    ax.tick_params(labelsize=7)
+    verdict = str(c["verdict"])
+    e = f", E ≥ {_fmt(float(c['E_lo']))}" if verdict == "emergent" and pd.notna(c["E_lo"]) else ""
+    head = f"{c['metric']}" + (f" ({role})" if role else "")
+    ax.set_title(f"{head}\n{verdict}{e}", fontsize=8, color=color)
+    ax.grid(True, which="major", alpha=0.25)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=6, frameon=False, loc="best")
+
+
+def summary_figure(curves: pd.DataFrame, threshold: float = 10.0) -> Figure:
+    """Every curve: the lower end of E's interval (y, symlog) against its total change with its interval (x), coloured
+    by verdict, with the line E = ``threshold``: a curve is emergent above the line and right of zero."""
+    fig = Figure(figsize=(7.8, 4.8), layout="constrained")
+    ax = fig.subplots()
+    d = curves.copy()
+    e_lo = d["E_lo"].to_numpy(float)
+    finite = e_lo[np.isfinite(e_lo)]
+    cap = float(max(np.abs(finite).max() if finite.size else 1.0, threshold) * 3)
+    missing = int(np.isnan(e_lo).sum())
+    for verdict, g in d.groupby("verdict", sort=False):
+        y = g["E_lo"].to_numpy(float)
+        ok = ~np.isnan(y)
+        if not ok.any():
+            continue
+        x = g["change"].to_numpy(float)[ok]
+        xl, xh = g["change_lo"].to_numpy(float)[ok], g["change_hi"].to_numpy(float)[ok]
+        yy = np.clip(y[ok], -cap, cap)
+        xerr = np.vstack([np.nan_to_num(x - xl), np.nan_to_num(xh - x)]).clip(min=0)
+        color = VERDICT_COLOR.get(str(verdict), "C0")
+        ax.errorbar(
+            x,
+            yy,
+            xerr=xerr,
+            fmt="o",
+            ms=4,
+            color=color,
+            elinewidth=0.8,
+            capsize=1.5,
+            alpha=0.8,
+            label=f"{verdict} ({len(g)})",
+        )
+        inf = np.isinf(y[ok])
+        if inf.any():
+            ax.plot(x[inf], yy[inf], "^", color=color, ms=7)
+    ax.axhline(threshold, color="k", lw=1, ls="--", label=f"E = {threshold:g}")
+    ax.axvline(0, color="0.6", lw=0.8)
+    ax.set_yscale("symlog", linthresh=1.0)
+    _plain_ticks(ax, cap)
+    ax.set_xlabel("total change, smallest to largest model (improvement positive), 95% interval")
+    ax.set_ylabel("lower end of E's 95% interval (Eq. 1)")
+    note = f"; {missing} curves without an interval of E not drawn" if missing else ""
+    ax.set_title(
+        f"{len(d)} curves: emergent above the dashed line and with a real rise{note}; ▲ = inf", fontsize=9
+    )
+    ax.grid(True, alpha=0.25)
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+    return fig
+
+
+def _plain_ticks(ax, cap: float) -> None:
+    """Symlog y ticks as plain numbers at 0, ±1, 2, 5, 10, 20, 50, ... (matplotlib labels only the decades)."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+
+    steps = [0.0] + [m * 10.0**d for d in range(0, 7) for m in (1, 2, 5)]
+    lo, hi = ax.get_ylim()
+    ticks = sorted({s for s in steps + [-s for s in steps] if lo <= s <= hi})
+    ax.yaxis.set_major_locator(FixedLocator(ticks))
+    ax.yaxis.set_minor_locator(NullLocator())
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
