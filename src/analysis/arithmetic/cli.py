@@ -233,7 +233,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--subset", default="test", help="which items to score (default: test, the shared test set)"
     )
     p.add_argument(
-        "--intervals", type=int, default=200, metavar="B",
+        "--n-resamples", "--intervals", dest="intervals", type=int, default=200, metavar="B",
         help="item-bootstrap replicates for intervals and paired verdicts (claims_intervals.csv, "
         "claims_pairs.csv); 0: off (default 200)",
     )  # fmt: skip

@@ -54,13 +54,16 @@ def _add_common(p: argparse.ArgumentParser, out_help: str) -> None:
         help="also log the figures and tables to a W&B run (offline unless WANDB_MODE says otherwise; "
         "group = sweep name, job_type=analysis)",
     )
+    p.add_argument("--no-wandb", dest="wandb", action="store_false", help=argparse.SUPPRESS)
     add_ingest_args(p)
     add_declaration_args(p)
 
 
 def _add_bootstrap(p: argparse.ArgumentParser) -> None:
     p.add_argument(
+        "--n-resamples",
         "--bootstrap",
+        dest="bootstrap",
         type=int,
         default=1000,
         metavar="B",
@@ -377,7 +380,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="write <sweep_dir>/sweep_table.csv from the run records (one row per run x metric)",
         description="Collect every finished run record (metrics.json) below each sweep dir into its tidy sweep table.",
     )
-    p.add_argument("sweep_dirs", nargs="+", type=Path, metavar="SWEEP_DIR")
+    p.add_argument(
+        "sweep_dirs", nargs="+", type=Path, metavar="SWEEP_DIR", help="sweep dir(s) (logs/sweeps/<name>)"
+    )
 
     p = add_command(
         subparsers,
@@ -422,7 +427,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     _add_common(p, "output dir (default: <sweep_dir>/analysis/)")
-    p.add_argument("--intervals", type=int, default=200,
+    p.add_argument("--n-resamples", "--intervals", dest="intervals", type=int, default=200,
                    help="bootstrap replicates for intervals and verdicts (items x seeds where per_item.npz exist, "
                         "else seeds; default 200; 0: none)")  # fmt: skip
     p.add_argument("--threshold", type=float, default=10.0, help="Eq. 1 threshold of 'emergent' (default 10)")
@@ -466,7 +471,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _add_common(p, "output dir (default: <sweep_dir>/analysis/)")
     p.add_argument("--k", type=int, default=5, help="K of subset accuracy (default 5)")
     p.add_argument("--small-n", type=int, default=100, help="items in a small test set (default 100)")
-    p.add_argument("--draws", type=int, default=50, help="random small test sets per run (default 50)")
+    p.add_argument("--n-resamples", "--draws", dest="draws", type=int, default=50,
+                   help="random small test sets drawn per run (default 50)")  # fmt: skip
     p.add_argument("--sparse", type=int, default=3, help="sizes in the sparse grid (default 3)")
     p.add_argument("--seed", type=int, default=0, help="seed of the test-set draws and groupings (default 0)")
 
@@ -481,8 +487,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "loss. Writes ablation_<split>.csv and ablation_<split>_budgets.csv (default: <CONVERGED>/analysis/)."
         ),
     )
-    p.add_argument("short", type=Path, metavar="SHORT_SWEEP_DIR")
-    p.add_argument("converged", type=Path, metavar="CONVERGED_SWEEP_DIR")
+    p.add_argument(
+        "short", type=Path, metavar="SHORT_SWEEP_DIR", help="the sweep trained on the short budget"
+    )
+    p.add_argument(
+        "converged", type=Path, metavar="CONVERGED_SWEEP_DIR", help="the same grid trained to convergence"
+    )
     p.add_argument("--out", type=Path, default=None, help="output dir (default: <CONVERGED>/analysis/)")
     p.add_argument("--split", default="test", help="which split's metrics to use (default: test)")
     p.add_argument(
