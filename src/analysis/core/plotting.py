@@ -7,12 +7,12 @@ import pandas as pd
 
 
 def panel_order(curves: pd.DataFrame) -> list[tuple[str, str]]:
-    """(sharpness, family) panels: smooth first, then sharp, each in order of first appearance."""
+    """(sharpness, family) panels: smooth first, then sharp, each in natural order of the family's name (pass@1,
+    pass@16, pass@100, pass@128; not string order)."""
     seen: list[tuple[str, str]] = []
     for sharp in ("smooth", "sharp"):
-        for fam in curves.loc[curves["sharpness"] == sharp, "family"]:
-            if (sharp, fam) not in seen:
-                seen.append((sharp, fam))
+        for fam in sorted(dict.fromkeys(curves.loc[curves["sharpness"] == sharp, "family"]), key=natural_key):
+            seen.append((sharp, fam))
     return seen
 
 
@@ -63,13 +63,25 @@ def model_ticks(ax, scales, models, max_models: int = 8) -> None:
     if not pairs or len(pairs) > max_models:
         return
     ax.xaxis.set_major_locator(FixedLocator([s for s, _ in pairs]))
-    ax.set_xticklabels([m for _, m in pairs], rotation=35, ha="right", fontsize=7)
+    labels = [m if _names_size(m, s) else f"{m}\n{size_label(s)}" for s, m in pairs]
+    ax.set_xticklabels(labels, rotation=35, ha="right", fontsize=7)
     ax.xaxis.set_minor_locator(NullLocator())
     ax.xaxis.set_minor_formatter(NullFormatter())
     lo, hi = pairs[0][0], pairs[-1][0]
     if hi > lo:
         pad = (hi / lo) ** 0.08
         ax.set_xlim(lo / pad, hi * pad)
+
+
+def _names_size(name: str, scale: float) -> bool:
+    """Whether a model's name already says its size (pythia-70m at 7e7, code-2B at 2e9): then no second line."""
+    import re
+
+    for num, unit in re.findall(r"(\d+(?:\.\d+)?)\s*([kKmMbBtT])", name):
+        value = float(num) * {"k": 1e3, "m": 1e6, "b": 1e9, "t": 1e12}[unit.lower()]
+        if 0.5 <= value / scale <= 2.0:
+            return True
+    return False
 
 
 def size_label(scale: float) -> str:

@@ -194,7 +194,8 @@ def cmd_figure(args: argparse.Namespace) -> int:
             print(write_table(part, out / f"{stem}.csv"))
         print(
             f"drew the {len(groups)} strongest of {len(ranked)} (task, family) groups (--max-figures "
-            f"{args.max_figures}; ranked by the largest sharp-metric emergence score) and one summary figure of all"
+            f"{args.max_figures}; ranked by strength: a sharp metric's Eq. 1 times its total change) and one summary "
+            "figure of all"
         )
     return 0
 
