@@ -90,3 +90,15 @@ def size_label(scale: float) -> str:
         if abs(scale) >= div:
             return f"{scale / div:.3g}{suffix}"
     return f"{scale:.3g}"
+
+
+def plain_symlog_ticks(ax) -> None:
+    """Symlog y ticks as plain numbers at 0, ±1, 2, 5, 10, 20, 50, ... (matplotlib writes 10^1 and -10^0)."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+
+    steps = [0.0] + [m * 10.0**d for d in range(0, 7) for m in (1, 2, 5)]
+    lo, hi = ax.get_ylim()
+    ticks = sorted({s for s in steps + [-s for s in steps] if lo <= s <= hi})
+    ax.yaxis.set_major_locator(FixedLocator(ticks))
+    ax.yaxis.set_minor_locator(NullLocator())
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from src.analysis.core.plotting import grid, log_x, model_ticks, natural_key
+from src.analysis.core.plotting import grid, log_x, model_ticks, natural_key, plain_symlog_ticks
 
 VERDICT_COLOR = {
     "emergent": "#c0392b",
@@ -190,7 +190,7 @@ def summary_figure(curves: pd.DataFrame, threshold: float = 10.0) -> Figure:
     ax.axhline(threshold, color="k", lw=1, ls="--", label=f"E = {threshold:g}")
     ax.axvline(0, color="0.6", lw=0.8)
     ax.set_yscale("symlog", linthresh=1.0)
-    _plain_ticks(ax, cap)
+    plain_symlog_ticks(ax)
     ax.set_xlabel("total change, smallest to largest model (improvement positive), 95% interval")
     ax.set_ylabel("lower end of E's 95% interval (Eq. 1)")
     note = f"; {missing} curves without an interval of E not drawn" if missing else ""
@@ -200,15 +200,3 @@ def summary_figure(curves: pd.DataFrame, threshold: float = 10.0) -> Figure:
     ax.grid(True, alpha=0.25)
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
     return fig
-
-
-def _plain_ticks(ax, cap: float) -> None:
-    """Symlog y ticks as plain numbers at 0, ±1, 2, 5, 10, 20, 50, ... (matplotlib labels only the decades)."""
-    from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
-
-    steps = [0.0] + [m * 10.0**d for d in range(0, 7) for m in (1, 2, 5)]
-    lo, hi = ax.get_ylim()
-    ticks = sorted({s for s in steps + [-s for s in steps] if lo <= s <= hi})
-    ax.yaxis.set_major_locator(FixedLocator(ticks))
-    ax.yaxis.set_minor_locator(NullLocator())
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))

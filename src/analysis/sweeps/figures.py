@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 from src.analysis.core.curves import curve_table
 from src.analysis.core.emergence import emergence_score
 from src.analysis.core.metrics import classify, param_sort_key
-from src.analysis.core.plotting import colors, grid, log_x, model_ticks, panel_order
+from src.analysis.core.plotting import colors, grid, log_x, model_ticks, panel_order, plain_symlog_ticks
 
 
 def sweep_figure(
@@ -223,13 +223,16 @@ def summary_figure(claims: pd.DataFrame, drawn: int, split: str = "test", thresh
     ax.axhline(threshold, color="k", ls="--", lw=1, label=f"E = {threshold:g}")
     ax.legend(fontsize=8, loc="lower right", frameon=False)
     ax.set_yscale("symlog", linthresh=1.0)
+    lo, hi = ax.get_ylim()
+    ax.set_ylim(lo, max(hi, threshold * 2.0))
+    plain_symlog_ticks(ax)
     ax.set_xticks(range(len(metrics)), metrics, rotation=25, ha="right", fontsize=8)
     ax.set_ylabel("emergence score E (Eq. 1, improvement positive)")
     n = claims.groupby(GROUP).ngroups
     where = f"{split} split: " if claims["metric"].astype(str).str.startswith(f"{split}/").any() else ""
     ax.set_title(
         f"{where}emergence score of every (task, family) curve\n{n} groups, the {drawn} strongest "
-        "also drawn on their own; red: sharp, blue: smooth; ▲ = ±inf",
+        "also drawn on their own\nred: sharp, blue: smooth; ▲ = ±inf",
         fontsize=9,
     )
     ax.grid(True, axis="y", alpha=0.3)
