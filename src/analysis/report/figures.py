@@ -152,16 +152,46 @@ def _panel(ax, p: pd.DataFrame, c: pd.Series, role: str) -> None:
         ax.legend(fontsize=6, frameon=False, loc="best")
 
 
+KIND_AXIS = {
+    "share": "shares (K-of-K, pass@k, accuracy): change in share points",
+    "counts": "sample counts: change in share points",
+    "continuous": "continuous scores: change in the score's own units",
+}
+
+
 def summary_figure(curves: pd.DataFrame, threshold: float = 10.0) -> Figure:
     """Every curve: the lower end of E's interval (y, symlog) against its total change with its interval (x), coloured
-    by verdict, with the line E = ``threshold``: a curve is emergent above the line and right of zero."""
-    fig = Figure(figsize=(7.8, 4.8), layout="constrained")
-    ax = fig.subplots()
-    d = curves.copy()
-    e_lo = d["E_lo"].to_numpy(float)
+    by verdict, with the line E = ``threshold``: a curve is emergent above the line and right of zero. One panel
+    per kind of value (shares, continuous scores), since their changes are in different units."""
+    kinds = [k for k in ("share", "counts", "continuous") if (curves["value_kind"] == k).any()]
+    kinds += sorted(set(curves["value_kind"].astype(str)) - set(kinds))
+    fig = Figure(figsize=(max(7.8, 4.6 * len(kinds) + 2.0), 4.8), layout="constrained")
+    axes = fig.subplots(1, len(kinds), squeeze=False, sharey=True)[0]
+    e_lo = curves["E_lo"].to_numpy(float)
     finite = e_lo[np.isfinite(e_lo)]
     cap = float(max(np.abs(finite).max() if finite.size else 1.0, threshold) * 3)
+    for ax, kind in zip(axes, kinds, strict=True):
+        _summary_panel(ax, curves[curves["value_kind"] == kind], threshold, cap)
+        ax.set_xlabel(
+            f"total change, smallest to largest model, 95% interval\n{KIND_AXIS.get(kind, kind)}", fontsize=8
+        )
+    axes[0].set_ylabel("lower end of E's 95% interval (Eq. 1)")
+    plain_symlog_ticks(axes[0])
+    handles = {}
+    for ax in axes:
+        for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
+            handles.setdefault(lab.split(" (")[0], h)
+    counts = curves["verdict"].value_counts()
+    labels = [f"{v} ({counts[v]})" if v in counts else v for v in handles]
+    fig.legend(list(handles.values()), labels, loc="outside right center", fontsize=7, frameon=False)
     missing = int(np.isnan(e_lo).sum())
+    note = f"; {missing} without an interval of E not drawn" if missing else ""
+    fig.suptitle(f"{len(curves)} curves: emergent above the dashed line with a real rise (right of 0){note}; ▲ = inf",
+                 fontsize=9)  # fmt: skip
+    return fig
+
+
+def _summary_panel(ax, d: pd.DataFrame, threshold: float, cap: float) -> None:
     for verdict, g in d.groupby("verdict", sort=False):
         y = g["E_lo"].to_numpy(float)
         ok = ~np.isnan(y)
@@ -172,31 +202,12 @@ def summary_figure(curves: pd.DataFrame, threshold: float = 10.0) -> Figure:
         yy = np.clip(y[ok], -cap, cap)
         xerr = np.vstack([np.nan_to_num(x - xl), np.nan_to_num(xh - x)]).clip(min=0)
         color = VERDICT_COLOR.get(str(verdict), "C0")
-        ax.errorbar(
-            x,
-            yy,
-            xerr=xerr,
-            fmt="o",
-            ms=4,
-            color=color,
-            elinewidth=0.8,
-            capsize=1.5,
-            alpha=0.8,
-            label=f"{verdict} ({len(g)})",
-        )
+        ax.errorbar(x, yy, xerr=xerr, fmt="o", ms=4, color=color, elinewidth=0.8, capsize=1.5, alpha=0.8,
+                    label=str(verdict))  # fmt: skip
         inf = np.isinf(y[ok])
         if inf.any():
             ax.plot(x[inf], yy[inf], "^", color=color, ms=7)
     ax.axhline(threshold, color="k", lw=1, ls="--", label=f"E = {threshold:g}")
     ax.axvline(0, color="0.6", lw=0.8)
     ax.set_yscale("symlog", linthresh=1.0)
-    plain_symlog_ticks(ax)
-    ax.set_xlabel("total change, smallest to largest model (improvement positive), 95% interval")
-    ax.set_ylabel("lower end of E's 95% interval (Eq. 1)")
-    note = f"; {missing} curves without an interval of E not drawn" if missing else ""
-    ax.set_title(
-        f"{len(d)} curves: emergent above the dashed line and with a real rise{note}; ▲ = inf", fontsize=9
-    )
     ax.grid(True, alpha=0.25)
-    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
-    return fig

@@ -19,10 +19,10 @@ from src.analysis.report.text import LEVEL_WORDS, interval, num
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:0 auto;max-width:1320px;padding:16px 28px;color:#222}
 h1{font-size:24px;margin:8px 0 2px} h2{font-size:19px;margin:28px 0 8px;border-bottom:1px solid #ddd;padding-bottom:3px}
-h3{font-size:16px;margin:18px 0 6px} .sub{color:#555;margin:0 0 10px}
-table{border-collapse:collapse;margin:6px 0 10px;font-size:12.5px} th,td{border:1px solid #ddd;padding:3px 6px;text-align:left;vertical-align:top}
+small{color:#666} h3{font-size:16px;margin:18px 0 6px} .sub{color:#555;margin:0 0 10px}
+div.wide{overflow-x:auto;max-width:100%} table{border-collapse:collapse;margin:6px 0 10px;font-size:12.5px} th,td{border:1px solid #ddd;padding:3px 6px;text-align:left;vertical-align:top}
 th{background:#f3f3f3;position:sticky;top:0} td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
-td.reason{color:#444;min-width:360px;max-width:560px} td.short{max-width:200px} .badge{display:inline-block;padding:1px 6px;border-radius:8px;color:#fff;font-size:11.5px;white-space:nowrap}
+td.reason{color:#444;min-width:260px;max-width:520px} td.short{max-width:200px} .badge{display:inline-block;padding:1px 6px;border-radius:8px;color:#fff;font-size:11.5px;white-space:nowrap}
 img{max-width:100%;height:auto;display:block;margin:6px 0} details{margin:6px 0} summary{cursor:pointer;font-weight:600}
 .notice{background:#fff8e1;border-left:4px solid #f0b400;padding:4px 10px;margin:4px 0}
 .warn{background:#fdecea;border-left:4px solid #d9534f;padding:4px 10px;margin:4px 0}
@@ -71,7 +71,11 @@ def table(
     cls: dict[int, str] | None = None,
 ) -> str:
     """An HTML table; cells are escaped unless their column is in ``raw`` (already HTML)."""
-    out = ["<table><thead><tr>", *(f"<th>{esc(h)}</th>" for h in head), "</tr></thead><tbody>"]
+    out = [
+        "<div class='wide'><table><thead><tr>",
+        *(f"<th>{esc(h)}</th>" for h in head),
+        "</tr></thead><tbody>",
+    ]
     for r in rows:
         cells = []
         for i, v in enumerate(r):
@@ -79,7 +83,7 @@ def table(
             attr = f' class="{c}"' if c else ""
             cells.append(f"<td{attr}>{v if i in raw else esc(v)}</td>")
         out.append("<tr>" + "".join(cells) + "</tr>")
-    out.append("</tbody></table>")
+    out.append("</tbody></table></div>")
     return "".join(out)
 
 
@@ -118,41 +122,21 @@ def curve_rows(curves: pd.DataFrame) -> list[list[str]]:
     out = []
     for r in curves.itertuples():
         level = LEVEL_WORDS.get(int(r.level), str(r.level))
-        out.append(
-            [
-                f'<a href="#{anchor(r.family, r.task)}">{esc(r.family)} · {esc(r.task)}</a>',
-                r.label,
-                level,
-                badge(r.verdict),
-                interval(r.E, r.E_lo, r.E_hi),
-                f"{num(r.start)} → {num(r.end)}",
-                interval(r.change, r.change_lo, r.change_hi),
-                int(r.n_sizes),
-                r.interval_source,
-                num(r.strength),
-                r.reason,
-            ]
-        )
+        out.append([
+            f'<a href="#{anchor(r.family, r.task)}">{esc(r.family)} · {esc(r.task)}</a>',
+            f"{esc(r.label)}<br><small>{esc(level)}, {int(r.n_sizes)} sizes</small>",
+            badge(r.verdict), interval(r.E, r.E_lo, r.E_hi), f"{num(r.start)} → {num(r.end)}",
+            interval(r.change, r.change_lo, r.change_hi), r.interval_source, num(r.strength), r.reason,
+        ])  # fmt: skip
     return out
 
 
-CURVE_HEAD = [
-    "family · task",
-    "metric",
-    "kind",
-    "verdict",
-    "E (Eq. 1) [95%]",
-    "start → end",
-    "change [95%]",
-    "sizes",
-    "interval from",
-    "strength",
-    "why",
-]
+CURVE_HEAD = ["family · task", "metric", "verdict", "E (Eq. 1) [95%]", "start → end", "change [95%]",
+              "interval from", "strength", "why"]  # fmt: skip
 
 
 def curve_table(curves: pd.DataFrame) -> str:
-    return table(curve_rows(curves), CURVE_HEAD, numeric={4, 5, 6, 7, 9}, raw={0, 3}, cls={10: "reason"})
+    return table(curve_rows(curves), CURVE_HEAD, numeric={3, 4, 5, 7}, raw={0, 1, 2}, cls={8: "reason"})
 
 
 def verdict_section(
@@ -176,12 +160,24 @@ def verdict_section(
         )
     out.append(pairs_section(pairs))
     if unpaired is not None and len(unpaired):
-        rows = [[r.family, r.task, r.metric, r.note] for r in unpaired.itertuples()]
-        out.append(
-            "<h3>Sharp metrics without a smooth partner</h3>"
-            + table(rows, ["family", "task", "metric", "how to get one"])
-        )
+        out.append(unpaired_section(unpaired))
     return "".join(out)
+
+
+def unpaired_section(unpaired: pd.DataFrame) -> str:
+    """Sharp metrics with no smooth partner, one row per (family, metrics, note): the tasks listed once, folded
+    where there are many (a results file without per-item data lacks a partner on every task)."""
+    rows = []
+    for (fam, note), g in unpaired.groupby(["family", "note"], sort=False):
+        tasks = list(dict.fromkeys(g["task"]))
+        listed = ", ".join(esc(t) for t in tasks)
+        if len(tasks) > 6:
+            listed = f"<details><summary>{len(tasks)} tasks</summary>{listed}</details>"
+        rows.append([esc(fam), esc(", ".join(dict.fromkeys(g["metric"]))), listed, esc(note)])
+    head = ["family", "metrics", "tasks", "how to get a smooth partner"]
+    return "<h3>Sharp metrics without a smooth partner</h3>" + table(
+        rows, head, raw={0, 1, 2, 3}, cls={3: "reason"}
+    )
 
 
 def pairs_section(pairs: pd.DataFrame) -> str:

@@ -94,4 +94,5 @@ def test_summary_figure_has_the_threshold_line(v):
     lines = [line for line in ax.get_lines() if line.get_label() == "E = 10"]
     assert len(lines) == 1 and np.allclose(lines[0].get_ydata(), 10.0)
     assert ax.get_yscale() == "symlog"
-    assert "▲ = inf" in ax.get_title()
+    assert "▲ = inf" in fig._suptitle.get_text()
+    assert [a.get_xlabel().split("\n")[1].split(" ")[0] for a in fig.axes] == ["shares", "continuous"]
