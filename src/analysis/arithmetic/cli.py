@@ -64,8 +64,8 @@ def cmd_fig3(args: argparse.Namespace) -> int:
     from src.analysis.sweeps.figures import sweep_figure
 
     if args.intervals < 0:
-        raise InputError(f"--intervals {args.intervals}: the number of bootstrap replicates must be >= 0",
-                         fix="pass --intervals 200 (default), or 0 to skip the intervals")  # fmt: skip
+        raise InputError(f"--n-resamples {args.intervals}: the number of bootstrap replicates must be >= 0",
+                         fix="pass --n-resamples 200 (default), or 0 to skip the intervals")  # fmt: skip
     out = _out(args)
     outputs = _outputs(args)
     items = _items(args, outputs)
@@ -73,8 +73,7 @@ def cmd_fig3(args: argparse.Namespace) -> int:
     print(write_table(table, out / "arithmetic_table.csv"))
     by_l = table[table["metric"].str.contains("_l=")]
     for (family, task), part in by_l.groupby(["sweep", "task_name"]):
-        title = (f"{task} ({family}): paper Fig. 3, L = 1..{args.max_len} target digits; "
-                 "E: emergence score (Eq. 1), improvement positive")  # fmt: skip
+        title = f"{task} ({family}): paper Fig. 3, L = 1..{args.max_len} target digits"
         for path in save_figure(sweep_figure(part, title=title), out, f"fig3_{_stem(family, task)}"):
             print(path)
     claims = claim_table(by_l)

@@ -211,7 +211,7 @@ def run_null(args: argparse.Namespace) -> int:
     floor = 1 / (args.n_draws + 1)
     for kind in nulls:
         print(f"{kind} null: triplets with Benjamini-Hochberg q < 0.05: {int((scores[f'q_{kind}'] < 0.05).sum())} "
-              f"(smallest attainable p = 1/(n_draws+1) = {floor:.2g}; raise --n-draws to resolve smaller p)")  # fmt: skip
+              f"(smallest attainable p = 1/(n_draws+1) = {floor:.2g}; raise --n-null-draws to resolve smaller p)")  # fmt: skip
         per = scores[scores[f"p_{kind}"].notna()].groupby("metric")[f"q_{kind}_per_metric"]
         print("  per metric (BH within the metric): "
               + ", ".join(f"{m}: {int((q < 0.05).sum())} of {len(q)}" for m, q in per))  # fmt: skip

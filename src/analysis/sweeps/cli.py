@@ -464,7 +464,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="subset accuracy: exact estimator vs fixed groups of K on the full and on a small test set; dense vs sparse grid",
         description=(
             "From each run's per_item.npz: K-of-K subset accuracy by the exact estimator C(m,K)/C(n,K), by floor(n/K) "
-            "fixed random groups of K on the whole test set, and on --draws random test sets of --small-n items; the "
+            "fixed random groups of K on the whole test set, and on --n-resamples random test sets of --small-n items; the "
             "emergence score of each on the dense grid and on a sparse grid of --sparse sizes. Writes the tables and a "
             "figure to <sweep_dir>/analysis/."
         ),

@@ -58,9 +58,8 @@ def sweep_figure(
     _share_unit_range(axes[: len(panels)], panels, curves)
     task = tasks.iloc[0]
     fam = str(curves["model_family"].iloc[0])
-    fig.suptitle(
-        title or f"{task['task_name']} ({fam}): smooth vs sharp metrics\n{caption(curves)}", fontsize=10
-    )
+    head = title or f"{task['task_name']} ({fam}): smooth vs sharp metrics"
+    fig.suptitle(f"{head}\n{caption(curves)}", fontsize=10)
     return fig
 
 

@@ -44,7 +44,7 @@ def resolution_table(
     test sets of ``small_n`` items: the mean, 10th/90th percentile, and share of draws reading exactly 0."""
     if k < 1 or small_n < k or n_draws < 1:
         raise InputError(
-            f"need --k >= 1, --small-n >= k and --draws >= 1, got k={k}, small_n={small_n}, n_draws={n_draws}",
+            f"need --k >= 1, --small-n >= k and --n-resamples >= 1, got k={k}, small_n={small_n}, n_draws={n_draws}",
             fix="pass valid values",
         )
     rows = []
