@@ -27,7 +27,10 @@ img{max-width:100%;height:auto;display:block;margin:6px 0} details{margin:6px 0}
 .notice{background:#fff8e1;border-left:4px solid #f0b400;padding:4px 10px;margin:4px 0}
 .warn{background:#fdecea;border-left:4px solid #d9534f;padding:4px 10px;margin:4px 0}
 .task{border-top:1px dashed #ccc;padding-top:6px} footer{color:#666;font-size:12px;margin:30px 0 10px;border-top:1px solid #ddd;padding-top:6px}
-@media print{details>summary{display:none} th{position:static} .task{break-inside:avoid}}
+@page{size:A4 landscape;margin:9mm}
+@media print{details>summary{display:none} th{position:static} .task{break-inside:avoid} body{max-width:none;padding:0;font-size:11px}
+div.wide{overflow:visible} table{font-size:9.5px;width:100%} td.reason{min-width:0;max-width:none} td.n{white-space:normal}
+img{max-width:100%;break-inside:avoid}}
 """
 SCRIPT = """
 function openTarget(){var id=decodeURIComponent(location.hash.slice(1));var el=id&&document.getElementById(id);
