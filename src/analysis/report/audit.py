@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from types import SimpleNamespace
 
 import matplotlib
 import pandas as pd
@@ -21,9 +22,31 @@ from src.analysis.report.text import resolution_warnings, task_sentence
 EXPAND_UP_TO = 12  # families with at most this many tasks open by default; larger ones start collapsed
 
 
+COLUMNS = {
+    "pairs": ["family", "task", "sharp", "smooth", "basis", "paired", "diff", "diff_lo", "diff_hi", "verdict", "reason"],
+    "unpaired": ["family", "task", "metric", "note"],
+    "points": ["family", "task", "metric", "model", "scale", "value", "lo", "hi", "n_replicates", "n_items"],
+    "read": ["family", "format", "n_models", "models", "scale_min", "scale_max", "n_tasks", "metrics", "n_items",
+             "n_replicates", "interval_sources"],
+}  # fmt: skip
+
+
 def _frame(v, name: str) -> pd.DataFrame:
+    """``v.<name>`` with the contract's columns (an absent or column-less table becomes an empty one)."""
     df = getattr(v, name, None)
-    return df if df is not None else pd.DataFrame()
+    df = pd.DataFrame() if df is None else df
+    missing = [c for c in COLUMNS.get(name, []) if c not in df.columns]
+    return df.assign(**{c: pd.Series(dtype=object) for c in missing}) if missing else df
+
+
+def normalise(verdicts) -> SimpleNamespace:
+    """The engine's output with every table present and carrying its columns; the input is not modified."""
+    return SimpleNamespace(
+        curves=verdicts.curves, pairs=_frame(verdicts, "pairs"), unpaired=_frame(verdicts, "unpaired"),
+        points=_frame(verdicts, "points"), read=_frame(verdicts, "read"),
+        notices=list(getattr(verdicts, "notices", None) or []), settings=dict(getattr(verdicts, "settings", None) or {}),
+        premise=getattr(verdicts, "premise", None), backtest=getattr(verdicts, "backtest", None),
+    )  # fmt: skip
 
 
 def tasks_in_order(curves: pd.DataFrame, pairs: pd.DataFrame) -> list[dict]:
@@ -79,6 +102,7 @@ def write_audit(verdicts, out_dir: Path, title: str) -> dict[str, Path]:
     """Write ``audit.html``, ``audit.pdf``, ``curves.csv`` and ``pairs.csv`` into ``out_dir``; returns their paths
     by kind ("html", "pdf", "curves", "pairs")."""
     matplotlib.use("Agg", force=False)
+    verdicts = normalise(verdicts)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     settings = dict(getattr(verdicts, "settings", {}) or {})

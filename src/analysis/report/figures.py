@@ -91,6 +91,12 @@ def task_figure(
     for ax, metric in zip(axes.flat, metrics, strict=False):
         c = curves[curves["metric"] == metric].iloc[0]
         p = points[points["metric"] == metric].sort_values("scale")
+        if p.empty:  # a curve without points: say so rather than draw an empty log axis
+            ax.text(
+                0.5, 0.5, f"{metric}: no points in the data", ha="center", va="center", transform=ax.transAxes
+            )
+            ax.set_axis_off()
+            continue
         _panel(ax, p, c, role="smooth partner" if metric in smooth else "sharp" if len(pairs) else "")
         if ylims and (fam, metric) in ylims:
             ax.set_ylim(*ylims[(fam, metric)])
@@ -103,16 +109,16 @@ def task_figure(
 def caption(curves: pd.DataFrame) -> str:
     """What the data are, from their own facts: models, items or trials, seeds only where there are several, and
     where the bars come from."""
-    n_models = int(curves["n_sizes"].max())
-    parts = [f"{n_models} models"]
+    n_models = curves["n_sizes"].max()
+    parts = [f"{n_models:.0f} models" if pd.notna(n_models) else "models"]
     items = curves["n_items"].dropna()
     if len(items):
         parts.append(f"{items.median():,.0f} items")
     trials = curves.loc[curves["n_trials"] > curves["n_items"], "n_trials"].dropna()
     if len(trials):
         parts.append(f"up to {trials.max():,.0f} trials (items x samples)")
-    reps = int(curves["n_replicates"].max())
-    if reps > 1:
+    reps = curves["n_replicates"].max()
+    if pd.notna(reps) and reps > 1:
         parts.append(f"{reps} seeds")
     sources = [SOURCE_WORDS.get(s, s) for s in dict.fromkeys(curves["interval_source"])]
     return ", ".join(parts) + "; bars: 95% interval from " + "; ".join(sources)
@@ -127,7 +133,7 @@ def _panel(ax, p: pd.DataFrame, c: pd.Series, role: str) -> None:
     if has.any():
         yerr = np.vstack([y[has] - lo[has], hi[has] - y[has]]).clip(min=0)
         ax.errorbar(x[has], y[has], yerr=yerr, fmt="none", ecolor=color, elinewidth=1, capsize=2)
-    zero = (y == 0) & (c["value_kind"] == "share")
+    zero = (y == 0) & (c["value_kind"] in ("share", "counts"))
     ax.plot(x[~zero], y[~zero], "o", color=color, ms=4)
     if zero.any():
         ax.plot(x[zero], y[zero], "o", mfc="white", mec=color, ms=5, label="read 0")
@@ -135,7 +141,7 @@ def _panel(ax, p: pd.DataFrame, c: pd.Series, role: str) -> None:
     if np.isfinite(chance) and chance > 0:
         ax.axhline(chance, color="0.45", ls=":", lw=1, label=f"chance {chance:.3g}")
     res = float(c["resolution"]) if pd.notna(c["resolution"]) else np.nan
-    if c["value_kind"] == "share" and np.isfinite(res) and res > 0:
+    if c["value_kind"] in ("share", "counts") and np.isfinite(res) and res > 0:
         ax.axhline(res, color="0.3", ls="--", lw=0.9, label=f"resolution 1/n = {res:.2g}")
     log_x(ax)
     model_ticks(ax, p["scale"], p["model"])

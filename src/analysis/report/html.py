@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 
 from src.analysis.core.plotting import size_label
 from src.analysis.report.figures import VERDICT_COLOR
-from src.analysis.report.text import LEVEL_WORDS, interval, num
+from src.analysis.report.text import LEVEL_WORDS, count, interval, num
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:0 auto;max-width:1320px;padding:16px 28px;color:#222}
@@ -95,13 +95,13 @@ def read_section(read: pd.DataFrame) -> str:
         [
             r.family,
             r.format,
-            int(r.n_models),
+            count(r.n_models),
             str(r.models).replace(";", ", "),
             f"{size_label(r.scale_min)} to {size_label(r.scale_max)}",
-            int(r.n_tasks),
+            count(r.n_tasks),
             str(r.metrics).replace(";", ", "),
             num(r.n_items),
-            int(r.n_replicates),
+            count(r.n_replicates),
             str(r.interval_sources).replace(";", ", "),
         ]
         for r in read.itertuples()
@@ -124,10 +124,10 @@ def read_section(read: pd.DataFrame) -> str:
 def curve_rows(curves: pd.DataFrame) -> list[list[str]]:
     out = []
     for r in curves.itertuples():
-        level = LEVEL_WORDS.get(int(r.level), str(r.level))
+        level = LEVEL_WORDS.get(int(r.level), str(r.level)) if pd.notna(r.level) else "kind n/a"
         out.append([
             f'<a href="#{anchor(r.family, r.task)}">{esc(r.family)} · {esc(r.task)}</a>',
-            f"{esc(r.label)}<br><small>{esc(level)}, {int(r.n_sizes)} sizes</small>",
+            f"{esc(r.label)}<br><small>{esc(level)}, {count(r.n_sizes)} sizes</small>",
             badge(r.verdict), interval(r.E, r.E_lo, r.E_hi), f"{num(r.start)} → {num(r.end)}",
             interval(r.change, r.change_lo, r.change_hi), r.interval_source, num(r.strength), r.reason,
         ])  # fmt: skip

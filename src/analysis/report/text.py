@@ -26,6 +26,14 @@ def num(v, digits: int = 3) -> str:
     return f"{v:.{digits}g}"
 
 
+def count(v) -> str:
+    """A count as text ('n/a' when missing): the engine leaves counts it does not know as NaN."""
+    try:
+        return "n/a" if pd.isna(v) else f"{int(v):,}"
+    except (TypeError, ValueError):
+        return str(v)
+
+
 def interval(v, lo, hi) -> str:
     """'0.62 [0.55, 0.70]', or the bare value where the interval is missing."""
     if pd.isna(lo) and pd.isna(hi):

@@ -8,6 +8,8 @@ import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from src.analysis.report import audit, pdf, write_audit
@@ -158,3 +160,23 @@ def test_pdf_without_chromium_is_the_matplotlib_rendering(tmp_path, monkeypatch)
     text = out["html"].read_text()
     assert "matplotlib PdfPages rendering of the same sections" in text
     assert "id='premise'" not in text and "id='backtest'" not in text  # absent tables, absent sections
+
+
+def test_sparse_engine_output_still_makes_a_page(tmp_path, monkeypatch):
+    """No pairs (a results file has no smooth metric), no unpaired / premise / backtest tables, counts the engine
+    leaves as NaN, an infinite E and a curve without points: a page, not a traceback."""
+    monkeypatch.setattr(pdf, "chromium", lambda: None)
+    monkeypatch.setattr(audit, "chromium", lambda: None)
+    v = make_verdicts(premise=False, backtest=False)
+    keep = v.curves["family"] == "pythia"
+    v.curves = v.curves[keep].assign(n_replicates=np.nan, level=np.nan)
+    v.curves.loc[v.curves.index[0], ["E", "E_hi", "strength"]] = [np.inf, np.inf, np.nan]
+    v.points = v.points[(v.points["family"] == "pythia") & (v.points["task"] != "piqa")]
+    v.read = v.read[v.read["family"] == "pythia"].assign(n_replicates=np.nan)
+    v.pairs = pd.DataFrame()
+    v.unpaired = None
+    del v.notices
+    out = write_audit(v, tmp_path, "sparse")
+    text = out["html"].read_text()
+    assert "No sharp metric has a smooth partner" in text
+    assert "piqa" in text and "inf" in text
