@@ -4,13 +4,33 @@ sharp metric and its smooth partner on rows keyed by parameters (one W&B line pl
 from __future__ import annotations
 
 import json
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from src.analysis.report.wandb_log import log_analysis
 from tests.analysis.report.verdicts_factory import make_verdicts
-from tests.helpers.wandb_files import read_wandb_run
+from tests.helpers.wandb_files import _records, read_wandb_run
+
+
+def finished_run(run_dir: Path, timeout: float = 60.0):
+    """The run read back once W&B's writer (another process) has written its exit record: ``finish()`` returns
+    before the offline file is complete."""
+    from wandb.proto import wandb_internal_pb2 as pb
+
+    deadline = time.monotonic() + timeout
+    while True:
+        (path,) = run_dir.glob("run-*.wandb")
+        kinds = set()
+        for raw in _records(path):
+            record = pb.Record()
+            record.ParseFromString(raw)
+            kinds.add(record.WhichOneof("record_type"))
+        if "exit" in kinds or time.monotonic() > deadline:
+            return read_wandb_run(run_dir)
+        time.sleep(0.2)
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +39,7 @@ def logged(tmp_path_factory):
     out = tmp_path_factory.mktemp("wandb")
     v = make_verdicts()
     run_dir = log_analysis(v, "synthetic", out)
-    return v, out, run_dir, read_wandb_run(run_dir)
+    return v, out, run_dir, finished_run(run_dir)
 
 
 def test_one_run_per_analysis(logged):
