@@ -168,7 +168,7 @@ def test_sparse_engine_output_still_makes_a_page(tmp_path, monkeypatch):
     monkeypatch.setattr(pdf, "chromium", lambda: None)
     monkeypatch.setattr(audit, "chromium", lambda: None)
     v = make_verdicts(premise=False, backtest=False)
-    keep = v.curves["family"] == "pythia"
+    keep = (v.curves["family"] == "pythia") & v.curves["task"].isin(["hellaswag", "piqa"])
     v.curves = v.curves[keep].assign(n_replicates=np.nan, level=np.nan)
     v.curves.loc[v.curves.index[0], ["E", "E_hi", "strength"]] = [np.inf, np.inf, np.nan]
     v.points = v.points[(v.points["family"] == "pythia") & (v.points["task"] != "piqa")]

@@ -82,3 +82,19 @@ def test_tables_and_ready_charts_and_summary(logged):
     assert run.summary["verdicts/pairs/sharp above smooth"] == int(
         (v.pairs.verdict == "sharp above smooth").sum()
     )
+
+
+def test_scale_is_the_x_axis_of_every_curve(logged):
+    """define_metric(step_metric="scale"): a W&B line plot of <family>/<task>/<metric> is against parameters."""
+    from wandb.proto import wandb_internal_pb2 as pb
+
+    v, _, run_dir, _ = logged
+    (path,) = run_dir.glob("run-*.wandb")
+    steps = {}
+    for raw in _records(path):
+        record = pb.Record()
+        record.ParseFromString(raw)
+        if record.WhichOneof("record_type") == "metric":
+            steps[record.metric.name] = record.metric.step_metric
+    for r in v.curves.itertuples():
+        assert steps[f"{r.family}/{r.task}/{r.metric}"] == "scale"
