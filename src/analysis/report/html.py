@@ -8,6 +8,7 @@ import base64
 import html
 import io
 import re
+import zlib
 
 import pandas as pd
 from matplotlib.figure import Figure
@@ -49,8 +50,11 @@ def esc(v) -> str:
 
 
 def anchor(family: str, task: str) -> str:
-    """The id of a (family, task) section: letters, digits, '-' and '_' only."""
-    return "t-" + re.sub(r"[^A-Za-z0-9_-]+", "-", f"{family}--{task}").strip("-")
+    """The id of a (family, task) section: a readable slug (letters, digits, '-', '_') and a checksum of the exact
+    names, so that tasks whose names differ only in punctuation ('a/b', 'a-b') keep apart."""
+    slug = re.sub(r"[^A-Za-z0-9_-]+", "-", f"{family}--{task}").strip("-")
+    check = zlib.crc32("\x00".join((str(family), str(task))).encode())
+    return f"t-{slug}-{check:08x}"
 
 
 def png(fig: Figure, alt: str, dpi: int = 80) -> str:

@@ -147,6 +147,11 @@ def test_readable_at_more_than_100_tasks():
     assert all(t["sentence"].startswith(f"On {t['task']} ({t['family']})") for t in tasks)
 
 
+def test_anchors_keep_apart_tasks_that_differ_only_in_punctuation():
+    ids = {H.anchor("opt", t) for t in ("arc_easy/0shot", "arc_easy-0shot", "arc easy 0shot")}
+    assert len(ids) == 3 and all(re.fullmatch(r"[A-Za-z0-9_-]+", i) for i in ids)
+
+
 def test_pdf_without_chromium_is_the_matplotlib_rendering(tmp_path, monkeypatch):
     monkeypatch.setattr(pdf, "chromium", lambda: None)
     monkeypatch.setattr(audit, "chromium", lambda: None)
