@@ -9,6 +9,7 @@ import argparse
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from src.analysis.core.cli import add_command
@@ -80,6 +81,8 @@ def _load(args: argparse.Namespace) -> pd.DataFrame:
     without a split prefix); one error lists every used metric whose direction or kind is not known."""
     ev = load_evidence(args.inputs, args, args.allow_incomplete, args.allow_missing, split=args.split)
     runs = evidence_to_runs(ev)
+    if "stderr" in ev.columns and ev["stderr"].notna().any():  # the source's stderr, for the figure's bars
+        runs["stderr"] = ev.loc[ev["value"].notna(), "stderr"].to_numpy(float)
     labels = {str(Path(p)): Path(p).name.split(".")[0] for p in args.inputs if is_table_file(p)}
     runs["sweep"] = runs["sweep"].map(lambda s: labels.get(s, s))
     split_of = {m: (m.partition("/")[0] if "/" in m else "") for m in runs["metric"].unique()}
@@ -154,6 +157,24 @@ def _stem_of(table: pd.DataFrame, sweep: str, task: str, family: str) -> str:
     return "".join(c if c.isalnum() or c in "-._=" else "_" for c in name)
 
 
+def stderr_table(table: pd.DataFrame, level: float = 0.95) -> pd.DataFrame | None:
+    """Intervals of each point from the source's stderr (lm-eval writes one per score), where the runs carry one:
+    normal, of the mean over replicates (sqrt of the mean squared stderr over sqrt(n)); None where none does."""
+    from scipy.stats import norm
+
+    if "stderr" not in table.columns or not table["stderr"].notna().any():
+        return None
+    z = float(norm.ppf(0.5 + level / 2))
+    keys = ["sweep", "task_name", "metric", "num_params"]
+    g = table.dropna(subset=["stderr"]).groupby(keys)
+    out = g.agg(
+        mean=("value", "mean"), se2=("stderr", lambda s: float((s**2).mean())), n_runs=("value", "size")
+    )
+    half = z * np.sqrt(out["se2"] / out["n_runs"])
+    out = out.assign(ci_lo=out["mean"] - half, ci_hi=out["mean"] + half, ci_source="stderr").reset_index()
+    return out[[*keys, "ci_lo", "ci_hi", "n_runs", "ci_source"]]
+
+
 def cmd_figure(args: argparse.Namespace) -> int:
     from src.analysis.sweeps.bootstrap import bootstrap_table
     from src.analysis.sweeps.claims import claim_table
@@ -163,6 +184,8 @@ def cmd_figure(args: argparse.Namespace) -> int:
     ci = None
     if args.bootstrap > 0 and args.split == "test" and (table["sweep_dir"].astype(str) != "").any():
         ci = bootstrap_table(table, n_boot=args.bootstrap, level=args.ci_level, seed=args.seed)
+    if ci is None or ci.empty:
+        ci = stderr_table(table, level=args.ci_level)
     claims = claim_table(table, args.split)
     ranked = rank_groups(claims)
     groups = ranked[: args.max_figures] if args.max_figures > 0 else ranked

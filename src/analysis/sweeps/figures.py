@@ -9,6 +9,8 @@ the resolution floor 1/n (a test set of n items cannot resolve anything between 
 
 from __future__ import annotations
 
+import textwrap
+
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
@@ -42,7 +44,17 @@ def sweep_figure(
         raise ValueError(f"sweep_figure draws one task; got {len(tasks)}: use figures_by_task(table)")
     if ci is not None:
         curves = curves.merge(
-            ci[["metric", "num_params", "ci_lo", "ci_hi"]], on=["metric", "num_params"], how="left"
+            ci[
+                [
+                    "metric",
+                    "num_params",
+                    "ci_lo",
+                    "ci_hi",
+                    *(["ci_source"] if "ci_source" in ci.columns else []),
+                ]
+            ],
+            on=["metric", "num_params"],
+            how="left",
         )
     panels = panel_order(curves)
     rows, cols = grid(len(panels))
@@ -59,7 +71,8 @@ def sweep_figure(
     task = tasks.iloc[0]
     fam = str(curves["model_family"].iloc[0])
     head = title or f"{task['task_name']} ({fam}): smooth vs sharp metrics"
-    fig.suptitle(f"{head}\n{caption(curves)}", fontsize=10)
+    width = int(fig.get_figwidth() * 12)  # characters of 10 pt text across the figure
+    fig.suptitle("\n".join([head, *textwrap.wrap(caption(curves), width)]), fontsize=10)
     return fig
 
 
@@ -93,7 +106,9 @@ def caption(curves: pd.DataFrame) -> str:
     if curves["n_test"].notna().any():
         parts.append(f"{curves['n_test'].median():,.0f} items")
     if "ci_lo" in curves.columns and curves["ci_lo"].notna().any():
-        parts.append("bars: 95% bootstrap interval over the items")
+        from_stderr = "ci_source" in curves.columns and (curves["ci_source"] == "stderr").any()
+        parts.append("bars: 95% interval from the source's stderr" if from_stderr
+                     else "bars: 95% bootstrap interval over the items")  # fmt: skip
     return "; ".join(parts) + "; E: emergence score (Eq. 1), improvement positive"
 
 

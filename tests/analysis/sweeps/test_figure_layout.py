@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from src.analysis.core.metrics import declarations_from_flags, declared
 from src.analysis.sweeps.figures import rank_groups, summary_figure, sweep_figure
@@ -61,3 +62,17 @@ def test_summary_has_the_threshold_line_and_ranking_is_by_strength():
     (line,) = [ln for ln in ax.get_lines() if ln.get_label() == "E = 10"]
     assert np.allclose(line.get_ydata(), 10.0)
     assert "split" not in ax.get_title()
+
+
+def test_bars_from_the_sources_stderr():
+    from src.analysis.sweeps.cli import stderr_table
+
+    t = table().assign(stderr=0.02)
+    ci = stderr_table(t)
+    row = ci.iloc[0]
+    value = t[(t.metric == row.metric) & (t.num_params == row.num_params)]["value"].iloc[0]
+    assert (row.ci_hi - value, value - row.ci_lo) == pytest.approx((1.96 * 0.02, 1.96 * 0.02), abs=1e-4)
+    with declared(declarations_from_flags(sharp=["pass@*", "em_L=*"], higher_is_better=["pass@*", "em_L=*"])):
+        fig = sweep_figure(t, ci=ci)
+    assert "bars: 95% interval from the source's stderr" in fig._suptitle.get_text().replace("\n", " ")
+    assert stderr_table(table()) is None  # no stderr, no bars claimed
