@@ -6,6 +6,8 @@ Each function takes the verdict tables and returns a matplotlib Figure; saving o
 
 from __future__ import annotations
 
+import textwrap
+
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
@@ -29,7 +31,6 @@ SOURCE_WORDS = {
     "stderr": "the source's stderr",
     "binomial": "the binomial of n items",
     "partial": "intervals for some sizes only",
-    "none": "no interval: these data carry none",
 }
 
 
@@ -102,7 +103,8 @@ def task_figure(
             ax.set_ylim(*ylims[(fam, metric)])
     for ax in list(axes.flat)[len(metrics) :]:
         ax.set_visible(False)
-    fig.suptitle(f"{fam} · {task}\n{caption(curves)}", fontsize=9)
+    width = int(fig.get_figwidth() * 13)  # characters of 9 pt text across the figure
+    fig.suptitle("\n".join([f"{fam} · {task}", *textwrap.wrap(caption(curves), width)]), fontsize=9)
     return fig
 
 
@@ -120,8 +122,15 @@ def caption(curves: pd.DataFrame) -> str:
     reps = curves["n_replicates"].max()
     if pd.notna(reps) and reps > 1:
         parts.append(f"{reps} seeds")
-    sources = [SOURCE_WORDS.get(s, s) for s in dict.fromkeys(curves["interval_source"])]
-    return ", ".join(parts) + "; bars: 95% interval from " + "; ".join(sources)
+    src = curves["interval_source"].fillna("none").astype(str)
+    sources = [SOURCE_WORDS.get(s, s) for s in dict.fromkeys(src[src != "none"])]
+    text = ", ".join(parts)
+    if sources:
+        text += "; bars: 95% interval from " + "; ".join(sources)
+    bare = curves.loc[src == "none", "metric"].astype(str).tolist()
+    if bare:
+        text += f"; no bars on {', '.join(bare)}: these data carry no interval for it"
+    return text
 
 
 def _panel(ax, p: pd.DataFrame, c: pd.Series, role: str) -> None:
@@ -129,7 +138,7 @@ def _panel(ax, p: pd.DataFrame, c: pd.Series, role: str) -> None:
     x, y = p["scale"].to_numpy(float), p["value"].to_numpy(float)
     ax.plot(x, y, "-", color=color, lw=1.4, alpha=0.8)
     lo, hi = p["lo"].to_numpy(float), p["hi"].to_numpy(float)
-    has = np.isfinite(lo) & np.isfinite(hi)
+    has = np.isfinite(lo) & np.isfinite(hi) & (str(c["interval_source"]) != "none")
     if has.any():
         yerr = np.vstack([y[has] - lo[has], hi[has] - y[has]]).clip(min=0)
         ax.errorbar(x[has], y[has], yerr=yerr, fmt="none", ecolor=color, elinewidth=1, capsize=2)

@@ -67,7 +67,7 @@ def task_sentence(curves: pd.DataFrame, pairs: pd.DataFrame) -> str:
         diff = interval(p["diff"], p["diff_lo"], p["diff_hi"])
         head += f"; against its smooth partner {name}: {p['verdict']} ({p['basis']} difference {diff})"
     n_em = int((curves["verdict"] == "emergent").sum())
-    return head + f"; {n_em} of {len(curves)} curves of this task are emergent."
+    return head + f"; emergent curves on this task: {n_em} of {len(curves)}."
 
 
 def resolution_warnings(curves: pd.DataFrame, points: pd.DataFrame) -> list[dict]:

@@ -96,3 +96,12 @@ def test_summary_figure_has_the_threshold_line(v):
     assert ax.get_yscale() == "symlog"
     assert "▲ = inf" in fig._suptitle.get_text()
     assert [a.get_xlabel().split("\n")[1].split(" ")[0] for a in fig.axes] == ["shares", "continuous"]
+
+
+def test_no_bars_where_the_data_carry_no_interval(v):
+    p, c, pr = _parts(v, "pythia", "arc_easy")
+    fig = task_figure(p, c, pr)
+    assert "no bars on acc" in fig._suptitle.get_text().replace("\n", " ")
+    acc = next(a for a in fig.axes if a.get_title().startswith("acc "))
+    brier = next(a for a in fig.axes if a.get_title().startswith("brier "))
+    assert not acc.containers and brier.containers  # errorbar containers only where an interval exists

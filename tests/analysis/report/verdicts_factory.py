@@ -41,6 +41,8 @@ def _curve_rows(
     )
     if kind != "share":
         half = np.full(len(values), 0.03 * (np.nanmax(values) - np.nanmin(values) + 0.1))
+    if source == "none":  # no interval in the data: none per point either
+        half = np.full(len(values), np.nan)
     pts = pd.DataFrame(
         {
             "family": family,
