@@ -103,9 +103,25 @@ def task_figure(
             ax.set_ylim(*ylims[(fam, metric)])
     for ax in list(axes.flat)[len(metrics) :]:
         ax.set_visible(False)
+    _share_range([ax for ax, m in zip(axes.flat, metrics, strict=False) if _is_share(curves, m)])
     width = int(fig.get_figwidth() * 13)  # characters of 9 pt text across the figure
     fig.suptitle("\n".join([f"{fam} · {task}", *textwrap.wrap(caption(curves), width)]), fontsize=9)
     return fig
+
+
+def _is_share(curves: pd.DataFrame, metric: str) -> bool:
+    c = curves[curves["metric"] == metric]
+    return bool(len(c)) and c["value_kind"].iloc[0] in ("share", "counts")
+
+
+def _share_range(axes: list) -> None:
+    """One y range for the panels of shares in a figure (K=1..10, pass@k, accuracy), so heights compare."""
+    axes = [ax for ax in axes if ax.get_visible() and ax.axison]
+    if len(axes) > 1:
+        lo = min(ax.get_ylim()[0] for ax in axes)
+        hi = max(ax.get_ylim()[1] for ax in axes)
+        for ax in axes:
+            ax.set_ylim(lo, hi)
 
 
 def caption(curves: pd.DataFrame) -> str:

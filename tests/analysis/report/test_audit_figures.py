@@ -105,3 +105,15 @@ def test_no_bars_where_the_data_carry_no_interval(v):
     acc = next(a for a in fig.axes if a.get_title().startswith("acc "))
     brier = next(a for a in fig.axes if a.get_title().startswith("brier "))
     assert not acc.containers and brier.containers  # errorbar containers only where an interval exists
+
+
+def test_share_panels_of_a_figure_share_one_y_range(v):
+    p, c, pr = _parts(v, "toy", "subset")
+    fig = task_figure(p, c, pr, y_limits(v.points, v.curves))
+    assert (
+        len({ax.get_ylim() for ax in fig.axes if ax.get_visible()}) == 1
+    )  # token_acc and K=1..10: all shares
+    p, c, pr = _parts(v, "codegen", "humaneval")
+    fig = task_figure(p, c, pr)
+    shown = [ax for ax in fig.axes if ax.get_visible()]
+    assert len({ax.get_ylim() for ax in shown[1:]}) == 1 and shown[0].get_ylim() != shown[1].get_ylim()
