@@ -144,6 +144,27 @@ def _to_wandb(args, sweep: str, command: str, out: Path, figures=None, tables=No
     print(f"W&B run: {run_dir}")
 
 
+class OneRunPerSweep:
+    """A command's figures and tables collected per sweep and logged once each: one W&B run per analysis, not one
+    per figure (keys ``<task>/<name>`` inside the run)."""
+
+    def __init__(self, args: argparse.Namespace, command: str):
+        self.args, self.command, self.parts = args, command, {}
+
+    def add(self, sweep: str, out: Path, key: str, figures=None, tables=None) -> None:
+        if not self.args.wandb:
+            return
+        part = self.parts.setdefault(sweep, {"out": out, "figures": {}, "tables": {}})
+        part["figures"].update({f"{key}/{k}": v for k, v in (figures or {}).items()})
+        part["tables"].update({f"{key}/{k}": v for k, v in (tables or {}).items()})
+
+    def log(self) -> None:
+        for sweep, part in self.parts.items():
+            _to_wandb(
+                self.args, sweep, self.command, part["out"], figures=part["figures"], tables=part["tables"]
+            )
+
+
 def cmd_collect(args: argparse.Namespace) -> int:
     for d in args.sweep_dirs:
         print(sweep_table.write_sweep_table(d))
@@ -189,6 +210,7 @@ def cmd_figure(args: argparse.Namespace) -> int:
     claims = claim_table(table, args.split)
     ranked = rank_groups(claims)
     groups = ranked[: args.max_figures] if args.max_figures > 0 else ranked
+    wandb_runs = OneRunPerSweep(args, "figure")
     for (sweep, task, family), fig in figures_by_task(table, split=args.split, ci=ci, groups=sorted(groups)):
         out = _out_dir(args, sweep, "figures")
         stem = f"{_stem_of(table, sweep, task, family)}_{args.split}_smooth_vs_sharp"
@@ -201,11 +223,12 @@ def cmd_figure(args: argparse.Namespace) -> int:
         curves = curve_table(part, args.split)
         if ci is not None:
             curves = curves.merge(ci, on=["sweep", "task_name", "metric", "num_params"], how="left")
-        _to_wandb(
-            args, sweep, "figure", out, figures={stem: paths[0]}, tables={"runs": part, "curves": curves}
+        wandb_runs.add(
+            sweep, out, stem, figures={"figure": paths[0]}, tables={"runs": part, "curves": curves}
         )
         if args.premise:
             _premise_panel(part, args.split, out, _stem_of(table, sweep, task, family))
+    wandb_runs.log()
     if len(ranked) > len(groups):
         for sweep in sorted({g[0] for g in ranked}):
             out = _out_dir(args, sweep, "figures")
@@ -357,6 +380,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     groups = list(summary.groupby(["sweep", "task_name", "model_family"]))
     ranked = sorted(groups, key=lambda kv: -kv[1]["mae"].max())  # the worst-predicted first
     drawn = {k for k, _ in ranked[: args.max_figures]} if args.max_figures > 0 else {k for k, _ in groups}
+    wandb_runs = OneRunPerSweep(args, "backtest")
     for (sweep, task, family), part in groups:
         out = _out_dir(args, sweep, "analysis")
         out.mkdir(parents=True, exist_ok=True)
@@ -373,14 +397,10 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         paths = save_figure(backtest_figure(sub, pts, args.split), out, f"backtest_{stem}_{args.split}")
         for p in paths:
             print(p)
-        _to_wandb(
-            args,
-            sweep,
-            "backtest",
-            out,
-            figures={"backtest": paths[0]},
-            tables={"backtest": part, "points": pts},
+        wandb_runs.add(
+            sweep, out, stem, figures={"backtest": paths[0]}, tables={"backtest": part, "points": pts}
         )
+    wandb_runs.log()
     if len(drawn) < len(groups):
         for sweep in sorted(summary["sweep"].unique()):
             out = _out_dir(args, sweep, "analysis")

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from src.analysis.__main__ import main
 from src.analysis.core.metrics import declarations_from_flags, declared
 from src.analysis.sweeps.figures import rank_groups, summary_figure, sweep_figure
 
@@ -76,3 +77,16 @@ def test_bars_from_the_sources_stderr():
         fig = sweep_figure(t, ci=ci)
     assert "bars: 95% interval from the source's stderr" in fig._suptitle.get_text().replace("\n", " ")
     assert stderr_table(table()) is None  # no stderr, no bars claimed
+
+
+def test_figure_logs_one_wandb_run_per_analysis_not_per_figure(tmp_path):
+    rows = [
+        dict(family="f", model=name, scale=scale, task=task, metric=m, value=0.1 * (i + 1) + 0.01 * j)
+        for j, task in enumerate(["t1", "t2", "t3"]) for i, (name, scale) in enumerate(MODELS)
+        for m in ("acc", "exact_match")
+    ]  # fmt: skip
+    pd.DataFrame(rows).to_csv(tmp_path / "ev.csv", index=False)
+    out = tmp_path / "out"
+    assert main(["figure", str(tmp_path / "ev.csv"), "--out", str(out), "--wandb", "--n-resamples", "0"]) == 0
+    assert len(list(out.glob("*_smooth_vs_sharp.png"))) == 3
+    assert len(list((out / "wandb").glob("offline-run-*"))) == 1
