@@ -29,10 +29,15 @@ $(VENV)/.installed: pyproject.toml Makefile
 
 install: $(VENV)/.installed  ## make .venv and install the project with its dev tools
 
-system-deps:  ## Debian packages for the SLURM-cluster tests (root only; skipped otherwise)
+system-deps:  ## Debian packages for the SLURM-cluster and audit-page browser tests (root only; skipped otherwise)
 	@if [ ! -f .ci/install_slurm.sh ]; then echo "no .ci/install_slurm.sh: nothing to install"; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then bash .ci/install_slurm.sh; \
 	else echo "not root or no apt-get: SLURM-cluster tests will be skipped"; fi
+	@if command -v chromium >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	  || echo "chromium not installed: the audit-page browser test will be skipped"; \
+	else echo "not root or no apt-get: the audit-page browser test will be skipped"; fi
 
 sweep: install  ## the main job: LeNet/MNIST widths 0.1..8 x 3 seeds trained to convergence, then the figures
 	@test -n "$$DATA_DIR" || { echo "set DATA_DIR to the folder holding MNIST/raw (see README)"; exit 2; }

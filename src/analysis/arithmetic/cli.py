@@ -171,8 +171,8 @@ def cmd_fig3(args: argparse.Namespace) -> int:
     from src.analysis.sweeps.figures import sweep_figure
 
     if args.intervals < 0:
-        raise InputError(f"--intervals {args.intervals}: the number of bootstrap replicates must be >= 0",
-                         fix="pass --intervals 200 (default), or 0 to skip the intervals")  # fmt: skip
+        raise InputError(f"--n-resamples {args.intervals}: the number of bootstrap replicates must be >= 0",
+                         fix="pass --n-resamples 200 (default), or 0 to skip the intervals")  # fmt: skip
     out = _out(args)
     outputs = _outputs(args)
     items = _items(args, outputs)
@@ -357,7 +357,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--subset", default="test", help="which items to score (default: test, the shared test set)"
     )
     p.add_argument(
-        "--intervals", type=int, default=200, metavar="B",
+        "--n-resamples", "--intervals", dest="intervals", type=int, default=200, metavar="B",
         help="item-bootstrap replicates for intervals and paired verdicts (claims_intervals.csv, "
         "claims_pairs.csv); 0: off (default 200)",
     )  # fmt: skip

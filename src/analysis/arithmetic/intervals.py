@@ -1,4 +1,4 @@
-"""Item-bootstrap intervals and paired verdicts for the arithmetic Fig. 3 curves (``arith-fig3 --intervals B``).
+"""Item-bootstrap intervals and paired verdicts for the arithmetic Fig. 3 curves (``arith-fig3 --n-resamples B``).
 
 Per (family, task): the test items every model was scored on are resampled with replacement, B times, and the
 **same** resampled items are used for every model, every target length L and every metric, so a sharp and a smooth

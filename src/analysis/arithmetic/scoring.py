@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from src.analysis.core.plotting import log_x
+from src.analysis.core.plotting import grid, log_x
 from src.metrics.text import exact_target_logprob, score_strings
 
 MODEL_KEYS = ["family", "model", "num_params", "task"]
@@ -132,8 +132,12 @@ def resolution_figure(res: pd.DataFrame, title: str | None = None) -> Figure:
     Several models of one size (seeds): a marker per model, the line through their mean.
     """
     sizes = sorted(res["n_items"].unique())
-    fig = Figure(figsize=(4.0 * len(sizes), 3.8), layout="constrained")
-    axes = fig.subplots(1, len(sizes), squeeze=False, sharey=True)[0]
+    rows, cols = grid(len(sizes))
+    fig = Figure(figsize=(4.0 * cols, 3.8 * rows + 0.3), layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False, sharey=True).flatten()
+    for ax in axes[len(sizes) :]:
+        ax.remove()
+    axes = axes[: len(sizes)]
     from matplotlib import colormaps
 
     lengths = sorted(res["L"].unique())
@@ -159,7 +163,8 @@ def resolution_figure(res: pd.DataFrame, title: str | None = None) -> Figure:
         ax.set_title(f"{n} test items: {zeros} zero reading(s)", fontsize=10)
         ax.set_xlabel("number of parameters")
         ax.grid(True, which="major", alpha=0.3)
-    axes[0].set_ylabel("accuracy (exact match of the first L digits)")
+    for ax in axes[::cols]:
+        ax.set_ylabel("accuracy (exact match of the first L digits)")
     axes[-1].legend(fontsize=7, frameon=False, loc="lower right")
     fig.suptitle(title or "Resolution: accuracy on growing test sets (open markers: read 0, drawn at 1/(2n))",
                  fontsize=10)  # fmt: skip

@@ -7,12 +7,12 @@ import pandas as pd
 
 
 def panel_order(curves: pd.DataFrame) -> list[tuple[str, str]]:
-    """(sharpness, family) panels: smooth first, then sharp, each in order of first appearance."""
+    """(sharpness, family) panels: smooth first, then sharp, each in natural order of the family's name (pass@1,
+    pass@16, pass@100, pass@128; not string order)."""
     seen: list[tuple[str, str]] = []
     for sharp in ("smooth", "sharp"):
-        for fam in curves.loc[curves["sharpness"] == sharp, "family"]:
-            if (sharp, fam) not in seen:
-                seen.append((sharp, fam))
+        for fam in sorted(dict.fromkeys(curves.loc[curves["sharpness"] == sharp, "family"]), key=natural_key):
+            seen.append((sharp, fam))
     return seen
 
 
@@ -55,3 +55,68 @@ def name_models(fig, names: dict[float, str], max_models: int = 8) -> None:
                        rotation_mode="anchor")  # fmt: skip
         top.xaxis.set_minor_locator(NullLocator())
         top.tick_params(axis="x", length=2, pad=1)
+
+
+def natural_key(name: str) -> tuple:
+    """Sort key that orders the numbers inside a name by value: K=2 before K=10, pass@16 before pass@100,
+    L=1..5 in order (plain string order gives pass@1, pass@100, pass@128, pass@16)."""
+    import re
+
+    parts = re.split(r"(\d+(?:\.\d+)?)", str(name))
+    return tuple((0, float(p), "") if i % 2 else (1, 0.0, p.lower()) for i, p in enumerate(parts) if p != "")
+
+
+def grid(n: int, max_cols: int = 4) -> tuple[int, int]:
+    """(rows, cols) of a panel grid for ``n`` panels: at most ``max_cols`` per row, never one long row."""
+    cols = max(1, min(max_cols, n))
+    return int(np.ceil(max(n, 1) / cols)), cols
+
+
+def model_ticks(ax, scales, models, max_models: int = 8) -> None:
+    """Put the models' names at their sizes on a log x axis when there are few models (<= ``max_models``), so a
+    reader sees which model each point is; with more models the decade ticks stay. Call after :func:`log_x`."""
+    from matplotlib.ticker import FixedLocator, NullFormatter, NullLocator
+
+    pairs = sorted({(float(s), str(m)) for s, m in zip(scales, models, strict=True) if np.isfinite(float(s))})
+    if not pairs or len(pairs) > max_models:
+        return
+    ax.xaxis.set_major_locator(FixedLocator([s for s, _ in pairs]))
+    labels = [m if _names_size(m, s) else f"{m}\n{size_label(s)}" for s, m in pairs]
+    ax.set_xticklabels(labels, rotation=35, ha="right", fontsize=7)
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    lo, hi = pairs[0][0], pairs[-1][0]
+    if hi > lo:
+        pad = (hi / lo) ** 0.08
+        ax.set_xlim(lo / pad, hi * pad)
+
+
+def _names_size(name: str, scale: float) -> bool:
+    """Whether a model's name already says its size (pythia-70m at 7e7, code-2B at 2e9): then no second line."""
+    import re
+
+    for num, unit in re.findall(r"(\d+(?:\.\d+)?)\s*([kKmMbBtT])", name):
+        value = float(num) * {"k": 1e3, "m": 1e6, "b": 1e9, "t": 1e12}[unit.lower()]
+        if 0.5 <= value / scale <= 2.0:
+            return True
+    return False
+
+
+def size_label(scale: float) -> str:
+    """1.3e9 -> '1.3B', 125e6 -> '125M': how model sizes are written in names."""
+    for div, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if abs(scale) >= div:
+            return f"{scale / div:.3g}{suffix}"
+    return f"{scale:.3g}"
+
+
+def plain_symlog_ticks(ax) -> None:
+    """Symlog y ticks as plain numbers at 0, ±1, 2, 5, 10, 20, 50, ... (matplotlib writes 10^1 and -10^0)."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+
+    steps = [0.0] + [m * 10.0**d for d in range(0, 7) for m in (1, 2, 5)]
+    lo, hi = ax.get_ylim()
+    ticks = sorted({s for s in steps + [-s for s in steps] if lo <= s <= hi})
+    ax.yaxis.set_major_locator(FixedLocator(ticks))
+    ax.yaxis.set_minor_locator(NullLocator())
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))

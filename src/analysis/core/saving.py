@@ -35,3 +35,17 @@ def print_table(title: str, df: pd.DataFrame) -> None:
     print(f"\n{title}")
     with pd.option_context("display.width", 200, "display.max_rows", 500, "display.max_columns", 30):
         print(df.to_string(index=False, float_format=FLOAT_FMT))
+
+
+TABLE_SUFFIXES = (".csv", ".tsv", ".parquet", ".json", ".jsonl")
+
+
+def out_file(out: str | os.PathLike, name: str) -> Path:
+    """Where a command writes its table: ``--out`` is a directory (``<out>/<name>``, created); a path ending in a
+    table suffix (.csv, .parquet, ...) is still taken as the file itself, as older commands used it."""
+    out = Path(out)
+    if out.suffix.lower() in TABLE_SUFFIXES:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        return out
+    out.mkdir(parents=True, exist_ok=True)
+    return out / name

@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from src.analysis.core.inputs import add_declaration_args, add_ingest_args
-from src.analysis.core.saving import save_figure, save_table
+from src.analysis.core.saving import out_file, save_figure, save_table
 from src.results.errors import InputError
 
 DEFAULT_OUT = "outputs/meta_analysis"
@@ -106,7 +106,7 @@ def run_table(args: argparse.Namespace) -> int:
     from src.analysis.families import bigbench
 
     tidy = bigbench.read_results_tree(args.root, params=args.params)
-    out = Path(args.out)
+    out = out_file(args.out, "bigbench_scores.csv")
     save_table(tidy, out)
     print(f"{len(tidy)} rows from {tidy.file.nunique()} score files, {tidy.task.nunique()} tasks, "
           f"{tidy.family.nunique()} families -> {out}")  # fmt: skip
@@ -211,7 +211,7 @@ def run_null(args: argparse.Namespace) -> int:
     floor = 1 / (args.n_draws + 1)
     for kind in nulls:
         print(f"{kind} null: triplets with Benjamini-Hochberg q < 0.05: {int((scores[f'q_{kind}'] < 0.05).sum())} "
-              f"(smallest attainable p = 1/(n_draws+1) = {floor:.2g}; raise --n-draws to resolve smaller p)")  # fmt: skip
+              f"(smallest attainable p = 1/(n_draws+1) = {floor:.2g}; raise --n-null-draws to resolve smaller p)")  # fmt: skip
         per = scores[scores[f"p_{kind}"].notna()].groupby("metric")[f"q_{kind}_per_metric"]
         print("  per metric (BH within the metric): "
               + ", ".join(f"{m}: {int((q < 0.05).sum())} of {len(q)}" for m, q in per))  # fmt: skip
@@ -292,7 +292,8 @@ def _add_out(p: argparse.ArgumentParser) -> None:
         "--out-dir",
         dest="out",
         default=DEFAULT_OUT,
-        help=f"where figures (PNG, PDF) and tables go (default {DEFAULT_OUT}; --out-dir is the old name)",
+        metavar="DIR",
+        help=f"output directory of the figures (PNG, PDF) and tables (default {DEFAULT_OUT})",
     )
 
 
@@ -336,7 +337,8 @@ def _add_null(p: argparse.ArgumentParser) -> None:
                    help="permutation: shuffle scores across a family's sizes; noise: straight line in log size "
                         "plus Gaussian noise of the curve's residual SD; binomial (tables with n_items): straight "
                         "line in log size re-measured on n_items items, for shares of items (MCG, exact match)")  # fmt: skip
-    p.add_argument("--n-draws", type=int, default=300, help="null draws per triplet (default 300)")
+    p.add_argument("--n-null-draws", "--n-draws", dest="n_draws", type=int, default=300,
+                   help="draws of the null model per triplet (default 300)")  # fmt: skip
     p.add_argument("--seed", type=int, default=0, help="seed of the null draws (default 0)")
     p.add_argument("--thresholds", type=float, nargs="+", default=[2, 3, 5, 7, 10, 15, 20, 30, 50, 100],
                    help="thresholds for the observed-vs-chance table (default 2 3 5 7 10 15 20 30 50 100)")  # fmt: skip
@@ -352,7 +354,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "official schema stops the run with its path and the field.",
     )
     p.add_argument("root", help="BIG-bench checkout, its bigbench/ or its bigbench/benchmark_tasks/")
-    p.add_argument("--out", required=True, help="CSV to write")
+    p.add_argument("--out", required=True, metavar="DIR",
+                   help="output directory (writes bigbench_scores.csv there; a path ending .csv or .parquet is "
+                        "still taken as the file)")  # fmt: skip
     p.add_argument(
         "--params",
         default="non_embedding_params",

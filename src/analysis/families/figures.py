@@ -13,6 +13,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from src.analysis.core.metrics import higher_is_better  # noqa: E402
+from src.analysis.core.plotting import log_x, model_ticks  # noqa: E402
 from src.analysis.families.meta_analysis import EXACT, MCG  # noqa: E402
 
 TARGET_ONLY_NOTE = (
@@ -130,9 +131,12 @@ def fig6_curves(
             curve = sel[(sel.task == row.task) & (sel.metric == metric)].groupby("size")["score"].mean()
             ax.plot(curve.index, curve.to_numpy(), "o-", color=f"C{j % 10}", lw=2 if flag else 1,
                     label=f"{row.task} (E={score:.3g}{', emergent' if flag else ''})")  # fmt: skip
+    names = _model_names(sel)
     for ax, metric in ((ax_m, mcg), (ax_b, brier)):
         better = "higher" if higher_is_better(metric) else "lower"
-        ax.set_xscale("log")
+        log_x(ax)
+        if names:
+            model_ticks(ax, list(names), list(names.values()))
         ax.set_xlabel("parameters")
         ax.set_ylabel(f"{metric} ({better} is better)")
         ax.legend(fontsize=6.5, framealpha=0.7)
@@ -154,6 +158,16 @@ def fig6_curves(
         ax_s.set_xlabel("parameters")
         ax_s.set_title(f"{family}: all {len(ranked)} tasks (band: interquartile range)", fontsize=9)
     return fig
+
+
+def _model_names(long: pd.DataFrame) -> dict[float, str]:
+    """size -> model name where each size has one model (names as ticks); empty otherwise."""
+    if "model" not in long.columns:
+        return {}
+    pairs = long[["size", "model"]].drop_duplicates()
+    if pairs["size"].duplicated().any():
+        return {}
+    return dict(zip(pairs["size"].astype(float), pairs["model"].astype(str), strict=True))
 
 
 def fig6_scatter(pairs: pd.DataFrame, threshold: float, mcg: str, brier: str, note: str = "") -> Figure:

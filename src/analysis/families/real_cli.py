@@ -1,14 +1,14 @@
 """Commands for the formats labs already have, and the paper's LLM predictions on real model families.
 
-Readers (each writes an evidence table, CSV or Parquet by the suffix of --out; per-item readers also --items-out):
+Readers (each writes evidence.csv into the --out directory; per-item readers also items.csv):
 
-    python -m src.analysis ingest-lm-eval <output_path or results/samples files> [--samples] --out ev.csv
-    python -m src.analysis ingest-olmo-ladder <ladder-runs folder or CSVs> --out ev.parquet
-    python -m src.analysis ingest-inverse-scaling <result folders or their parent> --out ev.csv --items-out it.csv
+    python -m src.analysis ingest-lm-eval <output_path or results/samples files> [--samples] --out DIR
+    python -m src.analysis ingest-olmo-ladder <ladder-runs folder or CSVs> --out DIR
+    python -m src.analysis ingest-inverse-scaling <result folders or their parent> --out DIR
     python -m src.analysis ingest-repeated-sampling counts.csv --k 1 10 --size-map sizes.yaml --out DIR
 
 Analyses on the shared real families (default inputs under $DATA_DIR/llm/families; figures PNG + PDF beside the
-CSV they are drawn from; every result also goes to the claim table and, unless --no-wandb, to an offline W&B run):
+CSV they are drawn from; every result also goes to the claim table and, with --wandb, to one offline W&B run):
 
     python -m src.analysis real-fig6        --out outputs/real_families
     python -m src.analysis real-resolution  --out outputs/real_families
@@ -19,12 +19,13 @@ CSV they are drawn from; every result also goes to the claim table and, unless -
 
 from __future__ import annotations
 
+import argparse
 import os
 from pathlib import Path
 
 import pandas as pd
 
-from src.analysis.core.saving import print_table, save_figure, save_table
+from src.analysis.core.saving import TABLE_SUFFIXES, out_file, print_table, save_figure, save_table
 from src.results.errors import InputError
 
 DEFAULT_OUT = "outputs/real_families"
@@ -82,7 +83,7 @@ def _out(args) -> Path:
 
 
 def _wandb(args, command: str, out: Path, figures: dict, tables: dict, summary: dict | None = None) -> None:
-    if args.no_wandb:
+    if not args.wandb:
         return
     from src.analysis.sweeps.wandb_log import log_analysis
 
@@ -121,22 +122,28 @@ def cmd_ingest_lm_eval(args) -> int:
     kw = dict(size_map=read_size_map(args.size_map), family=args.family, tokens_per_step=args.tokens_per_step)
     if args.samples:
         ev, items = read_lm_eval_samples(args.paths, **kw)
-        if args.items_out:
-            save_table(items, args.items_out)
-            print(f"items table: {len(items)} rows -> {args.items_out}")
+        _save_items(items, args)
     else:
         ev = read_lm_eval_results(args.paths, replicate_from_folder=args.replicate_from_folder, **kw)
-    save_table(ev, args.out)
-    _describe(ev, args.out)
+    _describe(ev, save_table(ev, out_file(args.out, "evidence.csv")))
     return 0
+
+
+def _save_items(items: pd.DataFrame, args) -> None:
+    """The items table: --items-out, else items.csv beside evidence.csv when --out is a directory."""
+    path = args.items_out
+    if path is None and Path(args.out).suffix.lower() not in TABLE_SUFFIXES:
+        path = out_file(args.out, "items.csv")
+    if path is not None:
+        save_table(items, path)
+        print(f"items table: {len(items)} rows -> {path}")
 
 
 def cmd_ingest_olmo(args) -> int:
     from src.analysis.families.readers.olmo_ladder import read_olmo_ladder
 
     ev = read_olmo_ladder(args.paths, size_map=read_size_map(args.size_map))
-    save_table(ev, args.out)
-    _describe(ev, args.out)
+    _describe(ev, save_table(ev, out_file(args.out, "evidence.csv")))
     return 0
 
 
@@ -144,11 +151,9 @@ def cmd_ingest_inverse(args) -> int:
     from src.analysis.families.readers.inverse_scaling import read_inverse_scaling
 
     ev, items = read_inverse_scaling(args.paths, size_map=read_size_map(args.size_map), family=args.family)
-    save_table(ev, args.out)
-    if args.items_out:
-        save_table(items, args.items_out)
-        print(f"items table: {len(items)} rows -> {args.items_out}")
-    _describe(ev, args.out)
+    path = save_table(ev, out_file(args.out, "evidence.csv"))
+    _save_items(items, args)
+    _describe(ev, path)
     return 0
 
 
@@ -379,8 +384,12 @@ def register(subparsers) -> None:
     def common_reader(p, many=True):
         if many:
             p.add_argument("paths", nargs="+", help="files or folders")
-        p.add_argument("--size-map", help="YAML mapping or CSV model,parameters")
-        p.add_argument("--out", required=True, help="evidence table (.csv or .parquet)")
+        p.add_argument(
+            "--size-map", metavar="FILE", help="model sizes: a YAML mapping or a CSV model,parameters"
+        )
+        p.add_argument("--out", required=True, metavar="DIR",
+                       help="output directory (writes evidence.csv, and items.csv for per-item inputs; a path "
+                            "ending .csv or .parquet is still taken as the evidence file)")  # fmt: skip
 
     p = subparsers.add_parser(
         "ingest-lm-eval", help="lm-evaluation-harness results JSON / --log_samples -> evidence"
@@ -389,7 +398,9 @@ def register(subparsers) -> None:
     p.add_argument(
         "--samples", action="store_true", help="read samples_<task>_*.jsonl (per item) instead of results"
     )
-    p.add_argument("--items-out", help="items table (with --samples)")
+    p.add_argument(
+        "--items-out", metavar="FILE", help="items table file (with --samples; default <out>/items.csv)"
+    )
     p.add_argument("--family", help="family name for every model (default: the model name without its size)")
     p.add_argument(
         "--tokens-per-step", type=float, help="training tokens per optimizer step (Pythia: 2097152)"
@@ -409,42 +420,54 @@ def register(subparsers) -> None:
         "ingest-inverse-scaling", help="inverse-scaling per-item score folders -> evidence"
     )
     common_reader(p)
-    p.add_argument("--items-out", help="items table")
+    p.add_argument("--items-out", metavar="FILE", help="items table file (default <out>/items.csv)")
     p.add_argument("--family", help="family name for every model")
     p.set_defaults(func=cmd_ingest_inverse)
 
     p = subparsers.add_parser("ingest-repeated-sampling", help="per-problem (n, c) counts -> pass@k")
-    p.add_argument("path")
-    p.add_argument("--k", type=int, nargs="+", default=[1, 10, 100])
-    p.add_argument("--m", type=int, nargs="+", default=[1, 2, 5, 10, 20, 50, 100, 200, 500, 1000])
+    p.add_argument("path", help="table of per-problem counts: model, problem, n samples, c correct")
+    p.add_argument("--k", type=int, nargs="+", default=[1, 10, 100], help="k of pass@k (default 1 10 100)")
+    p.add_argument("--m", type=int, nargs="+", default=[1, 2, 5, 10, 20, 50, 100, 200, 500, 1000],
+                   help="samples per problem of the 'what m samples would read' view (default 1 2 5 ... 1000)")  # fmt: skip
     p.add_argument("--column", action="append", help="ours=yours, e.g. c=num_correct (model, problem, n, c)")
-    p.add_argument("--size-map")
-    p.add_argument("--family")
-    p.add_argument("--task")
-    p.add_argument("--n-boot", type=int, default=2000)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--size-map", metavar="FILE", help="model sizes: a YAML mapping or a CSV model,parameters")
+    p.add_argument("--family", help="family name for every model (default: the model name without its size)")
+    p.add_argument("--task", help="task name (default: the file's stem)")
+    p.add_argument("--n-resamples", "--n-boot", dest="n_boot", type=int, default=2000,
+                   help="bootstrap resamples of the problems for the pass@k intervals (default 2000)")  # fmt: skip
+    p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (default 0)")
+    p.add_argument("--out", required=True, metavar="DIR", help="output directory")
     p.set_defaults(func=cmd_ingest_repeated)
 
     def common(p):
         p.add_argument(
             "--data-dir", help="data root (default $DATA_DIR); inputs under <data-dir>/llm/families"
         )
-        p.add_argument("--out", default=DEFAULT_OUT)
-        p.add_argument("--seed", type=int, default=0)
-        p.add_argument("--no-wandb", action="store_true", help="do not write the offline W&B run")
+        p.add_argument(
+            "--out", default=DEFAULT_OUT, metavar="DIR", help=f"output directory (default {DEFAULT_OUT})"
+        )
+        p.add_argument(
+            "--seed", type=int, default=0, help="seed of the bootstrap, subsets and null draws (default 0)"
+        )
+        p.add_argument("--wandb", action="store_true",
+                       help="also log the figures and tables to one W&B run (offline unless WANDB_MODE says otherwise)")  # fmt: skip
+        p.add_argument("--no-wandb", dest="wandb", action="store_false", help=argparse.SUPPRESS)
         p.add_argument("--inverse-scaling", help="inverse-scaling result folders (default: the shared ones)")
-        p.add_argument("--n-boot", type=int, default=1000)
-        p.add_argument("--max-panels", type=int, default=8)
-        p.add_argument("--n-subsets", type=int, default=500)
+        p.add_argument("--n-resamples", "--n-boot", dest="n_boot", type=int, default=1000,
+                       help="bootstrap resamples of the items for every interval (default 1000)")  # fmt: skip
+        p.add_argument("--max-panels", type=int, default=8, help="tasks drawn per figure (default 8)")
+        p.add_argument("--n-subsets", type=int, default=500,
+                       help="real-resolution: random item subsets per subset size (default 500)")  # fmt: skip
         p.add_argument("--family", default="GPT-3", help="family for real-resolution")
         p.add_argument("--task", help="task shown by real-resolution (default: largest accuracy change)")
         p.add_argument("--olmo", nargs="+", help="OLMo-ladder CSVs or folder")
-        p.add_argument("--olmo-task", nargs="+", default=["hellaswag_val_rc_5shot", "arc_easy_test_rc_5shot"])
+        p.add_argument("--olmo-task", nargs="+", default=["hellaswag_val_rc_5shot", "arc_easy_test_rc_5shot"],
+                       help="OLMo-ladder tasks of real-scale-time (default hellaswag_val_rc_5shot arc_easy_test_rc_5shot)")  # fmt: skip
         p.add_argument(
             "--pythia", nargs="+", help="lm-eval results folders of Pythia (default: zero-shot, 8 sizes)"
         )
-        p.add_argument("--tokens-per-step", type=float, default=2_097_152.0)
+        p.add_argument("--tokens-per-step", type=float, default=2_097_152.0,
+                       help="training tokens per optimizer step of Pythia (default 2097152)")  # fmt: skip
         p.add_argument("--operand-csv", nargs="+", help="per-operand CSVs (default: the shared Pythia ones)")
         p.add_argument("--fewshot", type=int, help="shots for real-arithmetic (default: the most)")
         p.add_argument(
@@ -455,9 +478,8 @@ def register(subparsers) -> None:
             help="p-values of Eq. 1 per curve, BH within each metric: permutation (exact, all orders of the "
             "sizes), binomial (shares of items with known n_items: smooth truth re-measured on n_items items)",
         )  # fmt: skip
-        p.add_argument(
-            "--n-draws", type=int, default=10000, help="draws of the binomial null (default 10000)"
-        )
+        p.add_argument("--n-null-draws", "--n-draws", dest="n_draws", type=int, default=10000,
+                       help="draws of the binomial null per curve (default 10000)")  # fmt: skip
 
     for name, func, help_ in (
         ("real-fig6", cmd_fig6, "MCG vs exact Brier / target log-prob on GPT-3 and GPT-2, item bootstrap"),

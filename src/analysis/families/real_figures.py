@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from src.analysis.core.plotting import colors, log_x
+from src.analysis.core.plotting import colors, log_x, model_ticks
 from src.analysis.families.real import METRICS
 
 FAMILY_COLOR = {"GPT-3": "C0", "GPT-2": "C1"}
@@ -74,6 +74,7 @@ def fig6_curves(items: pd.DataFrame, tasks: list[tuple[str, str]]):
         ax2.set_ylim(-0.03, max(1.03, float(agg["brier"].max()) + 0.05))
         ax2.set_ylabel("Brier (lower better)", fontsize=8)
         log_x(ax)
+        model_ticks(ax, agg["scale"], agg["model"])
         ax.set_title(f"{fam}: {task}", fontsize=8.5)
         ax.set_xlabel("parameters", fontsize=8)
     for ax in list(axes.flat)[n:]:
@@ -195,6 +196,7 @@ def pythia_figure(lam: pd.DataFrame):
         f = g[g.step == final].sort_values("scale")
         axes[0, j].errorbar(f["scale"], f["value"], yerr=f["stderr"], fmt="o-", capsize=2)
         log_x(axes[0, j])
+        model_ticks(axes[0, j], f["scale"], f["model"])
         axes[0, j].set_xlabel("parameters")
         for c, (model, _) in zip(colors(len(sizes)), sizes.items(), strict=True):
             s = g[(g.model == model) & (g.tokens > 0)].sort_values("tokens")

@@ -240,7 +240,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--n-items", type=int, default=1000, help="simulated sequences per point (default 1000)")
     p.add_argument("--resolution-length", type=int, default=8, help="target length L of the resolution panel")
     p.add_argument("--seed", type=int, default=0, help="seed of the simulation (default 0)")
-    p.add_argument("--intervals", type=int, default=500,
+    p.add_argument("--n-resamples", "--intervals", dest="intervals", type=int, default=500,
                    help="item-bootstrap replicates for 95%% intervals of E of the exact-match / edit-distance "
                         "curves, the simulated multiple-choice grade / Brier curves and the ROUGE-L-Sum curves "
                         "(default 500; 0: none)")  # fmt: skip

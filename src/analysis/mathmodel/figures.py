@@ -153,7 +153,7 @@ def appendix_figure(
     c.set_ylim(floor / 2, 1.5)
     c.set_xlabel("number of parameters N")
     c.set_ylabel("exact match (log scale)")
-    c.set_title("(c) resolution: n items resolve multiples of 1/n (dotted)", fontsize=10)
+    c.set_title("(c) resolution: n items resolve\nmultiples of 1/n (dotted)", fontsize=10)
     c.legend(fontsize=7, frameon=False, loc="lower right")
     c.grid(True, alpha=0.3)
     fig.suptitle(

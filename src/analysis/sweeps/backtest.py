@@ -238,17 +238,20 @@ def backtest_figure(table: pd.DataFrame, points: pd.DataFrame, split: str = "tes
     from matplotlib.lines import Line2D
 
     from src.analysis.core.metrics import param_sort_key
-    from src.analysis.core.plotting import colors, log_x, panel_order
+    from src.analysis.core.plotting import colors, grid, log_x, panel_order
 
     curves = curve_table(table, split)
     if curves[["sweep", "task_name"]].drop_duplicates().shape[0] != 1:
         raise ValueError("backtest_figure draws one task; split the table by (sweep, task_name) first")
     panels = panel_order(curves)
-    fig = Figure(figsize=(4.0 * len(panels), 3.9), layout="constrained")
-    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    rows, cols = grid(len(panels))
+    fig = Figure(figsize=(4.0 * cols, 3.9 * rows + 0.4), layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False).flatten()
+    for ax in axes[len(panels) :]:
+        ax.remove()
     first_pred = points["num_params"].min()
     last_fit = curves.loc[curves["num_params"] < first_pred, "num_params"].max()
-    for ax, (sharpness, family) in zip(axes, panels, strict=True):
+    for ax, (sharpness, family) in zip(axes, panels, strict=False):
         panel = curves[(curves["family"] == family) & (curves["sharpness"] == sharpness)]
         metrics = sorted(panel["metric"].unique(), key=lambda m: param_sort_key(classify(m)))
         for color, metric in zip(colors(len(metrics)), metrics, strict=True):

@@ -9,6 +9,7 @@ import argparse
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from src.analysis.core.cli import add_command
@@ -54,13 +55,16 @@ def _add_common(p: argparse.ArgumentParser, out_help: str) -> None:
         help="also log the figures and tables to a W&B run (offline unless WANDB_MODE says otherwise; "
         "group = sweep name, job_type=analysis)",
     )
+    p.add_argument("--no-wandb", dest="wandb", action="store_false", help=argparse.SUPPRESS)
     add_ingest_args(p)
     add_declaration_args(p)
 
 
 def _add_bootstrap(p: argparse.ArgumentParser) -> None:
     p.add_argument(
+        "--n-resamples",
         "--bootstrap",
+        dest="bootstrap",
         type=int,
         default=1000,
         metavar="B",
@@ -77,6 +81,8 @@ def _load(args: argparse.Namespace) -> pd.DataFrame:
     without a split prefix); one error lists every used metric whose direction or kind is not known."""
     ev = load_evidence(args.inputs, args, args.allow_incomplete, args.allow_missing, split=args.split)
     runs = evidence_to_runs(ev)
+    if "stderr" in ev.columns and ev["stderr"].notna().any():  # the source's stderr, for the figure's bars
+        runs["stderr"] = ev.loc[ev["value"].notna(), "stderr"].to_numpy(float)
     labels = {str(Path(p)): Path(p).name.split(".")[0] for p in args.inputs if is_table_file(p)}
     runs["sweep"] = runs["sweep"].map(lambda s: labels.get(s, s))
     split_of = {m: (m.partition("/")[0] if "/" in m else "") for m in runs["metric"].unique()}
@@ -138,6 +144,27 @@ def _to_wandb(args, sweep: str, command: str, out: Path, figures=None, tables=No
     print(f"W&B run: {run_dir}")
 
 
+class OneRunPerSweep:
+    """A command's figures and tables collected per sweep and logged once each: one W&B run per analysis, not one
+    per figure (keys ``<task>/<name>`` inside the run)."""
+
+    def __init__(self, args: argparse.Namespace, command: str):
+        self.args, self.command, self.parts = args, command, {}
+
+    def add(self, sweep: str, out: Path, key: str, figures=None, tables=None) -> None:
+        if not self.args.wandb:
+            return
+        part = self.parts.setdefault(sweep, {"out": out, "figures": {}, "tables": {}})
+        part["figures"].update({f"{key}/{k}": v for k, v in (figures or {}).items()})
+        part["tables"].update({f"{key}/{k}": v for k, v in (tables or {}).items()})
+
+    def log(self) -> None:
+        for sweep, part in self.parts.items():
+            _to_wandb(
+                self.args, sweep, self.command, part["out"], figures=part["figures"], tables=part["tables"]
+            )
+
+
 def cmd_collect(args: argparse.Namespace) -> int:
     for d in args.sweep_dirs:
         print(sweep_table.write_sweep_table(d))
@@ -151,6 +178,24 @@ def _stem_of(table: pd.DataFrame, sweep: str, task: str, family: str) -> str:
     return "".join(c if c.isalnum() or c in "-._=" else "_" for c in name)
 
 
+def stderr_table(table: pd.DataFrame, level: float = 0.95) -> pd.DataFrame | None:
+    """Intervals of each point from the source's stderr (lm-eval writes one per score), where the runs carry one:
+    normal, of the mean over replicates (sqrt of the mean squared stderr over sqrt(n)); None where none does."""
+    from scipy.stats import norm
+
+    if "stderr" not in table.columns or not table["stderr"].notna().any():
+        return None
+    z = float(norm.ppf(0.5 + level / 2))
+    keys = ["sweep", "task_name", "metric", "num_params"]
+    g = table.dropna(subset=["stderr"]).groupby(keys)
+    out = g.agg(
+        mean=("value", "mean"), se2=("stderr", lambda s: float((s**2).mean())), n_runs=("value", "size")
+    )
+    half = z * np.sqrt(out["se2"] / out["n_runs"])
+    out = out.assign(ci_lo=out["mean"] - half, ci_hi=out["mean"] + half, ci_source="stderr").reset_index()
+    return out[[*keys, "ci_lo", "ci_hi", "n_runs", "ci_source"]]
+
+
 def cmd_figure(args: argparse.Namespace) -> int:
     from src.analysis.sweeps.bootstrap import bootstrap_table
     from src.analysis.sweeps.claims import claim_table
@@ -160,9 +205,12 @@ def cmd_figure(args: argparse.Namespace) -> int:
     ci = None
     if args.bootstrap > 0 and args.split == "test" and (table["sweep_dir"].astype(str) != "").any():
         ci = bootstrap_table(table, n_boot=args.bootstrap, level=args.ci_level, seed=args.seed)
+    if ci is None or ci.empty:
+        ci = stderr_table(table, level=args.ci_level)
     claims = claim_table(table, args.split)
     ranked = rank_groups(claims)
     groups = ranked[: args.max_figures] if args.max_figures > 0 else ranked
+    wandb_runs = OneRunPerSweep(args, "figure")
     for (sweep, task, family), fig in figures_by_task(table, split=args.split, ci=ci, groups=sorted(groups)):
         out = _out_dir(args, sweep, "figures")
         stem = f"{_stem_of(table, sweep, task, family)}_{args.split}_smooth_vs_sharp"
@@ -175,11 +223,12 @@ def cmd_figure(args: argparse.Namespace) -> int:
         curves = curve_table(part, args.split)
         if ci is not None:
             curves = curves.merge(ci, on=["sweep", "task_name", "metric", "num_params"], how="left")
-        _to_wandb(
-            args, sweep, "figure", out, figures={stem: paths[0]}, tables={"runs": part, "curves": curves}
+        wandb_runs.add(
+            sweep, out, stem, figures={"figure": paths[0]}, tables={"runs": part, "curves": curves}
         )
         if args.premise:
             _premise_panel(part, args.split, out, _stem_of(table, sweep, task, family))
+    wandb_runs.log()
     if len(ranked) > len(groups):
         for sweep in sorted({g[0] for g in ranked}):
             out = _out_dir(args, sweep, "figures")
@@ -191,7 +240,8 @@ def cmd_figure(args: argparse.Namespace) -> int:
             print(write_table(part, out / f"{stem}.csv"))
         print(
             f"drew the {len(groups)} strongest of {len(ranked)} (task, family) groups (--max-figures "
-            f"{args.max_figures}; ranked by the largest sharp-metric emergence score) and one summary figure of all"
+            f"{args.max_figures}; ranked by strength: a sharp metric's Eq. 1 times its total change) and one summary "
+            "figure of all"
         )
     return 0
 
@@ -329,6 +379,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     groups = list(summary.groupby(["sweep", "task_name", "model_family"]))
     ranked = sorted(groups, key=lambda kv: -kv[1]["mae"].max())  # the worst-predicted first
     drawn = {k for k, _ in ranked[: args.max_figures]} if args.max_figures > 0 else {k for k, _ in groups}
+    wandb_runs = OneRunPerSweep(args, "backtest")
     for (sweep, task, family), part in groups:
         out = _out_dir(args, sweep, "analysis")
         out.mkdir(parents=True, exist_ok=True)
@@ -345,14 +396,10 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         paths = save_figure(backtest_figure(sub, pts, args.split), out, f"backtest_{stem}_{args.split}")
         for p in paths:
             print(p)
-        _to_wandb(
-            args,
-            sweep,
-            "backtest",
-            out,
-            figures={"backtest": paths[0]},
-            tables={"backtest": part, "points": pts},
+        wandb_runs.add(
+            sweep, out, stem, figures={"backtest": paths[0]}, tables={"backtest": part, "points": pts}
         )
+    wandb_runs.log()
     if len(drawn) < len(groups):
         for sweep in sorted(summary["sweep"].unique()):
             out = _out_dir(args, sweep, "analysis")
@@ -376,7 +423,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="write <sweep_dir>/sweep_table.csv from the run records (one row per run x metric)",
         description="Collect every finished run record (metrics.json) below each sweep dir into its tidy sweep table.",
     )
-    p.add_argument("sweep_dirs", nargs="+", type=Path, metavar="SWEEP_DIR")
+    p.add_argument(
+        "sweep_dirs", nargs="+", type=Path, metavar="SWEEP_DIR", help="sweep dir(s) (logs/sweeps/<name>)"
+    )
 
     p = add_command(
         subparsers,
@@ -421,7 +470,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     _add_common(p, "output dir (default: <sweep_dir>/analysis/)")
-    p.add_argument("--intervals", type=int, default=200,
+    p.add_argument("--n-resamples", "--intervals", dest="intervals", type=int, default=200,
                    help="bootstrap replicates for intervals and verdicts (items x seeds where per_item.npz exist, "
                         "else seeds; default 200; 0: none)")  # fmt: skip
     p.add_argument("--threshold", type=float, default=10.0, help="Eq. 1 threshold of 'emergent' (default 10)")
@@ -457,7 +506,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="subset accuracy: exact estimator vs fixed groups of K on the full and on a small test set; dense vs sparse grid",
         description=(
             "From each run's per_item.npz: K-of-K subset accuracy by the exact estimator C(m,K)/C(n,K), by floor(n/K) "
-            "fixed random groups of K on the whole test set, and on --draws random test sets of --small-n items; the "
+            "fixed random groups of K on the whole test set, and on --n-resamples random test sets of --small-n items; the "
             "emergence score of each on the dense grid and on a sparse grid of --sparse sizes. Writes the tables and a "
             "figure to <sweep_dir>/analysis/."
         ),
@@ -465,7 +514,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _add_common(p, "output dir (default: <sweep_dir>/analysis/)")
     p.add_argument("--k", type=int, default=5, help="K of subset accuracy (default 5)")
     p.add_argument("--small-n", type=int, default=100, help="items in a small test set (default 100)")
-    p.add_argument("--draws", type=int, default=50, help="random small test sets per run (default 50)")
+    p.add_argument("--n-resamples", "--draws", dest="draws", type=int, default=50,
+                   help="random small test sets drawn per run (default 50)")  # fmt: skip
     p.add_argument("--sparse", type=int, default=3, help="sizes in the sparse grid (default 3)")
     p.add_argument("--seed", type=int, default=0, help="seed of the test-set draws and groupings (default 0)")
 
@@ -480,8 +530,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "loss. Writes ablation_<split>.csv and ablation_<split>_budgets.csv (default: <CONVERGED>/analysis/)."
         ),
     )
-    p.add_argument("short", type=Path, metavar="SHORT_SWEEP_DIR")
-    p.add_argument("converged", type=Path, metavar="CONVERGED_SWEEP_DIR")
+    p.add_argument(
+        "short", type=Path, metavar="SHORT_SWEEP_DIR", help="the sweep trained on the short budget"
+    )
+    p.add_argument(
+        "converged", type=Path, metavar="CONVERGED_SWEEP_DIR", help="the same grid trained to convergence"
+    )
     p.add_argument("--out", type=Path, default=None, help="output dir (default: <CONVERGED>/analysis/)")
     p.add_argument("--split", default="test", help="which split's metrics to use (default: test)")
     p.add_argument(

@@ -245,7 +245,12 @@ def premise_figure(
     pts = table[table["metric"].isin(fits["metric"])]
     n_col = max(1, len(fits))
     fig, axes = plt.subplots(
-        2, n_col, figsize=(max(4.2 * n_col, 7.0), 5.6), squeeze=False, height_ratios=[2.2, 1]
+        2,
+        n_col,
+        figsize=(max(4.2 * n_col, 7.0), 6.0),
+        squeeze=False,
+        height_ratios=[2.2, 1],
+        layout="constrained",
     )
     for j, f in enumerate(fits.itertuples(index=False)):
         top, bottom = axes[0, j], axes[1, j]
@@ -291,6 +296,5 @@ def premise_figure(
     on = "seed means" if unit == "seed" else "the models"
     fig.suptitle(f"Premise check: smooth per-item loss vs parameters, fit E + A N^-α on {on}\n"
                  f"passes: R² (log) >= {R2_PASS}, every log residual within ±{RESID_PASS} (dotted),\n"
-                 "and where an error rate reads 0, the fit below its bound")  # fmt: skip
-    fig.tight_layout()
+                 "and where an error rate reads 0, the fit below its bound", fontsize=10)  # fmt: skip
     return fig

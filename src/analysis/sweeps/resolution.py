@@ -44,7 +44,7 @@ def resolution_table(
     test sets of ``small_n`` items: the mean, 10th/90th percentile, and share of draws reading exactly 0."""
     if k < 1 or small_n < k or n_draws < 1:
         raise InputError(
-            f"need --k >= 1, --small-n >= k and --draws >= 1, got k={k}, small_n={small_n}, n_draws={n_draws}",
+            f"need --k >= 1, --small-n >= k and --n-resamples >= 1, got k={k}, small_n={small_n}, n_draws={n_draws}",
             fix="pass valid values",
         )
     rows = []
@@ -135,7 +135,7 @@ def resolution_figure(res: pd.DataFrame, n_keep: int = 3):
             "sampled_small_q90", "share_small_reads_0"]  # fmt: skip
     agg = res.groupby("num_params")[cols].agg(["mean", "min", "max"]).sort_index()
     x = agg.index.to_numpy(float)
-    fig, (a, b, c) = plt.subplots(1, 3, figsize=(16, 4.6))
+    fig, (a, b, c) = plt.subplots(1, 3, figsize=(16, 5.0), layout="constrained")
     lines = (
         ("exact", f"exact C(m,K)/C(n,K), n={n_test}", "C0", "-", 3.0),
         ("sampled_full", f"sampled: {n_test // k} fixed groups of K (n={n_test})", "C2", "--", 1.5),
@@ -182,7 +182,8 @@ def resolution_figure(res: pd.DataFrame, n_keep: int = 3):
         xscale="log", xlabel="parameters", ylabel="seed mean", title="C. Dense vs sparse grid of model sizes"
     )
     c.legend(fontsize=7)
+    n_seeds = res["seed"].nunique()
+    bands = f" (bands: range over {n_seeds} seeds)" if n_seeds > 1 else " (one run per size)"
     fig.suptitle(f"{res['task_name'].iloc[0]}: K-of-K subset accuracy by the exact estimator and by fixed groups of "
-                 f"K on small test sets; dense vs sparse grid (bands: range over {res['seed'].nunique()} seeds)")  # fmt: skip
-    fig.tight_layout()
+                 f"K on small test sets; dense vs sparse grid{bands}")  # fmt: skip
     return fig
