@@ -122,9 +122,10 @@ def read_any(path: str | os.PathLike, na_values: Iterable[str] = ()) -> pd.DataF
 
 
 def check_last_line(path: Path, sep: str) -> None:
-    """A text table cut short (a copy or download that stopped) ends without a line end, often inside a number:
-    an :class:`InputError` naming that line, instead of a last row read with a wrong or missing cell. Every
-    program that writes tables ends them with a newline. (Compressed files are checked by their decompressor.)"""
+    """A text table cut short (a copy or download that stopped) ends in a line with fewer fields than the header
+    and no line end: an :class:`InputError` naming that line, instead of a last row read with missing cells. (A
+    cut inside the last number of a whole line cannot be told from a file written without a final newline, as some
+    upstream files are; compressed files are checked by their decompressor.)"""
     import csv
 
     if path.suffix.lower() == ".gz":
@@ -142,16 +143,16 @@ def check_last_line(path: Path, sep: str) -> None:
         last = next(csv.reader([lines[-1].decode("utf-8", "replace")], delimiter=sep))
     except (csv.Error, StopIteration):
         return
-    with open(path, "rb") as fh:
-        n_lines = sum(1 for _ in fh)
-    short = f"has {len(last)} of the header's {len(header)} fields and " if len(last) < len(header) else ""
-    raise InputError(
-        f"the last line {short}has no line end: the file looks cut short (an interrupted copy or download), and a "
-        "cut inside its last number would read as another number",
-        path=path,
-        where=f"line {n_lines}",
-        fix="copy the file again in full; if it is whole, end it with a newline",
-    )
+    if len(last) < len(header):
+        with open(path, "rb") as fh:
+            n_lines = sum(1 for _ in fh)
+        raise InputError(
+            f"the last line has {len(last)} of the header's {len(header)} fields and no line end: the file looks "
+            "cut short (an interrupted copy or download)",
+            path=path,
+            where=f"line {n_lines}",
+            fix="copy the file again in full",
+        )
 
 
 def _sentinels_to_nan(df: pd.DataFrame, na_values: list[str]) -> pd.DataFrame:
