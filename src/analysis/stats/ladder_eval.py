@@ -1,0 +1,204 @@
+"""The ladder prediction end to end: every method fitted on the fit set, the target predicted per task; backtests
+inside the ladder (each size predicted from the smaller ones, each token multiplier from the lower ones) that
+choose the method and calibrate its intervals; the calibration table.
+
+Intervals measure the extrapolation error, not the fit noise: the inner backtests' errors, divided by how far each
+held-out run lies beyond its fit set (``d = log10`` of its compute over the largest fitted compute, at least
+:data:`MIN_DISTANCE`), give a quantile ``q`` per level; the target's interval is ``pred +- q d_target``. Coverage is
+checked leaving one inner fold out at a time (its own errors calibrate nothing that judges it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from src.analysis.stats import ladder_data as data
+from src.analysis.stats.ladder_methods import METHODS, fit_method
+from src.results.errors import InputError
+
+MIN_DISTANCE = 0.3  # a factor 2 in compute: no held-out run is treated as nearer than that
+LEVELS = (0.5, 0.8, 0.9, 0.95)
+MIN_RUNS = 6  # step 1 has 5 parameters
+
+
+@dataclass
+class TaskData:
+    task: str
+    acc_metric: str
+    chance: float
+    chance_source: str
+    ck: pd.DataFrame  # every checkpoint of every run
+    fin: pd.DataFrame  # final values per run
+
+
+def task_data(ev, task, acc_metrics, loss_metric, last_k, chance_flags, chance_table) -> TaskData:
+    acc = data.acc_metric_of(ev, task, acc_metrics)
+    ck = data.checkpoints(ev, task, acc, loss_metric)
+    chance, src = data.resolve_chance(task, chance_flags, chance_table)
+    return TaskData(task, acc, chance, src, ck, data.finals(ck, last_k))
+
+
+def late(ck: pd.DataFrame, runs: pd.DataFrame, skip_early: float) -> pd.DataFrame:
+    """The checkpoints of ``runs`` past the first ``skip_early`` share of each run's steps (all of a run without
+    steps): step 2's data."""
+    sel = ck.merge(runs[data.RUN_COLS], on=data.RUN_COLS)
+    smax = sel.groupby(data.RUN_COLS)["step"].transform("max")
+    return sel[sel["step"].isna() | (sel["step"] >= skip_early * smax)]
+
+
+def predict_runs(
+    td: TaskData, fit_runs: pd.DataFrame, points: pd.DataFrame, methods, skip_early: float
+) -> pd.DataFrame:
+    """Each method fitted on ``fit_runs``, predicting every row of ``points`` (scale, tokens, acc): one row per
+    (point, method) with the prediction, the guard and the distance beyond the fit set."""
+    if len(fit_runs) < MIN_RUNS:
+        raise InputError(f"{len(fit_runs)} runs in the fit set of {td.task!r}; the two-step fit needs at least {MIN_RUNS}",
+                         fix="widen the fit set (--max-scale, --mults, --reruns in)")  # fmt: skip
+    ck = late(td.ck, fit_runs, skip_early)
+    cmax = float((6.0 * fit_runs["scale"] * fit_runs["tokens"]).max())
+    rows = []
+    for m in methods:
+        try:
+            pred = fit_method(m, fit_runs, ck, td.chance)
+        except (
+            ValueError
+        ) as err:  # a fit that cannot be made (too few points, non-positive loss): no prediction
+            pred, why = None, f"no fit: {err}"
+        for p in points.itertuples(index=False):
+            pr = pred(p.scale, p.tokens) if pred else None
+            dist = max(np.log10(6.0 * p.scale * p.tokens / cmax), MIN_DISTANCE)
+            rows.append({"task": td.task, "method": m, "model": p.model, "replicate": getattr(p, "replicate", ""),
+                         "actual": p.acc, "loss_actual": p.loss, "pred": pr.acc if pr else np.nan,
+                         "loss_pred": pr.loss if pr else np.nan, "guard": pr.guard if pr else why,
+                         "distance": dist, "chance": td.chance})  # fmt: skip
+    out = pd.DataFrame(rows)
+    out["err"] = out["pred"] - out["actual"]
+    out["rel_err"] = out["err"].abs() / out["actual"].abs()
+    return out
+
+
+def inner_folds(
+    fin: pd.DataFrame, fit: data.FitSet, target_scale: float
+) -> list[tuple[str, pd.Series, pd.Series]]:
+    """(name, fitted, held out) masks: each size predicted from the fit set's smaller sizes (held out: the runs of
+    that size at the fit set's multipliers, also sizes above the fit set but below the target), each multiplier
+    from the fit set's lower multipliers; a fold is kept when it fits at least :data:`MIN_RUNS` runs."""
+    base = fit.mask(fin)
+    pool = data.FitSet(max_scale=target_scale * (1 - 1e-6), min_scale=fit.min_scale, mults=fit.mults,
+                       reruns=fit.reruns, exclude=fit.exclude).mask(fin)  # fmt: skip
+    folds = []
+    for s in sorted(fin.loc[pool, "scale"].unique()):
+        fm, hm = base & (fin["scale"] < s * (1 - 1e-6)), pool & (np.abs(fin["scale"] / s - 1) < 1e-6)
+        if fm.sum() >= MIN_RUNS and fin.loc[fm, "scale"].nunique() >= 2 and hm.any():
+            folds.append((f"size {s:.3g} from smaller", fm, hm))
+    mults = sorted(fin.loc[base, "mult"].round(3).unique())
+    for k in mults:
+        fm, hm = base & (fin["mult"] < k * 0.9), base & (np.abs(fin["mult"] / k - 1) < 0.1)
+        if fm.sum() >= MIN_RUNS and hm.any():
+            folds.append((f"{k:g}xC from lower", fm, hm))
+    return folds
+
+
+def backtest_inner(td: TaskData, fit: data.FitSet, target_scale: float, methods, skip_early) -> pd.DataFrame:
+    parts = []
+    for name, fm, hm in inner_folds(td.fin, fit, target_scale):
+        p = predict_runs(td, td.fin[fm], td.fin[hm], methods, skip_early)
+        parts.append(p.assign(fold=name))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def quantiles(inner: pd.DataFrame, levels=LEVELS) -> pd.DataFrame:
+    """Per method and level: the quantile of |error| / distance over the unguarded inner predictions."""
+    ok = inner[(inner["guard"] == "") & inner["pred"].notna()]
+    rows = []
+    for m, g in ok.groupby("method"):
+        z = (g["err"].abs() / g["distance"]).to_numpy()
+        for lv in levels:
+            rows.append(
+                {"method": m, "level": lv, "q": float(np.quantile(z, lv)) if z.size else np.nan, "n": z.size}
+            )
+    return pd.DataFrame(rows)
+
+
+def calibration(inner: pd.DataFrame, levels=LEVELS) -> pd.DataFrame:
+    """Leave-one-fold-out coverage: per method and level, the share of each fold's held-out runs (all tasks) inside
+    ``pred +- q d`` with ``q`` from the other folds only."""
+    ok = inner[(inner["guard"] == "") & inner["pred"].notna()]
+    rows = []
+    for m, g in ok.groupby("method"):
+        for lv in levels:
+            hit, n = 0, 0
+            for f in g["fold"].unique():
+                rest, this = g[g["fold"] != f], g[g["fold"] == f]
+                if rest.empty:
+                    continue
+                q = np.quantile((rest["err"].abs() / rest["distance"]).to_numpy(), lv)
+                hit += int((this["err"].abs() <= q * this["distance"]).sum())
+                n += len(this)
+            rows.append(
+                {
+                    "method": m,
+                    "nominal": lv,
+                    "held_out": n,
+                    "covered": hit,
+                    "coverage": hit / n if n else np.nan,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def choose_method(inner: pd.DataFrame) -> str:
+    """The method with the lowest mean relative error over the inner backtests' unguarded predictions."""
+    ok = inner[(inner["guard"] == "") & inner["pred"].notna()]
+    if ok.empty:
+        raise InputError(
+            "no inner backtest could be made", fix="widen the fit set (more sizes or multipliers)"
+        )
+    return str(ok.groupby("method")["rel_err"].mean().idxmin())
+
+
+def run(ev: pd.DataFrame, tasks: list[str], target: str, fit: data.FitSet, *, acc_metrics=("acc_len_norm", "acc"),
+        loss_metric="bpb", last_k=1, target_checkpoint="final", chance_flags=None, skip_early=0.1,
+        methods=tuple(METHODS), level=0.9, progress=False):  # fmt: skip
+    """Predict ``target`` on every task with every method; returns (target table, inner backtests, quantiles)."""
+    from tqdm.auto import tqdm
+
+    ev = data.with_tokens(ev)
+    ctab = data.table_chance(ev)
+    rows, inners = [], []
+    for task in tqdm(tasks, desc="ladder", disable=not progress):
+        td = task_data(ev, task, acc_metrics, loss_metric, last_k, chance_flags or {}, ctab)
+        tv = data.target_value(td.ck, target, target_checkpoint, last_k)
+        fin = td.fin[td.fin["model"] != target]
+        td.fin = fin
+        fit_runs = fin[fit.mask(fin)]
+        point = pd.DataFrame([{"model": target, "replicate": "", "scale": tv["scale"], "tokens": tv["tokens"],
+                               "acc": tv["acc"], "loss": tv["loss"]}])  # fmt: skip
+        p = predict_runs(td, fit_runs, point, methods, skip_early)
+        p = p.assign(target_checkpoint=tv["target_checkpoint"], target_tokens=tv["tokens"], acc_metric=td.acc_metric,
+                     chance_source=td.chance_source, n_fit=len(fit_runs))  # fmt: skip
+        rows.append(p)
+        inners.append(backtest_inner(td, fit, tv["scale"], methods, skip_early))
+    table = pd.concat(rows, ignore_index=True)
+    inner = pd.concat(inners, ignore_index=True) if inners else pd.DataFrame()
+    qs = quantiles(inner, sorted({*LEVELS, level})) if not inner.empty else pd.DataFrame()
+    table = add_intervals(table, qs, level)
+    return table, inner, qs
+
+
+def add_intervals(table: pd.DataFrame, qs: pd.DataFrame, level: float) -> pd.DataFrame:
+    """``lo``, ``hi`` = ``pred -+ q d`` (NaN, "no interval", where the inner backtests gave no error for the
+    method) and ``covers`` (None where there is no interval or the prediction is guarded)."""
+    q = (
+        qs[np.isclose(qs["level"], level)].set_index("method")["q"]
+        if not qs.empty
+        else pd.Series(dtype=float)
+    )
+    half = table["method"].map(q).astype(float) * table["distance"]
+    table = table.assign(lo=table["pred"] - half, hi=table["pred"] + half, level=level)
+    cov = (table["lo"] <= table["actual"]) & (table["actual"] <= table["hi"])
+    table["covers"] = cov.astype(object).where(half.notna() & (table["guard"] == ""), None)
+    return table
