@@ -17,7 +17,7 @@ from src.results.errors import InputError
 DEFAULTS = {
     "target": None, "target_checkpoint": "final", "last_k": 1, "max_scale": None, "min_scale": 0.0, "mults": None,
     "reruns": "in", "exclude": [], "tasks": None, "average": [], "acc_metric": ["acc_len_norm", "acc"],
-    "loss_metric": "bpb", "method": "auto", "level": 0.9, "skip_early": 0.1,
+    "loss_metric": "bpb", "method": "auto", "level": 0.9, "skip_early": 0.1, "n_boot": 30, "seed": 0, "methods": None,
 }  # fmt: skip
 
 
@@ -79,6 +79,11 @@ def add_ladder_args(p: argparse.ArgumentParser, chance: bool = True) -> None:
     g.add_argument(
         "--skip-early", type=float, default=None, help="step 2 skips this share of each run's steps (0.1)"
     )
+    g.add_argument("--methods", nargs="+", default=None, help="methods to fit and compare (default all)")
+    g.add_argument("--n-boot", type=int, default=None,
+                   help="refits on resampled runs per prediction: its bootstrap sd, the unit the intervals are "
+                        "calibrated in (default 30)")  # fmt: skip
+    g.add_argument("--seed", type=int, default=None, help="seed of the resampling (default 0)")
     if chance:
         g.add_argument(
             "--chance",
@@ -126,7 +131,7 @@ def settings(args: argparse.Namespace) -> argparse.Namespace:
         )
     if args.target_checkpoint == "last":  # the old flag value: the latest checkpoint by tokens
         args.target_checkpoint = "final"
-    for k in ("tasks", "exclude", "acc_metric", "average"):
+    for k in ("tasks", "exclude", "acc_metric", "average", "methods"):
         if isinstance(getattr(args, k), str):
             setattr(args, k, [getattr(args, k)])
     chance = [f"{t}={v}" for t, v in (given.get("chance") or {}).items()]
@@ -241,13 +246,18 @@ def run_ladder_predict(args: argparse.Namespace) -> int:
     fit = data.FitSet(max_scale=args.max_scale or t_scale * (1 - 1e-6), min_scale=args.min_scale,
                       mults=_numbers(args.mults, "--mults"), reruns=args.reruns == "in",
                       exclude=tuple(args.exclude or ()))  # fmt: skip
-    if args.method != "auto" and args.method not in METHODS:
-        raise InputError(f"--method {args.method!r} is unknown", fix=f"use auto or one of {METHODS}")
+    methods = list(args.methods or METHODS)
+    for m in [*methods, *([] if args.method == "auto" else [args.method])]:
+        if m not in METHODS:
+            raise InputError(f"method {m!r} is unknown", fix=f"use one of {METHODS}")
+    if args.method not in ("auto", *methods):
+        methods.append(args.method)
     if not 0 < args.level < 1:
         raise InputError(f"--level {args.level} is not in (0, 1)", fix="e.g. --level 0.9")
     table, inner, _ = le.run(ev, tasks, target, fit, acc_metrics=acc_metrics, loss_metric=args.loss_metric,
                              last_k=args.last_k, target_checkpoint=args.target_checkpoint,
-                             chance_flags=chance_flags(args.chance), skip_early=args.skip_early, level=args.level)  # fmt: skip
+                             chance_flags=chance_flags(args.chance), skip_early=args.skip_early, level=args.level,
+                             n_boot=args.n_boot, seed=args.seed, methods=tuple(methods))  # fmt: skip
     calib = (
         le.calibration(inner) if not inner.empty else pd.DataFrame(columns=["method", "nominal", "coverage"])
     )

@@ -2,10 +2,11 @@
 inside the ladder (each size predicted from the smaller ones, each token multiplier from the lower ones) that
 choose the method and calibrate its intervals; the calibration table.
 
-Intervals measure the extrapolation error, not the fit noise: the inner backtests' errors, divided by how far each
-held-out run lies beyond its fit set (``d = log10`` of its compute over the largest fitted compute, at least
-:data:`MIN_DISTANCE`), give a quantile ``q`` per level; the target's interval is ``pred +- q d_target``. Coverage is
-checked leaving one inner fold out at a time (its own errors calibrate nothing that judges it).
+Intervals measure the extrapolation error, not only the fit noise: every prediction has a bootstrap sd (the fits
+redone on runs resampled with replacement), which grows with the distance beyond the fit set and shrinks with more
+runs; the inner backtests' errors in units of their own bootstrap sd give a quantile ``q`` per level (``q`` above
+1.64 at 90% says the bootstrap alone is too narrow), and the target's interval is ``pred +- q boot_sd``. Coverage
+is checked leaving one inner fold out at a time (its own errors calibrate nothing that judges it).
 """
 
 from __future__ import annotations
@@ -16,12 +17,14 @@ import numpy as np
 import pandas as pd
 
 from src.analysis.stats import ladder_data as data
+from src.analysis.stats.backtest import fit_loss_nd
 from src.analysis.stats.ladder_methods import METHODS, fit_method
 from src.results.errors import InputError
 
 MIN_DISTANCE = 0.3  # a factor 2 in compute: no held-out run is treated as nearer than that
 LEVELS = (0.5, 0.8, 0.9, 0.95)
 MIN_RUNS = 6  # step 1 has 5 parameters
+N_BOOT = 30
 
 
 @dataclass
@@ -49,31 +52,60 @@ def late(ck: pd.DataFrame, runs: pd.DataFrame, skip_early: float) -> pd.DataFram
     return sel[sel["step"].isna() | (sel["step"] >= skip_early * smax)]
 
 
-def predict_runs(
-    td: TaskData, fit_runs: pd.DataFrame, points: pd.DataFrame, methods, skip_early: float
-) -> pd.DataFrame:
+def predict_runs(td: TaskData, fit_runs: pd.DataFrame, points: pd.DataFrame, methods, skip_early: float,
+                 n_boot: int = N_BOOT, seed: int = 0) -> pd.DataFrame:  # fmt: skip
     """Each method fitted on ``fit_runs``, predicting every row of ``points`` (scale, tokens, acc): one row per
-    (point, method) with the prediction, the guard and the distance beyond the fit set."""
+    (point, method) with the prediction, the guard, the distance beyond the fit set and ``boot_sd``, the sd of the
+    prediction over ``n_boot`` refits on runs resampled with replacement (NaN when fewer than half succeed)."""
     if len(fit_runs) < MIN_RUNS:
         raise InputError(f"{len(fit_runs)} runs in the fit set of {td.task!r}; the two-step fit needs at least {MIN_RUNS}",
                          fix="widen the fit set (--max-scale, --mults, --reruns in)")  # fmt: skip
     ck = late(td.ck, fit_runs, skip_early)
+    ck_by = dict(list(ck.groupby(data.RUN_COLS, sort=False)))
+    keys = [tuple(k) for k in fit_runs[data.RUN_COLS].to_numpy()]
     cmax = float((6.0 * fit_runs["scale"] * fit_runs["tokens"]).max())
-    rows = []
+    nd = points[["scale", "tokens"]].to_numpy(float)
+    rows, cache = [], {}
+
+    def step1(
+        runs, key
+    ):  # step 1 of these runs, fitted once for every two-step method (the first fit's start)
+        def fit(warm):
+            if key not in cache:
+                cache[key] = fit_loss_nd(runs["scale"], runs["tokens"], runs["loss"], warm=warm)
+            return cache[key]
+
+        return fit
+
     for m in methods:
         try:
-            pred = fit_method(m, fit_runs, ck, td.chance)
+            pred = fit_method(m, fit_runs, ck, td.chance, step1=step1(fit_runs, "all"))
         except (
             ValueError
         ) as err:  # a fit that cannot be made (too few points, non-positive loss): no prediction
             pred, why = None, f"no fit: {err}"
-        for p in points.itertuples(index=False):
+        reps = np.full((n_boot, len(nd)), np.nan)
+        rng = np.random.default_rng(seed)
+        for b in range(n_boot if pred else 0):
+            idx = rng.integers(0, len(keys), len(keys))
+            sub = fit_runs.iloc[idx]
+            if sub["scale"].nunique() < 2 or sub["tokens"].nunique() < 3 or len(np.unique(idx)) < MIN_RUNS - 1:
+                continue
+            try:
+                ck_b = pd.concat([ck_by[keys[i]] for i in idx if keys[i] in ck_by])
+                pb = fit_method(m, sub, ck_b, td.chance, pred.fits, step1(sub, tuple(idx)))
+            except ValueError:
+                continue
+            reps[b] = [pb(n, d).acc for n, d in nd]
+        ok = np.isfinite(reps).all(axis=1)
+        sd = reps[ok].std(axis=0, ddof=1) if ok.sum() >= max(n_boot // 2, 2) else np.full(len(nd), np.nan)
+        for j, p in enumerate(points.itertuples(index=False)):
             pr = pred(p.scale, p.tokens) if pred else None
             dist = max(np.log10(6.0 * p.scale * p.tokens / cmax), MIN_DISTANCE)
             rows.append({"task": td.task, "method": m, "model": p.model, "replicate": getattr(p, "replicate", ""),
                          "actual": p.acc, "loss_actual": p.loss, "pred": pr.acc if pr else np.nan,
                          "loss_pred": pr.loss if pr else np.nan, "guard": pr.guard if pr else why,
-                         "distance": dist, "chance": td.chance})  # fmt: skip
+                         "distance": dist, "boot_sd": sd[j], "n_boot_ok": int(ok.sum()), "chance": td.chance})  # fmt: skip
     out = pd.DataFrame(rows)
     out["err"] = out["pred"] - out["actual"]
     out["rel_err"] = out["err"].abs() / out["actual"].abs()
@@ -102,20 +134,27 @@ def inner_folds(
     return folds
 
 
-def backtest_inner(td: TaskData, fit: data.FitSet, target_scale: float, methods, skip_early) -> pd.DataFrame:
+def backtest_inner(td: TaskData, fit: data.FitSet, target_scale: float, methods, skip_early, n_boot=N_BOOT,
+                   seed=0) -> pd.DataFrame:  # fmt: skip
     parts = []
     for name, fm, hm in inner_folds(td.fin, fit, target_scale):
-        p = predict_runs(td, td.fin[fm], td.fin[hm], methods, skip_early)
+        p = predict_runs(td, td.fin[fm], td.fin[hm], methods, skip_early, n_boot, seed)
         parts.append(p.assign(fold=name))
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
+def _scored(inner: pd.DataFrame) -> pd.DataFrame:
+    """The inner predictions that can calibrate: unguarded, with a bootstrap sd; ``z = |err| / boot_sd``."""
+    ok = inner[(inner["guard"] == "") & inner["pred"].notna() & (inner["boot_sd"] > 0)]
+    return ok.assign(z=ok["err"].abs() / ok["boot_sd"])
+
+
 def quantiles(inner: pd.DataFrame, levels=LEVELS) -> pd.DataFrame:
-    """Per method and level: the quantile of |error| / distance over the unguarded inner predictions."""
-    ok = inner[(inner["guard"] == "") & inner["pred"].notna()]
+    """Per method and level: the quantile of ``|error| / boot_sd`` over the inner predictions."""
+    ok = _scored(inner)
     rows = []
     for m, g in ok.groupby("method"):
-        z = (g["err"].abs() / g["distance"]).to_numpy()
+        z = g["z"].to_numpy()
         for lv in levels:
             rows.append(
                 {"method": m, "level": lv, "q": float(np.quantile(z, lv)) if z.size else np.nan, "n": z.size}
@@ -125,8 +164,8 @@ def quantiles(inner: pd.DataFrame, levels=LEVELS) -> pd.DataFrame:
 
 def calibration(inner: pd.DataFrame, levels=LEVELS) -> pd.DataFrame:
     """Leave-one-fold-out coverage: per method and level, the share of each fold's held-out runs (all tasks) inside
-    ``pred +- q d`` with ``q`` from the other folds only."""
-    ok = inner[(inner["guard"] == "") & inner["pred"].notna()]
+    ``pred +- q boot_sd`` with ``q`` from the other folds only."""
+    ok = _scored(inner)
     rows = []
     for m, g in ok.groupby("method"):
         for lv in levels:
@@ -135,8 +174,8 @@ def calibration(inner: pd.DataFrame, levels=LEVELS) -> pd.DataFrame:
                 rest, this = g[g["fold"] != f], g[g["fold"] == f]
                 if rest.empty:
                     continue
-                q = np.quantile((rest["err"].abs() / rest["distance"]).to_numpy(), lv)
-                hit += int((this["err"].abs() <= q * this["distance"]).sum())
+                q = np.quantile(rest["z"].to_numpy(), lv)
+                hit += int((this["z"] <= q).sum())
                 n += len(this)
             rows.append(
                 {
@@ -162,7 +201,7 @@ def choose_method(inner: pd.DataFrame) -> str:
 
 def run(ev: pd.DataFrame, tasks: list[str], target: str, fit: data.FitSet, *, acc_metrics=("acc_len_norm", "acc"),
         loss_metric="bpb", last_k=1, target_checkpoint="final", chance_flags=None, skip_early=0.1,
-        methods=tuple(METHODS), level=0.9, progress=False):  # fmt: skip
+        methods=tuple(METHODS), level=0.9, n_boot=N_BOOT, seed=0, progress=False):  # fmt: skip
     """Predict ``target`` on every task with every method; returns (target table, inner backtests, quantiles)."""
     from tqdm.auto import tqdm
 
@@ -177,11 +216,11 @@ def run(ev: pd.DataFrame, tasks: list[str], target: str, fit: data.FitSet, *, ac
         fit_runs = fin[fit.mask(fin)]
         point = pd.DataFrame([{"model": target, "replicate": "", "scale": tv["scale"], "tokens": tv["tokens"],
                                "acc": tv["acc"], "loss": tv["loss"]}])  # fmt: skip
-        p = predict_runs(td, fit_runs, point, methods, skip_early)
+        p = predict_runs(td, fit_runs, point, methods, skip_early, n_boot, seed)
         p = p.assign(target_checkpoint=tv["target_checkpoint"], target_tokens=tv["tokens"], acc_metric=td.acc_metric,
                      chance_source=td.chance_source, n_fit=len(fit_runs))  # fmt: skip
         rows.append(p)
-        inners.append(backtest_inner(td, fit, tv["scale"], methods, skip_early))
+        inners.append(backtest_inner(td, fit, tv["scale"], methods, skip_early, n_boot, seed))
     table = pd.concat(rows, ignore_index=True)
     inner = pd.concat(inners, ignore_index=True) if inners else pd.DataFrame()
     qs = quantiles(inner, sorted({*LEVELS, level})) if not inner.empty else pd.DataFrame()
@@ -190,14 +229,14 @@ def run(ev: pd.DataFrame, tasks: list[str], target: str, fit: data.FitSet, *, ac
 
 
 def add_intervals(table: pd.DataFrame, qs: pd.DataFrame, level: float) -> pd.DataFrame:
-    """``lo``, ``hi`` = ``pred -+ q d`` (NaN, "no interval", where the inner backtests gave no error for the
-    method) and ``covers`` (None where there is no interval or the prediction is guarded)."""
+    """``lo``, ``hi`` = ``pred -+ q boot_sd`` (NaN, "no interval", where the inner backtests gave no error for the
+    method or the target's bootstrap failed) and ``covers`` (None where there is no interval or the prediction is guarded)."""
     q = (
         qs[np.isclose(qs["level"], level)].set_index("method")["q"]
         if not qs.empty
         else pd.Series(dtype=float)
     )
-    half = table["method"].map(q).astype(float) * table["distance"]
+    half = table["method"].map(q).astype(float) * table["boot_sd"]
     table = table.assign(lo=table["pred"] - half, hi=table["pred"] + half, level=level)
     cov = (table["lo"] <= table["actual"]) & (table["actual"] <= table["hi"])
     table["covers"] = cov.astype(object).where(half.notna() & (table["guard"] == ""), None)

@@ -12,6 +12,7 @@ LAW = {"E": 0.45, "A": 0.55, "alpha": 0.33, "B": 0.5, "beta": 0.3, "N0": 1e8, "D
 SIZES = (1e8, 2e8, 4e8, 8e8, 1.6e9)
 MULTS = (1, 2, 5, 10)
 TARGET = ("big", 7e9, 20.0)  # model, N, multiplier
+TARGETS = [TARGET, ("mid", 3.2e9, 10.0), ("huge", 1.4e10, 10.0)]
 
 
 def true_loss(n, d, law=LAW):
@@ -27,7 +28,8 @@ def ladder(rng, *, chance=0.25, run_sd=0.004, ck_sd=0.004, n_ck=6, task="t", siz
     """Evidence rows (bpb and acc per checkpoint) of every run and the target; ``run_sd``: a per-run offset of the
     loss (seed-to-seed spread), ``ck_sd``: noise of each evaluation; ``flat``: accuracy stays at chance."""
     rows = []
-    runs = [(f"{n:g}-{m}xC", n, m) for n in sizes for m in mults] + [target]
+    targets = target if isinstance(target, list) else [target]
+    runs = [(f"{n:g}-{m}xC", n, m) for n in sizes for m in mults] + targets
     for model, n, m in runs:
         d_final = 20 * n * m
         off = run_sd * rng.standard_normal()
