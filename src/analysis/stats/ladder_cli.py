@@ -261,8 +261,11 @@ def run_ladder_predict(args: argparse.Namespace) -> int:
     calib = (
         le.calibration(inner) if not inner.empty else pd.DataFrame(columns=["method", "nominal", "coverage"])
     )
-    method = le.choose_method(inner) if args.method == "auto" else args.method
+    method, why = le.choose_method(inner) if args.method == "auto" else (args.method, "--method")
     summ = method_summary(table, inner, calib, args.level)
+    if not inner.empty:
+        sc = le.method_scores(inner).drop(columns=["inner_mean_rel_err", "farthest_fold"])
+        summ = summ.merge(sc, on="method", how="left")
     out = Path(args.out or "outputs/ladder")
     for name, df in (
         ("predictions", table),
@@ -273,7 +276,7 @@ def run_ladder_predict(args: argparse.Namespace) -> int:
         save_table(df, out / f"ladder_{name}.csv")
     t0 = table.iloc[0]
     print(f"\n{target} ({t0['target_checkpoint']}, {t0['target_tokens']:.3g} tokens) predicted from {int(t0['n_fit'])} "
-          f"runs per task; method: {method}" + (" (chosen by the backtests inside the ladder)" if args.method == "auto" else ""))  # fmt: skip
+          f"runs per task; method: {method}" + f" ({why})")  # fmt: skip
     sel = table[table["method"] == method].copy()
     wide = table.assign(p=shown(table, "pred")).pivot(index="task", columns="method", values="p")[
         list(dict.fromkeys(table["method"]))

@@ -89,7 +89,11 @@ def predict_runs(td: TaskData, fit_runs: pd.DataFrame, points: pd.DataFrame, met
         for b in range(n_boot if pred else 0):
             idx = rng.integers(0, len(keys), len(keys))
             sub = fit_runs.iloc[idx]
-            if sub["scale"].nunique() < 2 or sub["tokens"].nunique() < 3 or len(np.unique(idx)) < MIN_RUNS - 1:
+            if (
+                sub["scale"].nunique() < 2
+                or sub["tokens"].nunique() < 3
+                or len(np.unique(idx)) < MIN_RUNS - 1
+            ):
                 continue
             try:
                 ck_b = pd.concat([ck_by[keys[i]] for i in idx if keys[i] in ck_by])
@@ -189,14 +193,48 @@ def calibration(inner: pd.DataFrame, levels=LEVELS) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def choose_method(inner: pd.DataFrame) -> str:
-    """The method with the lowest mean relative error over the inner backtests' unguarded predictions."""
+def farthest_fold(inner: pd.DataFrame) -> str | None:
+    """The inner fold that extrapolates furthest in size (the largest held-out size), the one most like a target
+    larger than every fitted run; None without size folds."""
+    sizes = [f for f in inner["fold"].unique() if f.startswith("size ")]
+    return max(sizes, key=lambda f: float(f.split()[1])) if sizes else None
+
+
+def method_scores(inner: pd.DataFrame) -> pd.DataFrame:
+    """Per method over the inner backtests' unguarded predictions: mean relative error, its paired difference to
+    the best method over the same held-out runs with the standard error, and the error on :func:`farthest_fold`."""
     ok = inner[(inner["guard"] == "") & inner["pred"].notna()]
     if ok.empty:
         raise InputError(
             "no inner backtest could be made", fix="widen the fit set (more sizes or multipliers)"
         )
-    return str(ok.groupby("method")["rel_err"].mean().idxmin())
+    w = ok.pivot_table(index=["task", "fold", "model", "replicate"], columns="method", values="rel_err")
+    best = w.mean().idxmin()
+    far = farthest_fold(ok)
+    rows = []
+    for m in w.columns:
+        d = (w[m] - w[best]).dropna()
+        se = float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else np.nan
+        rows.append({"method": m, "inner_mean_rel_err": float(w[m].mean()), "diff_to_best": float(d.mean()),
+                     "diff_se": se, "farthest_fold": far,
+                     "farthest_rel_err": float(ok.loc[(ok["fold"] == far) & (ok["method"] == m), "rel_err"].mean())
+                     if far else np.nan})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def choose_method(inner: pd.DataFrame) -> tuple[str, str]:
+    """The method with the lowest mean relative error in the inner backtests; the methods within one paired
+    standard error of it are a tie, broken by the error on the fold that extrapolates furthest in size. Returns the
+    method and the reason in words."""
+    sc = method_scores(inner)
+    best = sc.loc[sc["inner_mean_rel_err"].idxmin()]
+    tied = sc[sc["diff_to_best"] <= sc["diff_se"].fillna(0)]
+    if len(tied) == 1 or tied["farthest_rel_err"].isna().all():
+        return str(best["method"]), f"lowest inner mean relative error ({best['inner_mean_rel_err']:.4f})"
+    pick = tied.loc[tied["farthest_rel_err"].idxmin()]
+    names = ", ".join(f"{r.method} {r.inner_mean_rel_err:.4f}" for r in tied.itertuples())
+    return str(pick["method"]), (f"tie within one paired standard error in the inner backtests ({names}); "
+                                 f"broken by the fold '{pick['farthest_fold']}' ({pick['farthest_rel_err']:.4f})")  # fmt: skip
 
 
 def run(ev: pd.DataFrame, tasks: list[str], target: str, fit: data.FitSet, *, acc_metrics=("acc_len_norm", "acc"),
