@@ -319,7 +319,7 @@ def prediction_figure(table: pd.DataFrame, method: str, target: str):
             ax.errorbar(g["pred"], y, xerr=np.nan_to_num(err), fmt="D", color="C3", ms=5, capsize=3, zorder=4,
                         label=f"{m} (interval: calibrated in the ladder)")  # fmt: skip
         else:
-            ax.scatter(g["pred"], y + 0.12 * (j - len(methods) / 2) / len(methods), s=10, color=f"C{j % 10}",
+            ax.scatter(g["pred"], y + 0.12 * (j - len(methods) / 2) / len(methods), s=10, color=[f"C{i}" for i in range(10) if i != 3][j % 9],
                        alpha=0.7, label=m)  # fmt: skip
     act = table.groupby("task", sort=False)["actual"].first().reindex(tasks)
     ax.scatter(act, y, marker="*", s=110, color="k", zorder=5, label=f"{target} actual")
