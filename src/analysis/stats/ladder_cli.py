@@ -107,8 +107,10 @@ def settings(args: argparse.Namespace) -> argparse.Namespace:
             given = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         except yaml.YAMLError as err:
             raise InputError(f"is not YAML ({str(err).splitlines()[0]})", path=path) from None
+        if not isinstance(given, dict):
+            raise InputError("is not a mapping of settings", path=path, fix=f"use keys of {sorted(DEFAULTS)}")
         unknown = sorted(set(given) - set(DEFAULTS) - {"chance"})
-        if unknown or not isinstance(given, dict):
+        if unknown:
             raise InputError(f"unknown settings {unknown}", path=path, fix=f"use keys of {sorted(DEFAULTS)}")
     for k, v in DEFAULTS.items():
         if getattr(args, k, None) is None:

@@ -65,6 +65,7 @@ def predict_runs(td: TaskData, fit_runs: pd.DataFrame, points: pd.DataFrame, met
     keys = [tuple(k) for k in fit_runs[data.RUN_COLS].to_numpy()]
     cmax = float((6.0 * fit_runs["scale"] * fit_runs["tokens"]).max())
     nd = points[["scale", "tokens"]].to_numpy(float)
+    n_tok = min(3, fit_runs["tokens"].round(-6).nunique())  # a family trained on one token count has one
     rows, cache = [], {}
 
     def step1(
@@ -91,7 +92,7 @@ def predict_runs(td: TaskData, fit_runs: pd.DataFrame, points: pd.DataFrame, met
             sub = fit_runs.iloc[idx]
             if (
                 sub["scale"].nunique() < 2
-                or sub["tokens"].nunique() < 3
+                or sub["tokens"].nunique() < n_tok
                 or len(np.unique(idx)) < MIN_RUNS - 1
             ):
                 continue
@@ -121,7 +122,8 @@ def inner_folds(
 ) -> list[tuple[str, pd.Series, pd.Series]]:
     """(name, fitted, held out) masks: each size predicted from the fit set's smaller sizes (held out: the runs of
     that size at the fit set's multipliers, also sizes above the fit set but below the target), each multiplier
-    from the fit set's lower multipliers; a fold is kept when it fits at least :data:`MIN_RUNS` runs."""
+    from the fit set's lower multipliers at the same sizes (where the multipliers form a grid over at least two
+    sizes); a fold is kept when it fits at least :data:`MIN_RUNS` runs."""
     base = fit.mask(fin)
     pool = data.FitSet(max_scale=target_scale * (1 - 1e-6), min_scale=fit.min_scale, mults=fit.mults,
                        reruns=fit.reruns, exclude=fit.exclude).mask(fin)  # fmt: skip
@@ -133,7 +135,11 @@ def inner_folds(
     mults = sorted(fin.loc[base, "mult"].round(3).unique())
     for k in mults:
         fm, hm = base & (fin["mult"] < k * 0.9), base & (np.abs(fin["mult"] / k - 1) < 0.1)
-        if fm.sum() >= MIN_RUNS and hm.any():
+        # a token extrapolation at sizes the fold fits: only where the multipliers form a grid over the sizes
+        same_sizes = (
+            set(fin.loc[hm, "scale"]) <= set(fin.loc[fm, "scale"]) and fin.loc[hm, "scale"].nunique() >= 2
+        )
+        if fm.sum() >= MIN_RUNS and hm.any() and same_sizes:
             folds.append((f"{k:g}xC from lower", fm, hm))
     return folds
 

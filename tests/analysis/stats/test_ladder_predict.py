@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from src.analysis.__main__ import main, run
+from src.analysis.core.evidence import normalize
 from src.analysis.stats import ladder_data as data
 from src.analysis.stats import ladder_eval as le
 from src.analysis.stats.ladder_methods import fit_loglogistic, fit_method
@@ -259,3 +260,22 @@ def test_method_choice_breaks_a_tie_by_the_farthest_size_fold():
     assert m == "a" and "tie" in why and "3.2e+09" in why
     inner.loc[inner["method"] == "c", "rel_err"] -= 0.05  # c clearly best: no tie
     assert le.choose_method(inner)[0] == "c"
+
+
+def test_a_family_trained_on_one_token_count_gets_size_folds_and_intervals():
+    """Pythia-like (one run per size): every model sees the same tokens, so the multipliers differ by size and are
+    no grid; only the size folds backtest (the 2.8B from the 7 smaller), and the bootstrap still runs."""
+    rows = []
+    rng = np.random.default_rng(8)
+    for n in (7e7, 1.6e8, 2.5e8, 4.1e8, 6e8, 1e9, 1.4e9, 2.8e9, 6.9e9):
+        for i, frac in enumerate((0.25, 0.5, 0.75, 1.0)):
+            loss = lf.true_loss(n, 3e11 * frac) + 0.003 * rng.standard_normal()
+            acc = lf.true_acc(loss) + 0.003 * rng.standard_normal()
+            for metric, v in (("bpb", loss), ("acc", acc)):
+                rows.append({"family": "p", "model": f"p{n:g}", "scale": n, "task": "t", "metric": metric,
+                             "value": v, "checkpoint": f"step{i}", "step": float(i), "tokens": 3e11 * frac})  # fmt: skip
+    ev = normalize(pd.DataFrame(rows))
+    tab, inner, _ = le.run(ev, ["t"], "p6.9e+09", data.FitSet(), methods=("two_step_loglogistic",), chance_flags=CH,
+                           n_boot=6)  # fmt: skip
+    assert set(inner["fold"]) and all(f.startswith("size ") for f in inner["fold"].unique())
+    assert tab["n_boot_ok"].iloc[0] > 0 and tab["lo"].notna().all()
