@@ -44,13 +44,13 @@ class Fit:
         return self._fn(*[np.asarray(x, dtype=float) for x in xs])
 
 
-def _best(resid, starts, lb, ub):
+def _best(resid, starts, lb, ub, jac="2-point"):
     best = None
     for p0 in starts:
         p0 = np.clip(np.asarray(p0, dtype=float), np.asarray(lb) + 1e-9, np.asarray(ub) - 1e-9)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            r = least_squares(resid, p0, bounds=(lb, ub), x_scale="jac")
+            r = least_squares(resid, p0, jac=jac, bounds=(lb, ub), x_scale="jac")
         if best is None or r.cost < best.cost:
             best = r
     return best
@@ -94,6 +94,10 @@ def fit_loss_nd(n, d, loss, exp_max: float = 2.0, warm: Fit | None = None) -> Fi
     def resid(p):
         return p[0] + p[1] * np.exp(-p[2] * ln) + p[3] * np.exp(-p[4] * ld) - loss
 
+    def jac(p):  # analytic: the bootstrap refits this law hundreds of times
+        en, ed = np.exp(-p[2] * ln), np.exp(-p[4] * ld)
+        return np.column_stack([np.ones_like(ln), en, -p[1] * ln * en, ed, -p[3] * ld * ed])
+
     lmin, lmax = float(loss.min()), float(loss.max())
     lb = [0.0, 0.0, 1e-4, 0.0, 1e-4]
     ub = [lmin, 10 * lmax, exp_max, 10 * lmax, exp_max]
@@ -103,7 +107,7 @@ def fit_loss_nd(n, d, loss, exp_max: float = 2.0, warm: Fit | None = None) -> Fi
         q = warm.params
         starts = [(q["E"], q["A"] * (n0 / q["N0"]) ** -q["alpha"], q["alpha"],
                    q["B"] * (d0 / q["D0"]) ** -q["beta"], q["beta"])]  # fmt: skip
-    r = _best(resid, starts, lb, ub)
+    r = _best(resid, starts, lb, ub, jac)
     e, a, al, b, be = (float(v) for v in r.x)
 
     def predict(nn, dd):
@@ -267,7 +271,8 @@ def ladder_backtest(
         except ValueError:
             continue
         reps[b] = (lp, tw + rng.choice(res2), di)
-    lo, hi = interval(reps, level)
+    ok = ~np.isnan(reps[:, 0])
+    lo, hi = interval(reps[ok], level) if ok.any() else (np.full(3, np.nan), np.full(3, np.nan))
     tgt_loss = tgt_all.loc[tgt_all["checkpoint"] == tgt["checkpoint"].iloc[0], loss_metric]
     out = {
         "task": task, "target": target, "target_checkpoint": str(tgt["checkpoint"].iloc[0]),
@@ -282,7 +287,10 @@ def ladder_backtest(
     for k in ("two_step", "direct"):
         out[f"{k}_rel_err"] = float(relative_error(out[k], y_t))
         out[f"{k}_range_share"] = float(range_share(out[k], y_t, chance))
-        out[f"{k}_covers"] = bool(out[f"{k}_lo"] <= y_t <= out[f"{k}_hi"])
+        has = out["n_boot_ok"] > 0 and np.isfinite(
+            out[f"{k}_lo"]
+        )  # no bootstrap succeeded: no interval, not "no"
+        out[f"{k}_covers"] = bool(out[f"{k}_lo"] <= y_t <= out[f"{k}_hi"]) if has else None
     out["step1_E"], out["step2_ceiling"], out["step2_L0"] = (
         fits[0].params["E"],
         fits[1].params["ceiling"],

@@ -11,23 +11,16 @@ import pandas as pd
 
 from src.analysis.core.plotting import colors, log_x
 from src.analysis.stats.backtest import _final, _wide, ladder_backtest
+from src.analysis.stats.ladder_data import BUILTIN_CHANCE, resolve_chance
 from src.results.errors import InputError
 
 #: Chance accuracy of the multiple-choice tasks of the OLMo ladder (1 / number of options), by task-name glob.
-DEFAULT_CHANCE = {
-    "mmlu_*": 0.25, "hellaswag*": 0.25, "arc_easy*": 0.25, "arc_challenge*": 0.25, "boolq*": 0.5,
-    "csqa*": 0.2, "openbookqa*": 0.25, "piqa*": 0.5, "socialiqa*": 1 / 3, "winogrande*": 0.5,
-}  # fmt: skip
+DEFAULT_CHANCE = BUILTIN_CHANCE
 
 
 def chance_of(task: str, chance: dict[str, float]) -> float:
-    for pat, v in chance.items():
-        if fnmatch.fnmatchcase(task, pat):
-            return float(v)
-    raise InputError(
-        f"no chance level declared for task {task!r}",
-        fix=f"add --chance '{task}=<1/number of options>' (declared: {sorted(chance)})",
-    )
+    """``chance`` (the user's levels, an exact name before globs) first, then the built-in levels."""
+    return resolve_chance(task, chance)[0]
 
 
 def acc_metric_of(ev: pd.DataFrame, task: str, preferred=("acc_len_norm", "acc")) -> str:
@@ -54,7 +47,7 @@ def run_ladder(
     """One row per (task, cutoff) with both predictions, intervals and errors; and the fits (for figures)."""
     from tqdm.auto import tqdm
 
-    chance = {**DEFAULT_CHANCE, **(chance or {})}
+    chance = dict(chance or {})
     have_loss = set(ev.loc[ev["metric"] == loss_metric, "task"])
     all_tasks = sorted(t for t in ev["task"].unique() if t in have_loss)
     if tasks:
@@ -82,9 +75,16 @@ def summary(table: pd.DataFrame) -> pd.DataFrame:
             out.append({
                 "cutoff": label, "predictor": k, "n_tasks": len(g),
                 "mean_rel_err": g[f"{k}_rel_err"].mean(), "median_rel_err": g[f"{k}_rel_err"].median(),
-                "mean_range_share": g[f"{k}_range_share"].mean(), "interval_covers": int(g[f"{k}_covers"].sum()),
+                "mean_range_share": g[f"{k}_range_share"].mean(),
+                "interval_covers": _covers_text(g[f"{k}_covers"]),
             })  # fmt: skip
     return pd.DataFrame(out)
+
+
+def _covers_text(c: pd.Series) -> str:
+    """``k/n`` over the tasks that have an interval; "no interval" when none has (no bootstrap succeeded)."""
+    have = c.dropna()
+    return f"{int(have.astype(bool).sum())}/{len(have)}" if len(have) else "no interval"
 
 
 def task_figure(
@@ -130,7 +130,9 @@ def task_figure(
             label=f"{target} actual ({tgt['checkpoint']})",
         )
         for k, dx, col in (("direct", 0.93, "0.3"), ("two_step", 1.07, "C3")):
-            ax_c.errorbar([c_t * dx], [r[k]], yerr=[[r[k] - r[f"{k}_lo"]], [r[f"{k}_hi"] - r[k]]], fmt="D", ms=5,
+            # a prediction outside its own (percentile) interval: the bar starts at the prediction, never negative
+            yerr = np.nan_to_num(np.clip([[r[k] - r[f"{k}_lo"]], [r[f"{k}_hi"] - r[k]]], 0, None))
+            ax_c.errorbar([c_t * dx], [r[k]], yerr=yerr, fmt="D", ms=5,
                           color=col, capsize=3, label=f"{k.replace('_', '-')} prediction (rel. err {r[f'{k}_rel_err']:.3f})")  # fmt: skip
         ax_c.axhline(r["chance"], color="0.6", lw=0.8, ls=":")
         log_x(ax_c)
@@ -142,7 +144,10 @@ def task_figure(
         ax_l.scatter(late[loss_metric], late[acc_m], s=3, color="0.7", label="fitted models, all checkpoints")
         lv = np.linspace(min(late[loss_metric].min(), r["loss_pred"]) - 0.05, late[loss_metric].max(), 200)
         ax_l.plot(lv, s2.predict(lv), color="C3", lw=1.2, label="step 2: chance-floor logistic")
-        ax_l.errorbar([r["loss_pred"]], [r["two_step"]], xerr=[[r["loss_pred"] - r["loss_lo"]], [r["loss_hi"] - r["loss_pred"]]],
+        xerr = np.nan_to_num(
+            np.clip([[r["loss_pred"] - r["loss_lo"]], [r["loss_hi"] - r["loss_pred"]]], 0, None)
+        )
+        ax_l.errorbar([r["loss_pred"]], [r["two_step"]], xerr=xerr,
                       fmt="D", color="C3", ms=5, capsize=3, label="two-step: predicted loss (step 1) -> accuracy (step 2)")  # fmt: skip
         ax_l.scatter(
             [r["loss_actual"]],

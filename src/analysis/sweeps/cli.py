@@ -368,6 +368,10 @@ def _claim_intervals(args: argparse.Namespace, table: pd.DataFrame) -> None:
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
+    if args.target or args.settings:  # predict one named model from a ladder: the same as ladder-backtest
+        from src.analysis.stats.ladder_cli import run_ladder_predict
+
+        return run_ladder_predict(args)
     from src.analysis.sweeps.backtest import backtest, backtest_figure
 
     table = _load(args)
@@ -480,9 +484,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         subparsers,
         "backtest",
         func=cmd_backtest,
-        help="fit the smaller half of a family, predict the larger half: sharp metric directly vs via the smooth one",
+        help="fit the smaller half of a family, predict the larger half: sharp metric directly vs via the smooth "
+        "one; with --target MODEL: predict that model from a ladder (direct and two-step, as ladder-backtest)",
         description=(
-            "For every metric, fit a two-parameter power law on the smaller model sizes and predict the larger ones; "
+            "With --target (or --settings): the ladder prediction of ladder-backtest (--chance then gives a task's "
+            "chance accuracy). Otherwise, for every metric, fit a two-parameter power law on the smaller model sizes and predict the larger ones; "
             "for sharp metrics also predict them from their smooth companion through the mathematical model "
             "(subset_acc_k=K = acc^K), both from the extrapolated and from the measured smooth metric. Prints and "
             "writes the mean and max absolute errors, the per-point predictions and a figure."
@@ -492,6 +498,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--fit-fraction", type=float, default=0.5, help="share of the sizes (smallest first) to fit"
     )
+    from src.analysis.stats.ladder_cli import add_ladder_args
+
+    add_ladder_args(p, chance=False)
     p.add_argument(
         "--max-figures",
         type=int,

@@ -79,6 +79,12 @@ _STEP, _TOKENS, _GFLOPS, _BATCH = (
 )
 
 
+def is_ladder_file(path: str | os.PathLike) -> bool:
+    """A CSV named like an OLMo-ladder run (``<size>-<k>xC[-rerun].csv`` or ``peteish<N>..._eval_<part>.csv``)."""
+    p = Path(path)
+    return p.suffix == ".csv" and bool(_LADDER_NAME.fullmatch(p.stem) or _PETEISH_NAME.fullmatch(p.stem))
+
+
 def _column_metric(col: str) -> tuple[str, str] | None:
     """(task, metric) of one wide column, or None for a column that is not a metric."""
     parts = col.split("/")

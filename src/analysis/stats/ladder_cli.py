@@ -1,0 +1,333 @@
+"""The ladder prediction command: ``backtest --target MODEL`` (alias ``ladder-backtest``). Predict a large model's
+task accuracy from a ladder of small runs on any evidence table (OLMo-ladder CSVs or folders are read as such),
+by every method of :mod:`src.analysis.stats.ladder_methods`; choose the method and calibrate its intervals by
+backtests inside the ladder (:mod:`src.analysis.stats.ladder_eval`)."""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from src.results.errors import InputError
+
+DEFAULTS = {
+    "target": None, "target_checkpoint": "final", "last_k": 1, "max_scale": None, "min_scale": 0.0, "mults": None,
+    "reruns": "in", "exclude": [], "tasks": None, "average": [], "acc_metric": ["acc_len_norm", "acc"],
+    "loss_metric": "bpb", "method": "auto", "level": 0.9, "skip_early": 0.1, "n_boot": 30, "seed": 0, "methods": None,
+}  # fmt: skip
+
+
+def add_ladder_args(p: argparse.ArgumentParser, chance: bool = True) -> None:
+    """The ladder prediction's flags (``chance``: add ``--chance``; a parser that already has it shares it)."""
+    g = p.add_argument_group(
+        "ladder prediction (backtest --target MODEL; docs/analysis.md 'Ladder prediction')"
+    )
+    g.add_argument(
+        "--settings",
+        default=None,
+        metavar="YAML",
+        help="YAML of these flags' values (names with _), e.g. docs/ladder_paper.yaml; flags given win",
+    )
+    g.add_argument("--target", default=None, help="model to predict (default: the largest of the table)")
+    g.add_argument("--target-checkpoint", default=None, metavar="final|last-step|LABEL",
+                   help="final (default: its last checkpoint by tokens, e.g. an anneal), last-step (end of its main "
+                        "run) or a checkpoint label")  # fmt: skip
+    g.add_argument(
+        "--last-k",
+        type=int,
+        default=None,
+        help="final value of a run = mean of its last K evaluations (default 1)",
+    )
+    g.add_argument("--max-scale", type=float, default=None, help="fit runs with at most this many parameters "
+                   "(default: every model smaller than the target)")  # fmt: skip
+    g.add_argument(
+        "--min-scale", type=float, default=None, help="fit runs with at least this many parameters"
+    )
+    g.add_argument(
+        "--mults",
+        default=None,
+        metavar="K,K,...",
+        help="fit runs whose tokens are K x 20N (Chinchilla multipliers, e.g. 1,2,5,10; default all)",
+    )
+    g.add_argument(
+        "--reruns",
+        choices=["in", "out"],
+        default=None,
+        help="fit reruns (runs with a replicate id) too (in, default) or not (out)",
+    )
+    g.add_argument("--exclude", nargs="*", default=None, metavar="GLOB", help="models not to fit")
+    g.add_argument(
+        "--tasks", nargs="*", default=None, help="task globs (default: every task with loss and accuracy)"
+    )
+    g.add_argument(
+        "--average",
+        action="append",
+        default=None,
+        metavar="NAME=TASK[:W],...",
+        help="add a task: the weighted mean of tasks' values (e.g. MMLU over its 4 test splits)",
+    )
+    g.add_argument("--acc-metric", nargs="+", default=None, help="accuracy metric(s), first found per task "
+                   "(default acc_len_norm acc)")  # fmt: skip
+    g.add_argument("--loss-metric", default=None, help="smooth task loss of step 1 (default bpb)")
+    g.add_argument("--method", default=None, help="method whose intervals and verdict are reported: auto (default: "
+                   "the lowest error in the backtests inside the ladder) or one of the methods")  # fmt: skip
+    g.add_argument("--level", type=float, default=None, help="interval level (default 0.9)")
+    g.add_argument(
+        "--skip-early", type=float, default=None, help="step 2 skips this share of each run's steps (0.1)"
+    )
+    g.add_argument("--methods", nargs="+", default=None, help="methods to fit and compare (default all)")
+    g.add_argument("--n-boot", type=int, default=None,
+                   help="refits on resampled runs per prediction: its bootstrap sd, the unit the intervals are "
+                        "calibrated in (default 30)")  # fmt: skip
+    g.add_argument("--seed", type=int, default=None, help="seed of the resampling (default 0)")
+    if chance:
+        g.add_argument(
+            "--chance",
+            action="append",
+            default=[],
+            metavar="TASK=LEVEL",
+            help="chance accuracy of a task (name or glob; wins over the table and built-in levels)",
+        )
+
+
+def settings(args: argparse.Namespace) -> argparse.Namespace:
+    """Flags given win; then the ``--settings`` YAML; then :data:`DEFAULTS`."""
+    import yaml
+
+    given = {}
+    if args.settings:
+        path = Path(args.settings)
+        if not path.is_file():
+            raise InputError("does not exist", path=path, fix="give a YAML settings file")
+        try:
+            given = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as err:
+            raise InputError(f"is not YAML ({str(err).splitlines()[0]})", path=path) from None
+        if not isinstance(given, dict):
+            raise InputError("is not a mapping of settings", path=path, fix=f"use keys of {sorted(DEFAULTS)}")
+        unknown = sorted(set(given) - set(DEFAULTS) - {"chance"})
+        if unknown:
+            raise InputError(f"unknown settings {unknown}", path=path, fix=f"use keys of {sorted(DEFAULTS)}")
+    for k, v in DEFAULTS.items():
+        if getattr(args, k, None) is None:
+            setattr(args, k, given.get(k, v))
+    for k, typ in (
+        ("max_scale", float),
+        ("min_scale", float),
+        ("level", float),
+        ("skip_early", float),
+        ("last_k", int),
+    ):
+        v = getattr(args, k)
+        try:
+            setattr(args, k, None if v is None else typ(float(v)))
+        except (TypeError, ValueError):
+            raise InputError(f"setting {k} = {v!r} is not a number", fix=f"give {k} as a number") from None
+    if args.last_k < 1:
+        raise InputError(
+            f"--last-k {args.last_k} is below 1", fix="give the number of last evaluations to average"
+        )
+    if args.target_checkpoint == "last":  # the old flag value: the latest checkpoint by tokens
+        args.target_checkpoint = "final"
+    for k in ("tasks", "exclude", "acc_metric", "average", "methods"):
+        if isinstance(getattr(args, k), str):
+            setattr(args, k, [getattr(args, k)])
+    chance = [f"{t}={v}" for t, v in (given.get("chance") or {}).items()]
+    args.chance = chance + list(getattr(args, "chance", []) or [])  # flags after: they win
+    return args
+
+
+def _numbers(spec, flag: str) -> tuple[float, ...] | None:
+    if spec is None:
+        return None
+    items = spec if isinstance(spec, list | tuple) else str(spec).split(",")
+    try:
+        return tuple(float(x) for x in items)
+    except ValueError:
+        raise InputError(f"{flag} {spec!r} is not a list of numbers", fix=f"e.g. {flag} 1,2,5,10") from None
+
+
+def chance_flags(items: list[str]) -> dict[str, float]:
+    out = {}
+    for it in items:
+        key, sep, v = str(it).rpartition("=")
+        try:
+            out[key] = float(v)
+        except ValueError:
+            key = ""
+        if not sep or not key:
+            raise InputError(f"--chance {it!r} is not TASK=LEVEL", fix="e.g. --chance piqa_val_rc_5shot=0.5")
+    return out
+
+
+def load_ladder_inputs(paths: list, args: argparse.Namespace) -> pd.DataFrame:
+    """OLMo-ladder CSVs (or folders of them) through their reader, anything else through the evidence loader."""
+    from src.analysis.core.evidence import normalize
+    from src.analysis.families.readers.olmo_ladder import is_ladder_file, read_olmo_ladder
+
+    ladder, other = [], []
+    for p in map(Path, paths):
+        is_ladder = is_ladder_file(p) or (p.is_dir() and any(is_ladder_file(f) for f in p.glob("*.csv")))
+        (ladder if is_ladder else other).append(p)
+    parts = []
+    if ladder:
+        parts.append(read_olmo_ladder(ladder))
+    if other:
+        from src.analysis.core.inputs import load_evidence
+
+        parts.append(load_evidence(other, args).drop(columns="input"))
+    return parts[0] if len(parts) == 1 else normalize(pd.concat(parts, ignore_index=True), source="inputs")
+
+
+def _tasks(ev: pd.DataFrame, globs, loss_metric: str, acc_metrics) -> list[str]:
+    has = ev.groupby("task")["metric"].agg(set)
+    ok = [t for t, ms in has.items() if loss_metric in ms and any(a in ms for a in acc_metrics)]
+    if globs:
+        for g in globs:
+            if not any(fnmatch.fnmatchcase(t, g) for t in has.index):
+                raise InputError(
+                    f"--tasks {g!r} matches no task", fix=f"tasks are e.g. {sorted(has.index)[:5]}"
+                )
+        ok = [t for t in ok if any(fnmatch.fnmatchcase(t, g) for g in globs)]
+    if not ok:
+        raise InputError(f"no task has both the loss {loss_metric!r} and an accuracy {list(acc_metrics)}",
+                         fix="name them with --loss-metric and --acc-metric")  # fmt: skip
+    return sorted(ok)
+
+
+def _target(ev: pd.DataFrame, target: str | None) -> str:
+    if target:
+        return target
+    last = ev.assign(_t=ev["tokens"].fillna(ev["compute"] / (6 * ev["scale"])).fillna(0))
+    return str(last.sort_values(["scale", "_t"])["model"].iloc[-1])
+
+
+def shown(table: pd.DataFrame, col: str) -> pd.Series:
+    """A prediction column for printing: the number, or why there is none (guarded: not a number)."""
+    kind = table["guard"].str.split(":").str[0]
+    return table[col].map(lambda v: f"{v:.3f}" if pd.notna(v) else "-").where(table["guard"] == "", kind)
+
+
+def method_summary(
+    table: pd.DataFrame, inner: pd.DataFrame, calib: pd.DataFrame, level: float
+) -> pd.DataFrame:
+    rows = []
+    for m, g in table.groupby("method", sort=False):
+        ok = g[g["guard"] == ""]
+        i = inner[(inner["method"] == m) & (inner["guard"] == "")] if not inner.empty else inner
+        c = calib[(calib["method"] == m) & np.isclose(calib["nominal"], level)] if not calib.empty else calib
+        cov = ok["covers"].dropna()
+        rows.append({"method": m, "inner_mean_rel_err": i["rel_err"].mean() if len(i) else np.nan,
+                     "inner_coverage": float(c["coverage"].iloc[0]) if len(c) else np.nan,
+                     "target_mean_rel_err": ok["rel_err"].mean() if len(ok) else np.nan,
+                     "target_tasks": f"{len(ok)}/{len(g)}",
+                     "target_covered": f"{int(cov.astype(bool).sum())}/{len(cov)}" if len(cov) else "no interval"})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def run_ladder_predict(args: argparse.Namespace) -> int:
+    from src.analysis.core.saving import print_table, save_figure, save_table
+    from src.analysis.stats import ladder_data as data
+    from src.analysis.stats import ladder_eval as le
+    from src.analysis.stats.ladder_methods import METHODS
+
+    args = settings(args)
+    ev = load_ladder_inputs(args.inputs, args)
+    for spec in args.average or []:
+        ev = data.add_average(ev, *data.parse_average(spec))
+    acc_metrics = tuple(args.acc_metric)
+    tasks = _tasks(ev, args.tasks, args.loss_metric, acc_metrics)
+    target = _target(ev, args.target)
+    if not (ev["model"] == target).any():
+        raise InputError(f"target model {target!r} is not in the table", fix="name one with --target")
+    t_scale = float(ev.loc[ev["model"] == target, "scale"].iloc[0])
+    fit = data.FitSet(max_scale=args.max_scale or t_scale * (1 - 1e-6), min_scale=args.min_scale,
+                      mults=_numbers(args.mults, "--mults"), reruns=args.reruns == "in",
+                      exclude=tuple(args.exclude or ()))  # fmt: skip
+    methods = list(args.methods or METHODS)
+    for m in [*methods, *([] if args.method == "auto" else [args.method])]:
+        if m not in METHODS:
+            raise InputError(f"method {m!r} is unknown", fix=f"use one of {METHODS}")
+    if args.method not in ("auto", *methods):
+        methods.append(args.method)
+    if not 0 < args.level < 1:
+        raise InputError(f"--level {args.level} is not in (0, 1)", fix="e.g. --level 0.9")
+    table, inner, _ = le.run(ev, tasks, target, fit, acc_metrics=acc_metrics, loss_metric=args.loss_metric,
+                             last_k=args.last_k, target_checkpoint=args.target_checkpoint,
+                             chance_flags=chance_flags(args.chance), skip_early=args.skip_early, level=args.level,
+                             n_boot=args.n_boot, seed=args.seed, methods=tuple(methods))  # fmt: skip
+    calib = (
+        le.calibration(inner) if not inner.empty else pd.DataFrame(columns=["method", "nominal", "coverage"])
+    )
+    method, why = le.choose_method(inner) if args.method == "auto" else (args.method, "--method")
+    summ = method_summary(table, inner, calib, args.level)
+    if not inner.empty:
+        sc = le.method_scores(inner).drop(columns=["inner_mean_rel_err", "farthest_fold"])
+        summ = summ.merge(sc, on="method", how="left")
+    out = Path(args.out or "outputs/ladder")
+    for name, df in (
+        ("predictions", table),
+        ("inner_backtests", inner),
+        ("calibration", calib),
+        ("methods", summ),
+    ):
+        save_table(df, out / f"ladder_{name}.csv")
+    t0 = table.iloc[0]
+    print(f"\n{target} ({t0['target_checkpoint']}, {t0['target_tokens']:.3g} tokens) predicted from {int(t0['n_fit'])} "
+          f"runs per task; method: {method}" + f" ({why})")  # fmt: skip
+    sel = table[table["method"] == method].copy()
+    wide = table.assign(p=shown(table, "pred")).pivot(index="task", columns="method", values="p")[
+        list(dict.fromkeys(table["method"]))
+    ]
+    disp = sel.assign(pred=shown(sel, "pred"), interval=_interval_text(sel), rel_err=shown(sel, "rel_err"),
+                      covers=sel["covers"].map(lambda c: "no interval" if c is None else str(bool(c))))  # fmt: skip
+    print_table(f"{method}: per task ({args.level:.0%} intervals calibrated by the backtests inside the ladder)",
+                disp[["task", "acc_metric", "chance", "chance_source", "actual", "pred", "interval", "rel_err", "covers", "guard"]])  # fmt: skip
+    print_table("every method's prediction per task (outside / flat: the fit does not support a number)",
+                wide.join(sel.set_index("task")["actual"]).reset_index())  # fmt: skip
+    print_table(f"methods: mean relative error (target over unguarded tasks; inner: backtests inside the ladder) and "
+                f"{args.level:.0%} coverage", summ)  # fmt: skip
+    print_table(f"calibration of {method}: leave-one-fold-out coverage of the inner backtests",
+                calib[calib["method"] == method] if not calib.empty else calib)  # fmt: skip
+    paths = save_figure(prediction_figure(table, method, target), out, "ladder_predictions")
+    print(f"\ntables and figures under {out} (e.g. {paths[0]})")
+    return 0
+
+
+def _interval_text(t: pd.DataFrame) -> pd.Series:
+    txt = [f"[{lo:.3f}, {hi:.3f}]" if pd.notna(lo) and g == "" else ("no interval" if g == "" else "-")
+           for lo, hi, g in zip(t["lo"], t["hi"], t["guard"], strict=True)]  # fmt: skip
+    return pd.Series(txt, index=t.index)
+
+
+def prediction_figure(table: pd.DataFrame, method: str, target: str):
+    """Per task: the target's actual accuracy, the chosen method's prediction with its calibrated interval, and
+    the other methods' predictions (guarded ones left out)."""
+    from matplotlib.figure import Figure
+
+    tasks = list(dict.fromkeys(table["task"]))
+    fig = Figure(figsize=(8, 0.35 * len(tasks) + 1.6), layout="constrained")
+    ax = fig.subplots()
+    y = np.arange(len(tasks))
+    methods = list(dict.fromkeys(table["method"]))
+    for j, m in enumerate(methods):
+        g = table[(table["method"] == m) & (table["guard"] == "")].set_index("task").reindex(tasks)
+        if m == method:
+            err = np.vstack([np.clip(g["pred"] - g["lo"], 0, None), np.clip(g["hi"] - g["pred"], 0, None)])
+            ax.errorbar(g["pred"], y, xerr=np.nan_to_num(err), fmt="D", color="C3", ms=5, capsize=3, zorder=4,
+                        label=f"{m} (interval: calibrated in the ladder)")  # fmt: skip
+        else:
+            ax.scatter(g["pred"], y + 0.12 * (j - len(methods) / 2) / len(methods), s=10, color=[f"C{i}" for i in range(10) if i != 3][j % 9],
+                       alpha=0.7, label=m)  # fmt: skip
+    act = table.groupby("task", sort=False)["actual"].first().reindex(tasks)
+    ax.scatter(act, y, marker="*", s=110, color="k", zorder=5, label=f"{target} actual")
+    ax.set_yticks(y, tasks, fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlabel("accuracy")
+    ax.legend(fontsize=6, frameon=False, loc="best")
+    ax.set_title(f"{target}: predicted from the ladder, per task", fontsize=9)
+    return fig

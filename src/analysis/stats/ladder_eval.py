@@ -1,0 +1,287 @@
+"""The ladder prediction end to end: every method fitted on the fit set, the target predicted per task; backtests
+inside the ladder (each size predicted from the smaller ones, each token multiplier from the lower ones) that
+choose the method and calibrate its intervals; the calibration table.
+
+Intervals measure the extrapolation error, not only the fit noise: every prediction has a bootstrap sd (the fits
+redone on runs resampled with replacement), which grows with the distance beyond the fit set and shrinks with more
+runs; the inner backtests' errors in units of their own bootstrap sd give a quantile ``q`` per level (``q`` above
+1.64 at 90% says the bootstrap alone is too narrow), and the target's interval is ``pred +- q boot_sd``. Coverage
+is checked leaving one inner fold out at a time (its own errors calibrate nothing that judges it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from src.analysis.stats import ladder_data as data
+from src.analysis.stats.backtest import fit_loss_nd
+from src.analysis.stats.ladder_methods import METHODS, fit_method
+from src.results.errors import InputError
+
+MIN_DISTANCE = 0.3  # a factor 2 in compute: no held-out run is treated as nearer than that
+LEVELS = (0.5, 0.8, 0.9, 0.95)
+MIN_RUNS = 6  # step 1 has 5 parameters
+N_BOOT = 30
+
+
+@dataclass
+class TaskData:
+    task: str
+    acc_metric: str
+    chance: float
+    chance_source: str
+    ck: pd.DataFrame  # every checkpoint of every run
+    fin: pd.DataFrame  # final values per run
+
+
+def task_data(ev, task, acc_metrics, loss_metric, last_k, chance_flags, chance_table) -> TaskData:
+    acc = data.acc_metric_of(ev, task, acc_metrics)
+    ck = data.checkpoints(ev, task, acc, loss_metric)
+    chance, src = data.resolve_chance(task, chance_flags, chance_table)
+    return TaskData(task, acc, chance, src, ck, data.finals(ck, last_k))
+
+
+def late(ck: pd.DataFrame, runs: pd.DataFrame, skip_early: float) -> pd.DataFrame:
+    """The checkpoints of ``runs`` past the first ``skip_early`` share of each run's steps (all of a run without
+    steps): step 2's data."""
+    sel = ck.merge(runs[data.RUN_COLS], on=data.RUN_COLS)
+    smax = sel.groupby(data.RUN_COLS)["step"].transform("max")
+    return sel[sel["step"].isna() | (sel["step"] >= skip_early * smax)]
+
+
+def predict_runs(td: TaskData, fit_runs: pd.DataFrame, points: pd.DataFrame, methods, skip_early: float,
+                 n_boot: int = N_BOOT, seed: int = 0) -> pd.DataFrame:  # fmt: skip
+    """Each method fitted on ``fit_runs``, predicting every row of ``points`` (scale, tokens, acc): one row per
+    (point, method) with the prediction, the guard, the distance beyond the fit set and ``boot_sd``, the sd of the
+    prediction over ``n_boot`` refits on runs resampled with replacement (NaN when fewer than half succeed)."""
+    if len(fit_runs) < MIN_RUNS:
+        raise InputError(f"{len(fit_runs)} runs in the fit set of {td.task!r}; the two-step fit needs at least {MIN_RUNS}",
+                         fix="widen the fit set (--max-scale, --mults, --reruns in)")  # fmt: skip
+    ck = late(td.ck, fit_runs, skip_early)
+    ck_by = dict(list(ck.groupby(data.RUN_COLS, sort=False)))
+    keys = [tuple(k) for k in fit_runs[data.RUN_COLS].to_numpy()]
+    cmax = float((6.0 * fit_runs["scale"] * fit_runs["tokens"]).max())
+    nd = points[["scale", "tokens"]].to_numpy(float)
+    n_tok = min(3, fit_runs["tokens"].round(-6).nunique())  # a family trained on one token count has one
+    rows, cache = [], {}
+
+    def step1(
+        runs, key
+    ):  # step 1 of these runs, fitted once for every two-step method (the first fit's start)
+        def fit(warm):
+            if key not in cache:
+                cache[key] = fit_loss_nd(runs["scale"], runs["tokens"], runs["loss"], warm=warm)
+            return cache[key]
+
+        return fit
+
+    for m in methods:
+        try:
+            pred = fit_method(m, fit_runs, ck, td.chance, step1=step1(fit_runs, "all"))
+        except (
+            ValueError
+        ) as err:  # a fit that cannot be made (too few points, non-positive loss): no prediction
+            pred, why = None, f"no fit: {err}"
+        reps = np.full((n_boot, len(nd)), np.nan)
+        rng = np.random.default_rng(seed)
+        for b in range(n_boot if pred else 0):
+            idx = rng.integers(0, len(keys), len(keys))
+            sub = fit_runs.iloc[idx]
+            if (
+                sub["scale"].nunique() < 2
+                or sub["tokens"].nunique() < n_tok
+                or len(np.unique(idx)) < MIN_RUNS - 1
+            ):
+                continue
+            try:
+                ck_b = pd.concat([ck_by[keys[i]] for i in idx if keys[i] in ck_by])
+                pb = fit_method(m, sub, ck_b, td.chance, pred.fits, step1(sub, tuple(idx)))
+            except ValueError:
+                continue
+            reps[b] = [pb(n, d).acc for n, d in nd]
+        ok = np.isfinite(reps).all(axis=1)
+        sd = reps[ok].std(axis=0, ddof=1) if ok.sum() >= max(n_boot // 2, 2) else np.full(len(nd), np.nan)
+        for j, p in enumerate(points.itertuples(index=False)):
+            pr = pred(p.scale, p.tokens) if pred else None
+            dist = max(np.log10(6.0 * p.scale * p.tokens / cmax), MIN_DISTANCE)
+            rows.append({"task": td.task, "method": m, "model": p.model, "replicate": getattr(p, "replicate", ""),
+                         "actual": p.acc, "loss_actual": p.loss, "pred": pr.acc if pr else np.nan,
+                         "loss_pred": pr.loss if pr else np.nan, "guard": pr.guard if pr else why,
+                         "distance": dist, "boot_sd": sd[j], "n_boot_ok": int(ok.sum()), "chance": td.chance})  # fmt: skip
+    out = pd.DataFrame(rows)
+    out["err"] = out["pred"] - out["actual"]
+    out["rel_err"] = out["err"].abs() / out["actual"].abs()
+    return out
+
+
+def inner_folds(
+    fin: pd.DataFrame, fit: data.FitSet, target_scale: float
+) -> list[tuple[str, pd.Series, pd.Series]]:
+    """(name, fitted, held out) masks: each size predicted from the fit set's smaller sizes (held out: the runs of
+    that size at the fit set's multipliers, also sizes above the fit set but below the target), each multiplier
+    from the fit set's lower multipliers at the same sizes (where the multipliers form a grid over at least two
+    sizes); a fold is kept when it fits at least :data:`MIN_RUNS` runs."""
+    base = fit.mask(fin)
+    pool = data.FitSet(max_scale=target_scale * (1 - 1e-6), min_scale=fit.min_scale, mults=fit.mults,
+                       reruns=fit.reruns, exclude=fit.exclude).mask(fin)  # fmt: skip
+    folds = []
+    for s in sorted(fin.loc[pool, "scale"].unique()):
+        fm, hm = base & (fin["scale"] < s * (1 - 1e-6)), pool & (np.abs(fin["scale"] / s - 1) < 1e-6)
+        if fm.sum() >= MIN_RUNS and fin.loc[fm, "scale"].nunique() >= 2 and hm.any():
+            folds.append((f"size {s:.3g} from smaller", fm, hm))
+    mults = sorted(fin.loc[base, "mult"].round(3).unique())
+    for k in mults:
+        fm, hm = base & (fin["mult"] < k * 0.9), base & (np.abs(fin["mult"] / k - 1) < 0.1)
+        # a token extrapolation at sizes the fold fits: only where the multipliers form a grid over the sizes
+        same_sizes = (
+            set(fin.loc[hm, "scale"]) <= set(fin.loc[fm, "scale"]) and fin.loc[hm, "scale"].nunique() >= 2
+        )
+        if fm.sum() >= MIN_RUNS and hm.any() and same_sizes:
+            folds.append((f"{k:g}xC from lower", fm, hm))
+    return folds
+
+
+def backtest_inner(td: TaskData, fit: data.FitSet, target_scale: float, methods, skip_early, n_boot=N_BOOT,
+                   seed=0) -> pd.DataFrame:  # fmt: skip
+    parts = []
+    for name, fm, hm in inner_folds(td.fin, fit, target_scale):
+        p = predict_runs(td, td.fin[fm], td.fin[hm], methods, skip_early, n_boot, seed)
+        parts.append(p.assign(fold=name))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def _scored(inner: pd.DataFrame) -> pd.DataFrame:
+    """The inner predictions that can calibrate: unguarded, with a bootstrap sd; ``z = |err| / boot_sd``."""
+    ok = inner[(inner["guard"] == "") & inner["pred"].notna() & (inner["boot_sd"] > 0)]
+    return ok.assign(z=ok["err"].abs() / ok["boot_sd"])
+
+
+def quantiles(inner: pd.DataFrame, levels=LEVELS) -> pd.DataFrame:
+    """Per method and level: the quantile of ``|error| / boot_sd`` over the inner predictions."""
+    ok = _scored(inner)
+    rows = []
+    for m, g in ok.groupby("method"):
+        z = g["z"].to_numpy()
+        for lv in levels:
+            rows.append(
+                {"method": m, "level": lv, "q": float(np.quantile(z, lv)) if z.size else np.nan, "n": z.size}
+            )
+    return pd.DataFrame(rows)
+
+
+def calibration(inner: pd.DataFrame, levels=LEVELS) -> pd.DataFrame:
+    """Leave-one-fold-out coverage: per method and level, the share of each fold's held-out runs (all tasks) inside
+    ``pred +- q boot_sd`` with ``q`` from the other folds only."""
+    ok = _scored(inner)
+    rows = []
+    for m, g in ok.groupby("method"):
+        for lv in levels:
+            hit, n = 0, 0
+            for f in g["fold"].unique():
+                rest, this = g[g["fold"] != f], g[g["fold"] == f]
+                if rest.empty:
+                    continue
+                q = np.quantile(rest["z"].to_numpy(), lv)
+                hit += int((this["z"] <= q).sum())
+                n += len(this)
+            rows.append(
+                {
+                    "method": m,
+                    "nominal": lv,
+                    "held_out": n,
+                    "covered": hit,
+                    "coverage": hit / n if n else np.nan,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def farthest_fold(inner: pd.DataFrame) -> str | None:
+    """The inner fold that extrapolates furthest in size (the largest held-out size), the one most like a target
+    larger than every fitted run; None without size folds."""
+    sizes = [f for f in inner["fold"].unique() if f.startswith("size ")]
+    return max(sizes, key=lambda f: float(f.split()[1])) if sizes else None
+
+
+def method_scores(inner: pd.DataFrame) -> pd.DataFrame:
+    """Per method over the inner backtests' unguarded predictions: mean relative error, its paired difference to
+    the best method over the same held-out runs with the standard error, and the error on :func:`farthest_fold`."""
+    ok = inner[(inner["guard"] == "") & inner["pred"].notna()]
+    if ok.empty:
+        raise InputError(
+            "no inner backtest could be made", fix="widen the fit set (more sizes or multipliers)"
+        )
+    w = ok.pivot_table(index=["task", "fold", "model", "replicate"], columns="method", values="rel_err")
+    best = w.mean().idxmin()
+    far = farthest_fold(ok)
+    rows = []
+    for m in w.columns:
+        d = (w[m] - w[best]).dropna()
+        se = float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else np.nan
+        rows.append({"method": m, "inner_mean_rel_err": float(w[m].mean()), "diff_to_best": float(d.mean()),
+                     "diff_se": se, "farthest_fold": far,
+                     "farthest_rel_err": float(ok.loc[(ok["fold"] == far) & (ok["method"] == m), "rel_err"].mean())
+                     if far else np.nan})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def choose_method(inner: pd.DataFrame) -> tuple[str, str]:
+    """The method with the lowest mean relative error in the inner backtests; the methods within one paired
+    standard error of it are a tie, broken by the error on the fold that extrapolates furthest in size. Returns the
+    method and the reason in words."""
+    sc = method_scores(inner)
+    best = sc.loc[sc["inner_mean_rel_err"].idxmin()]
+    tied = sc[sc["diff_to_best"] <= sc["diff_se"].fillna(0)]
+    if len(tied) == 1 or tied["farthest_rel_err"].isna().all():
+        return str(best["method"]), f"lowest inner mean relative error ({best['inner_mean_rel_err']:.4f})"
+    pick = tied.loc[tied["farthest_rel_err"].idxmin()]
+    names = ", ".join(f"{r.method} {r.inner_mean_rel_err:.4f}" for r in tied.itertuples())
+    return str(pick["method"]), (f"tie within one paired standard error in the inner backtests ({names}); "
+                                 f"broken by the fold '{pick['farthest_fold']}' ({pick['farthest_rel_err']:.4f})")  # fmt: skip
+
+
+def run(ev: pd.DataFrame, tasks: list[str], target: str, fit: data.FitSet, *, acc_metrics=("acc_len_norm", "acc"),
+        loss_metric="bpb", last_k=1, target_checkpoint="final", chance_flags=None, skip_early=0.1,
+        methods=tuple(METHODS), level=0.9, n_boot=N_BOOT, seed=0, progress=False):  # fmt: skip
+    """Predict ``target`` on every task with every method; returns (target table, inner backtests, quantiles)."""
+    from tqdm.auto import tqdm
+
+    ev = data.with_tokens(ev)
+    ctab = data.table_chance(ev)
+    rows, inners = [], []
+    for task in tqdm(tasks, desc="ladder", disable=not progress):
+        td = task_data(ev, task, acc_metrics, loss_metric, last_k, chance_flags or {}, ctab)
+        tv = data.target_value(td.ck, target, target_checkpoint, last_k)
+        fin = td.fin[td.fin["model"] != target]
+        td.fin = fin
+        fit_runs = fin[fit.mask(fin)]
+        point = pd.DataFrame([{"model": target, "replicate": "", "scale": tv["scale"], "tokens": tv["tokens"],
+                               "acc": tv["acc"], "loss": tv["loss"]}])  # fmt: skip
+        p = predict_runs(td, fit_runs, point, methods, skip_early, n_boot, seed)
+        p = p.assign(target_checkpoint=tv["target_checkpoint"], target_tokens=tv["tokens"], acc_metric=td.acc_metric,
+                     chance_source=td.chance_source, n_fit=len(fit_runs))  # fmt: skip
+        rows.append(p)
+        inners.append(backtest_inner(td, fit, tv["scale"], methods, skip_early, n_boot, seed))
+    table = pd.concat(rows, ignore_index=True)
+    inner = pd.concat(inners, ignore_index=True) if inners else pd.DataFrame()
+    qs = quantiles(inner, sorted({*LEVELS, level})) if not inner.empty else pd.DataFrame()
+    table = add_intervals(table, qs, level)
+    return table, inner, qs
+
+
+def add_intervals(table: pd.DataFrame, qs: pd.DataFrame, level: float) -> pd.DataFrame:
+    """``lo``, ``hi`` = ``pred -+ q boot_sd`` (NaN, "no interval", where the inner backtests gave no error for the
+    method or the target's bootstrap failed) and ``covers`` (None where there is no interval or the prediction is guarded)."""
+    q = (
+        qs[np.isclose(qs["level"], level)].set_index("method")["q"]
+        if not qs.empty
+        else pd.Series(dtype=float)
+    )
+    half = table["method"].map(q).astype(float) * table["boot_sd"]
+    table = table.assign(lo=table["pred"] - half, hi=table["pred"] + half, level=level)
+    cov = (table["lo"] <= table["actual"]) & (table["actual"] <= table["hi"])
+    table["covers"] = cov.astype(object).where(half.notna() & (table["guard"] == ""), None)
+    return table
