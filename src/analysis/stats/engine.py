@@ -6,7 +6,8 @@ the binomial of a share), and measures on every resample, oriented so that impro
 
 - the total change (largest size minus smallest) and its interval;
 - Eq. 1 of the paper, and the largest step as a share of all steps;
-- the logistic width in decades of N (10% -> 90% of the rise), for curves that take part in a pair, 4+ sizes.
+- the logistic width in decades of N (10% -> 90% of the rise), for curves that take part in a pair, 5+ sizes
+  (``min_width_sizes``: with 4 sizes the logistic interpolates them exactly and its width is not a measurement).
 
 **Curve verdict** (:func:`curve_verdict`), in this order: "too few sizes" (Eq. 1 cannot reach the threshold at
 this many sizes), "not supported by the data" (a size has no interval source), "worsens" (the change's interval
@@ -57,6 +58,7 @@ class Settings:
     n_width_resamples: int = 200  # logistic refits per curve (the slow part)
     seed: int = 0
     min_rise: float = 0.05  # a real rise exceeds this share of the metric's range (chance or bound to bound)
+    min_width_sizes: int = 5  # the logistic width (4 parameters, or 3 with chance fixed) needs this many sizes
 
     @classmethod
     def from_yaml(cls, path: str | Path | None, **overrides) -> Settings:
@@ -417,6 +419,8 @@ def _group(family, task, g, items, B, rng, settings):
         # rank by the evidence: the lower end of Eq. 1 of curves whose rise is real (a flat curve ranks last)
         e_lo = row["E_lo"]
         row["strength"] = float(np.clip(e_lo, 0.0, 1e3)) if real and not np.isnan(e_lo) else 0.0
+        if row["verdict"] != "emergent":  # every emergent curve ranks above every other one
+            row["strength"] = min(row["strength"], 0.99 * settings.threshold)
         summaries[metric] = {"row": row, "x": xs, "y": ys, "reps": rp if has_reps else None, "e_reps": e_reps,
                              "chance": sign * meta["chance"] if np.isfinite(meta["chance"]) else None}  # fmt: skip
         curves.append(row)
@@ -446,7 +450,7 @@ def _width(s: dict, settings: Settings) -> tuple[float, np.ndarray | None]:
         return s["width_cache"]
     out = (math.nan, None)
     x, y = s["x"], s["y"]
-    if y.size >= 4 and settings.n_width_resamples > 0:
+    if y.size >= settings.min_width_sizes and settings.n_width_resamples > 0:
         upper = max(1.0, float(y.max() + np.ptp(y)))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

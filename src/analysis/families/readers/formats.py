@@ -136,6 +136,10 @@ def read_inverse_scaling(paths: list[Path], o: ReadOptions) -> Evidence:
     items = items.drop(columns=["brier_lo", "brier_hi"], errors="ignore")
     if "correct" in items.columns:
         items = items.assign(mcg=items["correct"])
+    if "n_options" in items.columns:  # chance of the grade: one option of n at random
+        opts = items.groupby(["family", "task"])["n_options"].median()
+        chance = ev.set_index(["family", "task"]).index.map(lambda k: 1.0 / opts.get(k, np.nan))
+        ev = ev.assign(chance=np.where(ev["metric"] == "mcg", chance, np.nan))
     notes = []
     no_brier = sorted(
         set(ev.loc[ev["metric"] == "p_target", "task"]) - set(ev.loc[ev["metric"] == "brier", "task"])
