@@ -261,3 +261,12 @@ def test_a_share_without_item_count_takes_the_count_its_stderr_implies(tmp_path)
     assert c["n_items"] == n and c["interval_source"] == "binomial / stderr"  # the 0 gets a binomial interval
     zero = v.points[v.points["model"] == "m0"].iloc[0]
     assert zero["hi"] > 0 and any("stderr implies" in s for s in v.notices)
+
+
+def test_audit_command_writes_one_page_from_a_counts_table(tmp_path, capsys):
+    path = counts_table(tmp_path / "counts.csv")
+    assert main(["audit", str(path), "--out", str(tmp_path / "a"), "--n-resamples", "100"]) == 0
+    html = (tmp_path / "a" / "audit.html").read_text(encoding="utf-8")
+    assert "pass@10" in html and "data:image/png;base64," in html and "Verdicts" in html
+    assert (tmp_path / "a" / "audit.pdf").stat().st_size > 1000
+    assert "the page:" in capsys.readouterr().out
