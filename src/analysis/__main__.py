@@ -7,9 +7,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import importlib.util
 import sys
+from pathlib import Path
 
 COMMAND_MODULES = (
     "src.analysis.core.cli",  # ingest: any inputs -> one evidence table (Parquet + CSV)
@@ -42,9 +44,26 @@ def main(argv: list[str] | None = None) -> int:
     return run(argv, raise_errors=argv is not None)
 
 
+# Suffixes that make an --out one file (the readers' evidence tables), not a directory.
+FILE_SUFFIXES = (".csv", ".parquet", ".tsv", ".json", ".jsonl")
+
+
+def _out_lock(args: argparse.Namespace):
+    """The command's ``--out`` lock (``core/saving.py:out_dir_lock``): every command with an ``--out`` holds it
+    while it runs, so a second analysis into the same place is refused instead of leaving a mixed set of files."""
+    from src.analysis.core.saving import out_dir_lock
+
+    out = getattr(args, "out", None)
+    if out is None:
+        return contextlib.nullcontext()
+    is_file = getattr(args, "out_is_file", False) or Path(out).suffix.lower() in FILE_SUFFIXES
+    return out_dir_lock(out, is_file=is_file)
+
+
 def run(argv: list[str] | None = None, raise_errors: bool = True) -> int:
-    """Parse ``argv`` and run the command with its metric declarations in force. ``raise_errors``: let an
-    :class:`InputError` propagate (tests, notebooks) instead of printing it and exiting with status 2."""
+    """Parse ``argv`` and run the command with its metric declarations in force and its ``--out`` locked.
+    ``raise_errors``: let an :class:`InputError` propagate (tests, notebooks) instead of printing it and exiting
+    with status 2."""
     from src.analysis.core.inputs import declarations
     from src.analysis.core.metrics import declared
     from src.results.errors import InputError
@@ -52,7 +71,7 @@ def run(argv: list[str] | None = None, raise_errors: bool = True) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        with declared(declarations(args)):
+        with _out_lock(args), declared(declarations(args)):
             return int(args.func(args) or 0)
     except InputError as err:
         if raise_errors or args.debug:

@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import contextlib
-import errno
 import fcntl
 import hashlib
 import json
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from src.results.errors import InputError
+from src.results.io import LockHeldError, pid_lock
 from src.results.records import CHECKPOINT_DIR, LAST_CKPT
 
 log = logging.getLogger(__name__)
@@ -148,24 +148,15 @@ def job_lock(run_dir: str | os.PathLike) -> Iterator[Path]:
     """Hold ``<run_dir>/.lock`` exclusively for the block; a second process gets :class:`JobLockedError`."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    path = run_dir / LOCK_NAME
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
-    try:
+    with contextlib.ExitStack() as stack:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as err:
-            if err.errno not in (errno.EAGAIN, errno.EACCES):
-                raise
-            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
+            path = stack.enter_context(pid_lock(run_dir / LOCK_NAME))
+        except LockHeldError as err:
             raise JobLockedError(
-                f"job in use by PID {holder} (lock {path}): another process is running this job; wait for it to "
-                "end or stop it, or give this run its own dir (sweep_name=... or paths.log_dir=...)"
+                f"job in use by PID {err.holder} (lock {err.path}): another process is running this job; wait for "
+                "it to end or stop it, or give this run its own dir (sweep_name=... or paths.log_dir=...)"
             ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         yield path
-    finally:
-        os.close(fd)  # releases the lock
 
 
 @contextlib.contextmanager

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from src.analysis.core.cli import add_command
-from src.analysis.core.saving import print_table, save_figure
+from src.analysis.core.saving import print_table, safe_name, save_figure
 from src.analysis.core.saving import save_table as write_table
 from src.results.errors import InputError
 
@@ -55,7 +55,8 @@ def _items(args: argparse.Namespace, outputs: pd.DataFrame | None = None) -> pd.
 
 
 def _stem(family: str, task: str) -> str:
-    return f"{family}_{task}".replace("/", "__")
+    """A file stem from a family and a task name of the outputs files: made safe and short (core/saving.py)."""
+    return safe_name(f"{family}_{task}")
 
 
 def cmd_fig3(args: argparse.Namespace) -> int:

@@ -91,4 +91,4 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add_ingest_args(p)
     add_declaration_args(p)
-    p.set_defaults(func=cmd_ingest)
+    p.set_defaults(func=cmd_ingest, out_is_file=True)  # --out is a stem: lock <dir>/.<stem>.lock

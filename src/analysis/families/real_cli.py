@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from src.analysis.core.saving import print_table, save_figure, save_table
+from src.analysis.core.saving import output_path, print_table, safe_name, save_figure, save_table
 from src.results.errors import InputError
 
 DEFAULT_OUT = "outputs/real_families"
@@ -95,8 +95,8 @@ def _wandb(args, command: str, out: Path, figures: dict, tables: dict, summary: 
 def _claims(out: Path, name: str, rows: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
     """The claim rows (one per curve, with intervals and the emergent verdict) and the paired direction-aware
     sharp-vs-smooth verdicts (:mod:`src.analysis.stats.verdicts`), saved beside each other."""
-    save_table(rows, out / f"claims_{name}.csv")
-    save_table(pairs, out / f"claim_verdicts_{name}.csv")
+    save_table(rows, output_path(out, f"claims_{name}", ".csv"))
+    save_table(pairs, output_path(out, f"claim_verdicts_{name}", ".csv"))
     return pairs
 
 
@@ -315,7 +315,7 @@ def cmd_scale_time(args) -> dict:
                 "permutation p surviving BH over the curves)", summ)  # fmt: skip
     figs = {}
     for task in args.olmo_task:
-        stem = f"scale_time_olmo_{task}"
+        stem = safe_name(f"scale_time_olmo_{task}")
         figs[stem] = save_figure(real_figures.olmo_figure(olmo, task), out, stem)[0]
     pythia_dirs = args.pythia or sorted(
         (_data_dir(args) / "pythia_evals" / "pythia-v1").glob("pythia-*[0-9][mb]/zero-shot")

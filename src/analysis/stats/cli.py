@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 
 from src.analysis.core.cli import add_command
-from src.analysis.core.saving import print_table, save_figure, save_table
+from src.analysis.core.saving import print_table, safe_name, save_figure, save_table
 from src.results.errors import InputError
 
 
@@ -57,7 +57,7 @@ def run_ladder_backtest(args: argparse.Namespace) -> int:
         paths += save_figure(
             ladder.task_figure(ev, table, fits, task, args.target, args.loss_metric),
             out / "tasks",
-            f"ladder_{task}",
+            safe_name(f"ladder_{task}"),  # the task name comes from the data
         )
     print(f"\n{len(paths)} figure files under {out}; e.g. {paths[0]}")
     return 0
