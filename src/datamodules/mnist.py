@@ -10,7 +10,7 @@ import torch
 from torch import Tensor
 
 from src.datamodules.base import InMemoryDataModule, TensorBatches
-from src.datamodules.checksums import verify_known
+from src.datamodules.checksums import data_source, verify_known
 from src.datamodules.idx import read_idx
 
 log = logging.getLogger(__name__)
@@ -119,9 +119,21 @@ class MNISTDataModule(InMemoryDataModule):
             batch_size=batch_size, eval_batch_size=eval_batch_size, seed=seed, pin_memory=pin_memory
         )
         self.data_dir, self.cache_dir, self.download = data_dir, cache_dir, download
+        if (
+            train_subset is not None and train_subset < 1
+        ):  # 0 trained nothing and still recorded a finished run
+            raise ValueError(
+                f"data.train_subset must be a positive number of images or null, got {train_subset}"
+            )
         self.val_size, self.split_seed, self.train_subset = val_size, split_seed, train_subset
         self.num_classes = 10
         self.verify_checksums = verify_checksums
+
+    def data_source(self) -> dict[str, object]:
+        """The four files' fingerprint and whether they were verified (src/datamodules/checksums.py:data_source),
+        part of the job's identity: a job run on another copy of the data is another job."""
+        paths = locate_mnist(self.data_dir, self.cache_dir, self.download)
+        return data_source({f"MNIST/raw/{p.name}": p for p in paths.values()}, self.verify_checksums)
 
     def setup(self, stage: str | None = None) -> None:
         if self.train_set is not None:

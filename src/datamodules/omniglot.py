@@ -200,6 +200,13 @@ class OmniglotSequenceDataModule(InMemoryDataModule):
         self.classes: list[str] = []
         self._device_pools: dict[tuple[int, torch.device], Tensor] = {}
 
+    def data_source(self) -> dict[str, object]:
+        """The PNGs' fingerprint (:func:`source_fingerprint`) and whether each was checked against
+        ``omniglot-py.md5`` (``verify_checksums`` and the file beside the data), part of the job's identity."""
+        verified = bool(self.verify_checksums) and (Path(self.data_dir) / MD5_NAME).is_file()
+        fingerprint = source_fingerprint(self.data_dir, self.verify_checksums)
+        return {"fingerprint": fingerprint[:16], "checksums_verified": verified}
+
     def setup(self, stage: str | None = None) -> None:
         if self.train_set is not None:
             return
