@@ -151,17 +151,37 @@ def _load_problem(model: L.LightningModule) -> Callable[[Path], str | None]:
         trial = copy.deepcopy(model)
         try:
             trial.load_state_dict(ckpt["state_dict"], strict=True)
-            states = ckpt.get("optimizer_states") or []
-            if states:
-                opt = trial.configure_optimizers()
-                opt = opt["optimizer"] if isinstance(opt, dict) else opt
-                opt = opt[0] if isinstance(opt, list | tuple) else opt
-                opt.load_state_dict(states[0])
+            for state in ckpt.get("optimizer_states") or []:
+                _check_optimizer_state(trial, state)
         except Exception as err:
             return f"does not fit this model: {type(err).__name__}: {str(err).splitlines()[0][:200]}"
         return None
 
     return problem
+
+
+def _check_optimizer_state(model: L.LightningModule, state: Any) -> None:
+    """Raise when an optimizer state from a checkpoint cannot be applied to ``model``'s optimizer: loaded into the
+    optimizer ``configure_optimizers`` builds, or, where that needs a Trainer (a schedule over the run's steps),
+    its parameter count and per-parameter state shapes checked against the model's parameters."""
+    try:
+        opt = model.configure_optimizers()
+    except RuntimeError:  # "not attached to a Trainer": compare what can be compared without one
+        params = list(model.parameters())
+        ids = [i for group in state["param_groups"] for i in group["params"]]
+        if len(ids) != len(params):
+            raise ValueError(
+                f"optimizer state is for {len(ids)} parameters, the model has {len(params)}"
+            ) from None
+        for i, p in zip(ids, params, strict=True):
+            for name, value in state["state"].get(i, {}).items():
+                if hasattr(value, "shape") and value.dim() > 0 and tuple(value.shape) != tuple(p.shape):
+                    raise ValueError(f"optimizer state {name} of parameter {i} is {tuple(value.shape)}, "
+                                     f"the parameter is {tuple(p.shape)}") from None  # fmt: skip
+        return
+    opt = opt["optimizer"] if isinstance(opt, dict) else opt
+    opt = opt[0] if isinstance(opt, list | tuple) else opt
+    opt.load_state_dict(state)
 
 
 def _base_record(cfg: DictConfig, num_params: int | None) -> dict[str, Any]:

@@ -326,6 +326,16 @@ class ArithmeticDataModule(InMemoryDataModule):
             need -= len(codes)
         return rng.permutation(np.concatenate([task, *wide])) if wide else task  # task only: the old draws
 
+    def data_source(self) -> dict[str, object]:
+        """The GPT-3 test items file's fingerprint, part of the job's identity (training data are drawn from the
+        config); it has no known digest here, so ``checksums_verified`` is false."""
+        from src.datamodules.checksums import data_source
+
+        path = Path(self.data_dir) / PROBLEMS_SUBDIR / f"{self.spec.name}.jsonl.gz"
+        if not path.is_file():
+            load_test_problems(self.data_dir, self.spec)  # the missing-file error, naming where to get it
+        return data_source({f"{PROBLEMS_SUBDIR}/{path.name}": path}, verify=False)
+
     def setup(self, stage: str | None = None) -> None:
         if self.test_set is not None:
             return
