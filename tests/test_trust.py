@@ -331,7 +331,7 @@ def test_finding6_the_job_writes_its_hydra_files_itself(tmp_path, tiny_mnist_dir
         ("seed=abc", r"seed must be an integer in \[0, 2\*\*32\), got 'abc'"),
         (
             "model.module.optimizer.lr=nan",
-            r"model\.module\.optimizer\.lr must be a finite number > 0, got nan",
+            r"model\.module\.optimizer\.lr must be a finite number >= 0, got nan",
         ),
         ("data.train_subset=0", r"data\.train_subset must be a positive integer or null, got 0"),
         ("data.batch_size=0", r"data\.batch_size must be a positive integer, got 0"),
