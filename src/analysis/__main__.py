@@ -48,30 +48,32 @@ def main(argv: list[str] | None = None) -> int:
 FILE_SUFFIXES = (".csv", ".parquet", ".tsv", ".json", ".jsonl")
 
 
-def _out_lock(args: argparse.Namespace):
-    """The command's ``--out`` lock (``core/saving.py:out_dir_lock``): every command with an ``--out`` holds it
-    while it runs, so a second analysis into the same place is refused instead of leaving a mixed set of files."""
-    from src.analysis.core.saving import out_dir_lock
-
+def _hold_out(args: argparse.Namespace) -> None:
+    """Hold the command's ``--out`` (``core/saving.py:out_dir_lock``) for the whole command, so a second analysis
+    into the same place is refused instead of leaving a mixed set of files; defaults per input are held where the
+    command picks them (``hold_out_dir``)."""
     out = getattr(args, "out", None)
-    if out is None:
-        return contextlib.nullcontext()
-    is_file = getattr(args, "out_is_file", False) or Path(out).suffix.lower() in FILE_SUFFIXES
-    return out_dir_lock(out, is_file=is_file)
+    if out is not None:
+        is_file = getattr(args, "out_is_file", False) or Path(out).suffix.lower() in FILE_SUFFIXES
+        args.out_locks.hold(out, is_file=is_file)
 
 
 def run(argv: list[str] | None = None, raise_errors: bool = True) -> int:
-    """Parse ``argv`` and run the command with its metric declarations in force and its ``--out`` locked.
+    """Parse ``argv`` and run the command with its metric declarations in force and its output dirs held
+    (``args.out_locks``: ``--out``, and each default output dir a command picks).
     ``raise_errors``: let an :class:`InputError` propagate (tests, notebooks) instead of printing it and exiting
     with status 2."""
     from src.analysis.core.inputs import declarations
     from src.analysis.core.metrics import declared
+    from src.analysis.core.saving import OutDirLocks
     from src.results.errors import InputError
 
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.out_locks = OutDirLocks()
     try:
-        with _out_lock(args), declared(declarations(args)):
+        with contextlib.closing(args.out_locks), declared(declarations(args)):
+            _hold_out(args)
             return int(args.func(args) or 0)
     except InputError as err:
         if raise_errors or args.debug:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from src.analysis.core.cli import add_command
-from src.analysis.core.saving import print_table, safe_name, save_figure
+from src.analysis.core.saving import hold_out_dir, print_table, safe_name, save_figure
 from src.analysis.core.saving import save_table as write_table
 from src.results.errors import InputError
 
@@ -31,7 +31,7 @@ def _out(args: argparse.Namespace) -> Path:
     if args.out is not None:
         out = args.out
     elif len(args.paths) == 1 and args.paths[0].is_dir():
-        out = args.paths[0] / "arithmetic"
+        out = hold_out_dir(args, args.paths[0] / "arithmetic")
     else:
         raise InputError("several inputs or a file given: say where results go with --out DIR")
     out.mkdir(parents=True, exist_ok=True)

@@ -130,6 +130,35 @@ def out_dir_lock(out: str | os.PathLike, is_file: bool = False) -> Iterator[Path
         yield path
 
 
+class OutDirLocks:
+    """The output dirs one command holds while it runs (:func:`out_dir_lock` each, taken the first time a dir is
+    asked for, released together). ``src/analysis/__main__.py:run`` gives every command one as ``args.out_locks``
+    and holds ``--out`` in it; commands whose outputs default to a dir per input (``<sweep>/analysis``) hold each
+    such dir through :func:`hold_out_dir` before writing there."""
+
+    def __init__(self) -> None:
+        self._stack = contextlib.ExitStack()
+        self._held: set[Path] = set()
+
+    def hold(self, out: str | os.PathLike, is_file: bool = False) -> Path:
+        key = Path(out).absolute()
+        if key not in self._held:
+            self._stack.enter_context(out_dir_lock(out, is_file=is_file))
+            self._held.add(key)
+        return Path(out)
+
+    def close(self) -> None:
+        self._stack.close()
+        self._held.clear()
+
+
+def hold_out_dir(args, out: str | os.PathLike) -> Path:
+    """``out``, held for the rest of the command when it runs under ``run`` (``args.out_locks``); unchanged in a
+    direct call of a command function (tests, notebooks)."""
+    locks = getattr(args, "out_locks", None)
+    return locks.hold(out) if locks is not None else Path(out)
+
+
 def print_table(title: str, df: pd.DataFrame) -> None:
     print(f"\n{title}")
     with pd.option_context("display.width", 200, "display.max_rows", 500, "display.max_columns", 30):

@@ -16,7 +16,7 @@ from src.analysis.core.curves import curve_table
 from src.analysis.core.ingest import is_table_file
 from src.analysis.core.inputs import add_declaration_args, add_ingest_args, load_evidence
 from src.analysis.core.metrics import require_known
-from src.analysis.core.saving import output_path, print_table, safe_name, save_figure
+from src.analysis.core.saving import hold_out_dir, output_path, print_table, safe_name, save_figure
 from src.analysis.core.saving import save_table as write_table
 from src.analysis.core.views import evidence_to_runs
 from src.analysis.sweeps.loading import sweep_labels
@@ -125,7 +125,7 @@ def _out_dir(args: argparse.Namespace, sweep: str, default_sub: str) -> Path:
         if len(labels) == 1:
             return args.out
         return output_path(args.out, sweep)  # "a/b" -> "a__b"; any other name made safe, never outside --out
-    return labels[sweep] / default_sub
+    return hold_out_dir(args, labels[sweep] / default_sub)  # one command at a time in each default dir
 
 
 def _to_wandb(args, sweep: str, command: str, out: Path, figures=None, tables=None, summary=None) -> None:
@@ -259,7 +259,7 @@ def cmd_ablation(args: argparse.Namespace) -> int:
     short = load_sweeps([args.short], allow_incomplete=args.allow_incomplete)
     converged = load_sweeps([args.converged], allow_incomplete=args.allow_incomplete)
     per_metric, per_budget = ablation_tables(short, converged, args.split)
-    out = args.out if args.out is not None else Path(args.converged) / "analysis"
+    out = args.out if args.out is not None else hold_out_dir(args, Path(args.converged) / "analysis")
     print(write_table(per_metric, output_path(out, f"ablation_{args.split}", ".csv")))
     print(write_table(per_budget, output_path(out, f"ablation_{args.split}_budgets", ".csv")))
     print_table("Training-length ablation, emergence score (Eq. 1) per metric:", per_metric)

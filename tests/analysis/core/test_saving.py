@@ -112,10 +112,8 @@ def test_a_failed_figure_write_keeps_the_old_file(tmp_path, monkeypatch):
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
 
 
-def test_a_second_analysis_into_the_same_out_is_refused(tmp_path):
-    """Finding 6: two analyses into one --out left a mixed set of files and both exited 0."""
-    sweep = make_sweep(tmp_path, widths=(1, 2, 4), seeds=(0,), n=60)
-    out = tmp_path / "out"
+def _hold(out: Path) -> subprocess.Popen:
+    """Another process holding ``out`` as an analysis does, until killed."""
     holder = subprocess.Popen(
         [
             sys.executable,
@@ -128,15 +126,26 @@ def test_a_second_analysis_into_the_same_out_is_refused(tmp_path):
         stdout=subprocess.PIPE,
         text=True,
     )
+    assert holder.stdout.readline().strip() == "locked"
+    return holder
+
+
+@pytest.mark.parametrize("default_out", [False, True])
+def test_a_second_analysis_into_the_same_out_is_refused(tmp_path, default_out):
+    """Finding 6: two analyses into one --out left a mixed set of files and both exited 0. Also for a command's
+    default output dir (<sweep>/analysis when --out is not given)."""
+    sweep = make_sweep(tmp_path, widths=(1, 2, 4), seeds=(0,), n=60)
+    out = sweep / "analysis" if default_out else tmp_path / "out"
+    argv = ["claims", str(sweep)] + ([] if default_out else ["--out", str(out)])
+    holder = _hold(out)
     try:
-        assert holder.stdout.readline().strip() == "locked"
         with pytest.raises(InputError, match=rf"out dir in use by PID {holder.pid}"):
-            main(["claims", str(sweep), "--out", str(out)])
+            main(argv)
         assert [p.name for p in out.iterdir()] == [".lock"]  # nothing written beside the other analysis
     finally:
         holder.kill()
         holder.wait()
-    assert main(["claims", str(sweep), "--out", str(out)]) == 0  # the lock went with its process
+    assert main(argv) == 0  # the lock went with its process
     assert (out / "claims_test.csv").is_file()
 
 
