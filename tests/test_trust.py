@@ -283,6 +283,7 @@ def test_finding6_and_7_a_refused_second_process_touches_nothing_and_says_one_li
     hydra_dir.mkdir(parents=True)
     for name in ("config.yaml", "hydra.yaml", "overrides.yaml"):
         (hydra_dir / name).write_text(f"the running job's {name}\n")
+    (job / "train.log").write_text("the running job's log\n")
     holder = subprocess.Popen(
         [sys.executable, "-c", "import sys, time; from src.results.jobs import job_lock\n"
          "with job_lock(sys.argv[1]):\n    print('locked', flush=True); time.sleep(120)", str(job)],
@@ -306,7 +307,37 @@ def test_finding6_and_7_a_refused_second_process_touches_nothing_and_says_one_li
     assert len(errors) == 1 and f"job in use by PID {holder.pid}" in errors[0], second.stderr[-2000:]
     for name in ("config.yaml", "hydra.yaml", "overrides.yaml"):
         assert (hydra_dir / name).read_text() == f"the running job's {name}\n"
+    assert (job / "train.log").read_text() == "the running job's log\n"  # not even "Error executing job ..."
     assert not (job / "metrics.json").exists()
+
+
+def test_finding6_train_log_is_written_only_under_the_job_lock(tmp_path):
+    """Hydra's train.log handler appended a refused process's lines to the running job's log; the job's own
+    handler keeps lines until this process holds the lock, then writes them in order."""
+    import logging
+
+    from src.results.jobs import job_lock
+    from src.utils.job_log import JobLogHandler
+
+    handler = JobLogHandler(str(tmp_path / "train.log"))
+    logger = logging.getLogger("test_trust.job_log")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        logger.warning("before the lock")
+        assert not (tmp_path / "train.log").exists()
+        with job_lock(tmp_path):
+            logger.warning("under the lock")
+        logger.warning("after the job")
+        handler.flush()
+        assert (tmp_path / "train.log").read_text().splitlines() == [
+            "before the lock",
+            "under the lock",
+            "after the job",
+        ]
+    finally:
+        logger.removeHandler(handler)
+        handler.close()
 
 
 def test_finding6_the_job_writes_its_hydra_files_itself(tmp_path, tiny_mnist_dir):

@@ -164,6 +164,14 @@ def _mismatch(run_dir: Path, record: dict[str, Any], what: str) -> JobConfigMism
     )
 
 
+_HELD: set[Path] = set()  # job dirs whose lock this process holds (src/utils/job_log.py asks)
+
+
+def holds_job_lock(run_dir: str | os.PathLike) -> bool:
+    """Whether this process holds ``run_dir``'s job lock now."""
+    return Path(run_dir).absolute() in _HELD
+
+
 @contextlib.contextmanager
 def job_lock(run_dir: str | os.PathLike) -> Iterator[Path]:
     """Hold ``<run_dir>/.lock`` exclusively for the block; a second process gets :class:`JobLockedError`."""
@@ -177,6 +185,9 @@ def job_lock(run_dir: str | os.PathLike) -> Iterator[Path]:
                 f"job in use by PID {err.holder} (lock {err.path}): another process is running this job; wait for "
                 "it to end or stop it, or give this run its own dir (sweep_name=... or paths.log_dir=...)"
             ) from None
+        key = run_dir.absolute()
+        _HELD.add(key)
+        stack.callback(_HELD.discard, key)
         yield path
 
 
