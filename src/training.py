@@ -104,9 +104,8 @@ def _cluster_plugins(cfg: DictConfig) -> dict[str, Any]:
     return {"plugins": [SLURMEnvironment(auto_requeue=False)]}
 
 
-HYDRA_SUBDIR = (
-    ".hydra"  # written here, after the job lock (configs/hydra/default.yaml sets output_subdir: null)
-)
+# Written here, after the job lock (configs/hydra/default.yaml sets hydra.output_subdir: null).
+HYDRA_SUBDIR = ".hydra"
 
 
 def _write_hydra_files(cfg: DictConfig, run_dir: Path) -> None:
@@ -246,7 +245,7 @@ def convergence_record(trainer: L.Trainer) -> dict[str, Any]:
 def train(cfg: DictConfig) -> dict[str, Any]:
     """Run one job; returns its record. The job dir is locked for the run (a second process gets a clear error).
     A finished job of the same config is skipped, one of another config is an error, ``force=true`` moves the old
-    files aside and starts from scratch; an interrupted job resumes from its newest readable checkpoint."""
+    files aside and starts from scratch; an interrupted job resumes from its newest usable checkpoint."""
     check_config(cfg)
     run_dir = Path(cfg.paths.output_dir)
     if global_rank() != 0:  # DDP children and other ranks: rank 0 holds the lock and prepared the dir

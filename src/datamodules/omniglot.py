@@ -133,12 +133,17 @@ def validate_omniglot(data: dict, size: int, n_classes: int | None = None) -> No
 
 
 def load_omniglot(
-    data_dir: str | os.PathLike, cache_dir: str | os.PathLike | None, size: int = 28, verify: bool = True
+    data_dir: str | os.PathLike,
+    cache_dir: str | os.PathLike | None,
+    size: int = 28,
+    verify: bool = True,
+    fingerprint: str | None = None,
 ):
     """:func:`decode_omniglot`, cached under ``cache_dir`` and used only while the PNGs' fingerprint (paths, sizes,
-    md5s: :func:`source_fingerprint`) is unchanged."""
+    md5s: :func:`source_fingerprint`) is unchanged. ``fingerprint``: that of the same call computed moments ago
+    (the job's identity check), so the PNGs are hashed once per job, not twice."""
     dirs = _character_dirs(Path(data_dir))
-    fingerprint = source_fingerprint(data_dir, verify)
+    fingerprint = fingerprint or source_fingerprint(data_dir, verify)
     cache = None
     if cache_dir is not None:
         cache = Path(cache_dir) / "omniglot" / f"v{CACHE_VERSION}-{size}px-{fingerprint[:16]}.pt"
@@ -199,18 +204,21 @@ class OmniglotSequenceDataModule(InMemoryDataModule):
         self.pools: dict[str, Tensor] = {}
         self.classes: list[str] = []
         self._device_pools: dict[tuple[int, torch.device], Tensor] = {}
+        self._fingerprint: str | None = None  # the PNGs' fingerprint, once data_source() has computed it
 
     def data_source(self) -> dict[str, object]:
         """The PNGs' fingerprint (:func:`source_fingerprint`) and whether each was checked against
         ``omniglot-py.md5`` (``verify_checksums`` and the file beside the data), part of the job's identity."""
         verified = bool(self.verify_checksums) and (Path(self.data_dir) / MD5_NAME).is_file()
-        fingerprint = source_fingerprint(self.data_dir, self.verify_checksums)
-        return {"fingerprint": fingerprint[:16], "checksums_verified": verified}
+        self._fingerprint = source_fingerprint(self.data_dir, self.verify_checksums)  # reused by setup
+        return {"fingerprint": self._fingerprint[:16], "checksums_verified": verified}
 
     def setup(self, stage: str | None = None) -> None:
         if self.train_set is not None:
             return
-        data = load_omniglot(self.data_dir, self.cache_dir, self.image_size, self.verify_checksums)
+        data = load_omniglot(
+            self.data_dir, self.cache_dir, self.image_size, self.verify_checksums, self._fingerprint
+        )
         images = data["images"]
         n_all, n_drawings = images.shape[0], images.shape[1]
         if self.num_classes > n_all:
