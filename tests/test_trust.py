@@ -282,6 +282,29 @@ def test_finding6_a_run_dying_on_a_full_disk_is_marked_failed_and_resumes_cleanl
     assert not [p for p in job.rglob("*") if p.name.endswith(".tmp")]
 
 
+def test_finding6_the_failed_record_is_written_in_place_only_where_it_fits(tmp_path, monkeypatch):
+    """Where mounting a small disk is not allowed: the atomic write fails as on a full disk (no room for its temp
+    file), and the record is rewritten in its own blocks if it fits there, else left whole (still resumable)."""
+    import errno
+
+    from src.results import records
+
+    records.write_record(tmp_path, {"status": "running", "pad": "x" * 3000})
+
+    def full(run_dir, record):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(records, "write_record", full)
+    assert records.write_record_in_place(tmp_path, {"status": "failed", "error": "OSError: no space"})
+    assert json.loads((tmp_path / "metrics.json").read_text()) == {
+        "status": "failed",
+        "error": "OSError: no space",
+    }
+    before = (tmp_path / "metrics.json").read_bytes()
+    assert not records.write_record_in_place(tmp_path, {"status": "failed", "pad": "y" * 100_000})
+    assert (tmp_path / "metrics.json").read_bytes() == before  # too big for its blocks: untouched, never half
+
+
 def test_finding6_and_7_a_refused_second_process_touches_nothing_and_says_one_line(tmp_path, tiny_mnist_dir):
     """A second train.py refused by the lock had already rewritten the running job's .hydra/ (Hydra writes it
     before the job starts), and its refusal was printed inside a traceback. One real subprocess run of train.py."""
