@@ -57,10 +57,8 @@ def output_path(out_dir: str | os.PathLike, name: object, suffix: str = "") -> P
         raise ValueError(f"suffix {suffix!r} is not a file suffix such as '.csv'")
     out_dir = Path(out_dir)
     path = out_dir / f"{safe_name(name, MAX_NAME - len(suffix))}{suffix}"
-    if path.parent != out_dir or path.name in (
-        ".",
-        "..",
-    ):  # cannot happen for a safe name; kept as the contract
+    # cannot fail for a safe name (no "/", no leading dot); kept as the function's contract
+    if path.parent != out_dir or path.name in (".", ".."):
         raise ValueError(f"output name {name!r} leaves {out_dir}")
     return path
 
@@ -83,15 +81,13 @@ def save_figure(fig: Figure, out_dir: str | os.PathLike, stem: object, dpi: int 
     import matplotlib.pyplot as plt
 
     paths = [output_path(out_dir, stem, ".png"), output_path(out_dir, stem, ".pdf")]
+
+    def write(path: Path) -> Path:
+        return atomic_write(path, lambda fh: fig.savefig(fh, format=path.suffix[1:], dpi=dpi), binary=True)
+
     try:
         for p in paths:
-            fmt = p.suffix[1:]
-            _written(
-                p,
-                lambda p=p, fmt=fmt: atomic_write(
-                    p, lambda fh: fig.savefig(fh, format=fmt, dpi=dpi), binary=True
-                ),
-            )
+            _written(p, lambda p=p: write(p))
     finally:
         plt.close(fig)  # a pyplot figure is released; a bare Figure is unaffected
     return paths
