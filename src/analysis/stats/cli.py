@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 
 from src.analysis.core.cli import add_command
-from src.analysis.core.saving import print_table, safe_name, save_figure, save_table
+from src.analysis.core.saving import output_path, print_table, safe_name, save_figure, save_table
 from src.results.errors import InputError
 
 
@@ -42,9 +42,9 @@ def run_ladder_backtest(args: argparse.Namespace) -> int:
         args.n_boot, args.seed, target_checkpoint=None if args.target_checkpoint == "last" else args.target_checkpoint,
     )  # fmt: skip
     out = Path(args.out)
-    save_table(table, out / "ladder_backtest.csv")
+    save_table(table, output_path(out, "ladder_backtest", ".csv"))
     summ = ladder.summary(table)
-    save_table(summ, out / "ladder_backtest_summary.csv")
+    save_table(summ, output_path(out, "ladder_backtest_summary", ".csv"))
     cols = ["cutoff", "task", "target_checkpoint", "actual", "direct", "direct_lo", "direct_hi", "direct_rel_err",
             "two_step", "two_step_lo", "two_step_hi", "two_step_rel_err"]  # fmt: skip
     print_table(
@@ -68,8 +68,8 @@ def run_grid_density(args: argparse.Namespace) -> int:
 
     table, summ = density.simulate(args.n_sims, seed=args.seed)
     out = Path(args.out)
-    save_table(table, out / "grid_density.csv")
-    save_table(summ, out / "grid_density_summary.csv")
+    save_table(table, output_path(out, "grid_density", ".csv"))
+    save_table(summ, output_path(out, "grid_density_summary", ".csv"))
     print_table("sharpness measures by grid density (median and 5-95% over simulated curves)", summ)
     paths = save_figure(density.figure(summ), out, "grid_density")
     print(f"\nfigure: {paths[0]}")
