@@ -414,3 +414,17 @@ def test_finding7_an_identity_mismatch_is_one_line_and_full_error_keeps_the_trac
     monkeypatch.setenv("HYDRA_FULL_ERROR", "1")
     with pytest.raises(JobConfigMismatchError), one_line_errors():
         train(other)
+
+
+def test_finding7_missing_data_is_one_line(tmp_path):
+    """The missing-data message (what is expected where, how to get it) was printed inside a traceback."""
+    from src.utils.job_config import UserError, one_line_errors
+
+    cfg = compose_train(FAST, tmp_path / "run", tmp_path / "no_data_here")
+    with pytest.raises(
+        UserError, match=r"^error: MNIST files missing: .*no_data_here/MNIST/raw.*DATA_DIR"
+    ) as err:
+        with one_line_errors():
+            train(cfg)
+    assert "\n" not in str(err.value) and isinstance(err.value.__cause__, FileNotFoundError)
+    assert not (tmp_path / "run" / ".hydra").exists()

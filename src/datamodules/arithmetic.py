@@ -35,6 +35,7 @@ import numpy as np
 import torch
 
 from src.datamodules.base import InMemoryDataModule, TensorBatches
+from src.datamodules.idx import DataMissingError
 from src.metrics.text import code_matrix
 
 PAD, EOS = 0, 1
@@ -188,7 +189,7 @@ def load_test_problems(data_dir: str | Path, spec: TaskSpec) -> tuple[np.ndarray
     """Operands ``(a, b)`` of the GPT-3 test items, checked against the file's prompts and answers."""
     path = Path(data_dir) / PROBLEMS_SUBDIR / f"{spec.name}.jsonl.gz"
     if not path.is_file():
-        raise FileNotFoundError(
+        raise DataMissingError(
             f"GPT-3 arithmetic test set not found: {path}. It is openai/gpt-3's data/{spec.name}.jsonl, gzipped; "
             "set DATA_DIR (paths.data_dir) to the directory holding llm/gpt3_arithmetic_problems/"
         )

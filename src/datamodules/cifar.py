@@ -24,7 +24,7 @@ from torch import Tensor
 
 from src.datamodules.base import InMemoryDataModule, TensorBatches, cached_decode, check_images, check_labels
 from src.datamodules.checksums import data_source, file_digest, verify_known
-from src.datamodules.idx import CorruptDataError
+from src.datamodules.idx import CorruptDataError, DataMissingError
 
 SOURCES = ("cifar100", "cifar10_jpg")
 ZIP_NAME, ZIP_PREFIX = "cifar10-jpg.zip", "cifar10-jpg/"
@@ -54,7 +54,7 @@ class _DataOnlyUnpickler(pickle.Unpickler):
 # ---------------------------------------------------------------- CIFAR-100 pickles
 def _unpickle(path: Path, verify: bool = True) -> dict:
     if not path.is_file():
-        raise FileNotFoundError(
+        raise DataMissingError(
             f"CIFAR-100 file missing: {path}. Set DATA_DIR (or data.data_dir) to the folder that holds "
             "cifar-100-python/{train,test,meta}: unpack cifar-100-python.tar.gz from "
             "https://www.cs.toronto.edu/~kriz/cifar.html there, or run "
@@ -104,7 +104,7 @@ def read_cifar100(data_dir: str | os.PathLike, verify: bool = True) -> dict[str,
 def _zip_path(data_dir: str | os.PathLike) -> Path:
     path = Path(data_dir) / ZIP_NAME
     if not path.is_file():
-        raise FileNotFoundError(
+        raise DataMissingError(
             f"{path} not found. Set DATA_DIR (or data.data_dir) to the folder holding {ZIP_NAME} (entries "
             f"{ZIP_PREFIX}{{train,test}}/<class>/NNNN.jpg), or use data=cifar100 with the official CIFAR-100 files."
         )

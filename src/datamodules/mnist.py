@@ -11,7 +11,7 @@ from torch import Tensor
 
 from src.datamodules.base import InMemoryDataModule, TensorBatches
 from src.datamodules.checksums import data_source, verify_known
-from src.datamodules.idx import read_idx
+from src.datamodules.idx import DataMissingError, read_idx
 
 log = logging.getLogger(__name__)
 
@@ -31,9 +31,9 @@ def _find(raw_dir: Path, name: str) -> Path | None:
     return None
 
 
-def _missing_error(raw_dirs: list[Path], missing: list[str]) -> FileNotFoundError:
+def _missing_error(raw_dirs: list[Path], missing: list[str]) -> DataMissingError:
     where = " or ".join(str(d) for d in raw_dirs)
-    return FileNotFoundError(
+    return DataMissingError(
         f"MNIST files missing: {', '.join(missing)} (each as .gz or uncompressed) in {where}. "
         "Set DATA_DIR (or data.data_dir) to the folder that holds MNIST/raw/, or get the four files "
         "train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, "

@@ -22,7 +22,7 @@ from PIL import Image, UnidentifiedImageError
 from torch import Tensor
 
 from src.datamodules.base import InMemoryDataModule, TensorBatches, cached_decode, check_images
-from src.datamodules.idx import CorruptDataError
+from src.datamodules.idx import CorruptDataError, DataMissingError
 
 FOLDERS = ("images_background", "images_evaluation")
 CACHE_VERSION = 2
@@ -33,7 +33,7 @@ def _character_dirs(data_dir: Path) -> list[Path]:
     root = data_dir / "omniglot-py"
     missing = [f for f in FOLDERS if not (root / f).is_dir()]
     if missing:
-        raise FileNotFoundError(
+        raise DataMissingError(
             f"Omniglot folder(s) missing: {', '.join(str(root / f) for f in missing)}. Set DATA_DIR (or "
             "data.data_dir) to the folder holding omniglot-py/, or unzip images_background.zip and "
             "images_evaluation.zip (https://github.com/brendenlake/omniglot/tree/master/python) into "
@@ -44,7 +44,7 @@ def _character_dirs(data_dir: Path) -> list[Path]:
         for alphabet in sorted(p for p in (root / folder).iterdir() if p.is_dir()):
             dirs.extend(sorted(p for p in alphabet.iterdir() if p.is_dir()))
     if not dirs:
-        raise FileNotFoundError(
+        raise DataMissingError(
             f"{root} holds no <alphabet>/<character>/ folders; expected torchvision's layout"
         )
     return dirs

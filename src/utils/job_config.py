@@ -26,10 +26,10 @@ class UserError(CompactHydraException):
 
 def user_errors() -> tuple[type[BaseException], ...]:
     """The errors a user causes and can fix from the message: bad config values and job-dir conflicts
-    (:class:`InputError`), a job dir in use, and data files that are not what they claim."""
-    from src.datamodules.idx import CorruptDataError
+    (:class:`InputError`), a job dir in use, and data files that are missing or not what they claim."""
+    from src.datamodules.idx import CorruptDataError, DataMissingError
 
-    return (InputError, JobLockedError, CorruptDataError)
+    return (InputError, JobLockedError, CorruptDataError, DataMissingError)
 
 
 @contextlib.contextmanager
