@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +16,11 @@ import lightning as L
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from src.results.jobs import identity_hash, job_lock, resume_checkpoint
+from src.results.io import write_text
+from src.results.jobs import checkpoint_problem, identity_hash, job_lock, resume_checkpoint
 from src.results.outputs import OUTPUTS_NAME, write_outputs
 from src.results.per_item import save_per_item
-from src.results.records import record_path, write_record
+from src.results.records import record_path, write_record, write_record_in_place
 from src.utils import resolvers  # noqa: F401  (registers the config resolvers)
 from src.utils.job_config import check_config, global_rank, identity_of, objective, prepare_job_dir
 
@@ -102,6 +104,85 @@ def _cluster_plugins(cfg: DictConfig) -> dict[str, Any]:
     return {"plugins": [SLURMEnvironment(auto_requeue=False)]}
 
 
+# Written here, after the job lock (configs/hydra/default.yaml sets hydra.output_subdir: null).
+HYDRA_SUBDIR = ".hydra"
+
+
+def _write_hydra_files(cfg: DictConfig, run_dir: Path) -> None:
+    """What Hydra writes into ``<job>/.hydra/`` (config.yaml, hydra.yaml, overrides.yaml), written by the job once
+    it holds the lock and has moved an old run aside: Hydra writes them before the job starts, so a second process
+    refused by the lock had already replaced the running job's copies."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return
+    hydra = HydraConfig.instance().cfg  # {"hydra": ...}, as Hydra's own hydra.yaml
+    out = run_dir / HYDRA_SUBDIR
+    write_text(out / "config.yaml", OmegaConf.to_yaml(cfg))
+    write_text(out / "hydra.yaml", OmegaConf.to_yaml(hydra))
+    write_text(out / "overrides.yaml", OmegaConf.to_yaml(OmegaConf.create(list(hydra.hydra.overrides.task))))
+
+
+def _load_problem(model: L.LightningModule) -> Callable[[Path], str | None]:
+    """Why a checkpoint cannot resume this job, or None: not a readable zip, not loadable with
+    ``torch.load(weights_only=True)`` (plain tensors and containers, never code), not a Lightning checkpoint, or
+    its weights or optimizer state do not fit this model (another width's checkpoint). Checked on a copy of the
+    model, so a checkpoint that fails leaves the model as it was."""
+    import copy
+
+    import torch
+
+    def problem(path: Path) -> str | None:
+        why = checkpoint_problem(path)
+        if why is not None:
+            return why
+        try:
+            ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as err:
+            return f"does not load with weights_only=True: {type(err).__name__}: {str(err).splitlines()[0][:200]}"
+        missing = [
+            k
+            for k in ("state_dict", "global_step", "epoch", "loops")
+            if not isinstance(ckpt, dict) or k not in ckpt
+        ]
+        if missing:
+            return f"not a Lightning checkpoint (lacks {missing})"
+        trial = copy.deepcopy(model)
+        try:
+            trial.load_state_dict(ckpt["state_dict"], strict=True)
+            for state in ckpt.get("optimizer_states") or []:
+                _check_optimizer_state(trial, state)
+        except Exception as err:
+            return f"does not fit this model: {type(err).__name__}: {str(err).splitlines()[0][:200]}"
+        return None
+
+    return problem
+
+
+def _check_optimizer_state(model: L.LightningModule, state: Any) -> None:
+    """Raise when an optimizer state from a checkpoint cannot be applied to ``model``'s optimizer: loaded into the
+    optimizer ``configure_optimizers`` builds, or, where that needs a Trainer (a schedule over the run's steps),
+    its parameter count and per-parameter state shapes checked against the model's parameters."""
+    try:
+        opt = model.configure_optimizers()
+    except RuntimeError:  # "not attached to a Trainer": compare what can be compared without one
+        params = list(model.parameters())
+        ids = [i for group in state["param_groups"] for i in group["params"]]
+        if len(ids) != len(params):
+            raise ValueError(
+                f"optimizer state is for {len(ids)} parameters, the model has {len(params)}"
+            ) from None
+        for i, p in zip(ids, params, strict=True):
+            for name, value in state["state"].get(i, {}).items():
+                if hasattr(value, "shape") and value.dim() > 0 and tuple(value.shape) != tuple(p.shape):
+                    raise ValueError(f"optimizer state {name} of parameter {i} is {tuple(value.shape)}, "
+                                     f"the parameter is {tuple(p.shape)}") from None  # fmt: skip
+        return
+    opt = opt["optimizer"] if isinstance(opt, dict) else opt
+    opt = opt[0] if isinstance(opt, list | tuple) else opt
+    opt.load_state_dict(state)
+
+
 def _base_record(cfg: DictConfig, num_params: int | None) -> dict[str, Any]:
     from hydra.core.hydra_config import HydraConfig
 
@@ -164,7 +245,7 @@ def convergence_record(trainer: L.Trainer) -> dict[str, Any]:
 def train(cfg: DictConfig) -> dict[str, Any]:
     """Run one job; returns its record. The job dir is locked for the run (a second process gets a clear error).
     A finished job of the same config is skipped, one of another config is an error, ``force=true`` moves the old
-    files aside and starts from scratch; an interrupted job resumes from its newest readable checkpoint."""
+    files aside and starts from scratch; an interrupted job resumes from its newest usable checkpoint."""
     check_config(cfg)
     run_dir = Path(cfg.paths.output_dir)
     if global_rank() != 0:  # DDP children and other ranks: rank 0 holds the lock and prepared the dir
@@ -175,17 +256,21 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 
 def _train_job(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     identity = identity_of(cfg)
-    finished = prepare_job_dir(cfg, run_dir, identity)
+    datamodule: L.LightningDataModule = instantiate(cfg.data, _convert_="all")
+    # what the job reads is part of what it is: the same config on another copy of the data is another job
+    data = datamodule.data_source() if hasattr(datamodule, "data_source") else None
+    finished = prepare_job_dir(cfg, run_dir, identity, data)
     if finished is not None:
         log.info("already finished, skipping (force=true reruns it): %s", run_dir)
         print(f"skipping finished run: {run_dir}")
         return finished
+    if global_rank() == 0:
+        _write_hydra_files(cfg, run_dir)
 
     start = time.time()
     L.seed_everything(cfg.seed, workers=True)
     _configure_wandb(cfg)
 
-    datamodule: L.LightningDataModule = instantiate(cfg.data, _convert_="all")
     model: L.LightningModule = instantiate(cfg.model.module, _convert_="all")  # plain lists in checkpoints
     num_params = int(getattr(model, "num_params", sum(p.numel() for p in model.parameters())))
     callbacks = _instantiate_group(cfg.get("callbacks"))
@@ -196,8 +281,10 @@ def _train_job(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     record = _base_record(cfg, num_params)
     record["config"] = OmegaConf.to_container(cfg, resolve=True)
     record["config_hash"] = identity_hash(identity)
+    if data is not None:
+        record["data_source"] = data
     # force: from scratch on every rank (rank 0 moved the old checkpoints aside; another rank must not race it)
-    ckpt = None if cfg.get("force", False) else resume_checkpoint(run_dir)
+    ckpt = None if cfg.get("force", False) else resume_checkpoint(run_dir, _load_problem(model))
     record["resumed_from"] = str(ckpt) if ckpt else None
     if trainer.is_global_zero:
         write_record(run_dir, record)
@@ -207,7 +294,7 @@ def _train_job(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
 
     failing = False
     try:
-        trainer.fit(model, datamodule=datamodule, ckpt_path=str(ckpt) if ckpt else None)
+        trainer.fit(model, datamodule=datamodule, ckpt_path=str(ckpt) if ckpt else None, weights_only=True)
         metrics = {k: v for k, v in trainer.callback_metrics.items() if not k.startswith("train/")}
         # how training ended, read before testing: testing a checkpoint restores the callbacks' state from it
         record["epochs"] = trainer.current_epoch
@@ -216,7 +303,10 @@ def _train_job(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         if cfg.get("test", True):
             best = _best_checkpoint(trainer)
             record["tested_checkpoint"] = best.name if best else "last trained"
-            for results in trainer.test(model, datamodule=datamodule, ckpt_path=best, verbose=False):
+            tested = trainer.test(
+                model, datamodule=datamodule, ckpt_path=best, verbose=False, weights_only=True
+            )
+            for results in tested:
                 metrics.update(results)
         record["metrics"] = {k: float(v) for k, v in sorted(metrics.items())}
         per_item = (
@@ -245,10 +335,12 @@ def _train_job(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         if trainer.is_global_zero:
             record.update(
                 status="failed",
-                error=f"{type(err).__name__}: {err}",
+                error=f"{type(err).__name__}: {err}"[:2000],
                 wall_time_s=round(time.time() - start, 3),
             )
-            write_record(run_dir, record)
+            # on a full disk the atomic write has no room for its temp file: rewrite the record in place where it
+            # fits; never let this write replace the error being raised
+            write_record_in_place(run_dir, record)
         if trainer.received_sigterm and not isinstance(err, SystemExit):
             # Stopped from outside (SLURM requeue, preemption, scancel), and the stop broke something on the way
             # out (W&B's service dies with the job step): exit as stopped, so the scheduler's verdict stands and

@@ -132,7 +132,7 @@ def test_corrupt_last_ckpt_falls_back_to_the_epoch_checkpoint(tmp_path, tiny_mni
     (ckpts / "last.ckpt").write_bytes(b"PK\x03\x04 not a checkpoint")
     resumed = train(compose_train(FAST, tmp_path, tiny_mnist_dir))
     out = capsys.readouterr().out
-    assert f"unreadable checkpoint {ckpts / 'last.ckpt'}" in out
+    assert f"unusable checkpoint {ckpts / 'last.ckpt'}" in out
     assert resumed["status"] == "finished" and resumed["resumed_from"] == str(epoch_ckpt)
     assert resumed["epochs"] == 2
 
@@ -145,7 +145,7 @@ def test_no_readable_checkpoint_starts_fresh_and_says_so(tmp_path, tiny_mnist_di
     for ckpt in (tmp_path / "checkpoints").glob("*.ckpt"):
         ckpt.write_bytes(ckpt.read_bytes()[:100])  # truncated
     resumed = train(compose_train(FAST, tmp_path, tiny_mnist_dir))
-    assert "no readable checkpoint" in capsys.readouterr().out
+    assert "no usable checkpoint" in capsys.readouterr().out
     assert resumed["resumed_from"] is None and resumed["status"] == "finished"
 
 
@@ -161,8 +161,8 @@ def test_garbage_record_is_a_clear_error_not_a_crash(tmp_path, tiny_mnist_dir):
     "override, message",
     [
         ("trainer.max_epochs=-1", r"trainer\.max_epochs=-1 .*never ends"),
-        ("seed=1.5", r"seed must be an integer, got 1\.5"),
-        ("model.width=abc", r"model\.width must be a number, got 'abc'"),
+        ("seed=1.5", r"seed must be an integer in \[0, 2\*\*32\), got 1\.5"),
+        ("model.width=abc", r"model\.width must be a positive number, got 'abc'"),
     ],
 )
 def test_bad_values_name_the_key(tmp_path, tiny_mnist_dir, override, message):

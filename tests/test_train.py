@@ -4,9 +4,10 @@ import json
 
 import lightning as L
 import pytest
-from hydra.errors import ConfigCompositionException, InstantiationException
+from hydra.errors import ConfigCompositionException
 from omegaconf import open_dict
 
+from src.results.errors import InputError
 from src.training import train
 from tests.helpers.configs import compose_train
 
@@ -132,6 +133,6 @@ def test_unknown_config_values_are_clear_errors(tmp_path, override, message):
 
 
 def test_bad_width_is_a_clear_error(tmp_path, tiny_mnist_dir):
-    # Hydra names the target and the config key around the model's own message
-    with pytest.raises(InstantiationException, match="model.width must be a positive number, got 0"):
+    # refused by check_config before anything is built (it was the model's message inside Hydra's)
+    with pytest.raises(InputError, match="model.width must be a positive number, got 0"):
         train(compose_train([*FAST, "model.width=0"], tmp_path, tiny_mnist_dir))

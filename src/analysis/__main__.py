@@ -11,10 +11,12 @@ every command that still declares only an old one.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import importlib.util
 import sys
 import textwrap
+from pathlib import Path
 
 COMMAND_MODULES = (
     "src.analysis.core.cli",  # ingest: any inputs -> one evidence table (Parquet + CSV)
@@ -164,17 +166,36 @@ def main(argv: list[str] | None = None) -> int:
     return run(argv, raise_errors=argv is not None)
 
 
+# Suffixes that make an --out one file (the readers' evidence tables), not a directory.
+FILE_SUFFIXES = (".csv", ".parquet", ".tsv", ".json", ".jsonl")
+
+
+def _hold_out(args: argparse.Namespace) -> None:
+    """Hold the command's ``--out`` (``core/saving.py:out_dir_lock``) for the whole command, so a second analysis
+    into the same place is refused instead of leaving a mixed set of files; defaults per input are held where the
+    command picks them (``hold_out_dir``)."""
+    out = getattr(args, "out", None)
+    if out is not None:
+        is_file = getattr(args, "out_is_file", False) or Path(out).suffix.lower() in FILE_SUFFIXES
+        args.out_locks.hold(out, is_file=is_file)
+
+
 def run(argv: list[str] | None = None, raise_errors: bool = True) -> int:
-    """Parse ``argv`` and run the command with its metric declarations in force. ``raise_errors``: let an
-    :class:`InputError` propagate (tests, notebooks) instead of printing it and exiting with status 2."""
+    """Parse ``argv`` and run the command with its metric declarations in force and its output dirs held
+    (``args.out_locks``: ``--out``, and each default output dir a command picks).
+    ``raise_errors``: let an :class:`InputError` propagate (tests, notebooks) instead of printing it and exiting
+    with status 2."""
     from src.analysis.core.inputs import declarations
     from src.analysis.core.metrics import declared
+    from src.analysis.core.saving import OutDirLocks
     from src.results.errors import InputError
 
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.out_locks = OutDirLocks()
     try:
-        with declared(declarations(args)):
+        with contextlib.closing(args.out_locks), declared(declarations(args)):
+            _hold_out(args)
             return int(args.func(args) or 0)
     except InputError as err:
         if raise_errors or args.debug:

@@ -35,6 +35,7 @@ import numpy as np
 import torch
 
 from src.datamodules.base import InMemoryDataModule, TensorBatches
+from src.datamodules.idx import DataMissingError
 from src.metrics.text import code_matrix
 
 PAD, EOS = 0, 1
@@ -188,7 +189,7 @@ def load_test_problems(data_dir: str | Path, spec: TaskSpec) -> tuple[np.ndarray
     """Operands ``(a, b)`` of the GPT-3 test items, checked against the file's prompts and answers."""
     path = Path(data_dir) / PROBLEMS_SUBDIR / f"{spec.name}.jsonl.gz"
     if not path.is_file():
-        raise FileNotFoundError(
+        raise DataMissingError(
             f"GPT-3 arithmetic test set not found: {path}. It is openai/gpt-3's data/{spec.name}.jsonl, gzipped; "
             "set DATA_DIR (paths.data_dir) to the directory holding llm/gpt3_arithmetic_problems/"
         )
@@ -325,6 +326,16 @@ class ArithmeticDataModule(InMemoryDataModule):
             wide.append(codes)
             need -= len(codes)
         return rng.permutation(np.concatenate([task, *wide])) if wide else task  # task only: the old draws
+
+    def data_source(self) -> dict[str, object]:
+        """The GPT-3 test items file's fingerprint, part of the job's identity (training data are drawn from the
+        config); it has no known digest here, so ``checksums_verified`` is false."""
+        from src.datamodules.checksums import data_source
+
+        path = Path(self.data_dir) / PROBLEMS_SUBDIR / f"{self.spec.name}.jsonl.gz"
+        if not path.is_file():
+            load_test_problems(self.data_dir, self.spec)  # the missing-file error, naming where to get it
+        return data_source({f"{PROBLEMS_SUBDIR}/{path.name}": path}, verify=False)
 
     def setup(self, stage: str | None = None) -> None:
         if self.test_set is not None:

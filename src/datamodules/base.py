@@ -9,9 +9,11 @@ merged across processes count every test item exactly once.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import os
+import stat
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -22,27 +24,97 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from src.results.errors import InputError
+
 log = logging.getLogger(__name__)
 
 
 SOURCE_KEY = "_source_fingerprint"
+CONTENT_KEY = "_content_sha256"  # the cache's own hash of what it holds, written with it and checked on load
+
+
+class CacheDirError(InputError):
+    """A cache dir that another user could write (or a symlink): caches there are refused, not read."""
+
+
+def content_hash(data: dict) -> str:
+    """sha256 over every entry of a decode (name, dtype, shape and bytes of each tensor; other values as JSON),
+    the keys this module adds left out. Detects a cache changed after it was written (corruption, an edit that
+    did not recompute it); see docs/design.md "What is trusted" for what it cannot detect."""
+    import json
+
+    h = hashlib.sha256()
+    for key in sorted(k for k in data if k not in (SOURCE_KEY, CONTENT_KEY)):
+        value = data[key]
+        h.update(f"{key}\0".encode())
+        if isinstance(value, Tensor):
+            t = value.detach().cpu().contiguous()
+            h.update(f"{t.dtype}\0{tuple(t.shape)}\0".encode())
+            h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+        else:
+            h.update(json.dumps(value, sort_keys=True, default=str).encode())
+        h.update(b"\n")
+    return h.hexdigest()
+
+
+def _stop_dirs() -> set[Path]:
+    home = os.environ.get("HOME") or ""
+    return {Path(home).resolve()} if os.path.isabs(home) and home != "/" else set()
+
+
+def _unsafe_dir(d: Path, st: os.stat_result) -> str | None:
+    """Why another user could replace what is in ``d``: owned by someone else, or writable by others (world, or a
+    group with other members) without the sticky bit."""
+    uid = os.getuid()
+    if st.st_uid not in (uid, 0):
+        return f"{d} is owned by another user (uid {st.st_uid})"
+    if st.st_mode & stat.S_ISVTX:
+        return None  # sticky (/tmp): others cannot rename or delete what is ours inside it
+    if st.st_mode & 0o002:
+        return f"{d} is writable by every user"
+    if st.st_mode & 0o020 and _group_has_others(st.st_gid):
+        return f"{d} is writable by its group (gid {st.st_gid}), which has other members"
+    return None
+
+
+def _group_has_others(gid: int) -> bool:
+    import grp
+    import pwd
+
+    try:
+        me = pwd.getpwuid(os.getuid()).pw_name
+        group = grp.getgrgid(gid)
+    except KeyError:
+        return True  # unknown group: assume others are in it
+    return any(m != me for m in group.gr_mem) or gid != os.getgid()
 
 
 def _cache_dir_problem(cache_dir: Path) -> str | None:
-    """Why ``cache_dir`` must not hold caches: writable by other users (they could plant a cache), or a symlink."""
+    """Why ``cache_dir`` must not hold caches: it is a symlink, or it or any directory above it, up to the home
+    directory (or the root), could be written by another user (who could then plant or swap a cache)."""
+    if cache_dir.is_symlink():
+        return f"{cache_dir} is a symlink"
+    stop = _stop_dirs()
     for d in (cache_dir, *cache_dir.parents):
-        if d.exists():
-            st = os.lstat(d)
-            if d == cache_dir and os.path.islink(d):
-                return "is a symlink"
-            if st.st_mode & 0o002 and not st.st_mode & 0o1000:
-                return f"{d} is writable by every user"
+        try:
+            st = os.stat(
+                d
+            )  # an ancestor may be a symlink (a home on another disk): its target is what counts
+        except (FileNotFoundError, NotADirectoryError):
+            continue  # created later, mode 0700 (or not creatable: then the cache is not written, a warning)
+        except OSError as err:
+            return f"{d} cannot be inspected ({err.strerror})"
+        problem = _unsafe_dir(d, st)
+        if problem:
+            return problem
+        if d.resolve() in stop:
             break
     return None
 
 
 def _load_cache(cache: Path, fingerprint: str, validate: Callable[[dict], None], what: str) -> dict | None:
-    """The cache's tensors when it is a regular file of this source (``fingerprint``) that passes ``validate``."""
+    """The cache's tensors when it is a regular file of this source (``fingerprint``) whose content still has the
+    hash written with it and that passes ``validate``."""
     if cache.is_symlink():
         log.warning("cache %s is a symlink, not a file this code wrote; decoding %s again", cache, what)
         return None
@@ -56,6 +128,11 @@ def _load_cache(cache: Path, fingerprint: str, validate: Callable[[dict], None],
     if not isinstance(data, dict) or data.get(SOURCE_KEY) != fingerprint:
         log.info("cache %s is of other source files; decoding %s again", cache, what)
         return None
+    if data.get(CONTENT_KEY) != content_hash(data):
+        log.warning(
+            "cache %s does not match the content hash written with it; decoding %s again", cache, what
+        )
+        return None
     try:
         validate(data)
     except (ValueError, KeyError, TypeError, AttributeError) as err:
@@ -66,12 +143,14 @@ def _load_cache(cache: Path, fingerprint: str, validate: Callable[[dict], None],
 
 def _save_cache(cache: Path, data: dict) -> None:
     """Save through the one atomic writer (a random temp file created exclusively in the cache dir, so a planted
-    symlink or file is never followed; then ``os.replace``). A cache that cannot be written is a warning."""
+    symlink or file is never followed; then ``os.replace``), with its content hash. A cache that cannot be
+    written is a warning."""
     from src.results.io import atomic_write
 
     try:
         cache.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        atomic_write(cache, lambda fh: torch.save(data, fh), binary=True)
+        payload = {**data, CONTENT_KEY: content_hash(data)}
+        atomic_write(cache, lambda fh: torch.save(payload, fh), binary=True)
     except OSError as err:
         log.warning(
             "could not write the cache %s (%s: %s); continuing without it (the next run decodes again). "
@@ -96,17 +175,18 @@ def cached_decode(
     Caches are data, never trusted: loaded with ``weights_only`` (no code), used only when their stored
     ``fingerprint`` (sizes and hashes of the source files) matches and ``validate(data)`` (shapes, dtypes, label
     ranges; raises ``ValueError``) passes; a symlinked, stale, unreadable or invalid cache is decoded again and
-    replaced. A cache dir writable by other users is refused (one error naming it)."""
+    replaced. A cache dir that other users could write is refused (:class:`CacheDirError`, one line naming it)."""
     if cache is not None:
         problem = _cache_dir_problem(cache.parent)
         if problem:
-            raise PermissionError(
-                f"cache dir {cache.parent} {problem}: another user could plant a cache there; "
-                "set MIRAGE_CACHE_DIR (or paths.cache_dir) to a directory of your own (e.g. ~/.cache/mirage)"
+            raise CacheDirError(
+                f"cache dir {cache.parent} refused: {problem}, so another user could plant a cache there",
+                fix="set MIRAGE_CACHE_DIR (or paths.cache_dir) to a directory of your own (e.g. ~/.cache/mirage)",
             )
         data = _load_cache(cache, fingerprint, validate, what)
         if data is not None:
             data.pop(SOURCE_KEY)
+            data.pop(CONTENT_KEY)
             return data
     start = time.perf_counter()
     data = decode()

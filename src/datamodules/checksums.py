@@ -62,6 +62,14 @@ def file_digest(path: str | os.PathLike, algo: str = "sha256") -> str:
     return h.hexdigest()
 
 
+def _mismatch(path: str | os.PathLike, key: str, algo: str, actual: str, expected: str) -> CorruptDataError:
+    return CorruptDataError(
+        f"{Path(path)}: {algo} {actual} differs from the known {algo} {expected} of {key} "
+        "(src/datamodules/checksums.py); the file is corrupt or not the official one: get it again, or pass "
+        "data.verify_checksums=false to use a copy of your own"
+    )
+
+
 def verify_known(path: str | os.PathLike, key: str, enabled: bool = True) -> str | None:
     """Check ``path`` against the known digest of ``key`` (its name relative to ``DATA_DIR``); returns the digest
     (None when not checked). A mismatch is one error naming the file and both digests."""
@@ -70,9 +78,24 @@ def verify_known(path: str | os.PathLike, key: str, enabled: bool = True) -> str
     algo, expected = KNOWN_DIGESTS[key]
     actual = file_digest(path, algo)
     if actual != expected:
-        raise CorruptDataError(
-            f"{Path(path)}: {algo} {actual} differs from the known {algo} {expected} of {key} "
-            "(src/datamodules/checksums.py); the file is corrupt or not the official one: get it again, or pass "
-            "data.verify_checksums=false to use a copy of your own"
-        )
+        raise _mismatch(path, key, algo, actual, expected)
     return actual
+
+
+def data_source(files: dict[str, str | os.PathLike], verify: bool = True) -> dict[str, object]:
+    """What a job read, for its identity (src/results/jobs.py): ``fingerprint``, a hash of every source file's
+    name, size and digest (the known algorithm where there is one, else sha256), and ``checksums_verified``: every
+    file was checked against its known digest (``verify`` and every key in :data:`KNOWN_DIGESTS`). ``files`` maps
+    each file's key (its name relative to ``DATA_DIR``) to its path. With ``verify``, a known file that does not
+    match is the same error as :func:`verify_known`'s."""
+    lines, verified = [], bool(verify)
+    for key, path in sorted(files.items()):
+        algo, expected = KNOWN_DIGESTS.get(key, ("sha256", None))
+        actual = file_digest(path, algo)
+        if expected is None:
+            verified = False
+        elif verify and actual != expected:
+            raise _mismatch(path, key, algo, actual, expected)
+        lines.append(f"{key}\t{os.path.getsize(path)}\t{algo}:{actual}")
+    fingerprint = hashlib.sha256("\n".join(lines).encode()).hexdigest()[:16]
+    return {"fingerprint": fingerprint, "checksums_verified": verified}

@@ -23,8 +23,8 @@ from PIL import Image, UnidentifiedImageError
 from torch import Tensor
 
 from src.datamodules.base import InMemoryDataModule, TensorBatches, cached_decode, check_images, check_labels
-from src.datamodules.checksums import file_digest, verify_known
-from src.datamodules.idx import CorruptDataError
+from src.datamodules.checksums import data_source, file_digest, verify_known
+from src.datamodules.idx import CorruptDataError, DataMissingError
 
 SOURCES = ("cifar100", "cifar10_jpg")
 ZIP_NAME, ZIP_PREFIX = "cifar10-jpg.zip", "cifar10-jpg/"
@@ -54,7 +54,7 @@ class _DataOnlyUnpickler(pickle.Unpickler):
 # ---------------------------------------------------------------- CIFAR-100 pickles
 def _unpickle(path: Path, verify: bool = True) -> dict:
     if not path.is_file():
-        raise FileNotFoundError(
+        raise DataMissingError(
             f"CIFAR-100 file missing: {path}. Set DATA_DIR (or data.data_dir) to the folder that holds "
             "cifar-100-python/{train,test,meta}: unpack cifar-100-python.tar.gz from "
             "https://www.cs.toronto.edu/~kriz/cifar.html there, or run "
@@ -104,7 +104,7 @@ def read_cifar100(data_dir: str | os.PathLike, verify: bool = True) -> dict[str,
 def _zip_path(data_dir: str | os.PathLike) -> Path:
     path = Path(data_dir) / ZIP_NAME
     if not path.is_file():
-        raise FileNotFoundError(
+        raise DataMissingError(
             f"{path} not found. Set DATA_DIR (or data.data_dir) to the folder holding {ZIP_NAME} (entries "
             f"{ZIP_PREFIX}{{train,test}}/<class>/NNNN.jpg), or use data=cifar100 with the official CIFAR-100 files."
         )
@@ -251,8 +251,27 @@ class CIFARDataModule(InMemoryDataModule):
         if source not in SOURCES:
             raise ValueError(f"data.source must be one of {SOURCES}, got {source!r}")
         self.data_dir, self.source, self.cache_dir = data_dir, source, cache_dir
+        if (
+            train_subset is not None and train_subset < 1
+        ):  # 0 trained nothing and still recorded a finished run
+            raise ValueError(
+                f"data.train_subset must be a positive number of images or null, got {train_subset}"
+            )
         self.val_size, self.split_seed, self.train_subset = val_size, split_seed, train_subset
         self.classes: list[str] = []
+
+    def data_source(self) -> dict[str, object]:
+        """The source files' fingerprint and whether they were verified (src/datamodules/checksums.py:data_source),
+        part of the job's identity: a job run on another copy of the data is another job."""
+        if self.source == "cifar10_jpg":
+            files = {ZIP_NAME: _zip_path(self.data_dir)}
+        else:
+            root = Path(self.data_dir) / "cifar-100-python"
+            for name in ("train", "test", "meta"):
+                if not (root / name).is_file():
+                    _unpickle(root / name, False)  # the missing-file error, naming where to get it
+            files = {f"cifar-100-python/{name}": root / name for name in ("train", "test", "meta")}
+        return data_source(files, self.verify_checksums)
 
     def setup(self, stage: str | None = None) -> None:
         if self.train_set is not None:

@@ -17,6 +17,10 @@ class CorruptDataError(ValueError):
     """A data file exists but its contents are not what its format promises."""
 
 
+class DataMissingError(FileNotFoundError):
+    """A data file is not where the config says; the message names where it was looked for and how to get it."""
+
+
 def read_idx(path: str | Path, expect_magic: int | None = None) -> torch.Tensor:
     """Read an IDX file (``.gz`` or raw) into a uint8 tensor, checking magic number and size.
 

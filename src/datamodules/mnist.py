@@ -10,8 +10,8 @@ import torch
 from torch import Tensor
 
 from src.datamodules.base import InMemoryDataModule, TensorBatches
-from src.datamodules.checksums import verify_known
-from src.datamodules.idx import read_idx
+from src.datamodules.checksums import data_source, verify_known
+from src.datamodules.idx import DataMissingError, read_idx
 
 log = logging.getLogger(__name__)
 
@@ -31,9 +31,9 @@ def _find(raw_dir: Path, name: str) -> Path | None:
     return None
 
 
-def _missing_error(raw_dirs: list[Path], missing: list[str]) -> FileNotFoundError:
+def _missing_error(raw_dirs: list[Path], missing: list[str]) -> DataMissingError:
     where = " or ".join(str(d) for d in raw_dirs)
-    return FileNotFoundError(
+    return DataMissingError(
         f"MNIST files missing: {', '.join(missing)} (each as .gz or uncompressed) in {where}. "
         "Set DATA_DIR (or data.data_dir) to the folder that holds MNIST/raw/, or get the four files "
         "train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, "
@@ -119,9 +119,21 @@ class MNISTDataModule(InMemoryDataModule):
             batch_size=batch_size, eval_batch_size=eval_batch_size, seed=seed, pin_memory=pin_memory
         )
         self.data_dir, self.cache_dir, self.download = data_dir, cache_dir, download
+        if (
+            train_subset is not None and train_subset < 1
+        ):  # 0 trained nothing and still recorded a finished run
+            raise ValueError(
+                f"data.train_subset must be a positive number of images or null, got {train_subset}"
+            )
         self.val_size, self.split_seed, self.train_subset = val_size, split_seed, train_subset
         self.num_classes = 10
         self.verify_checksums = verify_checksums
+
+    def data_source(self) -> dict[str, object]:
+        """The four files' fingerprint and whether they were verified (src/datamodules/checksums.py:data_source),
+        part of the job's identity: a job run on another copy of the data is another job."""
+        paths = locate_mnist(self.data_dir, self.cache_dir, self.download)
+        return data_source({f"MNIST/raw/{p.name}": p for p in paths.values()}, self.verify_checksums)
 
     def setup(self, stage: str | None = None) -> None:
         if self.train_set is not None:

@@ -22,7 +22,7 @@ from PIL import Image, UnidentifiedImageError
 from torch import Tensor
 
 from src.datamodules.base import InMemoryDataModule, TensorBatches, cached_decode, check_images
-from src.datamodules.idx import CorruptDataError
+from src.datamodules.idx import CorruptDataError, DataMissingError
 
 FOLDERS = ("images_background", "images_evaluation")
 CACHE_VERSION = 2
@@ -33,7 +33,7 @@ def _character_dirs(data_dir: Path) -> list[Path]:
     root = data_dir / "omniglot-py"
     missing = [f for f in FOLDERS if not (root / f).is_dir()]
     if missing:
-        raise FileNotFoundError(
+        raise DataMissingError(
             f"Omniglot folder(s) missing: {', '.join(str(root / f) for f in missing)}. Set DATA_DIR (or "
             "data.data_dir) to the folder holding omniglot-py/, or unzip images_background.zip and "
             "images_evaluation.zip (https://github.com/brendenlake/omniglot/tree/master/python) into "
@@ -44,7 +44,7 @@ def _character_dirs(data_dir: Path) -> list[Path]:
         for alphabet in sorted(p for p in (root / folder).iterdir() if p.is_dir()):
             dirs.extend(sorted(p for p in alphabet.iterdir() if p.is_dir()))
     if not dirs:
-        raise FileNotFoundError(
+        raise DataMissingError(
             f"{root} holds no <alphabet>/<character>/ folders; expected torchvision's layout"
         )
     return dirs
@@ -133,12 +133,17 @@ def validate_omniglot(data: dict, size: int, n_classes: int | None = None) -> No
 
 
 def load_omniglot(
-    data_dir: str | os.PathLike, cache_dir: str | os.PathLike | None, size: int = 28, verify: bool = True
+    data_dir: str | os.PathLike,
+    cache_dir: str | os.PathLike | None,
+    size: int = 28,
+    verify: bool = True,
+    fingerprint: str | None = None,
 ):
     """:func:`decode_omniglot`, cached under ``cache_dir`` and used only while the PNGs' fingerprint (paths, sizes,
-    md5s: :func:`source_fingerprint`) is unchanged."""
+    md5s: :func:`source_fingerprint`) is unchanged. ``fingerprint``: that of the same call computed moments ago
+    (the job's identity check), so the PNGs are hashed once per job, not twice."""
     dirs = _character_dirs(Path(data_dir))
-    fingerprint = source_fingerprint(data_dir, verify)
+    fingerprint = fingerprint or source_fingerprint(data_dir, verify)
     cache = None
     if cache_dir is not None:
         cache = Path(cache_dir) / "omniglot" / f"v{CACHE_VERSION}-{size}px-{fingerprint[:16]}.pt"
@@ -199,11 +204,21 @@ class OmniglotSequenceDataModule(InMemoryDataModule):
         self.pools: dict[str, Tensor] = {}
         self.classes: list[str] = []
         self._device_pools: dict[tuple[int, torch.device], Tensor] = {}
+        self._fingerprint: str | None = None  # the PNGs' fingerprint, once data_source() has computed it
+
+    def data_source(self) -> dict[str, object]:
+        """The PNGs' fingerprint (:func:`source_fingerprint`) and whether each was checked against
+        ``omniglot-py.md5`` (``verify_checksums`` and the file beside the data), part of the job's identity."""
+        verified = bool(self.verify_checksums) and (Path(self.data_dir) / MD5_NAME).is_file()
+        self._fingerprint = source_fingerprint(self.data_dir, self.verify_checksums)  # reused by setup
+        return {"fingerprint": self._fingerprint[:16], "checksums_verified": verified}
 
     def setup(self, stage: str | None = None) -> None:
         if self.train_set is not None:
             return
-        data = load_omniglot(self.data_dir, self.cache_dir, self.image_size, self.verify_checksums)
+        data = load_omniglot(
+            self.data_dir, self.cache_dir, self.image_size, self.verify_checksums, self._fingerprint
+        )
         images = data["images"]
         n_all, n_drawings = images.shape[0], images.shape[1]
         if self.num_classes > n_all:

@@ -8,10 +8,13 @@ the umask), like any other output, not the temp-file default 0600.
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import fcntl
 import json
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -73,3 +76,33 @@ def save_npz(path: str | os.PathLike, **arrays: Any) -> Path:
     import numpy as np
 
     return atomic_write(path, lambda fh: np.savez_compressed(fh, **arrays), binary=True)
+
+
+class LockHeldError(RuntimeError):
+    """Another live process holds the lock file; ``holder`` is the PID it wrote there (or ``"unknown"``)."""
+
+    def __init__(self, path: Path, holder: str):
+        self.path, self.holder = path, holder
+        super().__init__(f"lock {path} is held by PID {holder}")
+
+
+@contextlib.contextmanager
+def pid_lock(path: str | os.PathLike) -> Iterator[Path]:
+    """Hold an exclusive, non-blocking ``flock`` on ``path`` (created, never followed if it is a symlink) for the
+    block and write this process's PID into it; a second process gets :class:`LockHeldError` naming the holder.
+    The kernel drops the lock when the process dies, even by ``kill -9``, so a stale file never blocks a rerun."""
+    path = Path(path)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as err:
+            if err.errno not in (errno.EAGAIN, errno.EACCES):
+                raise
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
+            raise LockHeldError(path, holder) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield path
+    finally:
+        os.close(fd)  # releases the lock

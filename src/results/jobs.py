@@ -7,13 +7,12 @@
 - :func:`job_lock`: one process per job dir (``<job>/.lock``, an ``flock`` released by the kernel when the process
   dies, even by ``kill -9``); a second one gets :class:`JobLockedError` naming the holder's PID.
 - :func:`move_aside`: ``force=true`` moves the old run's files to ``<job>/.previous-<n>/`` and starts from scratch.
-- :func:`resume_checkpoint`: the newest readable checkpoint of the job (``last.ckpt`` first), naming unreadable ones.
+- :func:`resume_checkpoint`: the newest usable checkpoint of the job (``last.ckpt`` first), naming each unusable one and why.
 """
 
 from __future__ import annotations
 
 import contextlib
-import errno
 import fcntl
 import hashlib
 import json
@@ -21,11 +20,12 @@ import logging
 import os
 import shutil
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from src.results.errors import InputError
+from src.results.io import LockHeldError, pid_lock
 from src.results.records import CHECKPOINT_DIR, LAST_CKPT
 
 log = logging.getLogger(__name__)
@@ -55,8 +55,9 @@ WHERE_KEYS = (
     "data.pin_memory",
     "data.verify_checksums",
 )
-# Kept in place by move_aside: Hydra has already written this job's .hydra/ and opened its train.log.
-KEEP_ON_RESET = (".hydra", "train.log", LOCK_NAME)
+# Kept in place by move_aside: Hydra has already opened this job's train.log (.hydra/ is written by the job itself,
+# after it holds the lock and has moved the old run aside: src/training.py).
+KEEP_ON_RESET = ("train.log", LOCK_NAME)
 
 
 class JobConfigMismatchError(InputError):
@@ -126,21 +127,49 @@ def identity_diff(old: dict[str, Any], new: dict[str, Any], limit: int = 6) -> l
     return lines
 
 
-def check_same_job(run_dir: Path, record: dict[str, Any], identity: dict[str, Any]) -> None:
-    """Raise :class:`JobConfigMismatchError` when ``record`` (the job dir's) is of another computation."""
+def check_same_job(
+    run_dir: Path, record: dict[str, Any], identity: dict[str, Any], data: dict[str, Any] | None = None
+) -> None:
+    """Raise :class:`JobConfigMismatchError` when ``record`` (the job dir's) is of another computation: another
+    config, or other data (``data``: the source files' fingerprint and whether their checksums were verified, from
+    the datamodule's ``data_source()``; None for generated data). A record written before runs kept their data
+    identity is accepted with a printed note (its data cannot be compared)."""
     old_config = record.get("config")
     old = job_identity(old_config) if isinstance(old_config, dict) else {}
     old_hash = record.get("config_hash") or identity_hash(old)
-    if old_hash == identity_hash(identity):
+    if old_hash != identity_hash(identity):
+        diff = "; ".join(identity_diff(old, identity)) or "the record has no config"
+        raise _mismatch(run_dir, record, f"another config (config hash {old_hash}, this one "
+                        f"{identity_hash(identity)}; differs in {diff})")  # fmt: skip
+    if data is None and "data_source" not in record:
         return
-    diff = "; ".join(identity_diff(old, identity)) or "the record has no config"
-    raise JobConfigMismatchError(
-        f"this job dir holds a {record.get('status', 'unknown')} run of another config (config hash {old_hash}, "
-        f"this one {identity_hash(identity)}; differs in {diff})",
+    if "data_source" not in record:
+        msg = (f"note: {run_dir}'s run record predates the data identity, so the data it read cannot be compared "
+               "with this job's; force=true reruns it")  # fmt: skip
+        log.warning(msg)
+        print(msg)
+        return
+    old_data = record.get("data_source")
+    if old_data != data:
+        diff = "; ".join(identity_diff({"data": old_data or {}}, {"data": data or {}})) or "the data"
+        raise _mismatch(run_dir, record, f"the same config on other data (differs in {diff})")
+
+
+def _mismatch(run_dir: Path, record: dict[str, Any], what: str) -> JobConfigMismatchError:
+    return JobConfigMismatchError(
+        f"this job dir holds a {record.get('status', 'unknown')} run of {what}",
         path=run_dir,
         fix="rerun with force=true to start it from scratch (the old files move to "
         f"{PREVIOUS_PREFIX}<n>/), or give this config its own dir with sweep_name=... or paths.log_dir=...",
     )
+
+
+_HELD: set[Path] = set()  # job dirs whose lock this process holds (src/utils/job_log.py asks)
+
+
+def holds_job_lock(run_dir: str | os.PathLike) -> bool:
+    """Whether this process holds ``run_dir``'s job lock now."""
+    return Path(run_dir).absolute() in _HELD
 
 
 @contextlib.contextmanager
@@ -148,24 +177,18 @@ def job_lock(run_dir: str | os.PathLike) -> Iterator[Path]:
     """Hold ``<run_dir>/.lock`` exclusively for the block; a second process gets :class:`JobLockedError`."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    path = run_dir / LOCK_NAME
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
-    try:
+    with contextlib.ExitStack() as stack:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as err:
-            if err.errno not in (errno.EAGAIN, errno.EACCES):
-                raise
-            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
+            path = stack.enter_context(pid_lock(run_dir / LOCK_NAME))
+        except LockHeldError as err:
             raise JobLockedError(
-                f"job in use by PID {holder} (lock {path}): another process is running this job; wait for it to "
-                "end or stop it, or give this run its own dir (sweep_name=... or paths.log_dir=...)"
+                f"job in use by PID {err.holder} (lock {err.path}): another process is running this job; wait for "
+                "it to end or stop it, or give this run its own dir (sweep_name=... or paths.log_dir=...)"
             ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        key = run_dir.absolute()
+        _HELD.add(key)
+        stack.callback(_HELD.discard, key)
         yield path
-    finally:
-        os.close(fd)  # releases the lock
 
 
 @contextlib.contextmanager
@@ -197,12 +220,8 @@ def move_aside(run_dir: str | os.PathLike) -> Path | None:
     dest.mkdir()
     for p in entries:
         os.replace(p, dest / p.name)
-    for name in (".hydra", "train.log"):
-        src = run_dir / name
-        if src.is_dir():
-            shutil.copytree(src, dest / name, symlinks=True)
-        elif src.is_file():
-            shutil.copy2(src, dest / name)
+    if (run_dir / "train.log").is_file():
+        shutil.copy2(run_dir / "train.log", dest / "train.log")
     return dest
 
 
@@ -227,11 +246,15 @@ def checkpoint_problem(path: Path) -> str | None:
 SAME_SAVE_S = 5.0  # seconds: checkpoints of one save
 
 
-def resume_checkpoint(run_dir: str | os.PathLike) -> Path | None:
-    """The newest readable checkpoint under ``<run_dir>/checkpoints``. ``last.ckpt`` counts as newest unless another
-    checkpoint was written more than ``SAME_SAVE_S`` after it: Lightning writes the epoch checkpoint and ``last.ckpt``
-    of one save moments apart, in either order. Each unreadable one is logged and printed with its path; None (start
-    fresh) when none is readable."""
+def resume_checkpoint(
+    run_dir: str | os.PathLike, problem: Callable[[Path], str | None] = checkpoint_problem
+) -> Path | None:
+    """The newest usable checkpoint under ``<run_dir>/checkpoints``: the first, newest first, for which
+    ``problem(path)`` is None (default: a readable zip; training also loads it with ``weights_only=True`` and
+    applies it to the model). ``last.ckpt`` counts as newest unless another checkpoint was written more than
+    ``SAME_SAVE_S`` after it: Lightning writes the epoch checkpoint and ``last.ckpt`` of one save moments apart, in
+    either order. Each unusable one is logged and printed with its path and why; None (start fresh) when none is
+    usable."""
     ckpt_dir = Path(run_dir) / CHECKPOINT_DIR
     if not ckpt_dir.is_dir():
         return None
@@ -244,14 +267,14 @@ def resume_checkpoint(run_dir: str | os.PathLike) -> Path | None:
 
     candidates = sorted(files, key=order, reverse=True)
     for path in candidates:
-        problem = checkpoint_problem(path)
-        if problem is None:
+        why = problem(path)
+        if why is None:
             return path
-        msg = f"unreadable checkpoint {path} ({problem}); trying an older one"
+        msg = f"unusable checkpoint {path} ({why}); trying an older one"
         log.warning(msg)
         print(msg)
     if candidates:
-        msg = f"no readable checkpoint in {ckpt_dir}: starting this job from scratch"
+        msg = f"no usable checkpoint in {ckpt_dir}: starting this job from scratch"
         log.warning(msg)
         print(msg)
     return None

@@ -6,13 +6,17 @@ skip/resume logic (:func:`read_run_record`, lenient) and by analysis (:func:`rea
 
 from __future__ import annotations
 
+import errno
 import json
+import logging
 import os
 from pathlib import Path
 from typing import Any
 
 from src.results.errors import InputError
 from src.results.io import write_json
+
+log = logging.getLogger(__name__)
 
 RECORD_NAME = "metrics.json"
 CHECKPOINT_DIR = "checkpoints"
@@ -27,6 +31,37 @@ def record_path(run_dir: str | os.PathLike) -> Path:
 def write_record(run_dir: str | os.PathLike, record: dict[str, Any]) -> Path:
     """Write the run record atomically (never half a file)."""
     return write_json(record_path(run_dir), record)
+
+
+def write_record_in_place(run_dir: str | os.PathLike, record: dict[str, Any]) -> bool:
+    """Last resort for a run that is failing because the disk is full: the atomic writer needs room for a second
+    copy, so rewrite the existing record in its own blocks instead (not atomic, so only when the atomic write
+    failed, and only when the new record fits in the blocks the file already has).
+    Returns whether the record was written; never raises (the caller is already handling the real error)."""
+    path = record_path(run_dir)
+    try:
+        write_record(run_dir, record)
+        return True
+    except OSError as err:
+        first = err
+    data = (json.dumps(record, indent=2, default=str) + "\n").encode()
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_NOFOLLOW)
+        try:
+            allocated = os.fstat(fd).st_blocks * 512
+            if len(data) > allocated:  # it would need new blocks: a half-written record would lose the resume
+                raise OSError(
+                    errno.ENOSPC, f"the record needs {len(data)} bytes, its blocks hold {allocated}"
+                )
+            os.pwrite(fd, data, 0)
+            os.ftruncate(fd, len(data))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        return True
+    except OSError as err:
+        log.warning("could not write the run record %s (%s; in place: %s)", path, first, err)
+        return False
 
 
 def clean_metrics(metrics: dict[str, Any]) -> dict[str, float]:

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from src.datamodules import cifar
-from src.datamodules.base import cached_decode
+from src.datamodules.base import CacheDirError, cached_decode
 from src.datamodules.cifar import decode_cifar10_zip, load_cifar10_jpg, read_cifar100
 from src.datamodules.idx import CorruptDataError
 from src.datamodules.mnist import load_mnist
@@ -159,7 +159,7 @@ def test_world_writable_cache_dir_is_refused(tmp_path):
     shared = tmp_path / "shared"
     shared.mkdir()
     shared.chmod(0o777)
-    with pytest.raises(PermissionError, match=r"shared is writable by every user.*MIRAGE_CACHE_DIR"):
+    with pytest.raises(CacheDirError, match=r"shared is writable by every user.*MIRAGE_CACHE_DIR"):
         cached_decode(shared / "x.pt", dict, "x", fingerprint="f", validate=lambda d: None)
 
 

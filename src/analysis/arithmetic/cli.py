@@ -13,7 +13,7 @@ import pandas as pd
 
 from src.analysis.core.cli import add_command
 from src.analysis.core.plotting import name_models
-from src.analysis.core.saving import print_table, save_figure
+from src.analysis.core.saving import hold_out_dir, output_path, print_table, safe_name, save_figure
 from src.analysis.core.saving import save_table as write_table
 from src.results.errors import InputError
 
@@ -47,7 +47,7 @@ def _out(args: argparse.Namespace) -> Path:
     if args.out is not None:
         out = args.out
     elif len(args.paths) == 1 and args.paths[0].is_dir():
-        out = args.paths[0] / "arithmetic"
+        out = hold_out_dir(args, args.paths[0] / "arithmetic")
     else:
         raise InputError("several inputs or a file given: say where results go with --out DIR")
     try:
@@ -140,7 +140,8 @@ def _items(args: argparse.Namespace, outputs: pd.DataFrame | None = None) -> pd.
 
 
 def _stem(family: str, task: str) -> str:
-    return f"{family}_{task}".replace("/", "__")
+    """A file stem from a family and a task name of the outputs files: made safe and short (core/saving.py)."""
+    return safe_name(f"{family}_{task}")
 
 
 def _names(part: pd.DataFrame) -> dict[float, str]:
@@ -177,7 +178,7 @@ def cmd_fig3(args: argparse.Namespace) -> int:
     outputs = _outputs(args)
     items = _items(args, outputs)
     table = model_table(items, subset=args.subset)
-    print(write_table(table, out / "arithmetic_table.csv"))
+    print(write_table(table, output_path(out, "arithmetic_table", ".csv")))
     by_l = table[table["metric"].str.contains("_l=")]
     for (family, task), part in by_l.groupby(["sweep", "task_name"]):
         lengths = sorted({int(m.rsplit("=", 1)[1]) for m in part["metric"]})
@@ -189,8 +190,8 @@ def cmd_fig3(args: argparse.Namespace) -> int:
             print(path)
     claims = claim_table(by_l)
     verdicts = claim_verdicts(claims)
-    print(write_table(claims, out / "claims.csv"))
-    print(write_table(verdicts, out / "claims_verdict.csv"))
+    print(write_table(claims, output_path(out, "claims", ".csv")))
+    print(write_table(verdicts, output_path(out, "claims_verdict", ".csv")))
     cols = ["task_name", "metric", "sharpness", "identity", "n_sizes", "emergence_score", "largest_step_share",
             "sizes_below_1_over_n", "start", "end"]  # fmt: skip
     print_table(
@@ -214,8 +215,8 @@ def _fig3_premise(table: pd.DataFrame, out: Path) -> None:
     if per_token["num_params"].nunique() < 4:
         return
     fits, resids = premise_check(per_token, "test")
-    print(write_table(fits, out / "premise.csv"))
-    print(write_table(resids, out / "premise_residuals.csv"))
+    print(write_table(fits, output_path(out, "premise", ".csv")))
+    print(write_table(resids, output_path(out, "premise_residuals", ".csv")))
     for (family, task), part in per_token.groupby(["sweep", "task_name"]):
         fig = premise_figure(part, "test", (fits, resids), unit="seed" if not _per_size(part) else "model")
         name_models(fig, _names(part))
@@ -238,8 +239,8 @@ def _fig3_places(outputs: pd.DataFrame, table: pd.DataFrame, args: argparse.Name
 
     places = place_table(place_items(outputs, args.max_len), subset=args.subset)
     fits = place_fits(places)
-    print(write_table(places, out / "places.csv"))
-    print(write_table(fits, out / "place_fits.csv"))
+    print(write_table(places, output_path(out, "places", ".csv")))
+    print(write_table(fits, output_path(out, "place_fits", ".csv")))
     per_token = table[table["metric"] == "test/token_acc"]
     for (family, task), part in places.groupby(["sweep", "task_name"]):
         several = not _per_size(part)
@@ -265,9 +266,9 @@ def _fig3_intervals(items: pd.DataFrame, args: argparse.Namespace, out: Path) ->
 
     scores, pairs = arith_intervals(items, subset=args.subset, n_boot=args.intervals, seed=args.seed,
                                     max_len=args.max_len)  # fmt: skip
-    print(write_table(scores, out / "claims_intervals.csv"))
+    print(write_table(scores, output_path(out, "claims_intervals", ".csv")))
     if not pairs.empty:
-        print(write_table(pairs, out / "claims_pairs.csv"))
+        print(write_table(pairs, output_path(out, "claims_pairs", ".csv")))
     print(RULE.format(thr=THRESHOLD))
     cols = ["task", "metric", "sharpness", "n_sizes", "threshold_status", "null_threshold_95", "direction",
             "emergence_score", "e_lo", "e_hi", "width", "width_lo", "width_hi", "width_identified_share", "width_resolved", "emergent"]  # fmt: skip
@@ -293,9 +294,9 @@ def cmd_fig4(args: argparse.Namespace) -> int:
     res = resolution_table(_items(args), sizes, args.max_len)
     if res.empty:
         raise InputError(f"no model has as many items as the smallest size in {sizes}")
-    print(write_table(res, out / "resolution.csv"))
+    print(write_table(res, output_path(out, "resolution", ".csv")))
     summary = resolution_summary(res)
-    print(write_table(summary, out / "resolution_summary.csv"))
+    print(write_table(summary, output_path(out, "resolution_summary", ".csv")))
     for (family, task), part in res.groupby(["family", "task"]):
         order = (
             "first n of the items in a seeded random order"
@@ -328,7 +329,7 @@ def cmd_pred3(args: argparse.Namespace) -> int:
             "no model has exact match and edit distance at L = 1 and 2",
             fix="check that the targets have at least 2 characters",
         )
-    print(write_table(pred, out / "prediction3.csv"))
+    print(write_table(pred, output_path(out, "prediction3", ".csv")))
     cols = ["task_name", "run_dir", "num_params", "p_l1", "max_L", "r2_acc", "q_fit", "r2_acc_fit", "r2_ed",
             "slope_fit", "r2_ed_fit"]  # fmt: skip
     print_table(

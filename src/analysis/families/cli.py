@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from src.analysis.core.inputs import add_declaration_args, add_ingest_args
-from src.analysis.core.saving import out_file, save_figure, save_table
+from src.analysis.core.saving import out_file, output_path, safe_name, save_figure, save_table
 from src.results.errors import InputError
 
 DEFAULT_OUT = "outputs/meta_analysis"
@@ -82,7 +82,7 @@ def _save(fig, out_dir: Path, name: str) -> list[Path]:
 
 
 def _csv(df: pd.DataFrame, out_dir: Path, name: str) -> Path:
-    return save_table(df, out_dir / f"{name}.csv")
+    return save_table(df, output_path(out_dir, f"{name}", ".csv"))
 
 
 def _out_dir(args: argparse.Namespace) -> Path:
@@ -174,11 +174,10 @@ def run_fig6(args: argparse.Namespace) -> int:
         pairs.groupby("family").emergence_mcg.max().sort_values(ascending=False).index[: args.n_families]
     )
     for fam in families:
-        safe = "".join(c if c.isalnum() or c in "-._" else "_" for c in fam)
         fig = fig6_curves(
             long, pairs, fam, args.mcg_metric, args.brier_metric, note=note, max_tasks=args.max_curves
         )
-        _save(fig, out, f"fig6_curves_{safe}")
+        _save(fig, out, f"fig6_curves_{safe_name(fam)}")
     caveat = "; target-only Brier, see PROVENANCE" if note else ""
     print(f"Fig. 6 ({args.mcg_metric} vs {args.brier_metric}{caveat}): {len(pairs)} (task, family) "
           f"pairs; emergent under MCG: {int(pairs.emergent_mcg.sum())}, under Brier: {int(pairs.emergent_brier.sum())}, "

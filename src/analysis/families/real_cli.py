@@ -25,7 +25,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from src.analysis.core.saving import TABLE_SUFFIXES, out_file, print_table, save_figure, save_table
+from src.analysis.core.saving import (
+    TABLE_SUFFIXES,
+    out_file,
+    output_path,
+    print_table,
+    safe_name,
+    save_figure,
+    save_table,
+)
 from src.results.errors import InputError
 
 DEFAULT_OUT = "outputs/real_families"
@@ -96,8 +104,8 @@ def _wandb(args, command: str, out: Path, figures: dict, tables: dict, summary: 
 def _claims(out: Path, name: str, rows: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
     """The claim rows (one per curve, with intervals and the emergent verdict) and the paired direction-aware
     sharp-vs-smooth verdicts (:mod:`src.analysis.stats.verdicts`), saved beside each other."""
-    save_table(rows, out / f"claims_{name}.csv")
-    save_table(pairs, out / f"claim_verdicts_{name}.csv")
+    save_table(rows, output_path(out, f"claims_{name}", ".csv"))
+    save_table(pairs, output_path(out, f"claim_verdicts_{name}", ".csv"))
     return pairs
 
 
@@ -179,10 +187,10 @@ def cmd_ingest_repeated(args) -> int:
     out = _out(args)
     boot = bootstrap_pass_at_k(items, args.k, n_boot=args.n_boot, seed=args.seed)
     view = resolution_view(items, args.m)
-    save_table(ev, out / "evidence.csv")
-    save_table(items, out / "items.csv")
-    save_table(boot, out / "pass_at_k_bootstrap.csv")
-    save_table(view, out / "samples_per_problem_view.csv")
+    save_table(ev, output_path(out, "evidence", ".csv"))
+    save_table(items, output_path(out, "items", ".csv"))
+    save_table(boot, output_path(out, "pass_at_k_bootstrap", ".csv"))
+    save_table(view, output_path(out, "samples_per_problem_view", ".csv"))
     print_table("pass@k, mean over problems (95% bootstrap over problems)", boot)
     print_table("what m samples per problem would read", view)
     return 0
@@ -207,8 +215,8 @@ def cmd_fig6(args) -> dict:
     table, pairs = real.fig6_verdicts(items, n_boot=args.n_boot, seed=args.seed, threshold=args.threshold,
                                       nulls=tuple(args.nulls), n_draws=args.n_draws)  # fmt: skip
     summary = real.fig6_summary(table, pairs)
-    save_table(table, out / "fig6_real_scores.csv")
-    save_table(summary, out / "fig6_real.csv")
+    save_table(table, output_path(out, "fig6_real_scores", ".csv"))
+    save_table(summary, output_path(out, "fig6_real", ".csv"))
     cols = [c for c in summary.columns if not c.startswith("dE_")]
     print_table("Fig. 6 on real families: Eq. 1 (oriented, MCG ties at 1/n_items) of MCG, exact Brier, target "
                 "log-prob; 95% item bootstrap (the same items for every model and metric)", summary[cols])  # fmt: skip
@@ -263,7 +271,7 @@ def cmd_resolution(args) -> dict:
     _, items = read_inverse_scaling(src)
     items = items[items["family"] == args.family]
     res = real.resolution_real(items, n_subsets=args.n_subsets, seed=args.seed, threshold=args.threshold)
-    save_table(res, out / "resolution_real.csv")
+    save_table(res, output_path(out, "resolution_real", ".csv"))
     if res.empty:
         raise InputError(
             f"no 2-option task with per-item correctness for family {args.family!r}", path=str(src)
@@ -311,7 +319,7 @@ def cmd_scale_time(args) -> dict:
     kw = dict(seed=args.seed, threshold=args.threshold, nulls=tuple(args.nulls), n_draws=args.n_draws)
     olmo = read_olmo_ladder(args.olmo or _data_dir(args) / "olmo_ladder" / "ladder-runs")
     st, st_pairs = real.scale_time_olmo(olmo, n_boot=args.n_boot, **kw)
-    save_table(st, out / "scale_time_olmo.csv")
+    save_table(st, output_path(out, "scale_time_olmo", ".csv"))
     summ = st.groupby(["metric", "axis"])[["emergence_score", "largest_step_share"]].median().reset_index()
     em = st.groupby(["metric", "axis"])["emergent"].value_counts().unstack(fill_value=0).reset_index()
     summ = summ.merge(em, on=["metric", "axis"])
@@ -320,16 +328,16 @@ def cmd_scale_time(args) -> dict:
                 "permutation p surviving BH over the curves)", summ)  # fmt: skip
     figs = {}
     for task in args.olmo_task:
-        stem = f"scale_time_olmo_{task}"
+        stem = safe_name(f"scale_time_olmo_{task}")
         figs[stem] = save_figure(real_figures.olmo_figure(olmo, task), out, stem)[0]
     pythia_dirs = args.pythia or sorted(
         (_data_dir(args) / "pythia_evals" / "pythia-v1").glob("pythia-*[0-9][mb]/zero-shot")
     )
     pythia = read_lm_eval_results(pythia_dirs, tokens_per_step=args.tokens_per_step)
     lam = real.pythia_lambada(pythia)
-    save_table(lam, out / "pythia_lambada.csv")
+    save_table(lam, output_path(out, "pythia_lambada", ".csv"))
     sp, sp_pairs = real.scale_time_pythia(lam, n_boot=args.n_boot, **kw)
-    save_table(sp, out / "scale_time_pythia.csv")
+    save_table(sp, output_path(out, "scale_time_pythia", ".csv"))
     cols = [c for c in ("family", "metric", "axis", "fixed", "n_points", "interval_source", "emergence_score",
                         "e_lo", "e_hi", "threshold_status", "direction", "emergent", "width", "width_lo",
                         "width_hi", "p_binomial", "q_binomial") if c in sp]  # fmt: skip
@@ -356,8 +364,8 @@ def cmd_arithmetic(args) -> dict:
     ev = read_operand_table(args.operand_csv or _data_dir(args) / "pythia_evals" / "csv")
     mean, scores = real.operand_arithmetic(ev, fewshot=args.fewshot)
     shots = int(mean["fewshot"].iloc[0])
-    save_table(mean, out / "pythia_arithmetic_by_size.csv")
-    save_table(scores, out / "pythia_arithmetic_scores.csv")
+    save_table(mean, output_path(out, "pythia_arithmetic_by_size", ".csv"))
+    save_table(scores, output_path(out, "pythia_arithmetic_scores", ".csv"))
     wide = mean.pivot_table(index=["operation", "model", "scale"], columns="step", values="acc").reset_index()
     print_table(f"Pythia arithmetic ({shots}-shot): accuracy, mean over first operands, by checkpoint", wide.sort_values(["operation", "scale"]))  # fmt: skip
     print_table(
@@ -366,7 +374,7 @@ def cmd_arithmetic(args) -> dict:
     figs = {"pythia_arithmetic": save_figure(real_figures.arithmetic_figure(ev, mean, shots), out,
                                              "pythia_arithmetic")[0]}  # fmt: skip
     claims = real.claim_rows("arithmetic", scores)
-    save_table(claims, out / "claims_arithmetic.csv")
+    save_table(claims, output_path(out, "claims_arithmetic", ".csv"))
     _wandb(args, "real-arithmetic", out, figs, {"by_size": mean, "scores": scores})
     return {"claims": claims, "figures": figs}
 
@@ -375,7 +383,7 @@ def cmd_all(args) -> int:
     parts = [cmd_fig6(args), cmd_resolution(args), cmd_scale_time(args), cmd_arithmetic(args)]
     claims = pd.concat([p["claims"] for p in parts if "claims" in p], ignore_index=True)
     out = _out(args)
-    save_table(claims, out / "claims_real.csv")
+    save_table(claims, output_path(out, "claims_real", ".csv"))
     print(f"\nclaim table of every real-family analysis: {len(claims)} curves -> {out / 'claims_real.csv'}")
     return 0
 

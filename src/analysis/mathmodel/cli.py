@@ -11,7 +11,7 @@ from tqdm.auto import tqdm
 
 from src.analysis.core.cli import add_command
 from src.analysis.core.emergence import summarize_curve
-from src.analysis.core.saving import save_figure, save_table
+from src.analysis.core.saving import output_path, save_figure, save_table
 from src.analysis.mathmodel import model as mm
 from src.analysis.mathmodel.figures import ModelConfig, appendix_figure, figure2, figure9
 from src.analysis.stats.intervals import interval, item_counts
@@ -210,7 +210,7 @@ def cmd_model_figures(args: argparse.Namespace) -> int:
     tables = {"model_simulation": mc, "length_simulation": by_length, "resolution_simulation": resolution,
               "rouge_simulation": rouge, "model_curve_summary": summary}  # fmt: skip
     for stem, table in tables.items():
-        print(save_table(table, out / f"{stem}.csv"))
+        print(save_table(table, output_path(out, f"{stem}", ".csv")))
     with pd.option_context("display.width", 140, "display.max_rows", 100):
         print(summary.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
     if args.intervals > 0:

@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 
 from src.analysis.core.cli import add_command
-from src.analysis.core.saving import print_table, save_figure, save_table
+from src.analysis.core.saving import output_path, print_table, save_figure, save_table
 
 
 def run_grid_density(args: argparse.Namespace) -> int:
@@ -15,8 +15,8 @@ def run_grid_density(args: argparse.Namespace) -> int:
 
     table, summ = density.simulate(args.n_sims, seed=args.seed)
     out = Path(args.out)
-    save_table(table, out / "grid_density.csv")
-    save_table(summ, out / "grid_density_summary.csv")
+    save_table(table, output_path(out, "grid_density", ".csv"))
+    save_table(summ, output_path(out, "grid_density_summary", ".csv"))
     print_table("sharpness measures by grid density (median and 5-95% over simulated curves)", summ)
     paths = save_figure(density.figure(summ), out, "grid_density")
     print(f"\nfigure: {paths[0]}")

@@ -17,7 +17,7 @@ from src.analysis.core.curves import curve_table
 from src.analysis.core.ingest import is_table_file
 from src.analysis.core.inputs import add_declaration_args, add_ingest_args, load_evidence
 from src.analysis.core.metrics import require_known
-from src.analysis.core.saving import print_table, save_figure
+from src.analysis.core.saving import hold_out_dir, output_path, print_table, safe_name, save_figure
 from src.analysis.core.saving import save_table as write_table
 from src.analysis.core.views import evidence_to_runs
 from src.analysis.sweeps.loading import sweep_labels
@@ -130,8 +130,8 @@ def _out_dir(args: argparse.Namespace, sweep: str, default_sub: str) -> Path:
     if args.out is not None:
         if len(labels) == 1:
             return args.out
-        return args.out / sweep.replace("/", "__")
-    return labels[sweep] / default_sub
+        return output_path(args.out, sweep)  # "a/b" -> "a__b"; any other name made safe, never outside --out
+    return hold_out_dir(args, labels[sweep] / default_sub)  # one command at a time in each default dir
 
 
 def _to_wandb(args, sweep: str, command: str, out: Path, figures=None, tables=None, summary=None) -> None:
@@ -175,7 +175,7 @@ def _stem_of(table: pd.DataFrame, sweep: str, task: str, family: str) -> str:
     """``<task>`` when the task has one family in its sweep (our sweeps), else ``<task>__<family>``."""
     part = table[(table["sweep"] == sweep) & (table["task_name"] == task)]
     name = task if part["model_family"].nunique() == 1 else f"{task}__{family}"
-    return "".join(c if c.isalnum() or c in "-._=" else "_" for c in name)
+    return safe_name(name)
 
 
 def stderr_table(table: pd.DataFrame, level: float = 0.95) -> pd.DataFrame | None:
@@ -237,7 +237,7 @@ def cmd_figure(args: argparse.Namespace) -> int:
             stem = f"summary_{args.split}_emergence_by_metric"
             for path in save_figure(summary_figure(part, drawn, args.split), out, stem):
                 print(path)
-            print(write_table(part, out / f"{stem}.csv"))
+            print(write_table(part, output_path(out, f"{stem}", ".csv")))
         print(
             f"drew the {len(groups)} strongest of {len(ranked)} (task, family) groups (--max-figures "
             f"{args.max_figures}; ranked by strength: a sharp metric's Eq. 1 times its total change) and one summary "
@@ -253,7 +253,7 @@ def _premise_panel(part: pd.DataFrame, split: str, out: Path, stem: str) -> None
     fits, resids = premise_check(part, split)
     if fits.empty:
         return
-    print(write_table(resids, out / f"{stem}_{split}_premise.csv"))
+    print(write_table(resids, output_path(out, f"{stem}_{split}_premise", ".csv")))
     for path in save_figure(premise_figure(part, split, (fits, resids)), out, f"{stem}_{split}_premise"):
         print(path)
 
@@ -267,8 +267,12 @@ def _premise_claims(args: argparse.Namespace, table: pd.DataFrame) -> None:
         return
     for sweep, part in fits.groupby("sweep"):
         out = _out_dir(args, sweep, "analysis")
-        print(write_table(part, out / f"premise_{args.split}.csv"))
-        print(write_table(resids[resids["sweep"] == sweep], out / f"premise_{args.split}_residuals.csv"))
+        print(write_table(part, output_path(out, f"premise_{args.split}", ".csv")))
+        print(
+            write_table(
+                resids[resids["sweep"] == sweep], output_path(out, f"premise_{args.split}_residuals", ".csv")
+            )
+        )
     cols = ["task_name", "quantity", "n_sizes", "n_censored", "E", "A", "alpha", "r2_log", "max_abs_resid_log",
             "passes"]  # fmt: skip
     print_table(
@@ -287,9 +291,9 @@ def cmd_resolution(args: argparse.Namespace) -> int:
         res = resolution_table(part, k=args.k, small_n=args.small_n, n_draws=args.draws, seed=args.seed)
         summary = resolution_summary(res, n_keep=args.sparse)
         out = _out_dir(args, sweep, "analysis")
-        stem = f"resolution_{task}_k{args.k}_n{args.small_n}"
-        print(write_table(res, out / f"{stem}.csv"))
-        print(write_table(summary, out / f"{stem}_summary.csv"))
+        stem = safe_name(f"resolution_{task}_k{args.k}_n{args.small_n}")  # the task name comes from the data
+        print(write_table(res, output_path(out, f"{stem}", ".csv")))
+        print(write_table(summary, output_path(out, f"{stem}_summary", ".csv")))
         for path in save_figure(resolution_figure(res, n_keep=args.sparse), out, stem):
             print(path)
         print_table(
@@ -305,9 +309,9 @@ def cmd_ablation(args: argparse.Namespace) -> int:
     short = load_sweeps([args.short], allow_incomplete=args.allow_incomplete)
     converged = load_sweeps([args.converged], allow_incomplete=args.allow_incomplete)
     per_metric, per_budget = ablation_tables(short, converged, args.split)
-    out = args.out if args.out is not None else Path(args.converged) / "analysis"
-    print(write_table(per_metric, out / f"ablation_{args.split}.csv"))
-    print(write_table(per_budget, out / f"ablation_{args.split}_budgets.csv"))
+    out = args.out if args.out is not None else hold_out_dir(args, Path(args.converged) / "analysis")
+    print(write_table(per_metric, output_path(out, f"ablation_{args.split}", ".csv")))
+    print(write_table(per_budget, output_path(out, f"ablation_{args.split}_budgets", ".csv")))
     print_table("Training-length ablation, emergence score (Eq. 1) per metric:", per_metric)
     print_table("Per budget: claim verdict and premise check:", per_budget)
     return 0
@@ -322,9 +326,9 @@ def cmd_claims(args: argparse.Namespace) -> int:
     for sweep, part in claims.groupby("sweep"):
         out = _out_dir(args, sweep, "analysis")
         out.mkdir(parents=True, exist_ok=True)
-        claims_path = write_table(part, out / f"claims_{args.split}.csv")
+        claims_path = write_table(part, output_path(out, f"claims_{args.split}", ".csv"))
         v = verdicts[verdicts["sweep"] == sweep]
-        verdict_path = write_table(v, out / f"claims_{args.split}_verdict.csv")
+        verdict_path = write_table(v, output_path(out, f"claims_{args.split}_verdict", ".csv"))
         print(claims_path)
         print(verdict_path)
         summary = {
@@ -354,9 +358,9 @@ def _claim_intervals(args: argparse.Namespace, table: pd.DataFrame) -> None:
     stats, pairs = claim_intervals(table, args.split, args.intervals, args.seed, args.threshold)
     for sweep, part in stats.groupby("sweep"):
         out = _out_dir(args, sweep, "analysis")
-        print(write_table(part, out / f"claims_{args.split}_intervals.csv"))
+        print(write_table(part, output_path(out, f"claims_{args.split}_intervals", ".csv")))
         if not pairs.empty:
-            print(write_table(pairs[pairs["sweep"] == sweep], out / f"claims_{args.split}_pairs.csv"))
+            print(write_table(pairs[pairs["sweep"] == sweep], output_path(out, f"claims_{args.split}_pairs", ".csv")))
     cols = ["task_name", "model_family", "metric", "interval_source", "n_sizes", "change_lo", "E", "E_lo", "E_hi",
             "width", "width_lo", "width_hi", "verdict"]  # fmt: skip
     print_table(f"Verdicts ({args.intervals} resamples, 95%; the one engine's rules, docs/analysis.md 'Verdict rules'): "
@@ -392,8 +396,8 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         pts = points[sel]
         if (sweep, task, family) not in drawn:
             continue
-        print(write_table(part, out / f"backtest_{stem}_{args.split}.csv"))
-        print(write_table(pts, out / f"backtest_{stem}_{args.split}_points.csv"))
+        print(write_table(part, output_path(out, f"backtest_{stem}_{args.split}", ".csv")))
+        print(write_table(pts, output_path(out, f"backtest_{stem}_{args.split}_points", ".csv")))
         sub = table[
             (table["sweep"] == sweep) & (table["task_name"] == task) & (table["model_family"] == family)
         ]
@@ -407,8 +411,17 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     if len(drawn) < len(groups):
         for sweep in sorted(summary["sweep"].unique()):
             out = _out_dir(args, sweep, "analysis")
-            print(write_table(summary[summary["sweep"] == sweep], out / f"backtest_{args.split}.csv"))
-            print(write_table(points[points["sweep"] == sweep], out / f"backtest_{args.split}_points.csv"))
+            print(
+                write_table(
+                    summary[summary["sweep"] == sweep], output_path(out, f"backtest_{args.split}", ".csv")
+                )
+            )
+            print(
+                write_table(
+                    points[points["sweep"] == sweep],
+                    output_path(out, f"backtest_{args.split}_points", ".csv"),
+                )
+            )
         print(
             f"figures (and per-group tables) for the {len(drawn)} worst-predicted of {len(groups)} (task, family) "
             "groups (--max-figures); every group is in the combined tables"
