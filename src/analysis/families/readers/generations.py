@@ -60,7 +60,7 @@ def add_generation_args(p: argparse.ArgumentParser) -> None:
     """The flags of format ``generations`` (every command that reads inputs through the registry calls this)."""
     g = p.add_argument_group("per-sample generation tables (--format generations; docs/arithmetic.md)")
     g.add_argument("--target-rule", default=None, metavar="EXPR",
-                   help="make the target from operand columns, e.g. 'a*b' (numbers, columns, + - * // % **); "
+                   help="make the target from operand columns, e.g. 'a*b' (numbers, columns, + - * // %% **); "
                         "without it the table's target column is used")  # fmt: skip
     g.add_argument("--model-from-name", default=None, metavar="REGEX",
                    help="model (and task) from the file stem: a regex with the named group 'model' (and "
