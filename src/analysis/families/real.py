@@ -18,6 +18,8 @@ pairs, with the analysis's own key columns (``axis``, ``fixed``) beside them:
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 
@@ -180,8 +182,10 @@ def resolution_real(
     ``n_verdict_subsets`` subsets alone (its own item resamples): ``share_subsets_acc_emergent`` (share whose
     accuracy curve the engine calls emergent), ``verdict_acc_vs_p`` (the most common paired verdict of accuracy
     against mean probability) and ``share_verdict_acc_vs_p`` (its share). ``n = all`` (the whole task, the
-    engine's own verdicts on every item) is the last row of each group."""
-    settings = settings or Settings()
+    engine's own verdicts on every item) is the last row of each group. The pairs here are judged on Eq. 1
+    (``n_width_resamples = 0``): 200 logistic refits per curve cost seconds per subset, and the subsets and the
+    whole task must be judged alike; the curve verdicts do not use the widths."""
+    settings = replace(settings or Settings(), n_width_resamples=0)
     rng = np.random.default_rng(seed)
     a_lo, a_hi = (1 - level) / 2, 1 - (1 - level) / 2
     rows, ev_rows, it_rows, keys = [], [], [], []
