@@ -54,11 +54,23 @@ def _keyed(
 # ------------------------------------------------------------------------------------------------- Fig. 6 real
 #: metric -> the items table's per-item column (MCG is the items' ``correct``)
 FIG6_QUANTITIES = {"mcg": "correct", "brier": "brier", "logprob": "logprob"}
+#: score of a uniform guess over K options, where the source knows K (the engine's "real rise" is a share of the
+#: range from chance to the bound): MCG and p(right option) 1/K, the multi-class Brier score (K - 1)/K
+CHANCE_OF_K = {"mcg": lambda k: 1.0 / k, "p_target": lambda k: 1.0 / k, "brier": lambda k: (k - 1.0) / k}
+
+
+def _chance(metric: str, n_options) -> float:
+    """Chance level of ``metric`` on items with these numbers of options (NaN unless all have the same K >= 2)."""
+    k = np.unique(np.asarray(n_options, dtype=float))
+    if metric not in CHANCE_OF_K or k.size != 1 or not (k[0] >= 2):
+        return np.nan
+    return float(CHANCE_OF_K[metric](k[0]))
 
 
 def items_evidence(items: pd.DataFrame, quantities: dict[str, str]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(evidence, items) of per-item outcomes: per (family, model, task) the mean of each quantity over the items,
-    with ``n_items`` and the standard error; a metric with an unknown per-item value (3 options, no ``correct``)
+    with ``n_items``, the standard error and the chance level where every item has the same number of options; a
+    metric with an unknown per-item value (3 options, no ``correct``)
     is left out for that model and task. The items table gains one column named like each metric."""
     keys = ["family", "model", "scale", "task"]
     its = items.assign(**{m: items[c] for m, c in quantities.items()})
@@ -70,9 +82,10 @@ def items_evidence(items: pd.DataFrame, quantities: dict[str, str]) -> tuple[pd.
             v = g[m].to_numpy(float)
             if v.size == 0 or np.isnan(v).any():
                 continue
+            k = g["n_options"] if "n_options" in g else []
             rows.append({**dict(zip(keys, key, strict=True)), "metric": m, "value": float(v.mean()),
                          "n_items": float(v.size), "stderr": float(v.std(ddof=1) / np.sqrt(v.size))
-                         if v.size > 1 else np.nan})  # fmt: skip
+                         if v.size > 1 else np.nan, "chance": _chance(m, k)})  # fmt: skip
     return pd.DataFrame(rows), its
 
 
@@ -213,7 +226,7 @@ def resolution_real(
                 for j, (model, scale) in enumerate(models.items()):
                     cols = acc.columns[pick[s]]
                     ev_rows += [{"family": fam_key, "model": model, "scale": scale, "task": task, "metric": m,
-                                 "value": float(v[j, pick[s]].mean()), "n_items": float(n)}
+                                 "value": float(v[j, pick[s]].mean()), "n_items": float(n), "chance": 0.5}
                                 for m, v in (("mcg", a), ("p_target", p))]  # fmt: skip
                     it_rows.append(pd.DataFrame({"family": fam_key, "model": model, "scale": scale, "task": task,
                                                  "item": np.asarray(cols), "mcg": a[j, pick[s]],
