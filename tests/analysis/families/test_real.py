@@ -117,6 +117,21 @@ def test_a_flat_mcg_curve_is_no_real_rise_whatever_eq1_says():
     assert row["E"] == np.inf and row["verdict"] == "no real rise"
 
 
+def test_a_step_between_two_sizes_is_judged_on_eq1_not_on_an_unresolved_width():
+    """MCG and Brier both jump between the two largest of 4 sizes: any logistic narrower than the grid's spacing
+    fits, so the widths are not measured and the pair is judged on Eq. 1 (not on two widths pinned near 0)."""
+    df = _fig6_rows()
+    df = df[df.family == "four"].copy()
+    j = df["model"].str[-1].astype(int)
+    df["correct"] = np.where(df["item"] < np.where(j == 3, 380, 40 + 10 * j), 1.0, 0.0)
+    p = np.where(df["correct"] == 1, 0.9, 0.3) - 0.01 * j
+    df["brier"], df["logprob"] = 2 * (1 - p) ** 2, np.log(p)
+    curves, pairs = real.fig6_verdicts(df, settings=FAST)
+    assert (curves.set_index("metric").loc[["mcg", "brier"], "verdict"] != "no real rise").all()
+    row = pairs[pairs.smooth == "brier"].iloc[0]
+    assert row["basis"] == "Eq. 1", row["reason"]
+
+
 def test_resolution_subsets(tmp_path):
     items = _items(tmp_path)
     res = real.resolution_real(items, sizes=(2, 4), n_subsets=50, n_verdict_subsets=5, settings=FAST)
