@@ -226,7 +226,7 @@ def resolution_real(
                 for j, (model, scale) in enumerate(models.items()):
                     cols = acc.columns[pick[s]]
                     ev_rows += [{"family": fam_key, "model": model, "scale": scale, "task": task, "metric": m,
-                                 "value": float(v[j, pick[s]].mean()), "n_items": float(n), "chance": 0.5}
+                                 "value": float(v[j, pick[s]].mean()), "n_items": float(n), "chance": 0.5}  # 2 options
                                 for m, v in (("mcg", a), ("p_target", p))]  # fmt: skip
                     it_rows.append(pd.DataFrame({"family": fam_key, "model": model, "scale": scale, "task": task,
                                                  "item": np.asarray(cols), "mcg": a[j, pick[s]],
