@@ -15,6 +15,7 @@ to the CSV it is drawn from.
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 import pandas as pd
@@ -220,19 +221,25 @@ def run_null(args: argparse.Namespace) -> int:
 
 def _permutation_verdicts(args: argparse.Namespace, long: pd.DataFrame, out: Path) -> None:
     """Exact permutation tests (all orders up to 8 sizes, else enough draws for BH), N-aware thresholds, the
-    families too small to score counted, per-metric summary; the verdict rule is src/analysis/stats/verdicts.py."""
+    families too small to score counted, per-metric summary; the label rule is src/analysis/stats/verdicts.py (a
+    real rise: more than the engine's ``min_rise`` of the metric's range, where the range is known)."""
+    from src.analysis.core.vocab import meaning_of
     from src.analysis.families.meta_analysis import curves, higher_is_better, triplet_keys
+    from src.analysis.stats.engine import Settings, _range
     from src.analysis.stats.nulls import per_metric_summary
     from src.analysis.stats.verdicts import permutation_table
 
     keys = triplet_keys(long)
     n_sizes = long.groupby(keys)["size"].nunique()
     small = n_sizes[n_sizes < args.min_sizes]
-    cs = []
+    cs, floors = [], []
     for key, x, y, _ in curves(long, args.min_sizes, args.ties):
-        hib = higher_is_better(key[keys.index("metric")], args.lower_is_better)
+        metric = key[keys.index("metric")]
+        hib = higher_is_better(metric, args.lower_is_better)
         cs.append((key, x, y if hib else -y))
-    tests = permutation_table(cs, keys, args.threshold, alpha=0.05, seed=args.seed)
+        span = _range({**meaning_of(metric), "higher_is_better": hib})
+        floors.append(Settings().min_rise * span if math.isfinite(span) else 0.0)  # NaN: range unknown
+    tests = permutation_table(cs, keys, args.threshold, alpha=0.05, seed=args.seed, rise_floors=floors)
     per_metric = per_metric_summary(tests)
     _csv(tests, out, "permutation_exact_triplets")
     _csv(per_metric, out, "permutation_exact_per_metric")

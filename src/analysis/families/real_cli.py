@@ -23,6 +23,7 @@ import argparse
 import os
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from src.analysis.core.saving import (
@@ -101,10 +102,10 @@ def _wandb(args, command: str, out: Path, figures: dict, tables: dict, summary: 
     print(f"W&B (offline unless WANDB_MODE says otherwise): {run_dir}")
 
 
-def _claims(out: Path, name: str, rows: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
-    """The claim rows (one per curve, with intervals and the emergent verdict) and the paired direction-aware
-    sharp-vs-smooth verdicts (:mod:`src.analysis.stats.verdicts`), saved beside each other."""
-    save_table(rows, output_path(out, f"claims_{name}", ".csv"))
+def _claims(out: Path, name: str, curves: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
+    """The engine's curves (one per curve, with intervals and the curve verdict) and pairs (sharp vs smooth of the
+    same outputs) of one analysis, saved beside each other."""
+    save_table(curves, output_path(out, f"claims_{name}", ".csv"))
     save_table(pairs, output_path(out, f"claim_verdicts_{name}", ".csv"))
     return pairs
 
@@ -113,13 +114,24 @@ def _verdict_counts(pairs: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     """How many (sharp, smooth) pairs get each verdict, per group."""
     if pairs.empty:
         return pairs
-    return pairs.groupby([*by, "verdict_on", "verdict"]).size().rename("pairs").reset_index()
+    return pairs.groupby([*by, "basis", "verdict"], dropna=False).size().rename("pairs").reset_index()
+
+
+def _settings(args):
+    """The engine's settings: ``--settings FILE`` with ``--n-boot``, ``--threshold`` and ``--seed`` over it."""
+    from src.analysis.stats.engine import Settings
+
+    return Settings.from_yaml(
+        args.settings, n_resamples=args.n_boot, threshold=args.threshold, seed=args.seed
+    )
 
 
 RULE = (
-    "rule: 'sharp above smooth' when the 95% interval of the paired difference (oriented: improvement > 0) lies "
-    "above 0 (logistic width where identified, else Eq. 1); 'worsens' when a metric's change gets worse; "
-    "'no interval' where the data have no interval source"
+    "rules (the one engine, docs/analysis.md 'Verdict rules'): a curve is emergent only if its rise is real (the "
+    "95% interval of its total change lies above the resolution and 5% of the metric's range) and the lower end "
+    "of Eq. 1's interval reaches the threshold; a pair is 'sharp above smooth' when the 95% interval of the "
+    "difference (logistic width where identified, else Eq. 1) lies above 0, 'no rise to compare' when either "
+    "curve has no real rise, 'not supported by the data' without an interval source"
 )
 
 
@@ -212,14 +224,15 @@ def cmd_fig6(args) -> dict:
     out = _out(args)
     src = args.inverse_scaling or _data_dir(args) / "inverse_scaling_per_item"
     _, items = read_inverse_scaling(src)
-    table, pairs = real.fig6_verdicts(items, n_boot=args.n_boot, seed=args.seed, threshold=args.threshold,
-                                      nulls=tuple(args.nulls), n_draws=args.n_draws)  # fmt: skip
-    summary = real.fig6_summary(table, pairs)
-    save_table(table, output_path(out, "fig6_real_scores", ".csv"))
+    curves, pairs = real.fig6_verdicts(items, settings=_settings(args), nulls=tuple(args.nulls),
+                                       n_draws=args.n_draws)  # fmt: skip
+    summary = real.fig6_summary(curves, pairs)
+    save_table(curves, output_path(out, "fig6_real_scores", ".csv"))
     save_table(summary, output_path(out, "fig6_real", ".csv"))
-    cols = [c for c in summary.columns if not c.startswith("dE_")]
+    cols = [c for c in summary.columns if not c.startswith(("d_", "basis_"))]
     print_table("Fig. 6 on real families: Eq. 1 (oriented, MCG ties at 1/n_items) of MCG, exact Brier, target "
-                "log-prob; 95% item bootstrap (the same items for every model and metric)", summary[cols])  # fmt: skip
+                "log-prob, 95% intervals from resampling items (the same items for every model and metric), and "
+                "the engine's verdicts", summary[cols])  # fmt: skip
     figs = {"fig6_real": save_figure(real_figures.fig6_scatter(summary), out, "fig6_real")[0]}
     two = items[items["n_options"] == 2].dropna(subset=["correct"])
     ranked = (
@@ -233,16 +246,16 @@ def cmd_fig6(args) -> dict:
         if ((two.family == f) & (two.task == t)).any()
     ][: args.max_panels]  # noqa: E501
     figs["fig6_real_curves"] = save_figure(real_figures.fig6_curves(two, tasks), out, "fig6_real_curves")[0]
-    mcg = table[table["metric"] == "mcg"]
+    mcg = curves[curves["metric"] == "mcg"]
     verdict = {
         "tasks_with_mcg": int(len(mcg)),
-        "mcg_emergent": int((mcg["emergent"] == "emergent").sum()),
+        **{f"mcg: {k}": int(v) for k, v in mcg["verdict"].value_counts().items()},
         **{f"mcg_vs_brier: {k}": int(v) for k, v in summary.get("mcg_vs_brier", pd.Series(dtype=str))
            .value_counts().items()},
     }  # fmt: skip
     print(f"\nFig. 6 real, summary: {verdict}")
-    _print_nulls(table, args.nulls)
-    claims = real.claim_rows("fig6", table.assign(axis="params"))
+    _print_nulls(curves, args.nulls)
+    claims = real.claim_rows("fig6", curves)
     _claims(out, "fig6", claims, pairs)
     print_table(
         f"paired verdicts (fig6) per family; {RULE}", _verdict_counts(pairs, ["family", "sharp", "smooth"])
@@ -270,7 +283,12 @@ def cmd_resolution(args) -> dict:
     src = args.inverse_scaling or _data_dir(args) / "inverse_scaling_per_item"
     _, items = read_inverse_scaling(src)
     items = items[items["family"] == args.family]
-    res = real.resolution_real(items, n_subsets=args.n_subsets, seed=args.seed, threshold=args.threshold)
+    if items.empty:
+        raise InputError(
+            f"no items of family {args.family!r}", path=str(src), fix="give --family GPT-3 or GPT-2"
+        )
+    res = real.resolution_real(items, n_subsets=args.n_subsets, n_verdict_subsets=args.n_verdict_subsets,
+                               seed=args.seed or 0, settings=_settings(args))  # fmt: skip
     save_table(res, output_path(out, "resolution_real", ".csv"))
     if res.empty:
         raise InputError(
@@ -280,18 +298,24 @@ def cmd_resolution(args) -> dict:
     figs = {"resolution_real": save_figure(real_figures.resolution_figure(res, task, args.family), out,
                                            "resolution_real")[0]}  # fmt: skip
     spread = (
-        res[~res.is_all].groupby(["task", "n"])[["E_acc_lo", "E_acc_hi", "E_p_lo", "E_p_hi", "verdict_acc_vs_p"]]
+        res.groupby(["task", "n"])[["E_acc_lo", "E_acc_hi", "E_p_lo", "E_p_hi", "share_subsets_acc_emergent",
+                                    "verdict_acc_vs_p"]]
         .first().reset_index()
         .assign(E_acc_range=lambda d: d.E_acc_hi - d.E_acc_lo, E_p_range=lambda d: d.E_p_hi - d.E_p_lo)
     )  # fmt: skip
-    table = spread.groupby("n")[["E_acc_range", "E_p_range"]].median().reset_index()
-    table["tasks"] = spread.groupby("n").size().to_numpy()
+    is_all = res.groupby(["task", "n"])["is_all"].first().to_numpy()
+    spread["n"] = np.where(is_all, "all", spread["n"].astype(str))
+    order = {n: i for i, n in enumerate(sorted(set(spread["n"]) - {"all"}, key=int) + ["all"])}
+    table = spread.groupby("n")[["E_acc_range", "E_p_range", "share_subsets_acc_emergent"]].median()
+    table["tasks"] = spread.groupby("n").size()
     verdicts = spread.pivot_table(index="n", columns="verdict_acc_vs_p", values="task", aggfunc="count")
-    table = table.merge(verdicts.fillna(0).astype(int).reset_index(), on="n")
+    table = table.join(verdicts.fillna(0).astype(int)).reset_index()
+    table = table.sort_values("n", key=lambda s: s.map(order)).reset_index(drop=True)
     print_table(
         f"{args.family}: median over tasks of the 95% range of Eq. 1 over random item subsets (accuracy ties at "
-        f"1/n), and per n how many tasks get each paired verdict over the subsets (accuracy vs mean probability; "
-        f"{RULE})",
+        f"1/n) and of the share of {args.n_verdict_subsets} subsets whose accuracy the engine calls emergent; per n "
+        f"how many tasks get each paired verdict (accuracy vs mean probability, the most common over the "
+        f"subsets; n = all: the whole task); {RULE}",
         table,
     )
     sel = res[(res.task == task)][
@@ -310,22 +334,27 @@ def _most_emergent(res: pd.DataFrame) -> str:
     return str(full.idxmax())
 
 
+def _curve_counts(curves: pd.DataFrame) -> pd.DataFrame:
+    """Curves per (metric, axis) and verdict, with the median Eq. 1."""
+    n = curves.groupby(["metric", "axis"])["verdict"].value_counts().unstack(fill_value=0)
+    med = curves.groupby(["metric", "axis"])[["E"]].median().rename(columns={"E": "median_E"})
+    return med.join(n).reset_index()
+
+
 def cmd_scale_time(args) -> dict:
     from src.analysis.families import real, real_figures
     from src.analysis.families.readers.lm_eval import read_lm_eval_results
     from src.analysis.families.readers.olmo_ladder import read_olmo_ladder
 
     out = _out(args)
-    kw = dict(seed=args.seed, threshold=args.threshold, nulls=tuple(args.nulls), n_draws=args.n_draws)
+    settings = _settings(args)
     olmo = read_olmo_ladder(args.olmo or _data_dir(args) / "olmo_ladder" / "ladder-runs")
-    st, st_pairs = real.scale_time_olmo(olmo, n_boot=args.n_boot, **kw)
+    kw = dict(settings=settings, nulls=tuple(args.nulls), n_draws=args.n_draws)
+    st, st_pairs = real.scale_time_olmo(olmo, **kw)
     save_table(st, output_path(out, "scale_time_olmo", ".csv"))
-    summ = st.groupby(["metric", "axis"])[["emergence_score", "largest_step_share"]].median().reset_index()
-    em = st.groupby(["metric", "axis"])["emergent"].value_counts().unstack(fill_value=0).reset_index()
-    summ = summ.merge(em, on=["metric", "axis"])
-    print_table("OLMo ladder (one score per checkpoint: no interval source): median over tasks and fixed "
-                "size/budget of Eq. 1 and largest step share; curves per verdict (E >= threshold and exact "
-                "permutation p surviving BH over the curves)", summ)  # fmt: skip
+    summ = _curve_counts(st)
+    print_table("OLMo ladder (one score per checkpoint, no items or stderr; the 1xC reruns are seeds): curves per "
+                "metric, axis and engine verdict, median Eq. 1", summ)  # fmt: skip
     figs = {}
     for task in args.olmo_task:
         stem = safe_name(f"scale_time_olmo_{task}")
@@ -336,22 +365,23 @@ def cmd_scale_time(args) -> dict:
     pythia = read_lm_eval_results(pythia_dirs, tokens_per_step=args.tokens_per_step)
     lam = real.pythia_lambada(pythia)
     save_table(lam, output_path(out, "pythia_lambada", ".csv"))
-    sp, sp_pairs = real.scale_time_pythia(lam, n_boot=args.n_boot, **kw)
+    sp, sp_pairs = real.scale_time_pythia(pythia, **kw)
     save_table(sp, output_path(out, "scale_time_pythia", ".csv"))
-    cols = [c for c in ("family", "metric", "axis", "fixed", "n_points", "interval_source", "emergence_score",
-                        "e_lo", "e_hi", "threshold_status", "direction", "emergent", "width", "width_lo",
-                        "width_hi", "p_binomial", "q_binomial") if c in sp]  # fmt: skip
-    print_table("Pythia LAMBADA: Eq. 1 over parameters (final) and over training steps (per size), 95% intervals "
-                "from the harness's stderr", sp[cols])  # fmt: skip
-    _print_nulls(pd.concat([st, sp], ignore_index=True), args.nulls)
+    cols = [c for c in ("family", "metric", "axis", "fixed", "n_sizes", "interval_source", "start", "end",
+                        "change_lo", "E", "E_lo", "E_hi", "width", "verdict") if c in sp]  # fmt: skip
+    print_table("Pythia LAMBADA: over parameters (final checkpoints) and over training tokens (per size), 95% "
+                "intervals from the harness's stderr; perplexity judged on its log", sp[cols])  # fmt: skip
+    pcols = ["family", "axis", "sharp", "smooth", "basis", "diff", "diff_lo", "diff_hi", "verdict"]
+    print_table("Pythia LAMBADA: accuracy vs perplexity of the same outputs", sp_pairs[pcols])
+    curves = pd.concat([st, sp], ignore_index=True)
+    _print_nulls(curves, args.nulls)
     figs["scale_time_pythia"] = save_figure(real_figures.pythia_figure(lam), out, "scale_time_pythia")[0]
-    claims = pd.concat(
-        [real.claim_rows("scale_time", st), real.claim_rows("scale_time", sp)], ignore_index=True
-    )
+    claims = real.claim_rows("scale_time", curves)
     pairs = pd.concat([st_pairs, sp_pairs], ignore_index=True)
     _claims(out, "scale_time", claims, pairs)
-    print_table(f"paired verdicts (scale/time) per family and axis; {RULE}",
-                _verdict_counts(pairs, ["family", "axis"]))  # fmt: skip
+    print_table(f"paired verdicts (scale/time) per axis; {RULE}",
+                _verdict_counts(pairs.assign(source=np.where(pairs["family"].str.startswith("OLMo"), "OLMo",
+                                                             "Pythia")), ["source", "axis"]))  # fmt: skip
     _wandb(args, "real-scale-time", out, figs, {"olmo": summ, "pythia": sp, "pairs": pairs})
     return {"claims": claims, "figures": figs}
 
@@ -362,14 +392,19 @@ def cmd_arithmetic(args) -> dict:
 
     out = _out(args)
     ev = read_operand_table(args.operand_csv or _data_dir(args) / "pythia_evals" / "csv")
-    mean, scores = real.operand_arithmetic(ev, fewshot=args.fewshot)
+    mean, scores = real.operand_arithmetic(ev, fewshot=args.fewshot, tokens_per_step=args.tokens_per_step,
+                                           settings=_settings(args))  # fmt: skip
     shots = int(mean["fewshot"].iloc[0])
     save_table(mean, output_path(out, "pythia_arithmetic_by_size", ".csv"))
     save_table(scores, output_path(out, "pythia_arithmetic_scores", ".csv"))
     wide = mean.pivot_table(index=["operation", "model", "scale"], columns="step", values="acc").reset_index()
     print_table(f"Pythia arithmetic ({shots}-shot): accuracy, mean over first operands, by checkpoint", wide.sort_values(["operation", "scale"]))  # fmt: skip
+    cols = ["task", "axis", "fixed", "n_sizes", "interval_source", "start", "end", "change_lo", "change_hi", "E",
+            "E_lo", "E_hi", "verdict"]  # fmt: skip
     print_table(
-        "Eq. 1 of mean accuracy over parameters (per checkpoint) and over checkpoints (per size)", scores
+        "Mean accuracy over first operands, over parameters (per checkpoint) and over training tokens (per "
+        f"size); 95% intervals from resampling the first operands; {RULE}",
+        scores[cols],
     )
     figs = {"pythia_arithmetic": save_figure(real_figures.arithmetic_figure(ev, mean, shots), out,
                                              "pythia_arithmetic")[0]}  # fmt: skip
@@ -455,17 +490,24 @@ def register(subparsers) -> None:
             "--out", default=DEFAULT_OUT, metavar="DIR", help=f"output directory (default {DEFAULT_OUT})"
         )
         p.add_argument(
-            "--seed", type=int, default=0, help="seed of the bootstrap, subsets and null draws (default 0)"
+            "--seed", type=int, default=None, help="resampling seed (default 0, or the settings file's)"
         )
+        p.add_argument("--settings", help="the engine's settings (YAML: threshold, level, n_resamples, ...)")
         p.add_argument("--wandb", action="store_true",
                        help="also log the figures and tables to one W&B run (offline unless WANDB_MODE says otherwise)")  # fmt: skip
         p.add_argument("--no-wandb", dest="wandb", action="store_false", help=argparse.SUPPRESS)
         p.add_argument("--inverse-scaling", help="inverse-scaling result folders (default: the shared ones)")
-        p.add_argument("--n-resamples", "--n-boot", dest="n_boot", type=int, default=1000,
-                       help="bootstrap resamples of the items for every interval (default 1000)")  # fmt: skip
+        p.add_argument("--n-resamples", "--n-boot", dest="n_boot", type=int, default=None,
+                       help="resamples per curve (default 1000, or the settings file's)")  # fmt: skip
         p.add_argument("--max-panels", type=int, default=8, help="tasks drawn per figure (default 8)")
         p.add_argument("--n-subsets", type=int, default=500,
                        help="real-resolution: random item subsets per subset size (default 500)")  # fmt: skip
+        p.add_argument(
+            "--n-verdict-subsets",
+            type=int,
+            default=20,
+            help="real-resolution: item subsets per size the engine judges alone (default 20)",
+        )
         p.add_argument("--family", default="GPT-3", help="family for real-resolution")
         p.add_argument("--task", help="task shown by real-resolution (default: largest accuracy change)")
         p.add_argument("--olmo", nargs="+", help="OLMo-ladder CSVs or folder")
@@ -479,7 +521,7 @@ def register(subparsers) -> None:
         p.add_argument("--operand-csv", nargs="+", help="per-operand CSVs (default: the shared Pythia ones)")
         p.add_argument("--fewshot", type=int, help="shots for real-arithmetic (default: the most)")
         p.add_argument(
-            "--threshold", type=float, default=10.0, help="Eq. 1 threshold for 'emergent' (default 10)"
+            "--threshold", type=float, default=None, help="Eq. 1 threshold for 'emergent' (default 10)"
         )
         p.add_argument(
             "--nulls", nargs="*", choices=["permutation", "binomial"], default=[],

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from src.analysis.core.plotting import colors, log_x, model_ticks
-from src.analysis.families.real import METRICS
+from src.analysis.core.vocab import meaning_of
 
 FAMILY_COLOR = {"GPT-3": "C0", "GPT-2": "C1"}
 
@@ -155,7 +155,7 @@ def olmo_figure(ev: pd.DataFrame, task: str, budget_for_time: float = 10.0):
             ax.plot(s["scale"], s["value"], "o-", color=c, label=f"{k:g}xC")
         log_x(ax)
         ax.set_xlabel("parameters")
-        ax.set_ylabel(METRICS[m][2])
+        ax.set_ylabel(meaning_of(m)["label"])
         ax.legend(fontsize=7, title="token budget", title_fontsize=7)
         ax = axes[1, j]
         for c, size in zip(colors(len(sizes)), sizes, strict=True):
@@ -174,7 +174,7 @@ def olmo_figure(ev: pd.DataFrame, task: str, budget_for_time: float = 10.0):
             ax.plot(s["tokens"], s["value"], "o", color=c, ms=5, mec="k", mew=0.5)
         log_x(ax)
         ax.set_xlabel("training tokens")
-        ax.set_ylabel(METRICS[m][2])
+        ax.set_ylabel(meaning_of(m)["label"])
         ax.legend(fontsize=7)
     fig.suptitle(
         f"OLMo ladder, {task}: top, over parameters (final models); bottom, over training tokens "

@@ -7,7 +7,8 @@ the binomial of a share), and measures on every resample, oriented so that impro
 - the total change (largest size minus smallest) and its interval;
 - Eq. 1 of the paper, and the largest step as a share of all steps;
 - the logistic width in decades of N (10% -> 90% of the rise), for curves that take part in a pair, 5+ sizes
-  (``min_width_sizes``: with 4 sizes the logistic interpolates them exactly and its width is not a measurement).
+  (``min_width_sizes``: with 4 sizes the logistic interpolates them exactly and its width is not a measurement),
+  where the grid resolves it (between the smallest spacing of the sizes and their span, in decades).
 
 **Curve verdict** (:func:`curve_verdict`), in this order: "too few sizes" (Eq. 1 cannot reach the threshold at
 this many sizes), "not supported by the data" (a size has no interval source), "worsens" (the change's interval
@@ -58,7 +59,9 @@ class Settings:
     n_width_resamples: int = 200  # logistic refits per curve (the slow part)
     seed: int = 0
     min_rise: float = 0.05  # a real rise exceeds this share of the metric's range (chance or bound to bound)
-    min_width_sizes: int = 5  # the logistic width (4 parameters, or 3 with chance fixed) needs this many sizes
+    min_width_sizes: int = (
+        5  # the logistic width (4 parameters, or 3 with chance fixed) needs this many sizes
+    )
 
     @classmethod
     def from_yaml(cls, path: str | Path | None, **overrides) -> Settings:
@@ -455,7 +458,10 @@ def _width(s: dict, settings: Settings) -> tuple[float, np.ndarray | None]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             fit = logistic_width(x, y, floor=s["chance"], upper=upper)
-            if fit.identified:
+            # a width below the grid's smallest spacing (any step between two sizes fits as well) or beyond its
+            # span (an extrapolation) is not measured by these sizes: not identified
+            lx = np.log10(x)
+            if fit.identified and np.diff(lx).min() <= fit.width <= lx[-1] - lx[0]:
                 w = None
                 if s["reps"] is not None:
                     w = logistic_width_rows(

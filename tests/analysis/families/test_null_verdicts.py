@@ -15,6 +15,7 @@ def test_null_reports_unscorable_and_unreachable_families(tmp_path, capsys):
         "step8": [0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.5, 0.9],  # 8 sizes, small even steps then a jump
         "three": [0.1, 0.1, 0.9],  # 3 sizes: |E| <= 2 < 10, unreachable
         "two": [0.1, 0.9],  # 2 sizes: not scorable
+        "flat8": [0.5, 0.501, 0.502, 0.503, 0.504, 0.505, 0.506, 0.52],  # E = 20, in order, but a 0.02 rise
     }
     for fam, ys in curves.items():
         for i, y in enumerate(ys):
@@ -38,6 +39,10 @@ def test_null_reports_unscorable_and_unreachable_families(tmp_path, capsys):
     t = pd.read_csv(out / "permutation_exact_triplets.csv").set_index("family")
     assert t.loc["three", "emergent"] == "unreachable" and t.loc["three", "min_p"] == 1 / 6
     assert bool(t.loc["step8", "exact"]) and t.loc["step8", "p"] < 0.01
+    assert t.loc["step8", "emergent"] == "emergent"
+    # the engine's rule: no label "emergent" without a real rise (5% of exact match's range), whatever E and p say
+    assert t.loc["flat8", "E"] >= 10 and t.loc["flat8", "q"] <= 0.05
+    assert t.loc["flat8", "emergent"] == "no real rise"
 
 
 def test_binomial_null_is_a_choice_for_tables_with_n_items(tmp_path, capsys):

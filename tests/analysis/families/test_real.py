@@ -13,7 +13,7 @@ from src.analysis.__main__ import main
 from src.analysis.core.emergence import emergence_score
 from src.analysis.families import real
 from src.analysis.families.readers.operand_table import read_operand_table
-from src.analysis.stats.intervals import interval
+from src.analysis.stats.engine import Settings
 from tests.analysis.families.test_inverse_scaling_reader import _task
 from tests.analysis.families.test_olmo_ladder_reader import _run
 
@@ -39,40 +39,39 @@ def _eq1_ties(y, tol):
     return sign * np.inf if med == 0 else sign * total / np.sqrt(med)
 
 
-def test_fig6_real_bootstrap_matches_a_loop(tmp_path):
+FAST = Settings(n_resamples=200, n_width_resamples=40, seed=3)
+
+
+def test_fig6_curves_come_from_the_engine_on_paired_items(tmp_path):
     items = _items(tmp_path)
-    table, pairs = real.fig6_verdicts(items, n_boot=200, seed=3)
-    assert set(table["metric"]) == {"mcg", "brier", "logprob"} and set(table["task"]) == {"taskA", "taskB"}
-    # reference: one multinomial draw of the items per bootstrap, shared by every model and metric (paired),
-    # Eq. 1 with MCG ties at 1/n_items, one bootstrap at a time; 95% percentile interval
-    rng = np.random.default_rng(3)
+    curves, pairs = real.fig6_verdicts(items, settings=FAST)
+    assert set(curves["metric"]) == {"mcg", "brier", "logprob"} and set(curves["task"]) == {"taskA", "taskB"}
+    assert (curves["interval_source"] == "items").all()
+    # Eq. 1 of each oriented curve of per-item means, MCG steps up to 1/n_items as ties (written out here)
     for (_, task), g in items.groupby(["family", "task"], sort=True):
         order = g.groupby("model")["scale"].first().sort_values().index
         n = g["item"].nunique()
-        idx = rng.integers(0, n, size=(200, n))
         for metric, col in real.FIG6_QUANTITIES.items():
             mat = g.pivot_table(index="model", columns="item", values=col).loc[order].to_numpy()
-            sign = 1.0 if real.METRICS[metric][1] else -1.0
+            sign = -1.0 if metric == "brier" else 1.0  # Brier: lower is better
             tol = max(1.0 / n if metric == "mcg" else 0.0, 1e-9 * max(1.0, np.abs(mat.mean(axis=1)).max()))
-            boots = []
-            for i in idx:
-                yb = sign * mat[:, i].mean(axis=1)
-                boots.append(_eq1_ties(yb, max(tol, 1e-9 * max(1.0, np.abs(yb).max()))))
-            lo, hi = interval(np.asarray(boots))  # percentile interval (tested in stats/test_intervals)
-            row = table[(table.task == task) & (table.metric == metric)].iloc[0]
-            assert row["e_lo"] == pytest.approx(lo) and row["e_hi"] == pytest.approx(hi)
-            assert row["emergence_score"] == pytest.approx(_eq1_ties(sign * mat.mean(axis=1), tol))
-    summary = real.fig6_summary(table, pairs)
-    assert {"E_mcg", "E_brier", "E_logprob", "mcg_above_brier", "mcg_vs_brier"} <= set(summary.columns)
-    assert set(pairs["smooth"]) == {"brier", "logprob"} and (pairs["verdict_on"] == "Eq. 1").all()
+            row = curves[(curves.task == task) & (curves.metric == metric)].iloc[0]
+            assert row["E"] == pytest.approx(_eq1_ties(sign * mat.mean(axis=1), tol))
+            assert row["start"] == pytest.approx(mat.mean(axis=1)[0])
+            assert row["change_lo"] <= row["change"] <= row["change_hi"]
+    # MCG is the sharp partner of both smooth metrics, on the same resampled items (paired)
+    assert set(zip(pairs["sharp"], pairs["smooth"], strict=True)) == {("mcg", "brier"), ("mcg", "logprob")}
+    assert pairs["paired"].all()
+    summary = real.fig6_summary(curves, pairs)
+    assert {"E_mcg", "E_brier_lo", "verdict_mcg", "mcg_vs_brier", "d_brier", "mcg_above_brier"} <= set(
+        summary
+    )
+    assert len(summary) == 2
 
 
-def test_fig6_verdicts_follow_the_rules(tmp_path):
-    """A worsening smooth metric is reported as such (never 'sharp above smooth'); a 3-model family is
-    unscorable by the threshold; MCG ties at 1/n_items."""
+def _fig6_rows(n=400):
     rng = np.random.default_rng(0)
     rows = []
-    n = 400
     for fam, models in (("four", [1e6, 1e7, 1e8, 1e9]), ("three", [1e6, 1e7, 1e8])):
         for j, scale in enumerate(models):
             # MCG: 0 right until the largest model; p(right) falls with scale (a smooth metric that worsens)
@@ -81,26 +80,61 @@ def test_fig6_verdicts_follow_the_rules(tmp_path):
             for i in range(n):
                 rows.append({"family": fam, "task": "t", "model": f"{fam}{j}", "scale": scale, "item": i,
                              "correct": correct[i], "brier": 2 * (1 - p[i]) ** 2, "logprob": np.log(p[i]),
-                             "p_target": p[i], "n_options": 2})  # fmt: skip
-    table, pairs = real.fig6_verdicts(pd.DataFrame(rows), n_boot=100, nulls=("permutation", "binomial"),
-                                      n_draws=200)  # fmt: skip
-    t = table.set_index(["family", "metric"])
-    assert t.loc[("four", "mcg"), "emergence_score"] == np.inf  # flat steps are ties: one-step curve
-    assert t.loc[("four", "mcg"), "emergent"] == "emergent"
-    assert t.loc[("three", "mcg"), "emergent"] == "unreachable"
-    assert t.loc[("four", "brier"), "direction"] == "worsens"
+                             "p_target": p[i], "n_options": 2, "replicate": "", "checkpoint": ""})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_fig6_verdicts_follow_the_engine_rules():
+    """A one-step MCG curve with a real rise is emergent; a worsening smooth metric is 'worsens' and its pair has
+    no rise to compare (never 'sharp above smooth'); 3 models cannot reach the threshold; the nulls are columns."""
+    curves, pairs = real.fig6_verdicts(
+        _fig6_rows(), settings=FAST, nulls=("permutation", "binomial"), n_draws=200
+    )
+    t = curves.set_index(["family", "metric"])
+    assert t.loc[("four", "mcg"), "E"] == np.inf  # flat steps are ties: one-step curve
+    assert t.loc[("four", "mcg"), "verdict"] == "emergent"
+    assert t.loc[("three", "mcg"), "verdict"] == "too few sizes"
+    assert (
+        t.loc[("four", "brier"), "verdict"] == "worsens"
+        and t.loc[("four", "logprob"), "verdict"] == "worsens"
+    )
     four = pairs[pairs.family == "four"]
-    assert four["verdict"].str.startswith("worsens").all()
+    assert (four["verdict"] == "no rise to compare").all()
     assert not (pairs["verdict"] == "sharp above smooth").any()
     # exact: only the orders with the one non-zero value at the largest size score +inf: 3!/4! = 1/4
     assert t.loc[("four", "mcg"), "p_permutation"] == pytest.approx(1 / 4)
     assert np.isnan(t.loc[("four", "brier"), "p_binomial"]) and t.loc[("four", "mcg"), "p_binomial"] < 0.05
-    assert {"q_permutation", "q_binomial"} <= set(table.columns)
+    assert {"q_permutation", "q_binomial"} <= set(curves.columns)
+
+
+def test_a_flat_mcg_curve_is_no_real_rise_whatever_eq1_says():
+    """MCG 0.50, 0.50, 0.50, 0.51 of 400 items: a single step of 4 items, E = inf, but no real rise."""
+    df = _fig6_rows()
+    df = df[df.family == "four"].copy()
+    df["correct"] = np.where(df["item"] < 200 + 4 * (df["model"] == "four3"), 1.0, 0.0)
+    curves, _ = real.fig6_verdicts(df, settings=FAST)
+    row = curves.set_index("metric").loc["mcg"]
+    assert row["E"] == np.inf and row["verdict"] == "no real rise"
+
+
+def test_a_step_between_two_sizes_is_judged_on_eq1_not_on_an_unresolved_width():
+    """MCG and Brier both jump between the two largest of 4 sizes: any logistic narrower than the grid's spacing
+    fits, so the widths are not measured and the pair is judged on Eq. 1 (not on two widths pinned near 0)."""
+    df = _fig6_rows()
+    df = df[df.family == "four"].copy()
+    j = df["model"].str[-1].astype(int)
+    df["correct"] = np.where(df["item"] < np.where(j == 3, 380, 40 + 10 * j), 1.0, 0.0)
+    p = np.where(df["correct"] == 1, 0.9, 0.3) - 0.01 * j
+    df["brier"], df["logprob"] = 2 * (1 - p) ** 2, np.log(p)
+    curves, pairs = real.fig6_verdicts(df, settings=FAST)
+    assert (curves.set_index("metric").loc[["mcg", "brier"], "verdict"] != "no real rise").all()
+    row = pairs[pairs.smooth == "brier"].iloc[0]
+    assert row["basis"] == "Eq. 1", row["reason"]
 
 
 def test_resolution_subsets(tmp_path):
     items = _items(tmp_path)
-    res = real.resolution_real(items, sizes=(2, 4), n_subsets=50)
+    res = real.resolution_real(items, sizes=(2, 4), n_subsets=50, n_verdict_subsets=5, settings=FAST)
     full = res[res.is_all]
     ref = items.groupby(["task", "model"])["correct"].mean()
     for _, r in full.iterrows():
@@ -110,6 +144,14 @@ def test_resolution_subsets(tmp_path):
     sub = res[res.n == 2]
     assert ((sub.acc_lo <= sub.acc_mean) & (sub.acc_mean <= sub.acc_hi)).all()
     assert set(sub["acc_share_zero"].unique()) <= set(np.linspace(0, 1, 51).round(12)) | {0.0}
+    # the engine judged 5 subsets of each smaller size alone, and the whole task once
+    assert (res.loc[~res.is_all, "n_verdict_subsets"] == 5).all() and (full["n_verdict_subsets"] == 1).all()
+    assert res["share_subsets_acc_emergent"].between(0, 1).all()
+    # on the whole task the verdict is the engine's own on every item
+    curves, _ = real.fig6_verdicts(items, settings=FAST)
+    for task, g in full.groupby("task"):
+        one = curves[(curves.task == task) & (curves.metric == "mcg")].iloc[0]
+        assert g["verdict_acc"].iloc[0] == one["verdict"]
 
 
 def test_scale_time_olmo_axes(tmp_path):
@@ -118,15 +160,25 @@ def test_scale_time_olmo_axes(tmp_path):
     for i, size in enumerate(("190M", "370M", "760M")):
         for k in (1, 2, 5):
             _run([100, 200 * k], seed=10 * i + k).to_csv(tmp_path / f"{size}-{k}xC.csv", index=False)
+        _run([100, 200], seed=99 + i).to_csv(tmp_path / f"{size}-1xC-rerun.csv", index=False)
     ev = read_olmo_ladder(tmp_path)
-    st, pairs = real.scale_time_olmo(ev)
+    st, pairs = real.scale_time_olmo(ev, settings=FAST)
     assert set(st["axis"]) == {"params", "tokens"} and set(st["metric"]) == {"acc", "p_correct", "bpb"}
-    assert (st["n_points"] == 3).all()
+    assert (st["n_sizes"] == 3).all()
+    # over parameters: one engine family per budget; over tokens: one per size, its 3 budgets at their tokens
+    assert set(st.loc[st.axis == "params", "family"]) == {
+        "OLMo-ladder 1xC",
+        "OLMo-ladder 2xC",
+        "OLMo-ladder 5xC",
+    }
+    assert set(st.loc[st.axis == "tokens", "family"]) == {
+        "OLMo-ladder 190M",
+        "OLMo-ladder 370M",
+        "OLMo-ladder 760M",
+    }
     # 3 budgets x (accuracy of 2 tasks + p_correct and bpb of the one task that has them)
     assert len(st[(st.axis == "params")]) == 3 * (2 + 1 + 1)
-    one = st[
-        (st.axis == "params") & (st.fixed == "2xC") & (st.metric == "bpb") & st.task.str.startswith("hella")
-    ]
+    one = st[(st.fixed == "2xC") & (st.metric == "bpb") & st.task.str.startswith("hella")]
     fin = ev[
         (ev.metric == "bpb")
         & (ev.chinchilla_multiplier == 2)
@@ -134,10 +186,40 @@ def test_scale_time_olmo_axes(tmp_path):
         & ev.task.str.startswith("hella")
     ]
     y = -fin.sort_values("scale")["value"].to_numpy()
-    assert one["emergence_score"].item() == pytest.approx(emergence_score(np.arange(3), y))
-    # 3 sizes: Eq. 1 <= 2, the threshold is unreachable; no interval source (one score per checkpoint)
-    assert (st["emergent"] == "unreachable").all() and (st["interval_source"] == "none").all()
-    assert set(pairs["verdict"]) == {"no interval"}
+    assert one["E"].item() == pytest.approx(emergence_score(np.arange(3), y))
+    tok = st[(st.fixed == "190M") & (st.metric == "bpb") & st.task.str.startswith("hella")].iloc[0]
+    final_tokens = ev[(ev["size"] == "190M") & (ev.replicate == "")].groupby("model")["tokens"].max()
+    assert tok["scales"] == ";".join(f"{v:.6g}" for v in sorted(final_tokens))
+    # 3 sizes: Eq. 1 <= 2, the threshold is unreachable; only the 1xC reruns give an interval (seeds)
+    assert (st["verdict"] == "too few sizes").all() and set(pairs["verdict"]) == {"too few sizes"}
+    src = st.set_index("family")["interval_source"]
+    assert set(src[["OLMo-ladder 1xC"]]) == {"seeds"}
+    assert set(src.drop(["OLMo-ladder 1xC"])) == {"none", "partial"}
+
+
+def test_scale_time_pythia_over_tokens_judges_perplexity_on_its_log():
+    rows = []
+    steps = [1, 8, 64, 512, 4096, 32768, 143000]
+    for m, n in (("pythia-70m", 7e7), ("pythia-410m", 4.1e8), ("pythia-1.4b", 1.4e9)):
+        for i, step in enumerate(steps):
+            acc = [0.0, 0.0, 0.0, 0.0, 0.2, 0.5, 0.6][i]
+            for metric, v, se in (
+                ("acc", acc, 0.005),
+                ("ppl", float(np.exp(10 - i * np.log(n) / 20)), 0.01),
+            ):
+                rows.append({"family": "pythia", "model": m, "scale": n, "task": "lambada_openai", "metric": metric,
+                             "value": v, "stderr": se, "step": step, "tokens": step * 2_097_152.0,
+                             "checkpoint": f"step{step}", "replicate": ""})  # fmt: skip
+    curves, pairs = real.scale_time_pythia(pd.DataFrame(rows), settings=FAST)
+    assert set(curves["axis"]) == {"params", "tokens"}
+    tok = curves[(curves.axis == "tokens") & (curves.fixed == "pythia-410m")].set_index("metric")
+    assert tok.loc["acc", "scales"].split(";")[0] == f"{2_097_152.0:.6g}" and tok.loc["acc", "n_sizes"] == 3
+    assert tok.loc["ppl", "interval_source"] == "stderr"
+    lp = np.log(
+        np.exp(10 - np.array([0, 3, 6]) * np.log(4.1e8) / 20)
+    )  # the 3 picked checkpoints: 1, 512, 143000
+    assert tok.loc["ppl", "E"] == pytest.approx(emergence_score(np.arange(3), -lp))
+    assert set(pairs["sharp"]) == {"acc"} and set(pairs["smooth"]) == {"ppl"}
 
 
 def test_operand_table_and_arithmetic(tmp_path):
@@ -147,7 +229,7 @@ def test_operand_table_and_arithmetic(tmp_path):
         for step in (13000, 143000):
             for op in ("addition", "multiplication"):
                 for operand in range(3):
-                    acc = base * step / 143000
+                    acc = base * step / 143000 + 0.01 * operand
                     rows.append([model, step, f"num_reasoning_arithmetic_{op}_{operand}", 16, acc, 0.01])
     path = tmp_path / "t.csv"
     pd.DataFrame(rows, columns=["model", "checkpoint", "task", "fewshot", "acc", "acc_stderr"]).to_csv(
@@ -156,10 +238,16 @@ def test_operand_table_and_arithmetic(tmp_path):
     ev = read_operand_table(path)
     assert set(ev["family"]) == {"pythia-deduped"} and sorted(ev["scale"].unique()) == [1.25e8, 1.3e9, 1.3e10]
     assert set(ev["operand"]) == {0, 1, 2}
-    mean, scores = real.operand_arithmetic(ev)
+    mean, scores = real.operand_arithmetic(ev, settings=FAST)
     last = mean[(mean.step == 143000) & (mean.operation == "addition")].sort_values("scale")["acc"].tolist()
-    assert last == pytest.approx([0.0, 0.3, 0.9])
-    assert set(scores["axis"]) == {"params", "tokens"}
+    assert last == pytest.approx([0.01, 0.31, 0.91])
+    assert set(scores["axis"]) == {"params", "tokens"} and (scores["interval_source"] == "items").all()
+    p = scores[
+        (scores.axis == "params") & (scores.fixed == "step143000") & scores.task.str.contains("addition")
+    ]
+    assert p["start"].item() == pytest.approx(0.01) and p["end"].item() == pytest.approx(0.91)
+    t = scores[(scores.axis == "tokens") & (scores.fixed == "pythia-13b-deduped")].iloc[0]
+    assert t["scales"] == ";".join(f"{s * 2_097_152.0:.6g}" for s in (13000, 143000))
 
 
 def test_commands_end_to_end(tmp_path, capsys):
