@@ -213,6 +213,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, type=Path, metavar="DIR", help="output directory")
     p.add_argument("--title", default=None, help="the page's title (default: the families read)")
     p.add_argument("--wandb", action="store_true", help="also log one W&B run with the tables and per-size values")
+    p.add_argument("--no-wandb", dest="wandb", action="store_false", help=argparse.SUPPRESS)
     add_reader_args(p)
 
     p = subparsers.add_parser(

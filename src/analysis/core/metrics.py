@@ -111,7 +111,7 @@ for _kind in (
     ),
     MetricKind(r"exact_match", "sharp", "exact match", True, "exact_match"),
     MetricKind(r"(?:em|exact)", "sharp", "exact match", True, "exact_match"),
-    MetricKind(r"pass@(?P<param>\d+)", "sharp", "pass@k", True, "pass_at_k", "k", "1"),
+    MetricKind(r"pass@(?P<param>\d+)", "sharp", "pass@k", True, "pass@k", "k", "1"),
     MetricKind(
         r"acc_norm|acc_len_norm|acc_mutual_info|acc_per_char|acc_per_token|acc_uncond",
         "sharp",
@@ -172,7 +172,7 @@ for _kind in (
 LEVELS: dict[str, tuple[int, str]] = {
     # 2: nonlinear aggregates of per-item judgements
     "subset_acc": (2, "share"), "seq_acc": (2, "share"), "exact_match": (2, "share"),
-    "target_prob": (2, "continuous"), "pass_at_k": (2, "counts"),
+    "target_prob": (2, "continuous"), "pass@k": (2, "counts"),
     # 1: shares of items (or samples) judged right by an argmax or a threshold
     "acc": (1, "share"), "acc_norm": (1, "share"), "mc1": (1, "share"), "multiple_choice_grade": (1, "share"),
     "exact_str_match": (1, "share"), "recon": (1, "share"), "token_acc": (1, "share"),
