@@ -173,6 +173,49 @@ def _fit_logistic(lx, y, floor, ceiling, upper, s_min, s_max, starts):
     return float(mid), float(np.exp(log_s)), float(f), float(c), float(2 * best.cost)
 
 
+def _starts(lx: np.ndarray, warm: LogisticFit | None) -> list[tuple[float, float]]:
+    if warm is not None:
+        return [(warm.mid, warm.s)]
+    return [(m, s) for m in np.linspace(lx[0], lx[-1], 5) for s in (0.05, 0.3, 1.5)]
+
+
+def _sorted_log(x, y) -> tuple[np.ndarray, np.ndarray]:
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    order = np.argsort(x)
+    lx = np.log10(x[order])
+    if lx.size < 3:
+        raise ValueError(f"a logistic needs at least 3 sizes, got {lx.size}")
+    return lx, y[..., order]
+
+
+def _careful_width(
+    x, y, floor=None, ceiling=None, upper=1.0, s_min=1e-3, s_max=100.0, warm=None
+) -> LogisticFit:
+    """The per-curve fit (one ``least_squares`` call per start, finite-difference Jacobian): the reference the
+    batched fit is tested against, and its fallback for rows it does not bring to convergence."""
+    lx, y = _sorted_log(x, y)
+    mid, s, f, c, rss = _fit_logistic(lx, y, floor, ceiling, upper, s_min, s_max, _starts(lx, warm))
+    ok = bool(lx[0] <= mid <= lx[-1] and c - f > tie_tolerance(y))
+    return LogisticFit(f, c, mid, s, rss, ok)
+
+
+def _fit_block(lx, ys, floor, ceiling, upper, s_min, s_max, starts) -> np.ndarray:
+    """Best fit over ``starts`` of every row of ``ys [B, n]``, all rows and starts in one batched run
+    (:func:`src.analysis.stats.logistic_batch.fit_rows`); a row whose batched run did not converge from some start
+    is refitted with the careful per-row fit. Returns [B, 5]: mid, s, floor, ceiling, rss."""
+    from src.analysis.stats.logistic_batch import fit_rows
+
+    b, k = ys.shape[0], len(starts)
+    mid0 = np.tile([m for m, _ in starts], b)
+    s0 = np.tile([s for _, s in starts], b)
+    r = fit_rows(lx, np.repeat(ys, k, axis=0), floor, ceiling, upper, s_min, s_max, mid0, s0)
+    best = np.argmin(r.rss.reshape(b, k), axis=1) + np.arange(b) * k  # the first of equal costs, as the loop
+    out = np.stack([r.mid[best], r.s[best], r.floor[best], r.ceiling[best], r.rss[best]], axis=1)
+    for i in np.flatnonzero((r.status <= 0).reshape(b, k).any(axis=1)):
+        out[i] = _fit_logistic(lx, ys[i], floor, ceiling, upper, s_min, s_max, starts)
+    return out
+
+
 def logistic_width(
     x,
     y,
@@ -188,30 +231,30 @@ def logistic_width(
     ``floor``: the chance level (fixed) or None (fitted); ``ceiling``: fixed, or None: fitted in [floor, ``upper``].
     ``identified`` is False where the fitted midpoint lies outside the measured sizes (the rise is not observed,
     so its width is an extrapolation) or the fitted rise is not positive. ``warm``: start from a previous fit
-    (bootstrap refits).
+    (bootstrap refits); otherwise the best of 15 starts (5 midpoints x 3 scales), all fitted at once.
     """
-    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    order = np.argsort(x)
-    lx, y = np.log10(x[order]), y[order]
-    if lx.size < 3:
-        raise ValueError(f"a logistic needs at least 3 sizes, got {lx.size}")
-    if warm is not None:
-        starts = [(warm.mid, warm.s)]
-    else:
-        mids = np.linspace(lx[0], lx[-1], 5)
-        starts = [(m, s) for m in mids for s in (0.05, 0.3, 1.5)]
-    mid, s, f, c, rss = _fit_logistic(lx, y, floor, ceiling, upper, s_min, s_max, starts)
+    lx, y = _sorted_log(x, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mid, s, f, c, rss = _fit_block(
+            lx, y[None, :], floor, ceiling, upper, s_min, s_max, _starts(lx, warm)
+        )[0]
     ok = bool(lx[0] <= mid <= lx[-1] and c - f > tie_tolerance(y))
     return LogisticFit(f, c, mid, s, rss, ok)
 
 
 def logistic_width_rows(x, ys, fit: LogisticFit, floor, ceiling, upper: float = 1.0) -> np.ndarray:
-    """Widths (decades) of each row of ``ys [B, n]`` (bootstrap or null curves), refitted from ``fit``;
-    NaN where the refit is not identified."""
-    out = np.empty(len(ys))
+    """Widths (decades) of each row of ``ys [B, n]`` (bootstrap or null curves), refitted from ``fit``, all rows
+    at once; NaN where the refit is not identified. Equal to refitting each row with
+    ``logistic_width(x, row, floor, ceiling, upper, warm=fit)``."""
+    ys = np.asarray(ys, dtype=float)
+    if len(ys) == 0:
+        return np.empty(0)
+    lx, ys = _sorted_log(x, ys)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        for i, row in enumerate(np.asarray(ys, dtype=float)):
-            f = logistic_width(x, row, floor, ceiling, upper, warm=fit)
-            out[i] = f.width if f.identified else np.nan
-    return out
+        fits = _fit_block(lx, ys, floor, ceiling, upper, 1e-3, 100.0, _starts(lx, fit))
+    mid, s, f, c = fits[:, 0], fits[:, 1], fits[:, 2], fits[:, 3]
+    tol = FLOAT_RTOL * np.maximum(1.0, np.abs(ys).max(axis=1))  # tie_tolerance of each row
+    ok = (lx[0] <= mid) & (mid <= lx[-1]) & (c - f > tol)
+    return np.where(ok, WIDTH_FACTOR * s, np.nan)
