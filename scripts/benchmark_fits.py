@@ -11,6 +11,8 @@ machine slows both alike) on the same data:
 
   new   ``logistic_width`` + ``logistic_width_rows`` (all starts / all resamples of a curve in one batched fit)
   old   ``_careful_width``: one scipy ``least_squares`` call per start and per resample, as before issue 24
+and, timed once after them, ``logistic_width_many`` on the same curves (all curves with the same number of sizes
+and kind of floor in one batched fit: what a verdict engine over a whole table can use).
 
 Prints the seconds of each on the curves both ran, the ratio old / new, and how far apart their answers are:
 identified / not identified decisions that differ, and quantiles of |width difference| in decades. A benchmark,
@@ -31,6 +33,7 @@ from src.analysis.stats.sharpness import (
     _careful_width,
     expit,
     logistic_width,
+    logistic_width_many,
     logistic_width_rows,
 )
 
@@ -103,13 +106,17 @@ def main() -> None:
                 mismatched += int(np.sum(np.isnan(w_n) != np.isnan(w_o)))
                 both = ~np.isnan(w_n) & ~np.isnan(w_o)
                 diffs.extend(np.abs(w_n - w_o)[both])
+    start = time.perf_counter()
+    logistic_width_many(curves[:k_old])
+    t_many = time.perf_counter() - start
     d = np.asarray(diffs)
     load = os.getloadavg()[0]
     print(f"{args.curves} curves x {args.resamples} resamples (point fit of 15 starts + refits from it); "
           f"per-row path on {k_old} curves; load average {load:.1f}")  # fmt: skip
     print(f"new (batched): {t_new:.2f} s for all curves, {t_new_shared:.2f} s for the {k_old} shared curves")
     print(f"old (per row): {t_old:.2f} s for the {k_old} shared curves")
-    print(f"old / new = {t_old / t_new_shared:.1f}x on the same curves")
+    print(f"new, all curves at once (logistic_width_many): {t_many:.2f} s for the {k_old} shared curves")
+    print(f"old / new = {t_old / t_new_shared:.1f}x per curve, {t_old / t_many:.1f}x all curves at once")
     print(f"agreement on {rows} fits (point fits + resamples): identified decisions differing: {mismatched}; "
           f"|width difference| (decades) median {np.median(d):.1e}, 99% {np.quantile(d, 0.99):.1e}, "
           f"max {d.max():.1e}; share <= 1e-6: {np.mean(d <= 1e-6):.3f}, <= 1e-3: {np.mean(d <= 1e-3):.4f}")  # fmt: skip

@@ -5,14 +5,15 @@ the starts of one curve): scipy's bounded Trust Region Reflective least squares,
 Why a port and not a few Gauss-Newton steps: on noisy or sharp curves the least-squares surface of a 3-4 parameter
 logistic through 4-13 points is flat along whole valleys (a rise between two sizes fits equally well for any width
 below the grid spacing; n = 4 sizes and a free floor interpolate exactly in several ways), so *which* point a
-solver returns there depends on its path. A batched Levenberg-Marquardt with an analytic Jacobian agreed with the
-per-row ``least_squares`` to 1e-6 on well-determined rows but differed by up to 30 decades of width, and in the
-identified/not-identified decision, on 2-20% of binomial resample rows (measured; see tests/analysis/stats/
-test_logistic_batch.py). This module takes the same path as the per-row fit: the same start (made strictly
+solver returns there depends on its path. A batched Levenberg-Marquardt with an analytic Jacobian (tried first, in
+issue 24) agreed with the per-row ``least_squares`` to 1e-6 on well-determined rows, but on binomial resamples it
+differed by up to 30 decades of width and flipped the identified/not-identified decision on up to 9% of a
+200-row block. This module takes the same path as the per-row fit: the same start (made strictly
 feasible), the same forward-difference Jacobian (scipy's step and bound rules, all columns in one evaluation),
 the same trust region subproblem (SVD, Newton on the Levenberg-Marquardt parameter), the same reflective step
 selection, radius update and ``ftol = xtol = gtol = 1e-8`` termination. Rows differ from the per-row fit only by
-floating-point summation order, which matters only where that path is itself chaotic.
+floating-point summation order, which matters only where that path is itself chaotic: there the per-row fit moves
+as much when its start moves by one ulp (tests/analysis/stats/test_logistic_batch.py).
 
 One pass over the active rows is one inner trust-region attempt of every row, so B rows cost about what the
 slowest row costs alone, plus numpy work linear in B.
