@@ -22,6 +22,7 @@ not a test (tests/analysis/stats/test_logistic_batch.py checks the agreement).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import time
 import warnings
@@ -62,13 +63,15 @@ def new_path(x, y, reps, floor, upper):
     return fit, w
 
 
-def old_path(x, y, reps, floor, upper):
+def old_path(x, y, reps, floor, upper, nudge: bool = False):
+    """The per-row path; ``nudge``: the refits start from the point fit's midpoint moved by one ulp."""
     fit = _careful_width(x, y, floor=floor, upper=upper)
     if not fit.identified:
         return fit, None
+    warm = dataclasses.replace(fit, mid=float(np.nextafter(fit.mid, np.inf))) if nudge else fit
     w = np.empty(len(reps))
     for i, row in enumerate(reps):
-        f = _careful_width(x, row, floor, None, upper, warm=fit)
+        f = _careful_width(x, row, floor, None, upper, warm=warm)
         w[i] = f.width if f.identified else np.nan
     return fit, w
 
@@ -79,13 +82,19 @@ def main() -> None:
     ap.add_argument("--resamples", type=int, default=200)
     ap.add_argument("--old-curves", type=int, default=None, help="run the per-row path on the first K curves")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--self-check",
+        action="store_true",
+        help="also refit the resamples per row from a start moved by one ulp (untimed): how far the per-row fit "
+        "moves by itself, the yardstick for the new-vs-old differences",
+    )
     args = ap.parse_args()
     warnings.simplefilter("ignore", RuntimeWarning)
     curves = synthetic_curves(args.curves, args.resamples, args.seed)
     k_old = len(curves) if args.old_curves is None else min(args.old_curves, len(curves))
     t_new = t_new_shared = t_old = 0.0
-    mismatched = rows = 0
-    diffs = []
+    mismatched = rows = self_mismatched = 0
+    diffs, rep_diffs, self_diffs = [], [], []
     for i, c in enumerate(curves):
         start = time.perf_counter()
         fit_n, w_n = new_path(*c)
@@ -106,20 +115,38 @@ def main() -> None:
                 mismatched += int(np.sum(np.isnan(w_n) != np.isnan(w_o)))
                 both = ~np.isnan(w_n) & ~np.isnan(w_o)
                 diffs.extend(np.abs(w_n - w_o)[both])
+                rep_diffs.extend(np.abs(w_n - w_o)[both])
+                if args.self_check:
+                    _, w_s = old_path(*c, nudge=True)
+                    self_mismatched += int(np.sum(np.isnan(w_s) != np.isnan(w_o)))
+                    both = ~np.isnan(w_s) & ~np.isnan(w_o)
+                    self_diffs.extend(np.abs(w_s - w_o)[both])
     start = time.perf_counter()
     logistic_width_many(curves[:k_old])
     t_many = time.perf_counter() - start
-    d = np.asarray(diffs)
+    start = time.perf_counter()
+    logistic_width_many(curves)
+    t_many_all = time.perf_counter() - start
+    d = np.asarray(diffs) if diffs else np.zeros(1)
     load = os.getloadavg()[0]
     print(f"{args.curves} curves x {args.resamples} resamples (point fit of 15 starts + refits from it); "
           f"per-row path on {k_old} curves; load average {load:.1f}")  # fmt: skip
     print(f"new (batched): {t_new:.2f} s for all curves, {t_new_shared:.2f} s for the {k_old} shared curves")
     print(f"old (per row): {t_old:.2f} s for the {k_old} shared curves")
-    print(f"new, all curves at once (logistic_width_many): {t_many:.2f} s for the {k_old} shared curves")
-    print(f"old / new = {t_old / t_new_shared:.1f}x per curve, {t_old / t_many:.1f}x all curves at once")
+    print(f"new, all curves at once (logistic_width_many): {t_many:.2f} s for the {k_old} shared curves, "
+          f"{t_many_all:.2f} s for all {len(curves)}")  # fmt: skip
+    if k_old:
+        print(f"old / new = {t_old / t_new_shared:.1f}x per curve, {t_old / t_many:.1f}x all curves at once")
     print(f"agreement on {rows} fits (point fits + resamples): identified decisions differing: {mismatched}; "
           f"|width difference| (decades) median {np.median(d):.1e}, 99% {np.quantile(d, 0.99):.1e}, "
           f"max {d.max():.1e}; share <= 1e-6: {np.mean(d <= 1e-6):.3f}, <= 1e-3: {np.mean(d <= 1e-3):.4f}")  # fmt: skip
+    if args.self_check and rep_diffs:
+        for name, v, mis in (("new vs old", rep_diffs, None), ("old vs old, start + 1 ulp", self_diffs,
+                                                                 self_mismatched)):  # fmt: skip
+            v = np.asarray(v)
+            extra = "" if mis is None else f"; identified decisions differing: {mis}"
+            print(f"  resample refits, {name}: |width difference| > 1e-6 on {np.mean(v > 1e-6):.3f}, > 1e-3 on "
+                  f"{np.mean(v > 1e-3):.4f}, > 0.1 on {np.mean(v > 0.1):.4f} of {v.size}, max {v.max():.1e}{extra}")  # fmt: skip
 
 
 if __name__ == "__main__":
