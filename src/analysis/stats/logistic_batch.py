@@ -224,7 +224,7 @@ def _solve_tr(m, uf, sv, v, delta, alpha0, rtol=0.01, max_iter=10):
         pr = -np.einsum("bij,bj->bi", v[rest], sf / (s_**2 + a[:, None]))
         pr *= (d / np.linalg.norm(pr, axis=1))[:, None]
         p[rest], alpha[rest] = pr, a
-    return p, alpha, full_rank
+    return p, alpha
 
 
 def _select_step(x, jh, diag_h, gh, p, ph, d, delta, lb, ub, theta):
@@ -309,7 +309,6 @@ def fit_rows(lx, y, floor, ceiling, upper, s_min, s_max, mid0, s0) -> RowFits:
     nfev = np.ones(b_all, dtype=int)
     max_nfev = 100 * p_dim
     status = np.full(b_all, -2)  # -2: running
-    deficient = np.zeros(b_all, dtype=bool)
     idx = all_idx
     eye = np.eye(p_dim)
     while idx.size:
@@ -340,8 +339,7 @@ def fit_rows(lx, y, floor, ceiling, upper, s_min, s_max, mid0, s0) -> RowFits:
         vv = vt.transpose(0, 2, 1)
         uf = np.einsum("bkp,bk->bp", u_[:, :m, :], fi)
         theta = np.maximum(0.995, 1 - g_norm)
-        p_h, a_new, full_rank = _solve_tr(m, uf, sv, vv, di, alpha[idx])
-        deficient[idx] |= ~full_rank
+        p_h, a_new = _solve_tr(m, uf, sv, vv, di, alpha[idx])
         alpha[idx] = a_new
         p = d * p_h
         step, step_h, pred = _select_step(xi, jh, diag_h, g_h, p, p_h, d, di, lbi, ubi, theta)
@@ -382,6 +380,4 @@ def fit_rows(lx, y, floor, ceiling, upper, s_min, s_max, mid0, s0) -> RowFits:
     fl = x[:, i] if floor is None else _col(floor, b_all)
     i += floor is None
     ce = x[:, i] if ceiling is None else _col(ceiling, b_all)
-    out = RowFits(x[:, 0], np.exp(x[:, 1]), fl, ce, 2.0 * cost, status)
-    out.deficient = deficient
-    return out
+    return RowFits(x[:, 0], np.exp(x[:, 1]), fl, ce, 2.0 * cost, status)
