@@ -107,7 +107,7 @@ def main() -> None:
         t_old += time.perf_counter() - start
         rows += 1
         mismatched += fit_n.identified != fit_o.identified
-        point.append((abs(fit_n.width - fit_o.width), (fit_n.rss - fit_o.rss) / max(fit_o.rss, 1e-300)))
+        point.append((abs(fit_n.width - fit_o.width), (fit_n.rss - fit_o.rss) / max(fit_o.rss, 1e-12)))
         if fit_n.identified and fit_o.identified:
             diffs.append(abs(fit_n.width - fit_o.width))
             if w_n is not None and w_o is not None:
@@ -147,7 +147,7 @@ def main() -> None:
         far = pw > 1e-6
         print(f"  point fits (best of 15 starts): |width difference| > 1e-6 on {far.sum()} of {pw.size} curves, "
               f"max {pw.max():.1e}; their rss differ by at most {np.abs(pr[far]).max() if far.any() else 0:.1e} "
-              f"relative (equally good fits), batched rss lower on {(pr < 0).sum()} curves")  # fmt: skip
+              f"relative (rss floored at 1e-12: equally good fits), batched rss lower on {(pr < 0).sum()} curves")  # fmt: skip
     if args.self_check and rep_diffs:
         for name, v, mis in (("new vs old (end to end)", rep_diffs, None),
                              ("batched vs per-row from the same start", same_start, self_mismatched),
