@@ -309,7 +309,11 @@ def fit_rows(lx, y, floor, ceiling, upper, s_min, s_max, mid0, s0) -> RowFits:
     nfev = np.ones(b_all, dtype=int)
     max_nfev = 100 * p_dim
     status = np.full(b_all, -2)  # -2: running
-    idx = all_idx
+    # a row with a non-finite residual at its start (NaN in the data) is left to the per-row fit, which raises
+    # least_squares' own error for it, as before
+    start_ok = np.isfinite(f).all(axis=1)
+    status[~start_ok] = -1
+    idx = all_idx[start_ok]
     eye = np.eye(p_dim)
     while idx.size:
         xi, gi, ji, fi = x[idx], g[idx], jac[idx], f[idx]

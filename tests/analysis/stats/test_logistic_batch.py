@@ -11,6 +11,8 @@ random resample blocks no more rows apart than the per-row fit is from itself wi
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -160,3 +162,15 @@ def test_many_curves_at_once_equal_one_at_a_time():
         rows = logistic_width_rows(x, reps, one, floor, None, upper)
         np.testing.assert_array_equal(np.isnan(w), np.isnan(rows))
         np.testing.assert_allclose(w, rows, atol=1e-9)
+
+
+def test_a_nan_in_the_data_is_the_same_error_as_before():
+    x = np.logspace(6, 10, 6)
+    y = _curve(x, 1.0)
+    fit = logistic_width(x, y, floor=0.25)
+    reps = np.tile(y, (3, 1))
+    reps[1, 2] = np.nan
+    with pytest.raises(ValueError) as before:
+        _careful_rows(x, reps, fit, 0.25, 1.0)
+    with pytest.raises(ValueError, match=re.escape(str(before.value))):
+        logistic_width_rows(x, reps, fit, 0.25, None)
