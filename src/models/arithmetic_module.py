@@ -74,8 +74,19 @@ class ArithmeticLMModule(FamilyModule):
         tgt[tgt == PAD] = -100
         return tgt
 
+    def on_before_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        """The answer start is one number per batch (the prompt length): read it here, on the host, so that the steps
+        on an accelerator do not stop to read it back from the device (a sync per step)."""
+        if isinstance(batch, (tuple, list)) and len(batch) > 1 and isinstance(batch[1], Tensor):
+            return (batch[0], int(batch[1][0]), *batch[2:])
+        return batch
+
+    @staticmethod
+    def _start(batch: Sequence[Any]) -> int:
+        return batch[1] if isinstance(batch[1], int) else int(batch[1][0])
+
     def training_step(self, batch: Sequence[Tensor], batch_idx: int) -> Tensor:
-        tokens, start = batch[0], int(batch[1][0])
+        tokens, start = batch[0], self._start(batch)
         logits = self.net(tokens[:, :-1])
         return self.log_train_loss(
             F.cross_entropy(logits.transpose(1, 2), self._targets(tokens, start), ignore_index=-100)
@@ -101,7 +112,7 @@ class ArithmeticLMModule(FamilyModule):
 
     def _eval_step(self, split: str, batch: Sequence[Tensor]) -> tuple[Tensor, Tensor]:
         """Greedy answers ``[b, A+1]`` (EOS and after set to PAD) and target log-probs ``[b, A+1]`` (0 off target)."""
-        tokens, start = batch[0], int(batch[1][0])
+        tokens, start = batch[0], self._start(batch)
         pred, target, logp, ce = self._predict(tokens, start)
         getattr(self, f"{split}_em").update(pred, target)
         getattr(self, f"{split}_ed").update(pred, target)

@@ -321,3 +321,22 @@ def test_decoder_head_dim_sets_the_head_count_when_heads_is_null():
     assert DecoderLM(len(VOCAB), width=32, depth=1, heads=1, head_dim=4).blocks[0].heads == 1  # heads wins
     with pytest.raises(ValueError, match="head_dim must be a positive integer"):
         DecoderLM(len(VOCAB), width=8, depth=1, head_dim=0)
+
+
+def test_answer_start_is_read_on_the_host_before_the_batch_moves():
+    """The answer start (one number per batch) becomes a Python int before transfer, so a step on an accelerator
+    needs no device-to-host read; the loss is the one computed from the tensor form."""
+    import functools
+
+    from src.models.arithmetic_module import ArithmeticLMModule
+
+    torch.manual_seed(0)
+    module = ArithmeticLMModule(
+        DecoderLM(len(VOCAB), width=8, depth=1, max_len=16), functools.partial(torch.optim.SGD)
+    )
+    tokens = torch.randint(0, len(VOCAB), (4, 12))
+    batch = (tokens, torch.full((4,), 7), torch.arange(4))
+    moved = module.on_before_batch_transfer(batch, 0)
+    assert moved[1] == 7 and isinstance(moved[1], int) and moved[2] is batch[2]
+    module.log_train_loss = lambda loss: loss  # no Trainer here
+    assert torch.equal(module.training_step(moved, 0), module.training_step(batch, 0))
