@@ -74,15 +74,10 @@ class ArithmeticLMModule(FamilyModule):
         tgt[tgt == PAD] = -100
         return tgt
 
-    def on_before_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
-        """The answer start is one number per batch (the prompt length): read it here, on the host, so that the steps
-        on an accelerator do not stop to read it back from the device (a sync per step)."""
-        if isinstance(batch, (tuple, list)) and len(batch) > 1 and isinstance(batch[1], Tensor):
-            return (batch[0], int(batch[1][0]), *batch[2:])
-        return batch
-
     @staticmethod
     def _start(batch: Sequence[Any]) -> int:
+        """The answer start: a host int from the datamodule's on_before_batch_transfer (no device read per step),
+        or, for batches built by hand, the first entry of the start tensor."""
         return batch[1] if isinstance(batch[1], int) else int(batch[1][0])
 
     def training_step(self, batch: Sequence[Tensor], batch_idx: int) -> Tensor:
