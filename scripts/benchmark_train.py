@@ -261,7 +261,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--width", type=float, default=6, help="LeNet width (6 = LeNet-5; fractions shrink it)")
+    parser.add_argument(
+        "--width", type=float, default=6, help="LeNet width (6 = LeNet-5; fractions shrink it)"
+    )
     parser.add_argument(
         "--epochs", type=int, default=4, help="timed epochs per pipeline; the first is warm-up"
     )
