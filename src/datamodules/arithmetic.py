@@ -296,6 +296,12 @@ class ArithmeticDataModule(InMemoryDataModule):
     def answer_start(self) -> int:
         return self.layout.prompt_len
 
+    def on_before_batch_transfer(self, batch, dataloader_idx: int):
+        """The answer start is one number per batch (the prompt length): hand it on as a host int, so that a step
+        on an accelerator does not stop to read it back from the device (a sync per step)."""
+        tokens, start, *rest = batch
+        return (tokens, int(start[0]), *rest)
+
     def _split(self, name: str, codes: np.ndarray) -> TensorBatches:
         """Token tensors of operand-pair codes ``a * layout.space + b``."""
         a, b = codes // self.layout.space, codes % self.layout.space

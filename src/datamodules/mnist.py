@@ -77,8 +77,26 @@ def load_mnist(
     verify: bool = True,
 ) -> dict[str, Tensor]:
     """The four MNIST arrays as uint8 tensors (images ``[n, 28, 28]``, labels ``[n]``), checked for consistency;
-    ``verify``: each file must have torchvision's md5 (src/datamodules/checksums.py)."""
+    ``verify``: each file must have torchvision's md5 (src/datamodules/checksums.py).
+
+    Kept for the process (the tensors are shared: do not modify them in place): the jobs of a multirun, which the
+    basic launcher runs in one process, read, decompress and checksum the files once. A file whose size or
+    modification time changed is read again."""
     paths = locate_mnist(data_dir, cache_dir, download)
+    key = tuple((str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns) for p in paths.values())
+    hit = _LOADED.get(key)
+    if hit is not None and (hit[0] or not verify):
+        return dict(hit[1])
+    out = _read_mnist(paths, verify)
+    _LOADED.clear()  # one dataset at a time
+    _LOADED[key] = (verify, out)
+    return dict(out)
+
+
+_LOADED: dict[tuple, tuple[bool, dict[str, Tensor]]] = {}
+
+
+def _read_mnist(paths: dict[str, Path], verify: bool) -> dict[str, Tensor]:
     for path in paths.values():
         verify_known(path, f"MNIST/raw/{path.name}", verify)
     out = {key: read_idx(paths[key], expect_magic=FILES[key][1]) for key in FILES}

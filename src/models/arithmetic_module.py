@@ -74,8 +74,14 @@ class ArithmeticLMModule(FamilyModule):
         tgt[tgt == PAD] = -100
         return tgt
 
+    @staticmethod
+    def _start(batch: Sequence[Any]) -> int:
+        """The answer start: a host int from the datamodule's on_before_batch_transfer (no device read per step),
+        or, for batches built by hand, the first entry of the start tensor."""
+        return batch[1] if isinstance(batch[1], int) else int(batch[1][0])
+
     def training_step(self, batch: Sequence[Tensor], batch_idx: int) -> Tensor:
-        tokens, start = batch[0], int(batch[1][0])
+        tokens, start = batch[0], self._start(batch)
         logits = self.net(tokens[:, :-1])
         return self.log_train_loss(
             F.cross_entropy(logits.transpose(1, 2), self._targets(tokens, start), ignore_index=-100)
@@ -101,7 +107,7 @@ class ArithmeticLMModule(FamilyModule):
 
     def _eval_step(self, split: str, batch: Sequence[Tensor]) -> tuple[Tensor, Tensor]:
         """Greedy answers ``[b, A+1]`` (EOS and after set to PAD) and target log-probs ``[b, A+1]`` (0 off target)."""
-        tokens, start = batch[0], int(batch[1][0])
+        tokens, start = batch[0], self._start(batch)
         pred, target, logp, ce = self._predict(tokens, start)
         getattr(self, f"{split}_em").update(pred, target)
         getattr(self, f"{split}_ed").update(pred, target)

@@ -117,3 +117,22 @@ def test_real_mnist_files():
     assert counts.tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
     # the training set's mean pixel is the constant the datamodule normalises with
     assert float(data["train_images"].float().mean() / 255) == pytest.approx(MEAN, abs=1e-4)
+
+
+def test_files_are_read_once_per_process_and_again_when_they_change(tmp_path, monkeypatch):
+    """The jobs of a multirun share one read (and checksum) of the files; a rewritten file is read again."""
+    import os
+
+    import src.datamodules.mnist as mnist
+
+    root = write_tiny_mnist(tmp_path)
+    reads = []
+    real = mnist.read_idx
+    monkeypatch.setattr(mnist, "read_idx", lambda *a, **k: reads.append(a[0]) or real(*a, **k))
+    first = load_mnist(root, verify=False)
+    second = load_mnist(root, verify=False)
+    assert len(reads) == 4 and all(torch.equal(first[k], second[k]) for k in first)
+    labels = next(p for p in (root / "MNIST" / "raw").iterdir() if p.name.startswith("train-labels"))
+    os.utime(labels, ns=(labels.stat().st_atime_ns, labels.stat().st_mtime_ns + 10**9))
+    load_mnist(root, verify=False)
+    assert len(reads) == 8

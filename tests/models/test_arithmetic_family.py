@@ -321,3 +321,23 @@ def test_decoder_head_dim_sets_the_head_count_when_heads_is_null():
     assert DecoderLM(len(VOCAB), width=32, depth=1, heads=1, head_dim=4).blocks[0].heads == 1  # heads wins
     with pytest.raises(ValueError, match="head_dim must be a positive integer"):
         DecoderLM(len(VOCAB), width=8, depth=1, head_dim=0)
+
+
+def test_answer_start_is_read_on_the_host_before_the_batch_moves(tmp_path):
+    """The datamodule hands the answer start (one number per batch) on as a Python int before the batch moves, so
+    a step on an accelerator needs no device-to-host read; the loss is the one computed from the tensor form."""
+    import functools
+
+    from src.models.arithmetic_module import ArithmeticLMModule
+
+    write_gpt3_items(tmp_path)
+    dm = ArithmeticDataModule(str(tmp_path), train_size=64, val_size=8, extra_size=0, batch_size=4)
+    dm.setup()
+    batch = next(iter(dm.train_dataloader()))
+    moved = dm.on_before_batch_transfer(batch, 0)
+    assert moved[1] == dm.answer_start and isinstance(moved[1], int) and moved[2] is batch[2]
+    torch.manual_seed(0)
+    net = DecoderLM(len(VOCAB), width=8, depth=1, max_len=64)
+    module = ArithmeticLMModule(net, functools.partial(torch.optim.SGD))
+    module.log_train_loss = lambda loss: loss  # no Trainer here
+    assert torch.equal(module.training_step(moved, 0), module.training_step(batch, 0))

@@ -173,6 +173,66 @@ def _fit_logistic(lx, y, floor, ceiling, upper, s_min, s_max, starts):
     return float(mid), float(np.exp(log_s)), float(f), float(c), float(2 * best.cost)
 
 
+def _starts(lx: np.ndarray, warm: LogisticFit | None) -> list[tuple[float, float]]:
+    if warm is not None:
+        return [(warm.mid, warm.s)]
+    return [(m, s) for m in np.linspace(lx[0], lx[-1], 5) for s in (0.05, 0.3, 1.5)]
+
+
+def _sorted_log(x, y) -> tuple[np.ndarray, np.ndarray]:
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    order = np.argsort(x)
+    lx = np.log10(x[order])
+    if lx.size < 3:
+        raise ValueError(f"a logistic needs at least 3 sizes, got {lx.size}")
+    return lx, y[..., order]
+
+
+def _careful_width(
+    x, y, floor=None, ceiling=None, upper=1.0, s_min=1e-3, s_max=100.0, warm=None
+) -> LogisticFit:
+    """The per-curve fit (one ``least_squares`` call per start, finite-difference Jacobian): the reference the
+    batched fit is tested against, and its fallback for rows it cannot follow (a non-finite value)."""
+    lx, y = _sorted_log(x, y)
+    mid, s, f, c, rss = _fit_logistic(lx, y, floor, ceiling, upper, s_min, s_max, _starts(lx, warm))
+    ok = bool(lx[0] <= mid <= lx[-1] and c - f > tie_tolerance(y))
+    return LogisticFit(f, c, mid, s, rss, ok)
+
+
+def _fit_block(lx, ys, floor, ceiling, upper, s_min, s_max, mid0, s0) -> np.ndarray:
+    """Best fit over the starts ``(mid0[i, j], s0[i, j])`` of every row ``ys[i]`` (over ``lx`` [n] or [B, n]; floor,
+    ceiling: None, a scalar or [B]; upper: scalar or [B]), all rows and starts in one batched run
+    (:func:`src.analysis.stats.logistic_batch.fit_rows`). A row whose batched run met a non-finite value is
+    refitted with the careful per-row fit. Returns [B, 5]: mid, s, floor, ceiling, rss."""
+    from src.analysis.stats.logistic_batch import fit_rows
+
+    b, k = mid0.shape
+    lx = np.broadcast_to(lx, ys.shape)
+
+    def rep(v):
+        return v if v is None or np.ndim(v) == 0 else np.repeat(np.asarray(v, dtype=float), k)
+
+    r = fit_rows(np.repeat(lx, k, axis=0), np.repeat(ys, k, axis=0), rep(floor), rep(ceiling), rep(upper),
+                 s_min, s_max, mid0.ravel(), s0.ravel())  # fmt: skip
+    best = np.argmin(r.rss.reshape(b, k), axis=1) + np.arange(b) * k  # the first of equal costs, as the loop
+    out = np.stack([r.mid[best], r.s[best], r.floor[best], r.ceiling[best], r.rss[best]], axis=1)
+
+    def at(v, i):
+        return v if v is None or np.ndim(v) == 0 else float(np.asarray(v)[i])
+
+    # status -1: a non-finite residual, where scipy shrinks the step and the port stops: refit that row per row.
+    # Status 0 (the 100 x P evaluation budget spent) is kept: the per-row fit takes the same path to the same point.
+    for i in np.flatnonzero((r.status < 0).reshape(b, k).any(axis=1)):
+        starts = list(zip(mid0[i].tolist(), s0[i].tolist(), strict=True))
+        out[i] = _fit_logistic(lx[i], ys[i], at(floor, i), at(ceiling, i), at(upper, i), s_min, s_max, starts)
+    return out
+
+
+def _start_arrays(lx, warm, b: int) -> tuple[np.ndarray, np.ndarray]:
+    st = np.array(_starts(lx, warm), dtype=float)
+    return np.tile(st[:, 0], (b, 1)), np.tile(st[:, 1], (b, 1))
+
+
 def logistic_width(
     x,
     y,
@@ -188,30 +248,83 @@ def logistic_width(
     ``floor``: the chance level (fixed) or None (fitted); ``ceiling``: fixed, or None: fitted in [floor, ``upper``].
     ``identified`` is False where the fitted midpoint lies outside the measured sizes (the rise is not observed,
     so its width is an extrapolation) or the fitted rise is not positive. ``warm``: start from a previous fit
-    (bootstrap refits).
+    (bootstrap refits); otherwise the best of 15 starts (5 midpoints x 3 scales), all fitted at once.
     """
-    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    order = np.argsort(x)
-    lx, y = np.log10(x[order]), y[order]
-    if lx.size < 3:
-        raise ValueError(f"a logistic needs at least 3 sizes, got {lx.size}")
-    if warm is not None:
-        starts = [(warm.mid, warm.s)]
-    else:
-        mids = np.linspace(lx[0], lx[-1], 5)
-        starts = [(m, s) for m in mids for s in (0.05, 0.3, 1.5)]
-    mid, s, f, c, rss = _fit_logistic(lx, y, floor, ceiling, upper, s_min, s_max, starts)
+    lx, y = _sorted_log(x, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mid0, s0 = _start_arrays(lx, warm, 1)
+        best = _fit_block(lx, y[None, :], floor, ceiling, upper, s_min, s_max, mid0, s0)[0]
+    mid, s, f, c, rss = (float(v) for v in best)
     ok = bool(lx[0] <= mid <= lx[-1] and c - f > tie_tolerance(y))
     return LogisticFit(f, c, mid, s, rss, ok)
 
 
 def logistic_width_rows(x, ys, fit: LogisticFit, floor, ceiling, upper: float = 1.0) -> np.ndarray:
-    """Widths (decades) of each row of ``ys [B, n]`` (bootstrap or null curves), refitted from ``fit``;
-    NaN where the refit is not identified."""
-    out = np.empty(len(ys))
+    """Widths (decades) of each row of ``ys [B, n]`` (bootstrap or null curves), refitted from ``fit``, all rows
+    at once; NaN where the refit is not identified. Equal to refitting each row with
+    ``logistic_width(x, row, floor, ceiling, upper, warm=fit)``."""
+    ys = np.asarray(ys, dtype=float)
+    if len(ys) == 0:
+        return np.empty(0)
+    lx, ys = _sorted_log(x, ys)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        for i, row in enumerate(np.asarray(ys, dtype=float)):
-            f = logistic_width(x, row, floor, ceiling, upper, warm=fit)
-            out[i] = f.width if f.identified else np.nan
+        mid0, s0 = _start_arrays(lx, fit, len(ys))
+        fits = _fit_block(lx, ys, floor, ceiling, upper, 1e-3, 100.0, mid0, s0)
+    mid, s, f, c = fits[:, 0], fits[:, 1], fits[:, 2], fits[:, 3]
+    tol = FLOAT_RTOL * np.maximum(1.0, np.abs(ys).max(axis=1))  # tie_tolerance of each row
+    ok = (lx[0] <= mid) & (mid <= lx[-1]) & (c - f > tol)
+    return np.where(ok, WIDTH_FACTOR * s, np.nan)
+
+
+def logistic_width_many(curves) -> list[tuple[LogisticFit, np.ndarray | None]]:
+    """:func:`logistic_width` and :func:`logistic_width_rows` of many curves at once, as ``verdicts.curve_summary``
+    uses them: per curve ``(x, y, reps, floor, upper)`` (``reps`` [B, n] or None; the ceiling fitted), the point
+    fit and, where it is identified and ``reps`` is given, the resample widths (NaN where not identified); else
+    None. Curves with the same number of sizes and the same kind of floor share one batched fit, so a table of
+    curves costs about what its slowest curve does alone. Same results as the per-curve functions."""
+    out: list = [None] * len(curves)
+    groups: dict[tuple[int, bool], list[int]] = {}
+    prepared = []
+    for i, (x, y, reps, floor, upper) in enumerate(curves):
+        lx, y = _sorted_log(x, y)
+        reps = None if reps is None else _sorted_log(x, np.asarray(reps, dtype=float))[1]
+        prepared.append((lx, y, reps, floor, float(upper)))
+        groups.setdefault((lx.size, floor is None), []).append(i)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        for (_, free_floor), idx in groups.items():
+            lx = np.stack([prepared[i][0] for i in idx])
+            ys = np.stack([prepared[i][1] for i in idx])
+            floor = None if free_floor else np.array([prepared[i][3] for i in idx], dtype=float)
+            upper = np.array([prepared[i][4] for i in idx])
+            mid0, s0 = _start_arrays(lx[0], None, len(idx))
+            fits = _fit_block(lx, ys, floor, None, upper, 1e-3, 100.0, mid0, s0)
+            tol = FLOAT_RTOL * np.maximum(1.0, np.abs(ys).max(axis=1))
+            ok = (lx[:, 0] <= fits[:, 0]) & (fits[:, 0] <= lx[:, -1]) & (fits[:, 3] - fits[:, 2] > tol)
+            point = {}
+            for j, i in enumerate(idx):
+                mid, s, f, c, rss = (float(v) for v in fits[j])
+                point[i] = LogisticFit(f, c, mid, s, rss, bool(ok[j]))
+                out[i] = (point[i], None)
+            refit = [
+                i for i in idx if point[i].identified and prepared[i][2] is not None and len(prepared[i][2])
+            ]
+            if not refit:
+                continue
+            sizes = [len(prepared[i][2]) for i in refit]
+            rows = np.concatenate([prepared[i][2] for i in refit])
+            owner = np.repeat(np.arange(len(refit)), sizes)
+            lx_r = np.stack([prepared[i][0] for i in refit])[owner]
+            floor_r = None if free_floor else np.array([prepared[i][3] for i in refit], dtype=float)[owner]
+            upper_r = np.array([prepared[i][4] for i in refit])[owner]
+            mid0 = np.array([point[i].mid for i in refit])[owner][:, None]
+            s0 = np.array([point[i].s for i in refit])[owner][:, None]
+            fits = _fit_block(lx_r, rows, floor_r, None, upper_r, 1e-3, 100.0, mid0, s0)
+            tol = FLOAT_RTOL * np.maximum(1.0, np.abs(rows).max(axis=1))
+            ok = (lx_r[:, 0] <= fits[:, 0]) & (fits[:, 0] <= lx_r[:, -1]) & (fits[:, 3] - fits[:, 2] > tol)
+            w = np.where(ok, WIDTH_FACTOR * fits[:, 1], np.nan)
+            for i, part in zip(refit, np.split(w, np.cumsum(sizes)[:-1]), strict=True):
+                out[i] = (point[i], part)
     return out
