@@ -28,7 +28,9 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
-def make_tables(n_models: int, n_tasks: int, n_items: int, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+def make_tables(
+    n_models: int, n_tasks: int, n_items: int, seed: int = 0
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     rng = np.random.default_rng(seed)
     scales = np.logspace(7, 11, n_models)
     lx = np.log10(scales)
@@ -39,7 +41,9 @@ def make_tables(n_models: int, n_tasks: int, n_items: int, seed: int = 0) -> tup
         logit = (lx[:, None] - mids[t]) * 2.0 - difficulty[t][None, :]  # [models, items]
         p = 1 / (1 + np.exp(-logit))
         correct = (rng.random(p.shape) < p).astype(np.float32)
-        brier = ((1 - p) ** 2).astype(np.float32)  # the model's probability on the right answer, squared error
+        brier = ((1 - p) ** 2).astype(
+            np.float32
+        )  # the model's probability on the right answer, squared error
         for j in range(n_models):
             items.append(pd.DataFrame({"model": f"m{j:03d}", "task": f"task{t:03d}", "item": np.arange(n_items),
                                        "acc": correct[j], "brier": brier[j], "scale": scales[j]}))  # fmt: skip
@@ -61,7 +65,10 @@ def plain(ev: pd.DataFrame, items: pd.DataFrame, B: int, seed: int = 0) -> list[
     out = []
     for (task, metric), g in ev.groupby(["task", "metric"], observed=True):
         g = g.sort_values("scale")
-        per = [items.loc[(items["task"] == task) & (items["model"] == m), metric].to_numpy(float) for m in g["model"]]
+        per = [
+            items.loc[(items["task"] == task) & (items["model"] == m), metric].to_numpy(float)
+            for m in g["model"]
+        ]
         sign = 1.0 if metric == "acc" else -1.0
         es = []
         for _ in range(B):
@@ -108,7 +115,9 @@ def main() -> None:
     t = time.perf_counter()
     from src.analysis.core.readers import Evidence
 
-    run_engine(Evidence(ev_sub, it_sub), Settings(n_resamples=args.n_resamples, n_width_resamples=0), progress=False)
+    run_engine(
+        Evidence(ev_sub, it_sub), Settings(n_resamples=args.n_resamples, n_width_resamples=0), progress=False
+    )
     t_new_sub = time.perf_counter() - t
     t = time.perf_counter()
     plain(ev_sub, it_sub, args.n_resamples)

@@ -209,10 +209,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "chance and resolution lines, the premise check and a held-out backtest where a smooth loss exists, "
         "resolution warnings, one sentence per task; plus the CSVs of `verdicts`.",
     )  # fmt: skip
-    p.add_argument("inputs", nargs="+", type=Path, metavar="INPUT", help="files or folders in any known format")
+    p.add_argument(
+        "inputs", nargs="+", type=Path, metavar="INPUT", help="files or folders in any known format"
+    )
     p.add_argument("--out", required=True, type=Path, metavar="DIR", help="output directory")
     p.add_argument("--title", default=None, help="the page's title (default: the families read)")
-    p.add_argument("--wandb", action="store_true", help="also log one W&B run with the tables and per-size values")
+    p.add_argument(
+        "--wandb", action="store_true", help="also log one W&B run with the tables and per-size values"
+    )
     p.add_argument("--no-wandb", dest="wandb", action="store_false", help=argparse.SUPPRESS)
     add_reader_args(p)
 

@@ -414,7 +414,13 @@ def _group(family, task, g, items, B, rng, settings):
             e_reps = None
             plo = phi = np.full(ys.size, np.nan)
         for k in ("change", "E", "step_share"):
-            row[f"{k}_lo"], row[f"{k}_hi"] = (float(v) for v in lo_hi.get(k, (math.nan, math.nan)))
+            lo, hi = (float(v) for v in lo_hi.get(k, (math.nan, math.nan)))
+            # a statistic with an atom at its point (Eq. 1 of resamples that keep the same steps) can put a bound a
+            # rounding error past the point: within 1e-9 of it, the bound is the point
+            tol = 1e-9 * max(1.0, abs(row[k])) if np.isfinite(row[k]) else 0.0
+            lo = row[k] if np.isfinite(lo) and 0 < lo - row[k] <= tol else lo
+            hi = row[k] if np.isfinite(hi) and 0 < row[k] - hi <= tol else hi
+            row[f"{k}_lo"], row[f"{k}_hi"] = lo, hi
         row["width"] = row["width_lo"] = row["width_hi"] = math.nan
         row["threshold_status"] = threshold_status(row["n_sizes"], settings.threshold)
         row["verdict"], row["reason"] = curve_verdict(row, settings.threshold, settings.min_rise)

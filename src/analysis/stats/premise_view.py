@@ -19,15 +19,40 @@ import pandas as pd
 
 from src.analysis.sweeps.premise import R2_PASS, RESID_PASS, fit_power_law_with_floor
 
-PREMISE_COLUMNS = ["family", "task", "metric", "alpha", "E_floor", "r2_log", "max_abs_resid_log", "passes", "note"]
-BACKTEST_COLUMNS = ["family", "task", "metric", "target_model", "predicted", "lo", "hi", "actual", "covers", "note"]
+PREMISE_COLUMNS = [
+    "family",
+    "task",
+    "metric",
+    "alpha",
+    "E_floor",
+    "r2_log",
+    "max_abs_resid_log",
+    "passes",
+    "note",
+]
+BACKTEST_COLUMNS = [
+    "family",
+    "task",
+    "metric",
+    "target_model",
+    "predicted",
+    "lo",
+    "hi",
+    "actual",
+    "covers",
+    "note",
+]
 
 
 def _loss_curves(curves: pd.DataFrame, points: pd.DataFrame, min_sizes: int):
     for _, c in curves.iterrows():
         if c["level"] != 0 or c["higher_is_better"] or c["n_sizes"] < min_sizes:
             continue
-        p = points[(points["family"] == c["family"]) & (points["task"] == c["task"]) & (points["metric"] == c["metric"])]
+        p = points[
+            (points["family"] == c["family"])
+            & (points["task"] == c["task"])
+            & (points["metric"] == c["metric"])
+        ]
         p = p.sort_values("scale")
         x, y = p["scale"].to_numpy(float), p["value"].to_numpy(float)
         if (y > 0).all() and np.isfinite(y).all() and np.unique(x).size >= min_sizes:

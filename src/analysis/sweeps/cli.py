@@ -360,7 +360,11 @@ def _claim_intervals(args: argparse.Namespace, table: pd.DataFrame) -> None:
         out = _out_dir(args, sweep, "analysis")
         print(write_table(part, output_path(out, f"claims_{args.split}_intervals", ".csv")))
         if not pairs.empty:
-            print(write_table(pairs[pairs["sweep"] == sweep], output_path(out, f"claims_{args.split}_pairs", ".csv")))
+            print(
+                write_table(
+                    pairs[pairs["sweep"] == sweep], output_path(out, f"claims_{args.split}_pairs", ".csv")
+                )
+            )
     cols = ["task_name", "model_family", "metric", "interval_source", "n_sizes", "change_lo", "E", "E_lo", "E_hi",
             "width", "width_lo", "width_hi", "verdict"]  # fmt: skip
     print_table(f"Verdicts ({args.intervals} resamples, 95%; the one engine's rules, docs/analysis.md 'Verdict rules'): "
