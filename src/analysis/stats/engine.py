@@ -39,6 +39,7 @@ from tqdm.auto import tqdm
 from src.analysis.core import vocab
 from src.analysis.stats import resample as rs
 from src.analysis.stats.intervals import interval
+from src.analysis.stats.nulls import difference_verdict
 from src.analysis.stats.sharpness import (
     emergence_rows,
     largest_step_share,
@@ -510,16 +511,8 @@ def _pair(a: str, b: str, summaries: dict, settings: Settings) -> dict:
         unit = ""
     with np.errstate(invalid="ignore"):
         reps = reps[~np.isnan(reps)]
-    lo, hi = interval(reps, settings.level) if reps.size else (math.nan, math.nan)
-    lo, hi = float(lo), float(hi)
-    if reps.size == 0 or np.isnan(lo):
-        verdict = "not supported by the data"
-    elif lo > 0:
-        verdict = "sharp above smooth"
-    elif hi < 0:
-        verdict = "smooth above sharp"
-    else:
-        verdict = "no difference"
+    lo, hi, verdict = difference_verdict(reps, settings.level)
+    verdict = verdict or "not supported by the data"
     what = "smooth minus sharp logistic width" if basis == "logistic width" else "Eq. 1 of sharp minus smooth"
     reason = f"{what}: {d:+.3g}{(' ' + unit) if unit else ''}, 95% [{lo:+.3g}, {hi:+.3g}]" + (
         "" if paired else " (the two metrics' resamples are independent: a conservative comparison)"

@@ -138,6 +138,19 @@ def orientation_status(y_reps, y_obs, level: float = DEFAULT_LEVEL) -> str:
     return "improves" if lo > 0 else ("worsens" if hi < 0 else "flat")
 
 
+def difference_verdict(d, level: float = DEFAULT_LEVEL) -> tuple[float, float, str | None]:
+    """The one rule on replicates ``d`` of (sharper-oriented) sharp minus smooth: (lo, hi, verdict) with "sharp
+    above smooth" when the interval lies above 0, "smooth above sharp" below, "no difference" across it; None
+    when no replicate is left (NaN dropped by the caller)."""
+    d = np.asarray(d, dtype=float)
+    if d.size == 0:
+        return math.nan, math.nan, None
+    lo, hi = (float(v) for v in interval(d, level))
+    if np.isnan(lo):
+        return lo, hi, None
+    return lo, hi, "sharp above smooth" if lo > 0 else "smooth above sharp" if hi < 0 else "no difference"
+
+
 def paired_difference(
     stat_sharp_reps,
     stat_smooth_reps,
@@ -159,18 +172,12 @@ def paired_difference(
     with np.errstate(invalid="ignore"):
         d = sign * (np.asarray(stat_sharp_reps, float) - np.asarray(stat_smooth_reps, float))
     d = d[~np.isnan(d)]
-    lo, hi = interval(d, level) if d.size else (np.nan, np.nan)
+    lo, hi, verdict = difference_verdict(d, level)
     worse = [n for n, s in (("sharp", status_sharp), ("smooth", status_smooth)) if s == "worsens"]
     if worse:
         verdict = "worsens: " + " and ".join(worse)
-    elif d.size == 0 or np.isnan(lo):
+    elif verdict is None:
         verdict = "undetermined"
-    elif lo > 0:
-        verdict = "sharp above smooth"
-    elif hi < 0:
-        verdict = "smooth above sharp"
-    else:
-        verdict = "no difference"
     return {
         "diff": float(d_obs),
         "diff_lo": float(lo),
