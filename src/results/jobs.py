@@ -54,6 +54,9 @@ WHERE_KEYS = (
     "data.download",
     "data.pin_memory",
     "data.verify_checksums",
+    # how the optimizer steps, not what: foreach is bitwise equal to the per-tensor loop (tests/models/
+    # test_optimizer_configs.py), so runs from before it was switched on stay the same job
+    "model.module.optimizer.foreach",
 )
 # Kept in place by move_aside: Hydra has already opened this job's train.log (.hydra/ is written by the job itself,
 # after it holds the lock and has moved the old run aside: src/training.py).

@@ -51,3 +51,13 @@ def test_configured_optimizer_is_foreach_and_bitwise_equal_to_the_default_loop(n
 def test_every_model_config_steps_with_foreach():
     for path in CONFIGS.glob("*.yaml"):
         assert OmegaConf.load(path).module.optimizer.get("foreach") is True, path.name
+
+
+def test_foreach_is_not_part_of_a_jobs_identity():
+    from src.results.jobs import job_identity
+
+    a = {"model": {"module": {"optimizer": {"_target_": "torch.optim.Adam", "lr": 1e-3}}}}
+    b = {"model": {"module": {"optimizer": {"_target_": "torch.optim.Adam", "lr": 1e-3, "foreach": True}}}}
+    assert job_identity(a) == job_identity(b)  # a run finished before foreach was switched on is the same job
+    c = {"model": {"module": {"optimizer": {"_target_": "torch.optim.Adam", "lr": 1e-3, "fused": True}}}}
+    assert job_identity(a) != job_identity(c)  # fused changes the trained weights: another job
