@@ -139,7 +139,9 @@ def check_same_job(
     identity is accepted with a printed note (its data cannot be compared)."""
     old_config = record.get("config")
     old = job_identity(old_config) if isinstance(old_config, dict) else {}
-    old_hash = record.get("config_hash") or identity_hash(old)
+    # the identity of the stored config under today's rules (a key found to say only how a job runs, such as
+    # optimizer.foreach, then drops out of old records too); the stored hash where the record has no config
+    old_hash = identity_hash(old) if old else record.get("config_hash")
     if old_hash != identity_hash(identity):
         diff = "; ".join(identity_diff(old, identity)) or "the record has no config"
         raise _mismatch(run_dir, record, f"another config (config hash {old_hash}, this one "
