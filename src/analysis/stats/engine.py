@@ -116,6 +116,18 @@ class Verdicts:
     backtest: pd.DataFrame | None = None
 
 
+PAIR_ORDER = ["sharp above smooth", "smooth above sharp", "no difference", "no rise to compare", "too few sizes",
+              "not supported by the data"]  # fmt: skip
+
+
+def _ranked_pairs(pairs: pd.DataFrame) -> pd.DataFrame:
+    """Pairs with a verdict first (by the lower end of their difference), then those the data cannot judge."""
+    rank = pairs["verdict"].map({v: i for i, v in enumerate(PAIR_ORDER)}).fillna(len(PAIR_ORDER))
+    key = pairs["diff_lo"].abs().fillna(0.0)
+    return (pairs.assign(_r=rank, _k=key).sort_values(["_r", "_k"], ascending=[True, False], kind="stable")
+            .drop(columns=["_r", "_k"]).reset_index(drop=True))  # fmt: skip
+
+
 CURVE_ORDER = [
     "emergent",
     "not emergent",
@@ -277,7 +289,7 @@ def run_engine(ev, settings: Settings | None = None, progress: bool = True) -> V
     )
     return Verdicts(
         curves=curves_df.reset_index(drop=True),
-        pairs=pd.DataFrame(pairs, columns=PAIR_COLUMNS),
+        pairs=_ranked_pairs(pd.DataFrame(pairs, columns=PAIR_COLUMNS)),
         unpaired=pd.DataFrame(unpaired, columns=["family", "task", "metric", "note"]),
         points=pd.DataFrame(points),
         read=read_summary(table, ev, curves_df),
