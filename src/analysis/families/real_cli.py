@@ -136,16 +136,27 @@ RULE = (
 
 
 # ---------------------------------------------------------------------------------------------------- readers
-def cmd_ingest_lm_eval(args) -> int:
-    from src.analysis.families.readers.lm_eval import read_lm_eval_results, read_lm_eval_samples
+def _read(args, fmt: str, **extra):
+    """The ``ingest-*`` commands are formats of ``ingest``: the same reader registry, checks and meaning."""
+    from src.analysis.core.readers import ReadOptions, read_inputs
 
-    kw = dict(size_map=read_size_map(args.size_map), family=args.family, tokens_per_step=args.tokens_per_step)
+    options = ReadOptions(
+        size_map=read_size_map(args.size_map), family=getattr(args, "family", None), extra=extra
+    )
+    ev = read_inputs(args.paths, fmt, options)
+    for note in ev.notices:
+        print(f"note: {note}")
+    return ev
+
+
+def cmd_ingest_lm_eval(args) -> int:
+    fmt = "lm-eval-samples" if args.samples else "lm-eval-results"
+    ev = _read(
+        args, fmt, tokens_per_step=args.tokens_per_step, replicate_from_folder=args.replicate_from_folder
+    )
     if args.samples:
-        ev, items = read_lm_eval_samples(args.paths, **kw)
-        _save_items(items, args)
-    else:
-        ev = read_lm_eval_results(args.paths, replicate_from_folder=args.replicate_from_folder, **kw)
-    _describe(ev, save_table(ev, out_file(args.out, "evidence.csv")))
+        _save_items(ev.items, args)
+    _describe(ev.table, save_table(ev.table, out_file(args.out, "evidence.csv")))
     return 0
 
 
@@ -160,20 +171,16 @@ def _save_items(items: pd.DataFrame, args) -> None:
 
 
 def cmd_ingest_olmo(args) -> int:
-    from src.analysis.families.readers.olmo_ladder import read_olmo_ladder
-
-    ev = read_olmo_ladder(args.paths, size_map=read_size_map(args.size_map))
-    _describe(ev, save_table(ev, out_file(args.out, "evidence.csv")))
+    ev = _read(args, "olmo-ladder")
+    _describe(ev.table, save_table(ev.table, out_file(args.out, "evidence.csv")))
     return 0
 
 
 def cmd_ingest_inverse(args) -> int:
-    from src.analysis.families.readers.inverse_scaling import read_inverse_scaling
-
-    ev, items = read_inverse_scaling(args.paths, size_map=read_size_map(args.size_map), family=args.family)
-    path = save_table(ev, out_file(args.out, "evidence.csv"))
-    _save_items(items, args)
-    _describe(ev, path)
+    ev = _read(args, "inverse-scaling")
+    path = save_table(ev.table, out_file(args.out, "evidence.csv"))
+    _save_items(ev.items, args)
+    _describe(ev.table, path)
     return 0
 
 
