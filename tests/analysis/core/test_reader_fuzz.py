@@ -55,8 +55,24 @@ def _lm_eval(d: Path) -> Path:
     return d / "lmeval"
 
 
+def _lm_eval_results(d: Path) -> Path:
+    (d / "results").mkdir()
+    for f in sorted(FIXTURES.rglob("results_*.json")):
+        (d / "results" / f.parent.name).mkdir()
+        shutil.copy(f, d / "results" / f.parent.name / f.name)
+    return d / "results"
+
+
+def _generations(d: Path) -> Path:
+    rows = [{"model": f"m{j}", "scale": 10.0 ** (7 + j), "a": a, "b": b, "target": a * b,
+             "completion": str(a * b if (a + b + j) % 3 else a * b + 1)}
+            for j in range(4) for a in range(10, 16) for b in range(20, 24)]  # fmt: skip
+    pd.DataFrame(rows).to_csv(d / "generations.csv", index=False)
+    return d / "generations.csv"
+
+
 MAKERS = {"table": _table, "repeated-sampling": _counts, "olmo-ladder": _ladder, "inverse-scaling": _inverse,
-          "lm-eval-samples": _lm_eval}  # fmt: skip
+          "lm-eval-samples": _lm_eval, "lm-eval-results": _lm_eval_results, "generations": _generations}  # fmt: skip
 
 
 def _ingest(path: Path, out: Path, capsys) -> tuple[int, pd.DataFrame | None, str]:

@@ -275,7 +275,7 @@ def read_lm_eval_results(
                     num = _number(value)
                     if metric in ("alias", "name", "sample_len", "samples") or isinstance(value, bool):
                         continue  # labels, not scores
-                    if num is None and isinstance(value, str) and value.strip().upper() in ("N/A", "NA", ""):
+                    if num is None and isinstance(value, str) and value.strip().upper() == "N/A":
                         continue  # the harness's own "no value"
                     if num is None or not math.isfinite(num):
                         raise InputError(
@@ -287,7 +287,18 @@ def read_lm_eval_results(
                         )
                     if metric in ("sample_len",):
                         continue
-                    se = _number(parsed.get(f"{metric}_stderr", {}).get(filt))
+                    raw_se = parsed.get(f"{metric}_stderr", {}).get(filt)
+                    se = _number(raw_se)
+                    bad_se = raw_se is not None and not (
+                        isinstance(raw_se, str) and raw_se.strip().upper() == "N/A"
+                    )
+                    if bad_se and (se is None or not math.isfinite(se) or se < 0):
+                        raise InputError(
+                            f"results[{task!r}][{metric}_stderr] is {raw_se!r}, not a finite number >= 0 or 'N/A'",
+                            path=path,
+                            where=f"key results.{task}.{metric}_stderr",
+                            fix="give the file the harness wrote, unchanged",
+                        )
                     name = (
                         metric
                         if filt in ("", "none") or len(filters_of[metric]) == 1
