@@ -12,7 +12,7 @@ from src.analysis.__main__ import ALIASES, GROUPS, build_parser
 
 # Flags of modules another engineer is editing now (issue 20's lead owns core/cli.py): their --out is still a
 # stem or a file. Remove an entry when its module changes; the test then holds it to the rule.
-OUT_NOT_YET_A_DIRECTORY = {"ingest"}
+OUT_NOT_YET_A_DIRECTORY: set[str] = set()  # every command's --out is a directory now (ingest's too)
 
 
 def commands() -> dict[str, argparse.ArgumentParser]:
