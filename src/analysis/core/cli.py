@@ -136,6 +136,10 @@ def cmd_verdicts(args: argparse.Namespace) -> int:
     v = run_engine(read_evidence(args), settings)
     for p in write_verdicts(v, Path(args.out)):
         print(p)
+    if args.wandb:
+        from src.analysis.report.wandb_log import log_analysis
+
+        print(log_analysis(v, name=Path(args.out).name, out_dir=Path(args.out)))
     print_verdicts(v)
     return 0
 
@@ -198,6 +202,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "inputs", nargs="+", type=Path, metavar="INPUT", help="files or folders in any known format"
     )
     p.add_argument("--out", required=True, type=Path, metavar="DIR", help="output directory")
+    p.add_argument(
+        "--wandb", action="store_true", help="also log one W&B run with the tables and per-size values"
+    )
+    p.add_argument("--no-wandb", dest="wandb", action="store_false", help=argparse.SUPPRESS)
     add_reader_args(p)
 
     p = add_command(

@@ -68,7 +68,7 @@ def test_wandb_is_one_opt_in_switch_everywhere():
 
 
 def _required(name: str) -> list[str]:
-    if name == "audit":
+    if name in ("audit", "verdicts"):
         return ["s", "--out", "d"]
     return ["s"] if name in {"figure", "claims", "backtest", "resolution"} else []
 
