@@ -182,6 +182,21 @@ def add_command(
     return p
 
 
+def _engine_args(p: argparse.ArgumentParser) -> None:
+    """The inputs, --out, the W&B switch and the reader, shaping and settings flags of an engine command."""
+    from src.analysis.core.inputs import add_reader_args
+
+    p.add_argument(
+        "inputs", nargs="+", type=Path, metavar="INPUT", help="files or folders in any known format"
+    )
+    p.add_argument("--out", required=True, type=Path, metavar="DIR", help="output directory")
+    p.add_argument(
+        "--wandb", action="store_true", help="also log one W&B run with the tables and per-size values"
+    )
+    p.add_argument("--no-wandb", dest="wandb", action="store_false", help=argparse.SUPPRESS)
+    add_reader_args(p)
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     from src.analysis.core.inputs import add_reader_args
 
@@ -198,15 +213,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "smooth partner of the same outputs the paired verdict. Writes curves.csv, pairs.csv, unpaired.csv, "
         "points.csv, read.csv and notices.txt into --out (docs/analysis.md 'Verdict rules').",
     )  # fmt: skip
-    p.add_argument(
-        "inputs", nargs="+", type=Path, metavar="INPUT", help="files or folders in any known format"
-    )
-    p.add_argument("--out", required=True, type=Path, metavar="DIR", help="output directory")
-    p.add_argument(
-        "--wandb", action="store_true", help="also log one W&B run with the tables and per-size values"
-    )
-    p.add_argument("--no-wandb", dest="wandb", action="store_false", help=argparse.SUPPRESS)
-    add_reader_args(p)
+    _engine_args(p)
 
     p = add_command(
         subparsers, "audit", func=cmd_audit,
@@ -217,16 +224,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "chance and resolution lines, the premise check and a held-out backtest where a smooth loss exists, "
         "resolution warnings, one sentence per task; plus the CSVs of `verdicts`.",
     )  # fmt: skip
-    p.add_argument(
-        "inputs", nargs="+", type=Path, metavar="INPUT", help="files or folders in any known format"
-    )
-    p.add_argument("--out", required=True, type=Path, metavar="DIR", help="output directory")
+    _engine_args(p)
     p.add_argument("--title", default=None, help="the page's title (default: the families read)")
-    p.add_argument(
-        "--wandb", action="store_true", help="also log one W&B run with the tables and per-size values"
-    )
-    p.add_argument("--no-wandb", dest="wandb", action="store_false", help=argparse.SUPPRESS)
-    add_reader_args(p)
 
     p = subparsers.add_parser(
         "ingest",
