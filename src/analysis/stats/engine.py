@@ -38,7 +38,7 @@ from tqdm.auto import tqdm
 
 from src.analysis.core import vocab
 from src.analysis.stats import resample as rs
-from src.analysis.stats.intervals import interval
+from src.analysis.stats.intervals import interval_about
 from src.analysis.stats.nulls import difference_verdict
 from src.analysis.stats.sharpness import (
     emergence_rows,
@@ -416,24 +416,20 @@ def _group(family, task, g, items, B, rng, settings):
             "early_share": _early_share(ys),
         }  # fmt: skip
         lo_hi = {}
-        if has_reps:
-            lo_hi["change"] = interval(rp[:, -1] - rp[:, 0], settings.level)
+        if has_reps:  # every interval is taken about its own point (stats/intervals.py: interval_about)
             e_reps = emergence_rows(rp, res) if ys.size >= 3 else np.full(B, np.nan)
-            lo_hi["E"] = interval(e_reps, settings.level)
-            lo_hi["step_share"] = interval(largest_step_share(rp, res), settings.level)
-            plo, phi = interval(rp, settings.level)
+            lo_hi["change"] = interval_about(rp[:, -1] - rp[:, 0], row["change"], settings.level)
+            lo_hi["E"] = interval_about(e_reps, row["E"], settings.level)
+            lo_hi["step_share"] = interval_about(
+                largest_step_share(rp, res), row["step_share"], settings.level
+            )
+            plo, phi = interval_about(rp, ys, settings.level)
             plo, phi = sign * plo, sign * phi
         else:
             e_reps = None
             plo = phi = np.full(ys.size, np.nan)
         for k in ("change", "E", "step_share"):
-            lo, hi = (float(v) for v in lo_hi.get(k, (math.nan, math.nan)))
-            # a statistic with an atom at its point (Eq. 1 of resamples that keep the same steps) can put a bound a
-            # rounding error past the point: within 1e-9 of it, the bound is the point
-            tol = 1e-9 * max(1.0, abs(row[k])) if np.isfinite(row[k]) else 0.0
-            lo = row[k] if np.isfinite(lo) and 0 < lo - row[k] <= tol else lo
-            hi = row[k] if np.isfinite(hi) and 0 < row[k] - hi <= tol else hi
-            row[f"{k}_lo"], row[f"{k}_hi"] = lo, hi
+            row[f"{k}_lo"], row[f"{k}_hi"] = (float(v) for v in lo_hi.get(k, (math.nan, math.nan)))
         row["width"] = row["width_lo"] = row["width_hi"] = math.nan
         row["threshold_status"] = threshold_status(row["n_sizes"], settings.threshold)
         row["verdict"], row["reason"] = curve_verdict(row, settings.threshold, settings.min_rise)
@@ -490,7 +486,9 @@ def _width(s: dict, settings: Settings) -> tuple[float, np.ndarray | None]:
                 row = s["row"]
                 row["width"] = fit.width
                 if w is not None and np.isfinite(w).any():
-                    row["width_lo"], row["width_hi"] = (float(v) for v in interval(w, settings.level))
+                    row["width_lo"], row["width_hi"] = (
+                        float(v) for v in interval_about(w, fit.width, settings.level)
+                    )
     s["width_cache"] = out
     return out
 
@@ -523,7 +521,7 @@ def _pair(a: str, b: str, summaries: dict, settings: Settings) -> dict:
         unit = ""
     with np.errstate(invalid="ignore"):
         reps = reps[~np.isnan(reps)]
-    lo, hi, verdict = difference_verdict(reps, settings.level)
+    lo, hi, verdict = difference_verdict(reps, d, settings.level)
     verdict = verdict or "not supported by the data"
     what = "smooth minus sharp logistic width" if basis == "logistic width" else "Eq. 1 of sharp minus smooth"
     reason = f"{what}: {d:+.3g}{(' ' + unit) if unit else ''}, 95% [{lo:+.3g}, {hi:+.3g}]" + (

@@ -43,6 +43,20 @@ def interval(reps, level: float = DEFAULT_LEVEL, axis: int = 0) -> tuple[np.ndar
     return lo, hi
 
 
+def interval_about(reps, point, level: float = DEFAULT_LEVEL, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The percentile interval of ``reps``, widened where needed to hold its own ``point`` estimate: the
+    percentile interval of a statistic that is not smooth in the data (Eq. 1 of a curve with tied steps, a share
+    at 0 or 1 drawn from its Beta posterior, a step share) can lie beside the value measured on the data itself,
+    and an interval that excludes its own point is no statement about it. Never narrower than the percentile
+    interval (a conservative reading); NaN where there is no interval (or no point)."""
+    lo, hi = interval(reps, level, axis)
+    point = np.asarray(point, dtype=float)
+    with np.errstate(invalid="ignore"):
+        lo = np.where(np.isnan(lo) | np.isnan(point), lo, np.minimum(lo, point))
+        hi = np.where(np.isnan(hi) | np.isnan(point), hi, np.maximum(hi, point))
+    return lo, hi
+
+
 def item_counts(n: int, n_boot: int, rng: np.random.Generator) -> np.ndarray:
     """``[n_boot, n]`` times each of n items is drawn when n items are resampled with replacement."""
     idx = rng.integers(0, n, size=(n_boot, n)) + (np.arange(n_boot) * n)[:, None]

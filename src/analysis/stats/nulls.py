@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import false_discovery_control
 
-from src.analysis.stats.intervals import DEFAULT_LEVEL, interval
+from src.analysis.stats.intervals import DEFAULT_LEVEL, interval, interval_about
 from src.analysis.stats.sharpness import emergence_rows
 
 EXACT_MAX = 8  # 8! = 40,320 orders: enumerated; above that, Monte-Carlo
@@ -138,14 +138,15 @@ def orientation_status(y_reps, y_obs, level: float = DEFAULT_LEVEL) -> str:
     return "improves" if lo > 0 else ("worsens" if hi < 0 else "flat")
 
 
-def difference_verdict(d, level: float = DEFAULT_LEVEL) -> tuple[float, float, str | None]:
-    """The one rule on replicates ``d`` of (sharper-oriented) sharp minus smooth: (lo, hi, verdict) with "sharp
-    above smooth" when the interval lies above 0, "smooth above sharp" below, "no difference" across it; None
-    when no replicate is left (NaN dropped by the caller)."""
+def difference_verdict(d, point: float, level: float = DEFAULT_LEVEL) -> tuple[float, float, str | None]:
+    """The one rule on replicates ``d`` of (sharper-oriented) sharp minus smooth, whose value on the data is
+    ``point``: (lo, hi, verdict) on the interval about the point (:func:`interval_about`), "sharp above smooth"
+    when it lies above 0, "smooth above sharp" below, "no difference" across it; None when no replicate is left
+    (NaN dropped by the caller)."""
     d = np.asarray(d, dtype=float)
     if d.size == 0:
         return math.nan, math.nan, None
-    lo, hi = (float(v) for v in interval(d, level))
+    lo, hi = (float(v) for v in interval_about(d, point, level))
     if np.isnan(lo):
         return lo, hi, None
     return lo, hi, "sharp above smooth" if lo > 0 else "smooth above sharp" if hi < 0 else "no difference"
@@ -172,7 +173,7 @@ def paired_difference(
     with np.errstate(invalid="ignore"):
         d = sign * (np.asarray(stat_sharp_reps, float) - np.asarray(stat_smooth_reps, float))
     d = d[~np.isnan(d)]
-    lo, hi, verdict = difference_verdict(d, level)
+    lo, hi, verdict = difference_verdict(d, d_obs, level)
     worse = [n for n, s in (("sharp", status_sharp), ("smooth", status_smooth)) if s == "worsens"]
     if worse:
         verdict = "worsens: " + " and ".join(worse)

@@ -270,3 +270,23 @@ def test_audit_command_writes_one_page_from_a_counts_table(tmp_path, capsys):
     assert "pass@10" in html and "data:image/png;base64," in html and "Verdicts" in html
     assert (tmp_path / "a" / "audit.pdf").stat().st_size > 1000
     assert "the page:" in capsys.readouterr().out
+
+
+def test_every_interval_contains_its_own_point(tmp_path):
+    """Percentile intervals of statistics that are not smooth in the data miss their point: Eq. 1 of a curve with
+    tied steps (MMLU-like accuracies in steps of 1/100 with the harness's stderr), a share at 0 drawn from its Beta
+    posterior. Every interval the engine reports is taken about its own point."""
+    rows = [{"family": "F", "model": f"m{j}", "scale": n, "task": "mmlu", "metric": "acc", "value": v, "stderr": 0.04}
+            for j, (n, v) in enumerate(zip(SIZES, [0.25, 0.25, 0.26, 0.25, 0.31], strict=True))]  # fmt: skip
+    rows += [{"family": "F", "model": f"m{j}", "scale": n, "task": "em", "metric": "exact_match", "value": v,
+              "n_items": 400} for j, (n, v) in enumerate(zip(SIZES, [0.0, 0.0, 0.01, 0.2, 0.7], strict=True))]  # fmt: skip
+    pd.DataFrame(rows).to_csv(tmp_path / "t.csv", index=False)
+    v = run_engine(read_inputs([tmp_path / "t.csv"]), FAST, progress=False)
+    c = v.curves
+    for k in ("E", "change", "step_share"):
+        q = c[np.isfinite(c[k]) & c[f"{k}_lo"].notna()]
+        assert ((q[f"{k}_lo"] <= q[k]) & (q[k] <= q[f"{k}_hi"])).all(), (k, q[[k, f"{k}_lo", f"{k}_hi"]])
+    p = v.points
+    assert ((p["lo"] <= p["value"]) & (p["value"] <= p["hi"])).all()
+    zero = p[(p["task"] == "em") & (p["model"] == "m0")].iloc[0]
+    assert zero["lo"] == 0 and 0 < zero["hi"] < 0.02  # one-sided at the bound, as a Jeffreys interval is
