@@ -15,6 +15,7 @@ from src.analysis.core.readers import ReadOptions, detect_format, read_inputs
 from src.analysis.core.shaping import Shaping
 from src.analysis.families.readers.generations import detect
 from src.results.errors import InputError
+from tests.metrics.test_text import levenshtein_dp  # the textbook DP reference, one copy
 
 SIZES = {"tiny": 1e6, "small": 1e7, "mid": 1e8, "big": 1e9}
 ERR = {"tiny": 0.6, "small": 0.35, "mid": 0.15, "big": 0.03}
@@ -68,23 +69,13 @@ def _read(folder, **extra):
 
 
 # ------------------------------------------------------------------------------------------ brute force
-def _lev(s: str, t: str) -> int:
-    prev = list(range(len(t) + 1))
-    for i, cs in enumerate(s, 1):
-        cur = [i]
-        for j, ct in enumerate(t, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (cs != ct)))
-        prev = cur
-    return prev[-1]
-
-
 def _reference(output: str, target: str, max_len: int) -> dict:
     o, t = output.strip(), target.strip()
     ro, rt = o[::-1], t[::-1]
     out = {
         ("", "exact_match"): float(o == t),
         ("", "token_acc"): sum(k < len(ro) and ro[k] == rt[k] for k in range(len(rt))) / len(rt),
-        ("", "edit_distance"): float(_lev(o, t)),
+        ("", "edit_distance"): float(levenshtein_dp(o, t)),
     }
     for L in range(1, max_len + 1):
         if len(t) < L:
@@ -92,7 +83,7 @@ def _reference(output: str, target: str, max_len: int) -> dict:
         po, pt = o[:L], t[:L]
         out[(f"/L={L}", "exact_match")] = float(po == pt)
         out[(f"/L={L}", "token_acc")] = sum(k < len(po) and po[k] == pt[k] for k in range(L)) / L
-        out[(f"/L={L}", "edit_distance")] = float(_lev(po, pt))
+        out[(f"/L={L}", "edit_distance")] = float(levenshtein_dp(po, pt))
     return out
 
 
