@@ -120,3 +120,12 @@ def plain_symlog_ticks(ax) -> None:
     ax.yaxis.set_major_locator(FixedLocator(ticks))
     ax.yaxis.set_minor_locator(NullLocator())
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+
+
+def share_ylim(axes: list) -> None:
+    """One y range (the union of theirs) for ``axes``, so heights compare across panels; nothing with one axis."""
+    if len(axes) > 1:
+        lo = min(ax.get_ylim()[0] for ax in axes)
+        hi = max(ax.get_ylim()[1] for ax in axes)
+        for ax in axes:
+            ax.set_ylim(lo, hi)

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from src.analysis.core.plotting import grid, log_x, model_ticks, natural_key, plain_symlog_ticks
+from src.analysis.core.plotting import grid, log_x, model_ticks, natural_key, plain_symlog_ticks, share_ylim
 
 VERDICT_COLOR = {
     "emergent": "#c0392b",
@@ -116,12 +116,7 @@ def _is_share(curves: pd.DataFrame, metric: str) -> bool:
 
 def _share_range(axes: list) -> None:
     """One y range for the panels of shares in a figure (K=1..10, pass@k, accuracy), so heights compare."""
-    axes = [ax for ax in axes if ax.get_visible() and ax.axison]
-    if len(axes) > 1:
-        lo = min(ax.get_ylim()[0] for ax in axes)
-        hi = max(ax.get_ylim()[1] for ax in axes)
-        for ax in axes:
-            ax.set_ylim(lo, hi)
+    share_ylim([ax for ax in axes if ax.get_visible() and ax.axison])
 
 
 def caption(curves: pd.DataFrame) -> str:

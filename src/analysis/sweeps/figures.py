@@ -18,7 +18,15 @@ from matplotlib.figure import Figure
 from src.analysis.core.curves import curve_table
 from src.analysis.core.emergence import emergence_score
 from src.analysis.core.metrics import classify, param_sort_key
-from src.analysis.core.plotting import colors, grid, log_x, model_ticks, panel_order, plain_symlog_ticks
+from src.analysis.core.plotting import (
+    colors,
+    grid,
+    log_x,
+    model_ticks,
+    panel_order,
+    plain_symlog_ticks,
+    share_ylim,
+)
 
 
 def sweep_figure(
@@ -84,11 +92,7 @@ def _share_unit_range(axes, panels, curves: pd.DataFrame) -> None:
         c = curves[(curves["family"] == family) & (curves["sharpness"] == sharpness)]
         if c["higher_is_better"].all() and c["mean"].between(0.0, 1.0).all():
             unit.append(ax)
-    if len(unit) > 1:
-        lo = min(ax.get_ylim()[0] for ax in unit)
-        hi = max(ax.get_ylim()[1] for ax in unit)
-        for ax in unit:
-            ax.set_ylim(lo, hi)
+    share_ylim(unit)
 
 
 def caption(curves: pd.DataFrame) -> str:
