@@ -41,6 +41,7 @@ ALIASES = {
     "replicate": ("seed",),
 }
 CANONICAL = [*evidence.COLUMNS]
+COUNT_COLUMNS = ["problem", "n", "c"]  # per-problem repeated-sampling counts
 
 
 @dataclass
@@ -187,12 +188,14 @@ def _mapping_items(items: Iterable[str], flag: str) -> dict[str, str]:
 
 
 def parse_mapping(items: Iterable[str], flag: str, canonical_only: bool = True) -> dict[str, str]:
-    """``['family=model_family', ...]`` as a dict, checking the left sides are evidence columns."""
+    """``['family=model_family', ...]`` as a dict, checking the left sides are evidence columns (or the per-problem
+    counts' ``problem``, ``n``, ``c``, which the repeated-sampling reader maps the same way)."""
     out = _mapping_items(items, flag)
     if canonical_only:
-        bad = [k for k in out if k not in CANONICAL and k != "size" and k != "score"]
+        known = [*CANONICAL, *COUNT_COLUMNS]
+        bad = [k for k in out if k not in known and k != "size" and k != "score"]
         if bad:
-            raise InputError(f"{flag} names {bad}, which are not evidence columns", fix=f"use {CANONICAL}")
+            raise InputError(f"{flag} names {bad}, which are not evidence columns", fix=f"use {known}")
     return {("scale" if k == "size" else "value" if k == "score" else k): v for k, v in out.items()}
 
 

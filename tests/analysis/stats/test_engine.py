@@ -290,3 +290,16 @@ def test_every_interval_contains_its_own_point(tmp_path):
     assert ((p["lo"] <= p["value"]) & (p["value"] <= p["hi"])).all()
     zero = p[(p["task"] == "em") & (p["model"] == "m0")].iloc[0]
     assert zero["lo"] == 0 and 0 < zero["hi"] < 0.02  # one-sided at the bound, as a Jeffreys interval is
+
+
+def test_counts_under_other_column_names_and_fewer_samples_than_the_default_k(tmp_path):
+    from src.analysis.core.ingest import IngestSpec
+    from src.analysis.core.readers import ReadOptions
+
+    rows = [{"model": f"m{j}", "problem": f"p{i}", "num_samples": 50, "num_correct": (i * j) % 7, "params": 10.0 ** (7 + j)}
+            for j in range(4) for i in range(5)]  # fmt: skip
+    pd.DataFrame(rows).to_csv(tmp_path / "c.csv", index=False)
+    spec = IngestSpec(columns={"n": "num_samples", "c": "num_correct", "scale": "params"})
+    ev = read_inputs([tmp_path / "c.csv"], "repeated-sampling", ReadOptions(extra={"spec": spec}))
+    assert set(ev.table["metric"]) == {"pass@1", "pass@10"}  # pass@100 left out: 50 samples a problem
+    assert ev.table["n_trials"].eq(250).all()

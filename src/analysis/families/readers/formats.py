@@ -165,10 +165,10 @@ def read_repeated_sampling(paths: list[Path], o: ReadOptions) -> Evidence:
         ks = (1, *ks)  # pass@1, the share of samples right, is the smooth partner of pass@k
     evs, its = [], []
     for p in paths:
-        n_min = float(read_any(p)["n"].min()) if o.extra.get("ks") is None else None
-        use = tuple(k for k in ks if n_min is None or k <= n_min)
-        ev, items = read(p, ks=use, size_map=o.size_map, family=o.family,
-                         columns=o.extra.get("columns") or None)  # fmt: skip
+        spec = o.extra.get("spec")  # --column ours=yours maps the counts' columns as it maps a table's
+        columns = o.extra.get("columns") or (spec.columns if spec is not None else None) or None
+        ev, items = read(p, ks=ks, size_map=o.size_map, family=o.family, columns=columns,
+                         ks_up_to_samples=o.extra.get("ks") is None)  # fmt: skip
         trials = items.groupby(["family", "model", "task"])["n"].sum().rename("n_trials").reset_index()
         ev = ev.drop(columns=[c for c in ("n_trials",) if c in ev.columns]).merge(
             trials, on=["family", "model", "task"]
@@ -219,8 +219,8 @@ def read_table(paths: list[Path], o: ReadOptions) -> Evidence:
     parts, notices = [], []
     for p in paths:
         for f in _table_files(p):
-            df = None
-            if "k" in _header(f) and "metric" not in _header(f) and "metric" not in spec.columns:
+            df, header = None, _header(f)
+            if "k" in header and "metric" not in header and "metric" not in spec.columns:
                 df = read_any(f, spec.na_values)  # a pass@k table long in k: one metric pass@<k> per row
                 df["metric"] = "pass@" + pd.to_numeric(df["k"], errors="coerce").astype("Int64").astype(str)
             t = ingest_table(f, spec, df)

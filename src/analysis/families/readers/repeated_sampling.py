@@ -65,10 +65,12 @@ def read_repeated_sampling(
     size_map: Mapping[str, float] | None = None,
     family: str | None = None,
     task: str | None = None,
+    ks_up_to_samples: bool = False,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(evidence table, items table) of a per-problem counts table: pass@k per problem for each k in ``ks`` (items)
     and its mean over problems per (family, model, task) (evidence, ``metric = pass@k``, ``n_items`` = problems,
-    ``stderr`` = SD over problems / sqrt(problems))."""
+    ``stderr`` = SD over problems / sqrt(problems)). ``ks_up_to_samples``: leave out the k (default ones) above
+    the fewest samples any problem drew, instead of refusing them."""
     path = Path(path)
     df = read_any(path)  # the one table reader: CSV/TSV/Parquet/JSON/JSONL, every failure one line
     rename = {theirs: ours for ours, theirs in (columns or {}).items()}
@@ -96,6 +98,8 @@ def read_repeated_sampling(
         fix="give per problem the samples drawn (n) and how many were correct (c)",
     )
     n, c = counts["n"].to_numpy(float), counts["c"].to_numpy(float)
+    if ks_up_to_samples:
+        ks = [k for k in ks if k <= n.min()]
     for k in ks:
         over = n < k
         if over.any():
