@@ -303,3 +303,21 @@ def test_counts_under_other_column_names_and_fewer_samples_than_the_default_k(tm
     ev = read_inputs([tmp_path / "c.csv"], "repeated-sampling", ReadOptions(extra={"spec": spec}))
     assert set(ev.table["metric"]) == {"pass@1", "pass@10"}  # pass@100 left out: 50 samples a problem
     assert ev.table["n_trials"].eq(250).all()
+
+
+def test_a_metric_no_registry_knows_is_left_out_with_a_notice_until_declared(tmp_path):
+    from src.analysis.core.metrics import declared, load_declarations
+
+    path = per_run_table(tmp_path / "runs.csv", families=("A",))
+    df = pd.read_csv(path)
+    pd.concat([df, df.assign(metric="judge_score", value=df["value"] * 10)]).to_csv(
+        tmp_path / "m.csv", index=False
+    )
+    v = run_engine(read_inputs([tmp_path / "m.csv"]), FAST, progress=False)
+    assert set(v.curves["metric"]) == {"exact_match"}
+    assert any("judge_score" in n and "declare" in n for n in v.notices)
+    (tmp_path / "m.yaml").write_text("judge_score: {direction: higher, level: 0, bounds: [0, 10]}\n")
+    with declared(load_declarations(tmp_path / "m.yaml")):
+        v = run_engine(read_inputs([tmp_path / "m.csv"]), FAST, progress=False)
+    assert set(v.curves["metric"]) == {"exact_match", "judge_score"}
+    assert list(zip(v.pairs["sharp"], v.pairs["smooth"], strict=True)) == [("exact_match", "judge_score")]
