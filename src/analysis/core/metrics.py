@@ -145,7 +145,7 @@ for _kind in (
     MetricKind(r"ppl|log_ppl|word_perplexity|byte_perplexity", "smooth", "perplexity", False, "perplexity"),
     MetricKind(r"bpb|bits_per_byte", "smooth", "bits per byte", False, "bpb"),
     MetricKind(r"ce_loss", "smooth", "cross-entropy (nats per token)", False, "ce"),
-    MetricKind(r"acc", "smooth", "accuracy", True, "acc"),
+    MetricKind(r"acc|accuracy", "smooth", "accuracy", True, "acc"),
     MetricKind(r"ce", "smooth", "cross-entropy (nats)", False, "ce"),
     MetricKind(r"loss", "smooth", "loss", False, "loss"),
     MetricKind(r"mse", "smooth", "mean squared error", False, "mse"),

@@ -30,6 +30,8 @@ SOURCE_WORDS = {
     "seeds+stderr": "seeds and the source's stderr",
     "stderr": "the source's stderr",
     "binomial": "the binomial of n items",
+    "range bound": "n items and the metric's range (conservative)",
+    "seeds+range bound": "seeds, n items and the metric's range",
     "partial": "intervals for some sizes only",
 }
 

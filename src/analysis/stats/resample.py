@@ -13,6 +13,9 @@ Per size (model) of a curve, the first source that applies:
    runs with per-item outcomes bring their item resamples (``items x seeds``).
 3. **stderr**: the source's standard error, Normal(value, stderr) clipped to the metric's bounds.
 4. **binomial**: a share of ``n_items`` (or of ``n_trials`` samples): Beta(k + 1/2, n - k + 1/2) draws.
+5. **range bound**: a continuous score of known range [lo, hi] averaged over ``n_items`` (a Brier score, p(right)):
+   no item can vary more than the range allows, so its per-item variance is at most (value - lo)(hi - value)
+   (Bhatia-Davis) and Normal(value, sqrt of that / n) is a conservative interval (exact for scores at the ends).
 
 A size with none of these has no interval: the curve's source is then ``partial`` (or ``none``) and its verdict
 "not supported by the data". Seeded per (family, task), so a family's result does not depend on what else was read.
@@ -159,7 +162,8 @@ def _item_replicates_per_run(
 
 def parametric(value: float, stderr: float, n: float, kind: str, bounds: tuple[float, float], B: int,
                rng: np.random.Generator) -> tuple[np.ndarray | None, str]:  # fmt: skip
-    """Draws of one run's value from its own measurement noise: Normal(value, stderr) or a share's Beta posterior;
+    """Draws of one run's value from its own measurement noise: Normal(value, stderr), a share's Beta posterior, or
+    the range bound of a continuous score of n items;
     (None, "none") when the data give neither."""
     lo, hi = bounds
     if np.isfinite(stderr) and stderr > 0:
@@ -170,6 +174,10 @@ def parametric(value: float, stderr: float, n: float, kind: str, bounds: tuple[f
     if kind in ("share", "counts") and np.isfinite(n) and n > 0 and 0.0 <= value <= 1.0:
         k = value * n
         return rng.beta(k + 0.5, n - k + 0.5, size=B), "binomial"
+    if kind == "continuous" and np.isfinite(n) and n > 0 and np.isfinite(lo) and np.isfinite(hi) and lo <= value <= hi:
+        sd = float(np.sqrt((value - lo) * (hi - value) / n))
+        if sd > 0:
+            return np.clip(rng.normal(value, sd, size=B), lo, hi), "range bound"
     return None, "none"
 
 

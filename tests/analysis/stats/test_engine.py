@@ -321,3 +321,52 @@ def test_a_metric_no_registry_knows_is_left_out_with_a_notice_until_declared(tmp
         v = run_engine(read_inputs([tmp_path / "m.csv"]), FAST, progress=False)
     assert set(v.curves["metric"]) == {"exact_match", "judge_score"}
     assert list(zip(v.pairs["sharp"], v.pairs["smooth"], strict=True)) == [("exact_match", "judge_score")]
+
+
+def test_the_range_bound_of_a_continuous_score_of_n_items_covers_its_mean():
+    """Known answer: a Brier score in [0, 2] averaged over n items. Items at the ends of the range make the bound
+    exact (about 95% covered); items inside it make it conservative (more than 95%), never less."""
+    from src.analysis.stats import resample as rs
+
+    rng, n, B = np.random.default_rng(0), 400, 2000
+    for draw_items, at_least, at_most in (
+        (lambda: 2.0 * rng.binomial(1, 0.3, n), 0.92, 0.98),  # scores 0 or 2: the bound is the true variance
+        (lambda: rng.uniform(0.2, 1.0, n), 0.99, 1.0),  # scores inside the range: wider than needed
+    ):
+        truth = 0.6
+        covered = 0
+        for _ in range(300):
+            v = float(draw_items().mean())
+            d, src = rs.parametric(v, np.nan, n, "continuous", (0.0, 2.0), B, rng)
+            assert src == "range bound"
+            lo, hi = np.quantile(d, [0.025, 0.975])
+            covered += lo <= truth <= hi
+        assert at_least <= covered / 300 <= at_most
+    # no range known (a perplexity), or no item count: no interval, said so
+    assert rs.parametric(12.0, np.nan, n, "continuous", (np.nan, np.nan), B, rng) == (None, "none")
+    assert rs.parametric(0.6, np.nan, np.nan, "continuous", (0.0, 2.0), B, rng) == (None, "none")
+
+
+def test_a_per_model_accuracy_and_brier_table_is_judged_with_flags_only(tmp_path):
+    """The fourth shape: accuracy (an argmax share: the sharp side) and Brier (its smooth partner) per model with
+    the number of questions, in the lab's own column names. Both get intervals (the binomial of the questions; the
+    range bound), the flat task is no real rise, and accuracy pairs with Brier, never with another argmax metric."""
+    rows = []
+    for fam, sizes in {"alpha": SIZES, "beta": SIZES[:4]}.items():
+        for task in ("rises", "flat"):
+            for n in sizes:
+                p = 0.25 + 0.7 * (np.log10(n) - 8) / 2 if task == "rises" else 0.52
+                rows.append({"model_family": fam, "model_name": f"{fam}-{n:.0e}", "params": n, "benchmark": task,
+                             "accuracy": min(p, 0.95), "brier": 0.75 * (1 - min(p, 0.95)), "questions": 500})  # fmt: skip
+    pd.DataFrame(rows).to_csv(tmp_path / "t.csv", index=False)
+    out = tmp_path / "out"
+    main(["verdicts", str(tmp_path / "t.csv"), "--column", "family=model_family", "--column", "model=model_name",
+          "--column", "task=benchmark", "--column", "n_items=questions", "--wide", "accuracy,brier",
+          "--n-resamples", "300", "--out", str(out)])  # fmt: skip
+    curves = pd.read_csv(out / "curves.csv")
+    assert set(curves["metric"]) == {"accuracy", "brier"}
+    src = curves.set_index("metric")["interval_source"]
+    assert set(src.loc["accuracy"]) == {"binomial"} and set(src.loc["brier"]) == {"range bound"}
+    assert set(curves.loc[curves["task"] == "flat", "verdict"]) == {"no real rise"}
+    pairs = pd.read_csv(out / "pairs.csv")
+    assert set(zip(pairs["sharp"], pairs["smooth"], strict=True)) == {("accuracy", "brier")}
