@@ -280,7 +280,7 @@ def add_reader_args(p: argparse.ArgumentParser, settings: bool = True) -> None:
             "verdict settings (defaults: docs/analysis.md 'Verdict rules'; a YAML file with --settings)"
         )
         v.add_argument("--settings", default=None, metavar="YAML",
-                       help="threshold, level, n_resamples, n_width_resamples, seed, min_rise")  # fmt: skip
+                       help="threshold, level, n_resamples, n_width_resamples, seed, min_rise, min_ratio")  # fmt: skip
         v.add_argument(
             "--n-resamples", type=int, default=None, metavar="B", help="resamples per curve (default 1000)"
         )
@@ -290,6 +290,8 @@ def add_reader_args(p: argparse.ArgumentParser, settings: bool = True) -> None:
         )
         v.add_argument("--min-rise", type=float, default=None,
                        help="a real rise exceeds this share of the metric's range (default 0.05)")  # fmt: skip
+        v.add_argument("--min-ratio", type=float, default=None,
+                       help="... or, on a metric with floor 0 and no chance level, at least this factor (default 2)")  # fmt: skip
     add_ingest_args(p)
     add_declaration_args(p)
 
@@ -372,4 +374,5 @@ def settings_from_args(args: argparse.Namespace):
 
     return Settings.from_yaml(getattr(args, "settings", None), n_resamples=getattr(args, "n_resamples", None),
                               seed=getattr(args, "seed", None), threshold=getattr(args, "threshold", None),
-                              min_rise=getattr(args, "min_rise", None))  # fmt: skip
+                              min_rise=getattr(args, "min_rise", None),
+                              min_ratio=getattr(args, "min_ratio", None))  # fmt: skip

@@ -13,7 +13,10 @@ the binomial of a share), and measures on every resample, oriented so that impro
 **Curve verdict** (:func:`curve_verdict`), in this order: "too few sizes" (Eq. 1 cannot reach the threshold at
 this many sizes), "not supported by the data" (a size has no interval source), "worsens" (the change's interval
 lies below 0), "no real rise" (the lower end of the change's interval is not above both the measurement
-resolution and ``min_rise`` of the metric's range: a flat 0.52 -> 0.54 curve with E = inf is not emergent),
+resolution and ``min_rise`` of the metric's range: a flat 0.52 -> 0.54 curve with E = inf is not emergent; on a
+metric whose floor is 0 and that has no chance level (pass@k, exact match of a generation, a Brier score) a rise
+is also real when the metric at least doubles (or halves, lower being better) by the lower end of the ratio's
+interval, ``min_ratio``: pass@1 from 3e-5 to 0.02 is a real rise, though far below 5% of the range),
 "emergent" (the lower end of Eq. 1's interval is at least the threshold and at most half of the rise comes in
 the smaller half of the sizes: a curve that drops most at the smallest sizes and then flattens saturates, it does
 not emerge), else "not emergent".
@@ -60,6 +63,7 @@ class Settings:
     n_width_resamples: int = 200  # logistic refits per curve (the slow part)
     seed: int = 0
     min_rise: float = 0.05  # a real rise exceeds this share of the metric's range (chance or bound to bound)
+    min_ratio: float = 2.0  # ... or, on a metric with floor 0 and no chance level, this factor (end / start)
     min_width_sizes: int = (
         5  # the logistic width (4 parameters, or 3 with chance fixed) needs this many sizes
     )
@@ -95,11 +99,11 @@ class Settings:
 
     def check(self) -> None:
         ok = (0 < self.level < 1 and self.n_resamples >= 20 and self.n_width_resamples >= 0
-              and self.threshold > 0 and 0 <= self.min_rise < 1)  # fmt: skip
+              and self.threshold > 0 and 0 <= self.min_rise < 1 and self.min_ratio > 1)  # fmt: skip
         if not ok:
             raise InputError(
                 f"settings out of range: {asdict(self)}",
-                fix="level in (0, 1), n_resamples >= 20, threshold > 0, 0 <= min_rise < 1",
+                fix="level in (0, 1), n_resamples >= 20, threshold > 0, 0 <= min_rise < 1, min_ratio > 1",
             )
 
 
@@ -207,7 +211,21 @@ def _early_share(ys: np.ndarray) -> float:
     return float((ys[mid] - ys[0]) / total) if total != 0 else math.nan
 
 
-def curve_verdict(row: dict, threshold: float, min_rise: float) -> tuple[str, str]:
+def _ratio_applies(meta: dict) -> bool:
+    """A relative rise is meaningful where the metric's floor is 0 and no chance level sits above it."""
+    ch = meta["chance"]
+    return meta["lower"] == 0 and not (np.isfinite(ch) and ch > 0)
+
+
+def improvement_ratio(y: np.ndarray, higher_is_better: bool) -> np.ndarray:
+    """end / start (start / end, lower being better) over the last axis of raw (unoriented) values; inf where the
+    denominator is 0 and the numerator not."""
+    a, b = (y[..., -1], y[..., 0]) if higher_is_better else (y[..., 0], y[..., -1])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(b > 0, a / np.where(b > 0, b, 1.0), np.where(a > 0, np.inf, np.nan))
+
+
+def curve_verdict(row: dict, threshold: float, min_rise: float, min_ratio: float = 2.0) -> tuple[str, str]:
     """(verdict, reason) of one measured curve (see the module doc for the order of the rules)."""
     n, name = row["n_sizes"], row["metric"]
     if n < 3 or threshold_status(n, threshold) != "ok":
@@ -225,12 +243,18 @@ def curve_verdict(row: dict, threshold: float, min_rise: float) -> tuple[str, st
     if row["change_hi"] < 0:
         return "worsens", f"{name} gets worse with scale: {ch}"
     need = max(row["resolution"], min_rise * row["range"] if np.isfinite(row["range"]) else 0.0)
-    if not row["change_lo"] > need:
+    ratio_lo = row.get("ratio_lo", math.nan)
+    relative = row["change_lo"] > row["resolution"] and ratio_lo >= min_ratio
+    if not (row["change_lo"] > need or relative):
+        also = (f", nor is its ratio {row['ratio']:.3g} (lower end {ratio_lo:.3g}) at least {min_ratio:g}"
+                if np.isfinite(row.get("ratio", math.nan)) else "")  # fmt: skip
         return "no real rise", (
             f"{name} {ch}: the rise is not clearly above {need:.3g} "
-            f"({'resolution' if need == row['resolution'] else f'{min_rise:g} of the range'}), so no Eq. 1 value "
-            "can make it emergent"
+            f"({'resolution' if need == row['resolution'] else f'{min_rise:g} of the range'}){also}, so no "
+            "Eq. 1 value can make it emergent"
         )
+    if not row["change_lo"] > need:
+        ch += f", {row['ratio']:.3g}x (95% lower end {ratio_lo:.3g}x: a real rise relative to its floor of 0)"
     e = f"E = {row['E']:.3g} [{row['E_lo']:.3g}, {row['E_hi']:.3g}]"
     if row["E_lo"] >= threshold and row["early_share"] > 0.5:
         return "not emergent", (
@@ -414,6 +438,7 @@ def _group(family, task, g, items, B, rng, settings):
             "step_share": float(largest_step_share(ys, res)),
             "range": _range(meta),
             "early_share": _early_share(ys),
+            "ratio": math.nan, "ratio_lo": math.nan,
         }  # fmt: skip
         lo_hi = {}
         if has_reps:  # every interval is taken about its own point (stats/intervals.py: interval_about)
@@ -423,6 +448,12 @@ def _group(family, task, g, items, B, rng, settings):
             lo_hi["step_share"] = interval_about(
                 largest_step_share(rp, res), row["step_share"], settings.level
             )
+            if _ratio_applies(meta):
+                hib = bool(meta["higher_is_better"])
+                row["ratio"] = float(improvement_ratio(y[ok], hib))
+                r_reps = improvement_ratio(reps[:, ok], hib)
+                r_lo = np.nanquantile(r_reps, (1 - settings.level) / 2) if np.isfinite(r_reps).any() else math.nan
+                row["ratio_lo"] = float(min(r_lo, row["ratio"]))  # about its own point, as every interval
             plo, phi = interval_about(rp, ys, settings.level)
             plo, phi = sign * plo, sign * phi
         else:
@@ -432,7 +463,7 @@ def _group(family, task, g, items, B, rng, settings):
             row[f"{k}_lo"], row[f"{k}_hi"] = (float(v) for v in lo_hi.get(k, (math.nan, math.nan)))
         row["width"] = row["width_lo"] = row["width_hi"] = math.nan
         row["threshold_status"] = threshold_status(row["n_sizes"], settings.threshold)
-        row["verdict"], row["reason"] = curve_verdict(row, settings.threshold, settings.min_rise)
+        row["verdict"], row["reason"] = curve_verdict(row, settings.threshold, settings.min_rise, settings.min_ratio)
         real = row["verdict"] in ("emergent", "not emergent")
         # rank by the evidence: the lower end of Eq. 1 of curves whose rise is real (a flat curve ranks last)
         e_lo = row["E_lo"]

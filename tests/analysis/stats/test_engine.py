@@ -150,6 +150,32 @@ def test_a_flat_curve_with_a_huge_eq1_is_not_emergent(tmp_path):
     assert set(v.pairs["verdict"]) == {"no rise to compare"}
 
 
+def test_a_rise_near_a_floor_of_zero_is_real_when_the_metric_doubles(tmp_path):
+    """pass@1 from 3e-5 to 0.02 over 1.2M samples is far below 5% of [0, 1] but rises 700-fold: a real rise (so its
+    pass@k pair is compared), while a share at chance (0.25 -> 0.27, doubling impossible) stays no real rise."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for j, n in enumerate(SIZES):
+        rate = 3e-5 * 5.0**j  # per-sample success 3e-5 ... 0.019 over 10,000 samples of each of 120 problems
+        for prob in range(120):
+            rows.append({"model": f"m{j}", "scale": n, "problem": prob, "n": 10_000,
+                         "c": int(rng.binomial(10_000, min(rate * rng.lognormal(0, 0.5), 1)))})  # fmt: skip
+    pd.DataFrame(rows).to_csv(tmp_path / "counts.csv", index=False)
+    c = run_engine(read_inputs([tmp_path / "counts.csv"]), FAST, progress=False).curves.set_index("metric")
+    p1 = c.loc["pass@1"]
+    assert p1["change_lo"] < 0.05 and p1["ratio_lo"] >= 2 and p1["verdict"] in ("emergent", "not emergent")
+    assert "a real rise relative to its floor of 0" in p1["reason"]
+    at_chance = [{"family": "F", "model": f"m{j}", "scale": n, "task": "t", "metric": "acc", "value": v,
+                  "n_items": 5000, "chance": 0.25} for j, (n, v) in enumerate(zip(SIZES, [0.25, 0.25, 0.255, 0.26, 0.27],
+                                                                                  strict=True))]  # fmt: skip
+    pd.DataFrame(at_chance).to_csv(tmp_path / "chance.csv", index=False)
+    a = run_engine(read_inputs([tmp_path / "chance.csv"]), FAST, progress=False).curves.iloc[0]
+    assert np.isnan(a["ratio"]) and a["verdict"] == "no real rise"
+    strict = Settings(n_resamples=300, n_width_resamples=40, min_ratio=1e4)  # a factor the data cannot show
+    c2 = run_engine(read_inputs([tmp_path / "counts.csv"]), strict, progress=False).curves.set_index("metric")
+    assert c2.loc["pass@1", "verdict"] == "no real rise"
+
+
 def test_without_any_interval_source_the_verdict_says_so(tmp_path):
     rows = [{"family": "F", "model": f"m{j}", "scale": n, "task": "t", "metric": "brier", "value": v}
             for j, (n, v) in enumerate(zip(SIZES, [0.7, 0.69, 0.68, 0.3, 0.1], strict=True))]  # fmt: skip

@@ -168,7 +168,8 @@ def read_repeated_sampling(paths: list[Path], o: ReadOptions) -> Evidence:
         spec = o.extra.get("spec")  # --column ours=yours maps the counts' columns as it maps a table's
         columns = o.extra.get("columns") or (spec.columns if spec is not None else None) or None
         ev, items = read(p, ks=ks, size_map=o.size_map, family=o.family, columns=columns,
-                         ks_up_to_samples=o.extra.get("ks") is None)  # fmt: skip
+                         ks_up_to_samples=o.extra.get("ks") is None,
+                         sizes_from_names=bool(spec is not None and spec.sizes_from_names))  # fmt: skip
         trials = items.groupby(["family", "model", "task"])["n"].sum().rename("n_trials").reset_index()
         ev = ev.drop(columns=[c for c in ("n_trials",) if c in ev.columns]).merge(
             trials, on=["family", "model", "task"]

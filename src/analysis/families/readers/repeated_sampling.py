@@ -66,11 +66,14 @@ def read_repeated_sampling(
     family: str | None = None,
     task: str | None = None,
     ks_up_to_samples: bool = False,
+    sizes_from_names: bool = False,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(evidence table, items table) of a per-problem counts table: pass@k per problem for each k in ``ks`` (items)
     and its mean over problems per (family, model, task) (evidence, ``metric = pass@k``, ``n_items`` = problems,
     ``stderr`` = SD over problems / sqrt(problems)). ``ks_up_to_samples``: leave out the k (default ones) above
-    the fewest samples any problem drew, instead of refusing them."""
+    the fewest samples any problem drew, instead of refusing them. ``sizes_from_names``: a model without a scale
+    column or a size-map entry takes its size (and, without a family column, its family) from its name, as the
+    table reader's ``--sizes-from-names`` does (pythia-1.4b -> 1.4e9)."""
     path = Path(path)
     df = read_any(path)  # the one table reader: CSV/TSV/Parquet/JSON/JSONL, every failure one line
     rename = {theirs: ours for ours, theirs in (columns or {}).items()}
@@ -113,12 +116,22 @@ def read_repeated_sampling(
             )
     if "scale" not in df.columns:
         sizes = dict(size_map or {})
+        if sizes_from_names:
+            from src.analysis.families.readers.lm_eval import family_from_name, size_from_name
+
+            for m in set(df["model"].astype(str)) - set(sizes):
+                n_params = size_from_name(m.rstrip("/").split("/")[-1])
+                if n_params is not None and np.isfinite(n_params):
+                    sizes[m] = float(n_params)
+            if "family" not in df.columns and family is None:
+                df["family"] = df["model"].astype(str).map(lambda m: family_from_name(m.rstrip("/").split("/")[-1]))
         unknown = sorted(set(df["model"].astype(str)) - set(sizes))
         if unknown:
             raise InputError(
                 f"no scale column and no size for model(s) {unknown[:5]}",
                 path=path,
-                fix="add a scale column or give a size map (model: parameters)",
+                fix="add a scale column, give a size map (model: parameters), or --sizes-from-names if the names carry "
+                "sizes (pythia-1.4b)",
             )
         df["scale"] = df["model"].astype(str).map(sizes)
     scale = pd.to_numeric(df["scale"], errors="coerce")
