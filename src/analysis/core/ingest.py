@@ -349,6 +349,10 @@ def ingest_table(
     hints = {"scale": "--column scale=YOURS or --size-map FILE", "metric": "--wide GLOB (metric columns)",
              "value": "--column value=YOURS or --wide GLOB", "task": "--column task=YOURS or --task-columns A,B",
              "family": "--column family=YOURS or --set family=NAME", "model": "--column model=YOURS"}  # fmt: skip
+    if "model" not in df.columns and {"family", "scale"} <= set(df.columns):
+        # one model per family and size is what a per-size table means: name it so, and say so
+        df["model"] = df["family"].astype(str) + "-" + df["scale"].astype(str)
+        df.attrs["model_from_family_and_scale"] = True
     require_columns(
         df.columns, evidence.REQUIRED, path=path, fix=lambda miss: "; ".join(f"{c}: {hints[c]}" for c in miss)
     )
@@ -365,11 +369,13 @@ def ingest_table(
     df = df[df["value"].notna()]
     if df.empty:
         raise InputError("every value is missing", path=path, fix="check --na-values and the value column")
+    df = df.assign(scale=_sizes_with_units(df["scale"]))
     scale = _numbers(
         df,
         "scale",
         path,
-        fix="give parameter counts (numbers; --size-scale 1e9 for billions) or a --size-map file",
+        fix="give parameter counts (numbers, or with a unit: 125M, 1.3B; --size-scale 1e9 for billions) or a "
+        "--size-map file",
     )
     df = df.assign(scale=scale * spec.size_scale)
     if "source" not in df.columns:
@@ -382,6 +388,23 @@ def ingest_table(
     out = evidence.normalize(df.reset_index(drop=True), source=str(path))
     out.attrs["n_missing_dropped"] = n_missing
     out.attrs["n_duplicates_dropped"] = int(dup.sum())
+    out.attrs["model_from_family_and_scale"] = bool(df.attrs.get("model_from_family_and_scale"))
+    return out
+
+
+def _sizes_with_units(col: pd.Series) -> pd.Series:
+    """Sizes written with a unit (``125M``, ``1.3B``, ``7b``, ``70k``) as parameter counts; anything else as it is
+    (numbers stay numbers; a cell that is neither is reported by the number check after this)."""
+    if pd.api.types.is_numeric_dtype(col):
+        return col
+    text = col.astype(str).str.strip()
+    m = text.str.fullmatch(r"(?i)(\d+(?:\.\d+)?)\s*([kmbt])")
+    if not m.any():
+        return col
+    parts = text[m].str.extract(r"(?i)(\d+(?:\.\d+)?)\s*([kmbt])")
+    unit = parts[1].str.lower().map({"k": 1e3, "m": 1e6, "b": 1e9, "t": 1e12})
+    out = col.astype(object).copy()
+    out[m] = parts[0].astype(float) * unit
     return out
 
 

@@ -141,3 +141,17 @@ def test_undeclared_metric_is_one_error_and_unused_ones_are_ignored(tmp_path, ca
     assert len(claims) == 3 * len(TASKS) * len(FAMILIES)
     # seed bands survive: every curve has a per-seed emergence range
     assert claims.loc[claims.n_sizes >= 3, "e_seed_min"].notna().all()
+
+
+def test_sizes_with_units_and_a_table_without_a_model_column(tmp_path):
+    """A lab's per-size table: sizes written 125M / 1.3B, no model column (one model per family and size)."""
+    df = pd.DataFrame({"family": ["a", "a", "b", "b"], "size": ["125M", "1.3B", "70k", "2b"],
+                       "task": "t", "metric": "acc", "value": [0.3, 0.5, 0.2, 0.4]})  # fmt: skip
+    df.to_csv(tmp_path / "t.csv", index=False)
+    ev = ingest_table(tmp_path / "t.csv", IngestSpec())
+    assert ev["scale"].tolist() == [1.25e8, 1.3e9, 7e4, 2e9]
+    assert ev["model"].tolist() == ["a-125M", "a-1.3B", "b-70k", "b-2b"]
+    assert ev.attrs["model_from_family_and_scale"]
+    df.assign(size=["125M", "big", "70k", "2b"]).to_csv(tmp_path / "bad.csv", index=False)
+    with pytest.raises(InputError, match=r"row 2: scale 'big' is not a number"):
+        ingest_table(tmp_path / "bad.csv", IngestSpec())
