@@ -353,9 +353,13 @@ def ingest_table(
         # one model per family and size is what a per-size table means: name it so, and say so
         df["model"] = df["family"].astype(str) + "-" + df["scale"].astype(str)
         df.attrs["model_from_family_and_scale"] = True
+    counts_like = [c for c in df.columns if re.search(r"(?i)correct|success|samples|attempts|num_right", str(c))]
+    also = (f"; if these are per-problem counts of samples ({', '.join(map(str, counts_like[:3]))}): --format "
+            "repeated-sampling --column n=SAMPLES --column c=CORRECT --column problem=ID" if counts_like else "")  # fmt: skip
     require_columns(
-        df.columns, evidence.REQUIRED, path=path, fix=lambda miss: "; ".join(f"{c}: {hints[c]}" for c in miss)
-    )
+        df.columns, evidence.REQUIRED, path=path,
+        fix=lambda miss: "; ".join(f"{c}: {hints[c]}" for c in miss) + also,
+    )  # fmt: skip
     value = _numbers(df, "value", path, fix="declare it as missing with --na-values (e.g. --na-values -100)")
     df = df.assign(value=value)
     raise_at_first(

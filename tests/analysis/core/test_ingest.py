@@ -155,3 +155,12 @@ def test_sizes_with_units_and_a_table_without_a_model_column(tmp_path):
     df.assign(size=["125M", "big", "70k", "2b"]).to_csv(tmp_path / "bad.csv", index=False)
     with pytest.raises(InputError, match=r"row 2: scale 'big' is not a number"):
         ingest_table(tmp_path / "bad.csv", IngestSpec())
+
+
+def test_a_counts_table_in_its_own_names_is_pointed_to_the_counts_reader(tmp_path):
+    pd.DataFrame({"model": ["m"], "problem_id": [0], "num_samples": [10], "num_correct": [2]}).to_csv(
+        tmp_path / "c.csv", index=False
+    )
+    with pytest.raises(InputError, match=r"per-problem counts of samples \(num_samples, num_correct\): --format "
+                       r"repeated-sampling"):  # fmt: skip
+        ingest_table(tmp_path / "c.csv", IngestSpec())
