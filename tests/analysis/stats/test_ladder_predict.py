@@ -277,5 +277,6 @@ def test_a_family_trained_on_one_token_count_gets_size_folds_and_intervals():
     ev = normalize(pd.DataFrame(rows))
     tab, inner, _ = le.run(ev, ["t"], "p6.9e+09", data.FitSet(), methods=("two_step_loglogistic",), chance_flags=CH,
                            n_boot=4)  # fmt: skip
-    assert set(inner["fold"]) and all(f.startswith("size ") for f in inner["fold"].unique())
+    folds = set(inner["fold"])  # size folds, and the far fold: the 6 smallest sizes predicting every larger one
+    assert folds == {"size 1.4e+09 from smaller", "size 2.8e+09 from smaller", "far: sizes <= 1e+09"}
     assert tab["n_boot_ok"].iloc[0] > 0 and tab["lo"].notna().all()
