@@ -154,4 +154,3 @@ def final_checkpoints(table: pd.DataFrame) -> pd.DataFrame:
     last = order.sort_values(["_f", "_t", "_s"], kind="stable").groupby(run, dropna=False)["_c"].last()
     keep = pd.MultiIndex.from_frame(order[[*run, "_c"]]).isin(pd.MultiIndex.from_frame(last.reset_index()))
     return t[keep]
-

@@ -262,7 +262,9 @@ def run_ladder_predict(args: argparse.Namespace) -> int:
     method, why = str(table.loc[table["chosen"], "method"].iloc[0]), str(table["choice"].iloc[0])
     summ = method_summary(table, inner, calib, args.level)
     if not inner.empty:
-        t_dist = float(np.log10(6.0 * table["scale_target"] * table["target_tokens"] / table["fit_compute_max"]).median())
+        t_dist = float(
+            np.log10(6.0 * table["scale_target"] * table["target_tokens"] / table["fit_compute_max"]).median()
+        )
         sc = le.method_scores(inner, t_dist).drop(columns=["inner_mean_rel_err", "inner_paired_rel_err"])
         summ = summ.merge(sc, on="method", how="left")
     out = Path(args.out or "outputs/ladder")

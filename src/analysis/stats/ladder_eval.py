@@ -25,6 +25,9 @@ MIN_DISTANCE = 0.3  # a factor 2 in compute: no held-out run is treated as neare
 LEVELS = (0.5, 0.8, 0.9, 0.95)
 MIN_RUNS = 6  # step 1 has 5 parameters
 N_BOOT = 30
+FAR = (
+    "far:"  # name prefix of the far folds (:func:`far_folds`): they choose the method, they do not calibrate
+)
 
 
 @dataclass
@@ -179,7 +182,7 @@ def far_folds(fin: pd.DataFrame, base: pd.Series, pool: pd.Series) -> list[tuple
         key = tuple(np.flatnonzero(fm.to_numpy()))
         if hm.any() and key not in seen:
             seen.add(key)
-            folds.append((f"far: sizes <= {a:.3g}" + (f" at <= {k:g}xC" if np.isfinite(k) else ""), fm, hm))
+            folds.append((f"{FAR} sizes <= {a:.3g}" + (f" at <= {k:g}xC" if np.isfinite(k) else ""), fm, hm))
     return folds
 
 
@@ -193,8 +196,12 @@ def backtest_inner(td: TaskData, fit: data.FitSet, target_scale: float, methods,
 
 
 def _scored(inner: pd.DataFrame) -> pd.DataFrame:
-    """The inner predictions that can calibrate: unguarded, with a bootstrap sd; ``z = |err| / boot_sd``."""
+    """The inner predictions that calibrate: unguarded, with a bootstrap sd, from the folds that fit every smaller
+    size or lower multiplier (the far folds, fitted on 6-9 runs, choose the method but do not calibrate: their
+    bootstrap of a 5-parameter step 1 on so few runs understates the spread, and the target is fitted on the whole
+    fit set); ``z = |err| / boot_sd``."""
     ok = inner[(inner["guard"] == "") & inner["pred"].notna() & (inner["boot_sd"] > 0)]
+    ok = ok[~ok["fold"].astype(str).str.startswith(FAR)]
     return ok.assign(z=ok["err"].abs() / ok["boot_sd"])
 
 
@@ -251,8 +258,14 @@ def far_predictions(inner: pd.DataFrame, target_distance: float | None) -> tuple
     or without a target distance), and the threshold used."""
     ok = inner[(inner["guard"] == "") & inner["pred"].notna()]
     if ok.empty:
-        raise InputError("no inner backtest could be made", fix="widen the fit set (more sizes or multipliers)")
-    thr = FAR_SHARE * target_distance if target_distance is not None and np.isfinite(target_distance) else np.inf
+        raise InputError(
+            "no inner backtest could be made", fix="widen the fit set (more sizes or multipliers)"
+        )
+    thr = (
+        FAR_SHARE * target_distance
+        if target_distance is not None and np.isfinite(target_distance)
+        else np.inf
+    )
     far = ok[ok["distance"] >= thr - 1e-12]
     if len(far[KEY].drop_duplicates()) < MIN_FAR:
         thr = float(np.quantile(ok["distance"], 0.75))
@@ -303,8 +316,10 @@ def choose_method(inner: pd.DataFrame, target_distance: float | None = None) -> 
     where = (f"the {int(best['far_n'])} inner predictions >= {best['far_min_distance']:.2f} decades of compute "
              "beyond their fit set")  # fmt: skip
     if len(tied) == 1:
-        return str(best["method"]), f"lowest mean relative error on {where} ({best['far_rel_err']:.4f})", _parts(
-            str(best["method"])
+        return (
+            str(best["method"]),
+            f"lowest mean relative error on {where} ({best['far_rel_err']:.4f})",
+            _parts(str(best["method"])),
         )
     names = ", ".join(f"{r.method} {r.far_rel_err:.4f}" for r in tied.itertuples())
     name = members[0] if len(members) == 1 else "mean(" + "+".join(members) + ")"
@@ -330,7 +345,7 @@ def add_mean_method(df: pd.DataFrame, members: list[str], name: str) -> pd.DataF
     out["rel_err"] = out["err"].abs() / out["actual"].abs()
     if "fit_acc_hi" in out:
         out["reach"] = reach(out)
-    return pd.concat([df, out[df.columns.intersection(out.columns)]], ignore_index=True)
+    return pd.concat([df, out], ignore_index=True)
 
 
 def run(ev: pd.DataFrame, tasks: list[str], target: str, fit: data.FitSet, *, acc_metrics=("acc_len_norm", "acc"),
@@ -361,7 +376,9 @@ def run(ev: pd.DataFrame, tasks: list[str], target: str, fit: data.FitSet, *, ac
     table = pd.concat(rows, ignore_index=True)
     inner = pd.concat(inners, ignore_index=True) if inners else pd.DataFrame()
     if method == "auto" and not inner.empty:
-        t_dist = float(np.log10(6.0 * table["scale_target"] * table["target_tokens"] / table["fit_compute_max"]).median())
+        t_dist = float(
+            np.log10(6.0 * table["scale_target"] * table["target_tokens"] / table["fit_compute_max"]).median()
+        )
         method, why, members = choose_method(inner, t_dist)
         if len(members) > 1:
             table, inner = add_mean_method(table, members, method), add_mean_method(inner, members, method)
