@@ -154,14 +154,17 @@ def test_final_checkpoint_is_one_rule_for_the_reader_and_the_engine(tmp_path):
 def test_the_ladder_prediction_reads_through_the_reader_registry(tmp_path):
     """backtest --settings reads its inputs as every command does (format detected, or --format): the registry's
     OLMo-ladder reader names one family per token budget and the vocabulary fills each metric's meaning."""
-    import argparse
-
+    from src.analysis.__main__ import build_parser
     from src.analysis.stats.ladder_cli import load_ladder_inputs
 
     _run([100, 200]).to_csv(tmp_path / "1B-5xC.csv", index=False)
     _run([100, 200], seed=1).to_csv(tmp_path / "1B-2xC.csv", index=False)
-    ev = load_ladder_inputs(argparse.Namespace(inputs=[tmp_path], format=None))
-    assert set(ev["family"]) == {"OLMo-ladder 5xC", "OLMo-ladder 2xC"}
-    assert "value_kind" in ev.columns and ev["value_kind"].notna().all()
+    for command in ("backtest", "ladder-backtest"):
+        ev = load_ladder_inputs(build_parser().parse_args([command, str(tmp_path), "--target", "1B-5xC"]))
+        assert set(ev["family"]) == {"OLMo-ladder 5xC", "OLMo-ladder 2xC"}
+        assert "value_kind" in ev.columns and ev["value_kind"].notna().all()
+    args = build_parser().parse_args(
+        ["backtest", str(tmp_path / "1B-5xC.csv"), "--target", "x", "--format", "lm-eval-results"]
+    )
     with pytest.raises(InputError):
-        load_ladder_inputs(argparse.Namespace(inputs=[tmp_path / "1B-5xC.csv"], format="lm-eval-results"))
+        load_ladder_inputs(args)
