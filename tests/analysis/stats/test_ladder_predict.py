@@ -269,6 +269,11 @@ def test_method_is_chosen_on_the_folds_that_extrapolate_as_far_as_the_target():
     assert le.choose_method(inner, None)[0] == "b"
     # a target barely beyond the ladder (0.5 decades): every fold counts, a wins
     assert le.choose_method(inner, 0.5)[0] == "a"
+    # no far run predicted by every method (c guarded on some, b on the others): unpaired means, no tie, b
+    far = inner["fold"] == "far"
+    inner.loc[far & (inner["method"] == "c") & (inner["model"] < "m2"), "guard"] = "flat: x"
+    inner.loc[far & (inner["method"] == "b") & (inner["model"] >= "m2"), "guard"] = "flat: x"
+    assert le.choose_method(inner, 2.0)[0] == "b"
 
 
 def test_methods_tied_on_the_far_folds_are_averaged_and_the_ensemble_counts_as_its_parts():
