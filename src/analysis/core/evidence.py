@@ -131,3 +131,26 @@ def normalize(df: pd.DataFrame, source: str = "evidence table") -> pd.DataFrame:
             fix="give a replicate (seed) column to keep repeats as bands, or a checkpoint column",
         )
     return out[COLUMNS + [c for c in out.columns if c not in COLUMNS]].reset_index(drop=True)
+
+
+def final_checkpoints(table: pd.DataFrame) -> pd.DataFrame:
+    """The rows of each run's final checkpoint, the end-of-training model a scaling curve over sizes wants; the one
+    rule of every caller (the verdict engine's scale curves, the OLMo-ladder reader's ``final_checkpoints``).
+
+    Per run (family, model, replicate; family where the table has one), among the rows with a value: a row without
+    a checkpoint label (a model evaluated once) is final; else the checkpoint with the most tokens, then the highest
+    step, where no step is given the number a label ends in (``step143000``, ``13000``). A checkpoint without a
+    step after the stepped ones (an anneal read from its own file) is final when it has the most tokens. A table
+    without checkpoint labels is returned whole (less the rows without a value)."""
+    t = table[table["value"].notna()]
+    if "checkpoint" not in t.columns or (t["checkpoint"].fillna("") == "").all():
+        return t
+    ck = t["checkpoint"].fillna("").astype(str)
+    step = t["step"] if "step" in t.columns else pd.Series(np.nan, index=t.index)
+    step = step.fillna(pd.to_numeric(ck.str.extract(r"(\d+)$")[0], errors="coerce"))
+    tokens = t["tokens"] if "tokens" in t.columns else pd.Series(np.nan, index=t.index)
+    run = [c for c in ("family", "model", "replicate") if c in t.columns]
+    order = t.assign(_f=(ck == "").astype(int), _t=tokens.fillna(-1.0), _s=step.fillna(-1.0), _c=ck)
+    last = order.sort_values(["_f", "_t", "_s"], kind="stable").groupby(run, dropna=False)["_c"].last()
+    keep = pd.MultiIndex.from_frame(order[[*run, "_c"]]).isin(pd.MultiIndex.from_frame(last.reset_index()))
+    return t[keep]

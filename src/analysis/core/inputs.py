@@ -338,7 +338,8 @@ def read_size_map_file(path: str | os.PathLike | None) -> dict[str, float]:
 
 
 def read_evidence(args: argparse.Namespace):
-    """The inputs of a command (``args.inputs``) through the reader registry, shaped as its flags say."""
+    """The inputs of a command (``args.inputs``) through the reader registry, shaped as its flags say (a command
+    without the shaping flags, e.g. the ladder prediction, reads unshaped)."""
     from src.analysis.core.readers import ReadOptions, read_inputs
     from src.analysis.core.shaping import Shaping
     from src.analysis.families.readers.generations import generation_options
@@ -359,9 +360,8 @@ def read_evidence(args: argparse.Namespace):
                "allow_incomplete": getattr(args, "allow_incomplete", False),
                "allow_missing": getattr(args, "allow_missing", False), **generation_options(args)},
     )  # fmt: skip
-    shaping = Shaping(
-        where=args.where, drop_models=args.drop_model, family_map=args.family_map, task_means=args.task_mean
-    )
+    shaping = Shaping(where=getattr(args, "where", []) or [], drop_models=getattr(args, "drop_model", []) or [],
+                      family_map=getattr(args, "family_map", None), task_means=getattr(args, "task_mean", []) or [])  # fmt: skip
     ev = read_inputs(args.inputs, getattr(args, "format", None), options, shaping)
     globs = [g.strip() for v in getattr(args, "metric", []) or [] for g in str(v).split(",") if g.strip()]
     if globs:

@@ -144,27 +144,17 @@ CURVE_ORDER = [
 
 # ---------------------------------------------------------------------------------------------- selecting rows
 def final_rows(table: pd.DataFrame, notices: list[str]) -> pd.DataFrame:
-    """Each model's final checkpoint (the row without a checkpoint label, else the latest step or tokens)."""
-    t = table[table["value"].notna()]
-    if (t["checkpoint"] == "").all():
-        return t
-    # a checkpoint label that ends in a number (step143000, 13000) orders by it where no step column says
-    step = t["step"].fillna(pd.to_numeric(t["checkpoint"].str.extract(r"(\d+)$")[0], errors="coerce"))
-    order = t.assign(
-        _f=(t["checkpoint"] == "").astype(int), _t=t["tokens"].fillna(-1.0), _s=step.fillna(-1.0)
-    )
-    last = (
-        order.sort_values(["_f", "_t", "_s"]).groupby(["family", "model", "replicate"])["checkpoint"].last()
-    )
-    keep = pd.MultiIndex.from_frame(t[["family", "model", "replicate", "checkpoint"]]).isin(
-        pd.MultiIndex.from_frame(last.reset_index()[["family", "model", "replicate", "checkpoint"]])
-    )
-    dropped = int((~keep).sum())
+    """Each model's final checkpoint (:func:`src.analysis.core.evidence.final_checkpoints`), the rows of earlier
+    checkpoints counted in ``notices``."""
+    from src.analysis.core.evidence import final_checkpoints
+
+    t = final_checkpoints(table)
+    dropped = int(table["value"].notna().sum()) - len(t)
     if dropped:
         notices.append(
             f"scale curves use each model's final checkpoint: {dropped} rows of earlier checkpoints left out"
         )
-    return t[keep]
+    return t
 
 
 def implied_items(table: pd.DataFrame, notices: list[str]) -> pd.DataFrame:

@@ -84,6 +84,9 @@ def add_ladder_args(p: argparse.ArgumentParser, chance: bool = True) -> None:
                    help="refits on resampled runs per prediction: its bootstrap sd, the unit the intervals are "
                         "calibrated in (default 30)")  # fmt: skip
     g.add_argument("--seed", type=int, default=None, help="seed of the resampling (default 0)")
+    if not any("--format" in a.option_strings for a in p._actions):
+        g.add_argument("--format", default=None, metavar="NAME",
+                       help="read every input in this format instead of detecting it (see `formats`)")  # fmt: skip
     if chance:
         g.add_argument(
             "--chance",
@@ -164,23 +167,16 @@ def chance_flags(items: list[str]) -> dict[str, float]:
     return out
 
 
-def load_ladder_inputs(paths: list, args: argparse.Namespace) -> pd.DataFrame:
-    """OLMo-ladder CSVs (or folders of them) through their reader, anything else through the evidence loader."""
-    from src.analysis.core.evidence import normalize
-    from src.analysis.families.readers.olmo_ladder import is_ladder_file, read_olmo_ladder
+def load_ladder_inputs(args: argparse.Namespace) -> pd.DataFrame:
+    """The inputs through the reader registry (:func:`src.analysis.core.inputs.read_evidence`: each path's format
+    detected, or ``--format``; OLMo-ladder CSVs or their folder, any evidence table, sweeps, ...), as every other
+    analysis command reads them; the readers' notices printed."""
+    from src.analysis.core.inputs import read_evidence
 
-    ladder, other = [], []
-    for p in map(Path, paths):
-        is_ladder = is_ladder_file(p) or (p.is_dir() and any(is_ladder_file(f) for f in p.glob("*.csv")))
-        (ladder if is_ladder else other).append(p)
-    parts = []
-    if ladder:
-        parts.append(read_olmo_ladder(ladder))
-    if other:
-        from src.analysis.core.inputs import load_evidence
-
-        parts.append(load_evidence(other, args).drop(columns="input"))
-    return parts[0] if len(parts) == 1 else normalize(pd.concat(parts, ignore_index=True), source="inputs")
+    ev = read_evidence(args)
+    for n in ev.notices:
+        print(f"note: {n}")
+    return ev.table
 
 
 def _tasks(ev: pd.DataFrame, globs, loss_metric: str, acc_metrics) -> list[str]:
@@ -236,7 +232,7 @@ def run_ladder_predict(args: argparse.Namespace) -> int:
     from src.analysis.stats.ladder_methods import METHODS
 
     args = settings(args)
-    ev = load_ladder_inputs(args.inputs, args)
+    ev = load_ladder_inputs(args)
     for spec in args.average or []:
         ev = data.add_average(ev, *data.parse_average(spec))
     acc_metrics = tuple(args.acc_metric)
@@ -259,14 +255,17 @@ def run_ladder_predict(args: argparse.Namespace) -> int:
     table, inner, _ = le.run(ev, tasks, target, fit, acc_metrics=acc_metrics, loss_metric=args.loss_metric,
                              last_k=args.last_k, target_checkpoint=args.target_checkpoint,
                              chance_flags=chance_flags(args.chance), skip_early=args.skip_early, level=args.level,
-                             n_boot=args.n_boot, seed=args.seed, methods=tuple(methods))  # fmt: skip
+                             n_boot=args.n_boot, seed=args.seed, methods=tuple(methods), method=args.method)  # fmt: skip
     calib = (
         le.calibration(inner) if not inner.empty else pd.DataFrame(columns=["method", "nominal", "coverage"])
     )
-    method, why = le.choose_method(inner) if args.method == "auto" else (args.method, "--method")
+    method, why = str(table.loc[table["chosen"], "method"].iloc[0]), str(table["choice"].iloc[0])
     summ = method_summary(table, inner, calib, args.level)
     if not inner.empty:
-        sc = le.method_scores(inner).drop(columns=["inner_mean_rel_err", "farthest_fold"])
+        t_dist = float(
+            np.log10(6.0 * table["scale_target"] * table["target_tokens"] / table["fit_compute_max"]).median()
+        )
+        sc = le.method_scores(inner, t_dist).drop(columns=["inner_mean_rel_err", "inner_paired_rel_err"])
         summ = summ.merge(sc, on="method", how="left")
     out = Path(args.out or "outputs/ladder")
     for name, df in (
@@ -284,9 +283,17 @@ def run_ladder_predict(args: argparse.Namespace) -> int:
         list(dict.fromkeys(table["method"]))
     ]
     disp = sel.assign(pred=shown(sel, "pred"), interval=_interval_text(sel), rel_err=shown(sel, "rel_err"),
-                      covers=sel["covers"].map(lambda c: "no interval" if c is None else str(bool(c))))  # fmt: skip
-    print_table(f"{method}: per task ({args.level:.0%} intervals calibrated by the backtests inside the ladder)",
-                disp[["task", "acc_metric", "chance", "chance_source", "actual", "pred", "interval", "rel_err", "covers", "guard"]])  # fmt: skip
+                      covers=sel["covers"].map(lambda c: "no interval" if c is None else str(bool(c))),
+                      reach=sel["reach"].round(2), inner_reach_max=sel["inner_reach_max"].round(2))  # fmt: skip
+    print_table(f"{method}: per task ({args.level:.0%} intervals calibrated by the backtests inside the ladder; "
+                "inside: the target reaches no further beyond the fitted accuracies than the inner backtests' held-out runs did)",
+                disp[["task", "acc_metric", "chance", "chance_source", "actual", "pred", "interval", "rel_err", "covers",
+                      "reach", "inner_reach_max", "inside", "guard"]])  # fmt: skip
+    ok = sel[sel["guard"] == ""]
+    ins = ok[ok["inside"].astype(bool)]
+    print(f"\n{method}: mean relative error {ok['rel_err'].mean():.2%} over {len(ok)} task(s); "
+          f"{ins['rel_err'].mean():.2%} over the {len(ins)} inside what the ladder can tell"
+          + (f" (outside: {', '.join(ok.loc[~ok['inside'].astype(bool), 'task'])})" if len(ins) < len(ok) else ""))  # fmt: skip
     print_table("every method's prediction per task (outside / flat: the fit does not support a number)",
                 wide.join(sel.set_index("task")["actual"]).reset_index())  # fmt: skip
     print_table(f"methods: mean relative error (target over unguarded tasks; inner: backtests inside the ladder) and "

@@ -18,13 +18,16 @@ import pandas as pd
 
 from src.analysis.stats import ladder_data as data
 from src.analysis.stats.backtest import fit_loss_nd
-from src.analysis.stats.ladder_methods import METHODS, fit_method
+from src.analysis.stats.ladder_methods import ENSEMBLE_OF, METHODS, fit_method
 from src.results.errors import InputError
 
 MIN_DISTANCE = 0.3  # a factor 2 in compute: no held-out run is treated as nearer than that
 LEVELS = (0.5, 0.8, 0.9, 0.95)
 MIN_RUNS = 6  # step 1 has 5 parameters
 N_BOOT = 30
+FAR = (
+    "far:"  # name prefix of the far folds (:func:`far_folds`): they choose the method, they do not calibrate
+)
 
 
 @dataclass
@@ -112,18 +115,27 @@ def predict_runs(td: TaskData, fit_runs: pd.DataFrame, points: pd.DataFrame, met
                          "loss_pred": pr.loss if pr else np.nan, "guard": pr.guard if pr else why,
                          "distance": dist, "boot_sd": sd[j], "n_boot_ok": int(ok.sum()), "chance": td.chance})  # fmt: skip
     out = pd.DataFrame(rows)
+    out["fit_acc_hi"] = float(fit_runs["acc"].max())
+    out["fit_acc_span"] = max(float(fit_runs["acc"].max() - fit_runs["acc"].min()), 1e-9)
+    out["reach"] = reach(out)
     out["err"] = out["pred"] - out["actual"]
     out["rel_err"] = out["err"].abs() / out["actual"].abs()
     return out
 
 
+def reach(rows: pd.DataFrame) -> pd.Series:
+    """How far each prediction goes beyond the best accuracy of its fit set's runs, in units of the accuracy range
+    those runs cover (0: at the best fitted run; 1: one more range above it)."""
+    return (rows["pred"] - rows["fit_acc_hi"]) / rows["fit_acc_span"]
+
+
 def inner_folds(
-    fin: pd.DataFrame, fit: data.FitSet, target_scale: float
+    fin: pd.DataFrame, fit: data.FitSet, target_scale: float, far: bool = True
 ) -> list[tuple[str, pd.Series, pd.Series]]:
     """(name, fitted, held out) masks: each size predicted from the fit set's smaller sizes (held out: the runs of
     that size at the fit set's multipliers, also sizes above the fit set but below the target), each multiplier
     from the fit set's lower multipliers at the same sizes (where the multipliers form a grid over at least two
-    sizes); a fold is kept when it fits at least :data:`MIN_RUNS` runs."""
+    sizes); a fold is kept when it fits at least :data:`MIN_RUNS` runs. ``far``: also :func:`far_folds`."""
     base = fit.mask(fin)
     pool = data.FitSet(max_scale=target_scale * (1 - 1e-6), min_scale=fit.min_scale, mults=fit.mults,
                        reruns=fit.reruns, exclude=fit.exclude).mask(fin)  # fmt: skip
@@ -141,21 +153,55 @@ def inner_folds(
         )
         if fm.sum() >= MIN_RUNS and hm.any() and same_sizes:
             folds.append((f"{k:g}xC from lower", fm, hm))
+    if far:
+        folds += far_folds(fin, base, pool)
+    return folds
+
+
+def far_folds(fin: pd.DataFrame, base: pd.Series, pool: pd.Series) -> list[tuple[str, pd.Series, pd.Series]]:
+    """Folds that extrapolate as far in compute as the ladder allows: for each token multiplier ``k`` of the fit
+    set (one level, every multiplier, where the multipliers form no grid: a family trained on one token count),
+    the fewest smallest sizes at multipliers up to ``k`` that still give :data:`MIN_RUNS` runs over two sizes are
+    fitted, and every other run of the pool (larger sizes, larger multipliers, up to the target's size) is held
+    out. On the OLMo ladder: 190M-760M at 1-2xC, 190M-370M at 1-5xC and at 1-10xC, predicting up to the 3B at
+    10xC (up to ~90x the fitted compute; the 7B is 83x)."""
+    b = fin[base]
+    rm = b["mult"].round(3)
+    grid = rm.nunique() > 1 and (b.groupby(rm)["scale"].nunique() >= 2).all()
+    levels = sorted(rm.unique()) if grid else [np.inf]
+    folds, seen = [], set()
+    for k in levels:
+        under = base & (fin["mult"] < k * 1.1 if np.isfinite(k) else True)
+        for a in sorted(fin.loc[under, "scale"].unique()):
+            fm = under & (fin["scale"] <= a * (1 + 1e-6))
+            if fm.sum() >= MIN_RUNS and fin.loc[fm, "scale"].nunique() >= 2:
+                break
+        else:
+            continue
+        hm = pool & ~fm
+        key = tuple(np.flatnonzero(fm.to_numpy()))
+        if hm.any() and key not in seen:
+            seen.add(key)
+            folds.append((f"{FAR} sizes <= {a:.3g}" + (f" at <= {k:g}xC" if np.isfinite(k) else ""), fm, hm))
     return folds
 
 
 def backtest_inner(td: TaskData, fit: data.FitSet, target_scale: float, methods, skip_early, n_boot=N_BOOT,
-                   seed=0) -> pd.DataFrame:  # fmt: skip
+                   seed=0, far=True) -> pd.DataFrame:  # fmt: skip
     parts = []
-    for name, fm, hm in inner_folds(td.fin, fit, target_scale):
+    for name, fm, hm in inner_folds(td.fin, fit, target_scale, far):
         p = predict_runs(td, td.fin[fm], td.fin[hm], methods, skip_early, n_boot, seed)
         parts.append(p.assign(fold=name))
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
 def _scored(inner: pd.DataFrame) -> pd.DataFrame:
-    """The inner predictions that can calibrate: unguarded, with a bootstrap sd; ``z = |err| / boot_sd``."""
+    """The inner predictions that calibrate: unguarded, with a bootstrap sd, from the folds that fit every smaller
+    size or lower multiplier (the far folds, fitted on 6-9 runs, choose the method but do not calibrate: their
+    bootstrap of a 5-parameter step 1 on so few runs understates the spread, and the target is fitted on the whole
+    fit set); ``z = |err| / boot_sd``."""
     ok = inner[(inner["guard"] == "") & inner["pred"].notna() & (inner["boot_sd"] > 0)]
+    ok = ok[~ok["fold"].astype(str).str.startswith(FAR)]
     return ok.assign(z=ok["err"].abs() / ok["boot_sd"])
 
 
@@ -199,54 +245,117 @@ def calibration(inner: pd.DataFrame, levels=LEVELS) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def farthest_fold(inner: pd.DataFrame) -> str | None:
-    """The inner fold that extrapolates furthest in size (the largest held-out size), the one most like a target
-    larger than every fitted run; None without size folds."""
-    sizes = [f for f in inner["fold"].unique() if f.startswith("size ")]
-    return max(sizes, key=lambda f: float(f.split()[1])) if sizes else None
+#: Inner predictions at least this share of the target's distance beyond its fit set (log10 compute) are the
+#: "far" ones the method is chosen on; with fewer than :data:`MIN_FAR` of them, the farthest quarter is used.
+FAR_SHARE = 0.5
+MIN_FAR = 10
+KEY = ["task", "fold", "model", "replicate"]
 
 
-def method_scores(inner: pd.DataFrame) -> pd.DataFrame:
-    """Per method over the inner backtests' unguarded predictions: mean relative error, its paired difference to
-    the best method over the same held-out runs with the standard error, and the error on :func:`farthest_fold`."""
+def far_predictions(inner: pd.DataFrame, target_distance: float | None) -> tuple[pd.DataFrame, float]:
+    """The unguarded inner predictions that extrapolate at least :data:`FAR_SHARE` x ``target_distance`` in log10
+    compute beyond their fit set (the farthest quarter when fewer than :data:`MIN_FAR` held-out runs are that far,
+    or without a target distance), and the threshold used."""
     ok = inner[(inner["guard"] == "") & inner["pred"].notna()]
     if ok.empty:
         raise InputError(
             "no inner backtest could be made", fix="widen the fit set (more sizes or multipliers)"
         )
-    w = ok.pivot_table(index=["task", "fold", "model", "replicate"], columns="method", values="rel_err")
-    best = w.mean().idxmin()
-    far = farthest_fold(ok)
+    thr = (
+        FAR_SHARE * target_distance
+        if target_distance is not None and np.isfinite(target_distance)
+        else np.inf
+    )
+    far = ok[ok["distance"] >= thr - 1e-12]
+    if len(far[KEY].drop_duplicates()) < MIN_FAR:
+        thr = float(np.quantile(ok["distance"], 0.75))
+        far = ok[ok["distance"] >= thr - 1e-12]
+    return far, float(thr)
+
+
+def _paired(rows: pd.DataFrame) -> pd.DataFrame:
+    """Relative errors, one row per held-out run, one column per method, only runs every method predicted."""
+    return rows.pivot_table(index=KEY, columns="method", values="rel_err").dropna()
+
+
+def method_scores(inner: pd.DataFrame, target_distance: float | None = None) -> pd.DataFrame:
+    """Per method over the inner backtests' unguarded predictions: mean relative error over all of them and over
+    the far ones (:func:`far_predictions`), and on the far ones the paired difference to the best method with its
+    standard error."""
+    ok = inner[(inner["guard"] == "") & inner["pred"].notna()]
+    far, thr = far_predictions(inner, target_distance)
+    w_all, w = _paired(ok), _paired(far)
+    if w.empty:  # no far run that every method predicted unguarded: each method on its own far runs, unpaired
+        w = far.pivot_table(index=KEY, columns="method", values="rel_err")
+    best = w.mean().idxmin() if not w.empty else None
     rows = []
-    for m in w.columns:
-        d = (w[m] - w[best]).dropna()
+    for m in sorted(ok["method"].unique()):
+        d = (w[m] - w[best]) if best and m in w else pd.Series(dtype=float)
         se = float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else np.nan
-        rows.append({"method": m, "inner_mean_rel_err": float(w[m].mean()), "diff_to_best": float(d.mean()),
-                     "diff_se": se, "farthest_fold": far,
-                     "farthest_rel_err": float(ok.loc[(ok["fold"] == far) & (ok["method"] == m), "rel_err"].mean())
-                     if far else np.nan})  # fmt: skip
+        rows.append({"method": m, "inner_mean_rel_err": float(ok.loc[ok["method"] == m, "rel_err"].mean()),
+                     "inner_paired_rel_err": float(w_all[m].mean()) if m in w_all else np.nan,
+                     "far_rel_err": float(w[m].mean()) if m in w else np.nan, "far_n": len(w),
+                     "far_min_distance": thr, "far_diff_to_best": float(d.mean()) if len(d) else np.nan,
+                     "far_diff_se": se})  # fmt: skip
     return pd.DataFrame(rows)
 
 
-def choose_method(inner: pd.DataFrame) -> tuple[str, str]:
-    """The method with the lowest mean relative error in the inner backtests; the methods within one paired
-    standard error of it are a tie, broken by the error on the fold that extrapolates furthest in size. Returns the
-    method and the reason in words."""
-    sc = method_scores(inner)
-    best = sc.loc[sc["inner_mean_rel_err"].idxmin()]
-    tied = sc[sc["diff_to_best"] <= sc["diff_se"].fillna(0)]
-    if len(tied) == 1 or tied["farthest_rel_err"].isna().all():
-        return str(best["method"]), f"lowest inner mean relative error ({best['inner_mean_rel_err']:.4f})"
-    pick = tied.loc[tied["farthest_rel_err"].idxmin()]
-    names = ", ".join(f"{r.method} {r.inner_mean_rel_err:.4f}" for r in tied.itertuples())
-    return str(pick["method"]), (f"tie within one paired standard error in the inner backtests ({names}); "
-                                 f"broken by the fold '{pick['farthest_fold']}' ({pick['farthest_rel_err']:.4f})")  # fmt: skip
+def _parts(method: str) -> list[str]:
+    return list(ENSEMBLE_OF) if method == "ensemble" else [method]
+
+
+def choose_method(inner: pd.DataFrame, target_distance: float | None = None) -> tuple[str, str, list[str]]:
+    """The rule (docs/analysis.md 'Ladder prediction'): on the inner predictions that extrapolate farthest in
+    compute (:func:`far_predictions`: at least half the target's distance), the method with the lowest mean
+    relative error; every method within one paired standard error of it ties, and the tied methods are averaged
+    (the ensemble counts as its two parts). Returns (name, reason in words, the averaged methods)."""
+    sc = method_scores(inner, target_distance).dropna(subset=["far_rel_err"])
+    if sc.empty:
+        raise InputError("no method predicted every far inner run", fix="widen the fit set or drop a method")
+    best = sc.loc[sc["far_rel_err"].idxmin()]
+    tied = sc[(sc["far_diff_to_best"] <= sc["far_diff_se"].fillna(0)) | (sc["method"] == best["method"])]
+    members = sorted(dict.fromkeys(p for m in tied["method"] for p in _parts(m)))
+    where = (f"the {int(best['far_n'])} inner predictions >= {best['far_min_distance']:.2f} decades of compute "
+             "beyond their fit set")  # fmt: skip
+    if len(tied) == 1:
+        return (
+            str(best["method"]),
+            f"lowest mean relative error on {where} ({best['far_rel_err']:.4f})",
+            _parts(str(best["method"])),
+        )
+    names = ", ".join(f"{r.method} {r.far_rel_err:.4f}" for r in tied.itertuples())
+    name = members[0] if len(members) == 1 else "mean(" + "+".join(members) + ")"
+    return name, f"tie within one paired standard error on {where} ({names}): their mean", members
+
+
+def add_mean_method(df: pd.DataFrame, members: list[str], name: str) -> pd.DataFrame:
+    """Rows of method ``name``: the mean prediction of ``members`` per held-out run (or target), its bootstrap sd
+    the mean of theirs (an upper bound of the mean's sd: correlations at most 1), guarded when a member is."""
+    if name in set(df["method"]) or df.empty:
+        return df
+    key = [c for c in KEY if c in df.columns]
+    sub = df[df["method"].isin(members)]
+    g = sub.groupby(key, sort=False, dropna=False)
+    first = g.first().reset_index()
+    n = g["method"].nunique().to_numpy()
+    guard = g["guard"].agg(lambda s: "; ".join(x for x in s if x)).to_numpy()
+    pred = g["pred"].mean().to_numpy()
+    out = first.assign(method=name, pred=np.where(n == len(members), pred, np.nan),
+                       boot_sd=g["boot_sd"].mean().to_numpy(), loss_pred=np.nan,
+                       guard=np.where(n == len(members), guard, "no fit: a method of the mean is missing"))  # fmt: skip
+    out["err"] = out["pred"] - out["actual"]
+    out["rel_err"] = out["err"].abs() / out["actual"].abs()
+    if "fit_acc_hi" in out:
+        out["reach"] = reach(out)
+    return pd.concat([df, out], ignore_index=True)
 
 
 def run(ev: pd.DataFrame, tasks: list[str], target: str, fit: data.FitSet, *, acc_metrics=("acc_len_norm", "acc"),
         loss_metric="bpb", last_k=1, target_checkpoint="final", chance_flags=None, skip_early=0.1,
-        methods=tuple(METHODS), level=0.9, n_boot=N_BOOT, seed=0, progress=False):  # fmt: skip
-    """Predict ``target`` on every task with every method; returns (target table, inner backtests, quantiles)."""
+        methods=tuple(METHODS), level=0.9, n_boot=N_BOOT, seed=0, progress=False, method="auto"):  # fmt: skip
+    """Predict ``target`` on every task with every method; choose the method (``auto``: :func:`choose_method`,
+    whose mean of tied methods is added as a method of its own) and calibrate the intervals by the inner
+    backtests. Returns (target table with ``chosen``, ``choice``, ``inside``; inner backtests; quantiles)."""
     from tqdm.auto import tqdm
 
     ev = data.with_tokens(ev)
@@ -262,14 +371,44 @@ def run(ev: pd.DataFrame, tasks: list[str], target: str, fit: data.FitSet, *, ac
                                "acc": tv["acc"], "loss": tv["loss"]}])  # fmt: skip
         p = predict_runs(td, fit_runs, point, methods, skip_early, n_boot, seed)
         p = p.assign(target_checkpoint=tv["target_checkpoint"], target_tokens=tv["tokens"], acc_metric=td.acc_metric,
-                     chance_source=td.chance_source, n_fit=len(fit_runs))  # fmt: skip
+                     chance_source=td.chance_source, n_fit=len(fit_runs), scale_target=tv["scale"],
+                     fit_compute_max=float((6.0 * fit_runs["scale"] * fit_runs["tokens"]).max()))  # fmt: skip
         rows.append(p)
         inners.append(backtest_inner(td, fit, tv["scale"], methods, skip_early, n_boot, seed))
     table = pd.concat(rows, ignore_index=True)
     inner = pd.concat(inners, ignore_index=True) if inners else pd.DataFrame()
+    if method == "auto" and not inner.empty:
+        t_dist = float(
+            np.log10(6.0 * table["scale_target"] * table["target_tokens"] / table["fit_compute_max"]).median()
+        )
+        method, why, members = choose_method(inner, t_dist)
+        if len(members) > 1:
+            table, inner = add_mean_method(table, members, method), add_mean_method(inner, members, method)
+    elif method == "auto":
+        method, why = methods[0], "no inner backtest: the first method"
+    else:
+        why = "--method"
     qs = quantiles(inner, sorted({*LEVELS, level})) if not inner.empty else pd.DataFrame()
     table = add_intervals(table, qs, level)
+    table = inside_flags(table, inner)
+    table["chosen"] = table["method"] == method
+    table["choice"] = why
     return table, inner, qs
+
+
+def inside_flags(table: pd.DataFrame, inner: pd.DataFrame) -> pd.DataFrame:
+    """``inside``: the target stays inside what the ladder can tell for this task and method: its prediction is
+    supported (no guard: step 2 rises above its noise, the loss and compute within their limits) and reaches no
+    further beyond the fit set's best accuracy (:func:`reach`, in units of the fitted accuracy range) than the
+    held-out runs of the inner backtests of the same task lay beyond their fit sets' (``inner_reach_max``, from
+    their actual accuracies: the longest accuracy extrapolation the ladder has tested). No 7B value enters."""
+    if inner.empty:
+        return table.assign(inner_reach_max=np.nan, inside=False)
+    runs = inner.drop_duplicates([*KEY])
+    top = ((runs["actual"] - runs["fit_acc_hi"]) / runs["fit_acc_span"]).groupby(runs["task"]).max()
+    table = table.assign(inner_reach_max=table["task"].map(top).astype(float))
+    table["inside"] = (table["guard"] == "") & (table["reach"] <= table["inner_reach_max"])
+    return table
 
 
 def add_intervals(table: pd.DataFrame, qs: pd.DataFrame, level: float) -> pd.DataFrame:

@@ -124,3 +124,47 @@ def test_malformed_input_is_one_line(tmp_path, name, content, match):
 def test_missing_path(tmp_path):
     with pytest.raises(InputError, match="does not exist"):
         read_olmo_ladder(tmp_path / "nope.csv")
+
+
+def test_final_checkpoint_is_one_rule_for_the_reader_and_the_engine(tmp_path):
+    """The OLMo reader's final_checkpoints and the verdict engine's final_rows are one function: on the reader's
+    output (an anneal after the stepped evaluations) and on labels whose number is the only order, they agree."""
+    from src.analysis.stats.engine import final_rows
+
+    full = _run([0, 5000, 10000])
+    full.to_csv(tmp_path / "peteish7_eval_full.csv", index=False)
+    anneal = full.iloc[[2]].drop(columns="_step").assign(**{"throughput/total_tokens": 7e10})
+    anneal.to_csv(tmp_path / "peteish7_eval_anneal.csv", index=False)
+    _run([100, 200]).to_csv(tmp_path / "1B-5xC.csv", index=False)
+    ev = read_olmo_ladder(tmp_path)
+    notices: list[str] = []
+    a, b = final_checkpoints(ev), final_rows(ev, notices)
+    assert a.equals(b) and set(zip(a["model"], a["checkpoint"], strict=True)) == {
+        ("peteish7", "anneal"),
+        ("1B-5xC", "step200"),
+    }
+    assert notices and "left out" in notices[0]
+    # no step and no tokens: the number a label ends in orders (the first reader rule kept the row order)
+    t = ev[ev["model"] == "1B-5xC"].assign(step=np.nan, tokens=np.nan)
+    t = pd.concat([t[t["checkpoint"] == "step200"], t[t["checkpoint"] == "step100"]])
+    assert final_checkpoints(t)["checkpoint"].unique().tolist() == ["step200"]
+    assert final_rows(t, [])["checkpoint"].unique().tolist() == ["step200"]
+
+
+def test_the_ladder_prediction_reads_through_the_reader_registry(tmp_path):
+    """backtest --settings reads its inputs as every command does (format detected, or --format): the registry's
+    OLMo-ladder reader names one family per token budget and the vocabulary fills each metric's meaning."""
+    from src.analysis.__main__ import build_parser
+    from src.analysis.stats.ladder_cli import load_ladder_inputs
+
+    _run([100, 200]).to_csv(tmp_path / "1B-5xC.csv", index=False)
+    _run([100, 200], seed=1).to_csv(tmp_path / "1B-2xC.csv", index=False)
+    for command in ("backtest", "ladder-backtest"):
+        ev = load_ladder_inputs(build_parser().parse_args([command, str(tmp_path), "--target", "1B-5xC"]))
+        assert set(ev["family"]) == {"OLMo-ladder 5xC", "OLMo-ladder 2xC"}
+        assert "value_kind" in ev.columns and ev["value_kind"].notna().all()
+    args = build_parser().parse_args(
+        ["backtest", str(tmp_path / "1B-5xC.csv"), "--target", "x", "--format", "lm-eval-results"]
+    )
+    with pytest.raises(InputError):
+        load_ladder_inputs(args)

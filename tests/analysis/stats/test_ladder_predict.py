@@ -49,7 +49,9 @@ def test_calibrated_90_percent_intervals_cover_about_90_percent_over_many_draws(
         td.fin = td.fin[~td.fin["model"].isin([t[0] for t in lf.TARGETS])]
         targets = data.finals(td.ck[td.ck["model"].isin([t[0] for t in lf.TARGETS])])
         meth = ("two_step_loglogistic",)
-        inner = le.backtest_inner(td, data.FitSet(), 3e9, meth, 0.1, n_boot=8, seed=s)
+        inner = le.backtest_inner(
+            td, data.FitSet(), 3e9, meth, 0.1, n_boot=8, seed=s, far=False
+        )  # far: no calib.
         tab = le.predict_runs(td, td.fin, targets, meth, 0.1, n_boot=8, seed=s)
         tab = le.add_intervals(tab, le.quantiles(inner), 0.9)
         hits += tab["covers"].astype(bool).tolist()
@@ -240,26 +242,103 @@ def test_ensemble_is_the_mean_of_direct_and_loglogistic():
     assert ps[2] == pytest.approx((ps[0] + ps[1]) / 2)
 
 
-def test_method_choice_breaks_a_tie_by_the_farthest_size_fold():
-    rng = np.random.default_rng(0)
+def _inner(errs, n=40, seed=0):
+    """A synthetic inner-backtest table: per (fold, distance) and method a mean relative error (+ shared noise)."""
+    rng = np.random.default_rng(seed)
     rows = []
-    for fold, shift in (
-        ("size 8e+08 from smaller", 0.004),
-        ("size 3.2e+09 from smaller", -0.004),
-        ("2xC from lower", 0),
-    ):
-        for i in range(40):
-            base = 0.03 + 0.01 * rng.random()
-            for m, e in (("b", base), ("a", base + shift), ("c", base + 0.01)):  # a and b: equal means
+    for fold, dist, by_method in errs:
+        for i in range(n):
+            base = 0.01 * rng.random()
+            for m, e in by_method.items():
                 rows.append({"task": "t", "fold": fold, "model": f"m{i}", "replicate": "", "method": m,
-                             "rel_err": e, "pred": 0.5, "guard": ""})  # fmt: skip
-    inner = pd.DataFrame(rows)
-    m, why = le.choose_method(
-        inner
-    )  # a and b tie on the mean; a is better where the extrapolation is farthest
-    assert m == "a" and "tie" in why and "3.2e+09" in why
-    inner.loc[inner["method"] == "c", "rel_err"] -= 0.05  # c clearly best: no tie
-    assert le.choose_method(inner)[0] == "c"
+                             "rel_err": e + base, "pred": 0.5 + e + base, "actual": 0.5, "boot_sd": 0.01 + e,
+                             "guard": "", "distance": dist, "fit_acc_hi": 0.45, "fit_acc_span": 0.1})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_method_is_chosen_on_the_folds_that_extrapolate_as_far_as_the_target():
+    """a is best overall (many near folds) but b is best where the inner folds extrapolate >= half the target's
+    distance: b is chosen; without a target distance the farthest quarter decides, also b."""
+    inner = _inner([("near", 0.3, {"a": 0.01, "b": 0.03, "c": 0.05}), ("near2", 0.4, {"a": 0.01, "b": 0.03, "c": 0.05}),
+                    ("far", 1.2, {"a": 0.06, "b": 0.05, "c": 0.10})])  # fmt: skip
+    sc = le.method_scores(inner, 2.0).set_index("method")
+    assert sc.loc["a", "inner_mean_rel_err"] < sc.loc["b", "inner_mean_rel_err"]
+    assert sc.loc["b", "far_rel_err"] < sc.loc["a", "far_rel_err"] and sc.loc["b", "far_n"] == 40
+    m, why, members = le.choose_method(inner, 2.0)
+    assert m == "b" and members == ["b"] and ">= 1.00 decades" in why
+    assert le.choose_method(inner, None)[0] == "b"
+    # a target barely beyond the ladder (0.5 decades): every fold counts, a wins
+    assert le.choose_method(inner, 0.5)[0] == "a"
+    # no far run predicted by every method (c guarded on some, b on the others): unpaired means, no tie, b
+    far = inner["fold"] == "far"
+    inner.loc[far & (inner["method"] == "c") & (inner["model"] < "m2"), "guard"] = "flat: x"
+    inner.loc[far & (inner["method"] == "b") & (inner["model"] >= "m2"), "guard"] = "flat: x"
+    assert le.choose_method(inner, 2.0)[0] == "b"
+
+
+def test_methods_tied_on_the_far_folds_are_averaged_and_the_ensemble_counts_as_its_parts():
+    inner = _inner([("far", 1.5, {"direct": 0.05, "two_step_paper": 0.05, "ensemble": 0.05, "x": 0.2})])
+    i = inner["model"].str[1:].astype(int)
+    for m, sign in (("direct", (-1) ** i), ("two_step_paper", -((-1) ** i)), ("ensemble", (-1) ** (i // 2))):
+        inner.loc[inner["method"] == m, "rel_err"] += 0.01 * sign  # equal means, paired differences that vary
+    m, why, members = le.choose_method(inner, 2.0)
+    assert members == ["direct", "two_step_loglogistic", "two_step_paper"] and "tie" in why
+    assert m == "mean(direct+two_step_loglogistic+two_step_paper)"
+    t = pd.DataFrame([{"task": "t", "model": "T", "replicate": "", "method": k, "pred": p, "boot_sd": sd,
+                       "actual": 0.6, "guard": g, "fit_acc_hi": 0.5, "fit_acc_span": 0.2}
+                      for k, p, sd, g in (("a", 0.5, 0.02, ""), ("b", 0.7, 0.04, ""), ("c", 0.9, 0.1, "flat: x"))])  # fmt: skip
+    out = le.add_mean_method(t, ["a", "b"], "mean(a+b)").set_index("method")
+    assert out.loc["mean(a+b)", "pred"] == pytest.approx(0.6) and out.loc[
+        "mean(a+b)", "boot_sd"
+    ] == pytest.approx(0.03)
+    assert out.loc["mean(a+b)", "rel_err"] == pytest.approx(0.0) and out.loc[
+        "mean(a+b)", "reach"
+    ] == pytest.approx(0.5)
+    guarded = le.add_mean_method(t, ["a", "c"], "mean(a+c)").set_index("method").loc["mean(a+c)"]
+    assert guarded["guard"].startswith("flat")  # a mean with a guarded member is guarded
+
+
+def test_far_folds_fit_the_fewest_smallest_runs_and_reach_the_targets_distance():
+    """Known-truth ladder (5 sizes x 1, 2, 5, 10 xC, target 7B at 20xC, ~2 decades beyond): per multiplier cutoff the
+    fewest smallest sizes with 6 runs are fitted and every larger run held out; they extrapolate >= 1 decade."""
+    ev = lf.ladder(np.random.default_rng(3), n_ck=3)
+    td = le.task_data(ev, "t", ("acc",), "bpb", 1, CH, {})
+    td.fin = td.fin[td.fin["model"] != "big"]
+    folds = {name: (fm, hm) for name, fm, hm in le.inner_folds(td.fin, data.FitSet(), 7e9)}
+    assert {n for n in folds if n.startswith("far")} == {"far: sizes <= 4e+08 at <= 2xC", "far: sizes <= 2e+08 at <= 5xC",
+                                                        "far: sizes <= 2e+08 at <= 10xC"}  # fmt: skip
+    fm, hm = folds["far: sizes <= 2e+08 at <= 5xC"]
+    assert fm.sum() == 6 and hm.sum() == 20 - 6
+    c = 6 * td.fin["scale"] * td.fin["tokens"]
+    assert np.log10(c[hm].max() / c[fm].max()) > 1.5
+    assert not any(n.startswith("far") for n, _, _ in le.inner_folds(td.fin, data.FitSet(), 7e9, far=False))
+
+
+def test_inside_flag_from_the_ladder_alone():
+    """inside: unguarded and reaching no further beyond the fitted accuracies than the inner held-out runs did
+    (their actual accuracies; a prediction's own value is not used on the inner side)."""
+    inner = _inner([("far", 1.5, {"a": 0.05})], n=5)  # held out at actual 0.5: reach (0.5 - 0.45) / 0.1 = 0.5
+    t = pd.DataFrame([{"task": "t", "method": "a", "pred": p, "guard": g, "fit_acc_hi": 0.45, "fit_acc_span": 0.1}
+                      for p, g in ((0.49, ""), (0.52, ""), (0.49, "flat: no rise"))])  # fmt: skip
+    t["reach"] = le.reach(t)
+    out = le.inside_flags(t, inner)
+    assert out["inner_reach_max"].tolist() == pytest.approx([0.5] * 3)
+    assert out["inside"].tolist() == [True, False, False]
+
+
+def test_known_truth_ladder_chooses_a_method_and_flags_the_target_inside():
+    """On a ladder of one known two-step law the whole pipeline runs blind: a method chosen from the far folds, the
+    target inside what the ladder can tell, predicted within 2%."""
+    ev = lf.ladder(np.random.default_rng(5), n_ck=3, run_sd=0.002, ck_sd=0.002)
+    tab, inner, _ = le.run(ev, ["t"], "big", data.FitSet(), methods=("direct", "two_step_loglogistic"),
+                           chance_flags=CH, n_boot=6)  # fmt: skip
+    assert any(f.startswith("far") for f in inner["fold"])
+    ch = tab[tab["chosen"]].iloc[0]
+    assert (
+        ch["method"] in ("two_step_loglogistic", "mean(direct+two_step_loglogistic)")
+        and "decades" in ch["choice"]
+    )
+    assert bool(ch["inside"]) and ch["rel_err"] < 0.02  # coverage: the many-draw calibration test
 
 
 def test_a_family_trained_on_one_token_count_gets_size_folds_and_intervals():
@@ -277,5 +356,20 @@ def test_a_family_trained_on_one_token_count_gets_size_folds_and_intervals():
     ev = normalize(pd.DataFrame(rows))
     tab, inner, _ = le.run(ev, ["t"], "p6.9e+09", data.FitSet(), methods=("two_step_loglogistic",), chance_flags=CH,
                            n_boot=4)  # fmt: skip
-    assert set(inner["fold"]) and all(f.startswith("size ") for f in inner["fold"].unique())
+    folds = set(
+        inner["fold"]
+    )  # size folds, and the far fold: the 6 smallest sizes predicting every larger one
+    assert folds == {"size 1.4e+09 from smaller", "size 2.8e+09 from smaller", "far: sizes <= 1e+09"}
     assert tab["n_boot_ok"].iloc[0] > 0 and tab["lo"].notna().all()
+
+
+def test_far_folds_choose_but_do_not_calibrate():
+    """The intervals' quantiles and the leave-one-fold-out table come from the folds fitted on every smaller size or
+    lower multiplier: adding far-fold rows with large errors changes neither."""
+    near = _inner([("size 8e+08 from smaller", 0.3, {"a": 0.02}), ("2xC from lower", 0.3, {"a": 0.03})], n=20)
+    far = _inner([("far: sizes <= 2e+08", 1.5, {"a": 0.5})], n=20)
+    for df in (near, far):
+        df["err"] = df["rel_err"] * df["actual"]
+    both = pd.concat([near, far], ignore_index=True)
+    pd.testing.assert_frame_equal(le.quantiles(both), le.quantiles(near))
+    pd.testing.assert_frame_equal(le.calibration(both), le.calibration(near))

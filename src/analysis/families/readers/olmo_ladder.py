@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from src.analysis.core.evidence import final_checkpoints as final_checkpoints  # the one rule, re-exported
 from src.analysis.core.evidence import normalize
 from src.analysis.core.ingest import check_last_line
 from src.analysis.core.inputs import expand_inputs
@@ -303,14 +304,3 @@ def read_olmo_ladder(
     out = normalize(long, source=str(files[0].parent if len(files) > 1 else files[0]))
     out.attrs["n_empty"] = n_empty  # cells of steps where that evaluation did not run
     return out
-
-
-def final_checkpoints(ev: pd.DataFrame) -> pd.DataFrame:
-    """The rows of each run's last checkpoint (most tokens, then highest step): the end-of-training model of every
-    (model, replicate), as a size-only scaling analysis wants it."""
-    order = ev.assign(_t=ev["tokens"].fillna(-1.0), _s=ev["step"].fillna(-1.0))
-    last = order.sort_values(["_t", "_s"]).groupby(["model", "replicate"])["checkpoint"].last()
-    keep = pd.MultiIndex.from_frame(ev[["model", "replicate", "checkpoint"]]).isin(
-        pd.MultiIndex.from_frame(last.reset_index()[["model", "replicate", "checkpoint"]])
-    )
-    return ev[keep].reset_index(drop=True)
