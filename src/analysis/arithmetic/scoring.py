@@ -197,7 +197,7 @@ def prediction3_table(table: pd.DataFrame, split: str = "test") -> pd.DataFrame:
     from scipy.optimize import curve_fit
 
     rows = []
-    keys = ["source", "task", "family", "run_dir", "scale"]
+    keys = ["source", "task", "family", "model", "scale"]
     for key, g in table.groupby(keys, sort=True):
         vals = dict(zip(g["metric"], g["value"], strict=True))
         Ls, acc, ed = [], [], []

@@ -205,7 +205,8 @@ def cmd_figure(args: argparse.Namespace) -> int:
 
     table = _load(args)
     ci = None
-    if args.bootstrap > 0 and args.split == "test" and (table["sweep_dir"].astype(str) != "").any():
+    has_runs = "sweep_dir" in table.columns and (table["sweep_dir"] != "").any()  # per_item.npz to resample
+    if args.bootstrap > 0 and args.split == "test" and has_runs:
         ci = bootstrap_table(table, n_boot=args.bootstrap, level=args.ci_level, seed=args.seed)
     if ci is None or ci.empty:
         ci = stderr_table(table, level=args.ci_level)

@@ -139,7 +139,7 @@ def _premise_curves(table: pd.DataFrame, split: str) -> pd.DataFrame:
     need = {"source", "task", "family", "metric", "scale", "replicate", "value"}
     missing = need - set(table.columns)
     if missing:
-        raise ValueError(f"sweep table lacks column(s) {sorted(missing)}; load it with load_sweeps")
+        raise ValueError(f"evidence table lacks column(s) {sorted(missing)}; load it with load_sweeps or ingest")
     prefix = f"{split}/"
     names = table["metric"].str.slice(len(prefix))
     rows = table[table["metric"].str.startswith(prefix) & names.isin(list(PREMISE_QUANTITIES))].copy()
