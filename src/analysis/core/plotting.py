@@ -11,7 +11,9 @@ def panel_order(curves: pd.DataFrame) -> list[tuple[str, str]]:
     pass@16, pass@100, pass@128; not string order)."""
     seen: list[tuple[str, str]] = []
     for sharp in ("smooth", "sharp"):
-        for fam in sorted(dict.fromkeys(curves.loc[curves["sharpness"] == sharp, "metric_family"]), key=natural_key):
+        for fam in sorted(
+            dict.fromkeys(curves.loc[curves["sharpness"] == sharp, "metric_family"]), key=natural_key
+        ):
             seen.append((sharp, fam))
     return seen
 

@@ -266,9 +266,7 @@ def backtest_figure(table: pd.DataFrame, points: pd.DataFrame, split: str = "tes
                 label=classify(metric).curve_label,
             )
             for method, style in _METHOD_STYLE.items():
-                p = points[(points["metric"] == metric) & (points["method"] == method)].sort_values(
-                    "scale"
-                )
+                p = points[(points["metric"] == metric) & (points["method"] == method)].sort_values("scale")
                 if not p.empty:
                     ax.plot(
                         p["scale"],

@@ -164,7 +164,9 @@ def bootstrap_replicates(
     reps: dict[tuple, list[np.ndarray]] = {}
     mismatched: set[str] = set()
     runs = table[["source", "sweep_dir", "task", "run_dir", "scale"]].drop_duplicates()
-    runs = runs[(runs["run_dir"].astype(str) != "") & (runs["sweep_dir"].astype(str) != "")]  # sweep runs only
+    runs = runs[
+        (runs["run_dir"].astype(str) != "") & (runs["sweep_dir"].astype(str) != "")
+    ]  # sweep runs only
     for row in tqdm(
         list(runs.itertuples(index=False)), desc="bootstrap over test items", disable=not progress
     ):

@@ -23,9 +23,7 @@ def claim_table(table: pd.DataFrame, split: str = "test") -> pd.DataFrame:
     """
     curves = curve_table(table, split)
     rows = []
-    for (sweep, task, family_name, metric), c in curves.groupby(
-        ["source", "task", "family", "metric"]
-    ):
+    for (sweep, task, family_name, metric), c in curves.groupby(["source", "task", "family", "metric"]):
         c = c.sort_values("scale")
         sign = 1.0 if bool(c["higher_is_better"].iloc[0]) else -1.0
         x = c["scale"].to_numpy(float)
@@ -62,10 +60,7 @@ def claim_table(table: pd.DataFrame, split: str = "test") -> pd.DataFrame:
         return out
     order = out["metric"].map(lambda m: (classify(m).sharpness != "smooth", *param_sort_key(classify(m))))
     return (
-        out.assign(_o=order)
-        .sort_values(["source", "task", "_o"])
-        .drop(columns="_o")
-        .reset_index(drop=True)
+        out.assign(_o=order).sort_values(["source", "task", "_o"]).drop(columns="_o").reset_index(drop=True)
     )
 
 
@@ -122,9 +117,9 @@ def claim_intervals(
     (curves, pairs) of each ``source`` of the evidence table ``table``. Replicates: items x seeds
     where runs saved ``per_item.npz`` (every metric of a run on the same resampled items: paired), else seeds
     within the family, else the binomial of the test items."""
+    from src.analysis.core import evidence
     from src.analysis.core.cli import items_table
     from src.analysis.core.readers import Evidence
-    from src.analysis.core import evidence
     from src.analysis.core.vocab import complete
     from src.analysis.stats.engine import Settings, run_engine
 

@@ -220,9 +220,7 @@ def cmd_figure(args: argparse.Namespace) -> int:
         paths = save_figure(fig, out, stem)
         for path in paths:
             print(path)
-        part = table[
-            (table["source"] == sweep) & (table["task"] == task) & (table["family"] == family)
-        ]
+        part = table[(table["source"] == sweep) & (table["task"] == task) & (table["family"] == family)]
         curves = curve_table(part, args.split)
         if ci is not None:
             curves = curves.merge(ci, on=["source", "task", "metric", "scale"], how="left")
@@ -405,9 +403,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
             continue
         print(write_table(part, output_path(out, f"backtest_{stem}_{args.split}", ".csv")))
         print(write_table(pts, output_path(out, f"backtest_{stem}_{args.split}_points", ".csv")))
-        sub = table[
-            (table["source"] == sweep) & (table["task"] == task) & (table["family"] == family)
-        ]
+        sub = table[(table["source"] == sweep) & (table["task"] == task) & (table["family"] == family)]
         paths = save_figure(backtest_figure(sub, pts, args.split), out, f"backtest_{stem}_{args.split}")
         for p in paths:
             print(p)

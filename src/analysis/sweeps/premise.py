@@ -139,7 +139,9 @@ def _premise_curves(table: pd.DataFrame, split: str) -> pd.DataFrame:
     need = {"source", "task", "family", "metric", "scale", "replicate", "value"}
     missing = need - set(table.columns)
     if missing:
-        raise ValueError(f"evidence table lacks column(s) {sorted(missing)}; load it with load_sweeps or ingest")
+        raise ValueError(
+            f"evidence table lacks column(s) {sorted(missing)}; load it with load_sweeps or ingest"
+        )
     prefix = f"{split}/"
     names = table["metric"].str.slice(len(prefix))
     rows = table[table["metric"].str.startswith(prefix) & names.isin(list(PREMISE_QUANTITIES))].copy()
@@ -279,9 +281,7 @@ def premise_figure(
                      label=f"E + A N^-α: E={f.E:.3g}, α={f.alpha:.2f}\nR² (log) = {f.r2_log:.3f}")  # fmt: skip
             if f.E >= 0.3 * pos["loss"].min():  # the floor, where it is within the plotted range
                 top.axhline(f.E, color="C3", lw=0.6, ls=":")
-        top.set(
-            xscale="log", yscale="log", title=f"{f.task}: {f.quantity}", ylabel=f"{split} (measured)"
-        )
+        top.set(xscale="log", yscale="log", title=f"{f.task}: {f.quantity}", ylabel=f"{split} (measured)")
         # runs without an error: on the axis floor, so that solved and stuck runs both show
         if (loss <= 0).any():
             floor = top.get_ylim()[0]

@@ -33,8 +33,11 @@ def _runs(table: pd.DataFrame) -> pd.DataFrame:
     need = {"source", "sweep_dir", "task", "run_dir", "scale", "replicate"}
     missing = need - set(table.columns)
     if missing:
-        raise InputError(f"the evidence lacks column(s) {sorted(missing)}: the resolution experiment reads the "
-                         "per-item outcomes of sweep runs", fix="give a sweep dir whose runs saved per_item.npz")
+        raise InputError(
+            f"the evidence lacks column(s) {sorted(missing)}: the resolution experiment reads the "
+            "per-item outcomes of sweep runs",
+            fix="give a sweep dir whose runs saved per_item.npz",
+        )
     runs = table.drop_duplicates("run_dir")[sorted(need)]
     seed = pd.to_numeric(runs["replicate"], errors="coerce")  # seeds in number order (2 before 10)
     return runs.assign(_s=seed).sort_values(["scale", "_s"], kind="stable").drop(columns="_s")

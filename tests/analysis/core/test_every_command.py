@@ -49,9 +49,7 @@ def test_every_command_on_one_ingested_table(tmp_path, capsys):
     assert main(["claims", table, *DECLARE_FLAGS, "--out", str(out / "claims")]) == 0
     claims = pd.read_csv(out / "claims" / "claims_test.csv")
     em = claims[
-        (claims.metric == "exact_match")
-        & (claims.family == "Alpha")
-        & (claims.task == "add/plain/0")
+        (claims.metric == "exact_match") & (claims.family == "Alpha") & (claims.task == "add/plain/0")
     ]
     assert em.iloc[0].n_sizes == 5 and em.iloc[0].sharpness == "sharp"
     assert (out / "claims" / "claims_test_verdict.csv").is_file()

@@ -56,9 +56,7 @@ def test_bootstrap_table_is_seeded_and_brackets_the_seed_mean(tmp_path):
         merged["value"] <= merged["ci_hi"] + 1e-12
     ).all()
     # width of the acc interval of one point ~ 2 * 1.96 * sqrt(p(1-p)/n) / sqrt(2 seeds)
-    row = merged[
-        (merged["metric"] == "test/acc") & (merged["scale"] == merged["scale"].min())
-    ].iloc[0]
+    row = merged[(merged["metric"] == "test/acc") & (merged["scale"] == merged["scale"].min())].iloc[0]
     p = row["value"]
     expected = 2 * 1.96 * np.sqrt(p * (1 - p) / 400) / np.sqrt(2)
     assert row["ci_hi"] - row["ci_lo"] == pytest.approx(expected, rel=0.25)
