@@ -42,7 +42,7 @@ def test_a_record_newer_than_the_table_makes_it_stale(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         table = load_sweeps([sweep])
-    value = table[(table.width == 2) & (table.metric == "test/acc")]["value"].item()
+    value = table[(table.run_dir == "model.width=2,seed=0") & (table.metric == "test/acc")]["value"].item()
     assert value == pytest.approx(0.123456)
 
 

@@ -145,8 +145,8 @@ def _stem(family: str, task: str) -> str:
 
 
 def _names(part: pd.DataFrame) -> dict[float, str]:
-    """Size -> model name(s) of one (family, task) of a sweep-style table (for the figures' top axis)."""
-    m = part.drop_duplicates(["num_params", "run_dir"]).groupby("num_params")["run_dir"]
+    """Size -> model name(s) of one (family, task) of an evidence or items table (for the figures' top axis)."""
+    m = part.drop_duplicates(["scale", "model"]).groupby("scale")["model"]
     return {float(k): " / ".join(sorted(v)) for k, v in m}
 
 
@@ -162,7 +162,7 @@ def _read_as(args: argparse.Namespace) -> str:
 
 def _per_size(part: pd.DataFrame) -> str:
     """'' where some size has several runs (seeds), else ', one model per size' (so no caption says seeds)."""
-    several = part.groupby("num_params")["run_dir"].nunique().max() > 1
+    several = part.groupby("scale")["model"].nunique().max() > 1
     return "" if several else ", one model per size"
 
 
@@ -180,7 +180,7 @@ def cmd_fig3(args: argparse.Namespace) -> int:
     table = model_table(items, subset=args.subset)
     print(write_table(table, output_path(out, "arithmetic_table", ".csv")))
     by_l = table[table["metric"].str.contains("_l=")]
-    for (family, task), part in by_l.groupby(["sweep", "task_name"]):
+    for (family, task), part in by_l.groupby(["source", "task"]):
         lengths = sorted({int(m.rsplit("=", 1)[1]) for m in part["metric"]})
         title = (f"{task} ({family}{_per_size(part)}): paper Fig. 3, the first L = {lengths[0]}..{lengths[-1]} "
                  "target digits; E: emergence score (Eq. 1), improvement positive" + _read_as(args))  # fmt: skip
@@ -192,7 +192,7 @@ def cmd_fig3(args: argparse.Namespace) -> int:
     verdicts = claim_verdicts(claims)
     print(write_table(claims, output_path(out, "claims", ".csv")))
     print(write_table(verdicts, output_path(out, "claims_verdict", ".csv")))
-    cols = ["task_name", "metric", "sharpness", "identity", "n_sizes", "emergence_score", "largest_step_share",
+    cols = ["task", "metric", "sharpness", "identity", "n_sizes", "emergence_score", "largest_step_share",
             "sizes_below_1_over_n", "start", "end"]  # fmt: skip
     print_table(
         "Emergence scores per (task, metric, L) curve (improvement positive; paper Eq. 1):", claims[cols]
@@ -212,18 +212,18 @@ def _fig3_premise(table: pd.DataFrame, out: Path) -> None:
     from src.analysis.sweeps.premise import R2_PASS, RESID_PASS, premise_check, premise_figure
 
     per_token = table[table["metric"] == "test/token_acc"]
-    if per_token["num_params"].nunique() < 4:
+    if per_token["scale"].nunique() < 4:
         return
     fits, resids = premise_check(per_token, "test")
     print(write_table(fits, output_path(out, "premise", ".csv")))
     print(write_table(resids, output_path(out, "premise_residuals", ".csv")))
-    for (family, task), part in per_token.groupby(["sweep", "task_name"]):
+    for (family, task), part in per_token.groupby(["source", "task"]):
         fig = premise_figure(part, "test", (fits, resids), unit="seed" if not _per_size(part) else "model")
         name_models(fig, _names(part))
         fig.tight_layout()  # again: room for the names
         for path in save_figure(fig, out, f"premise_{_stem(family, task)}"):
             print(path)
-    cols = ["task_name", "quantity", "n_sizes", "n_censored", "E", "A", "alpha", "r2_log", "max_abs_resid_log",
+    cols = ["task", "quantity", "n_sizes", "n_censored", "E", "A", "alpha", "r2_log", "max_abs_resid_log",
             "passes", "note"]  # fmt: skip
     print_table(
         f"Premise check: per-token error rate L(N) = E + A N^-alpha on seed means, passes = R^2 (log) >= {R2_PASS:g} "
@@ -242,17 +242,17 @@ def _fig3_places(outputs: pd.DataFrame, table: pd.DataFrame, args: argparse.Name
     print(write_table(places, output_path(out, "places", ".csv")))
     print(write_table(fits, output_path(out, "place_fits", ".csv")))
     per_token = table[table["metric"] == "test/token_acc"]
-    for (family, task), part in places.groupby(["sweep", "task_name"]):
+    for (family, task), part in places.groupby(["source", "task"]):
         several = not _per_size(part)
         title = (f"{task} ({family}): error rate per digit place (1 = units)\n"
                  + ("dots: seeds; crosses on the floor: runs without error at that place" if several else
                     "one model per size; crosses on the floor: models without error at that place"))  # fmt: skip
-        tok = per_token[(per_token["sweep"] == family) & (per_token["task_name"] == task)]
+        tok = per_token[(per_token["source"] == family) & (per_token["task"] == task)]
         fig = place_figure(part, tok, title=title)
         name_models(fig, _names(part))
         for path in save_figure(fig, out, f"places_{_stem(family, task)}"):
             print(path)
-    cols = ["task_name", "place", "n_sizes", "error_smallest", "error_largest", "n_zero", "alpha", "r2_log",
+    cols = ["task", "place", "n_sizes", "error_smallest", "error_largest", "n_zero", "alpha", "r2_log",
             "max_abs_resid_log", "steepest_slope", "steepest_at", "slope_ratio"]  # fmt: skip
     print_table(
         "Error rate per digit place (1 = units) on seed means: power law E + A N^-alpha and the steepest local "
@@ -306,7 +306,7 @@ def cmd_fig4(args: argparse.Namespace) -> int:
         title = (f"{task} ({family}): paper Fig. 4, accuracy on growing test sets ({order}; "
                  "open markers: read 0, at 1/(2n))" + _read_as(args))  # fmt: skip
         fig = resolution_figure(part, title=title)
-        name_models(fig, _names(part.rename(columns={"model": "run_dir"})))
+        name_models(fig, _names(part))
         for path in save_figure(fig, out, f"fig4_{_stem(family, task)}"):
             print(path)
     print_table("Zero readings per test-set size (a larger set resolves small non-zero accuracies):", summary)
@@ -330,7 +330,7 @@ def cmd_pred3(args: argparse.Namespace) -> int:
             fix="check that the targets have at least 2 characters",
         )
     print(write_table(pred, output_path(out, "prediction3", ".csv")))
-    cols = ["task_name", "run_dir", "num_params", "p_l1", "max_L", "r2_acc", "q_fit", "r2_acc_fit", "r2_ed",
+    cols = ["task", "model", "scale", "p_l1", "max_L", "r2_acc", "q_fit", "r2_acc_fit", "r2_ed",
             "slope_fit", "r2_ed_fit"]  # fmt: skip
     print_table(
         "Prediction 3: accuracy(L) vs p^L and edit distance(L) vs L(1-p), p = accuracy at L=1:", pred[cols]

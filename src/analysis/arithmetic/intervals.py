@@ -53,7 +53,7 @@ def arith_evidence(
         # the items every model was scored on (the shared test set)
         common = set.intersection(*(set(h["item"]) for _, h in g.groupby("model")))
         g = g[g["item"].isin(common)].drop_duplicates(["model", "item"])
-        size = "N=" + g["num_params"].map(lambda n: f"{n:.4g}")
+        size = "N=" + g["scale"].map(lambda n: f"{n:.4g}")
         for L in range(1, max_len + 1):
             cols = [f"{s}_l={L}" for s in SCORES if f"{s}_l={L}" in g.columns]
             if f"exact_match_l={L}" not in cols:
@@ -69,7 +69,7 @@ def arith_evidence(
                 )
             names = {c: f"{split}/{c}" for c in scored}
             one = at.assign(task=f"{task}/L={L}", model=size[at.index], replicate=at["model"].astype(str),
-                            checkpoint="", scale=at["num_params"].astype(float)).rename(columns=names)  # fmt: skip
+                            checkpoint="", scale=at["scale"].astype(float)).rename(columns=names)  # fmt: skip
             its.append(
                 one[["family", "model", "scale", "task", "item", "replicate", "checkpoint", *names.values()]]
             )

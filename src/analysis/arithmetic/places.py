@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from src.analysis.arithmetic.scoring import MODEL_KEYS, model_means
+from src.analysis.arithmetic.scoring import MODEL_KEYS, as_scaled, model_means
 from src.analysis.core.plotting import log_x
 from src.metrics.text import code_matrix
 
@@ -34,6 +34,7 @@ def place_items(outputs: pd.DataFrame, max_places: int = 5) -> pd.DataFrame:
     plus ``place_err_<k>`` for k = 1..max_places (1 = units digit; NaN where the target has fewer than k digits)."""
     if max_places < 1:
         raise ValueError(f"max_places must be >= 1, got {max_places}")
+    outputs = as_scaled(outputs)
     # answers are a few characters: reversing them in Python is not a hot loop
     rev_out = [str(s).strip()[::-1] for s in outputs["output"]]
     rev_tgt = [str(s).strip()[::-1] for s in outputs["target"]]
@@ -49,15 +50,15 @@ def place_items(outputs: pd.DataFrame, max_places: int = 5) -> pd.DataFrame:
 
 def place_table(items: pd.DataFrame, subset: str = "test") -> pd.DataFrame:
     """Per (model, place): ``value`` = error rate over the items of ``subset`` whose target has that place,
-    ``n_test`` = those items; columns ``sweep`` (= family), ``task_name``, ``model_family``, ``run_dir``,
-    ``num_params``, ``seed``, ``place``, ``value``, ``n_test``. Places no item of a model has are left out."""
+    ``n_items`` = those items; columns ``source`` (= family), ``task``, ``family``, ``model``, ``scale``,
+    ``replicate``, ``place``, ``value``, ``n_items``. Places no item of a model has are left out."""
     long = model_means(items, [c for c in items.columns if c.startswith("place_err_")], subset)
     return pd.DataFrame({
-        "sweep": long["family"], "task_name": long["task"], "model_family": long["family"],
-        "run_dir": long["model"], "num_params": long["num_params"].astype(float), "seed": long["seed"],
+        "source": long["family"], "task": long["task"], "family": long["family"],
+        "model": long["model"], "scale": long["scale"].astype(float), "replicate": long["replicate"],
         "place": long["column"].str.slice(len("place_err_")).astype(int), "value": long["value"].astype(float),
-        "n_test": long["n_test"].astype(float),
-    }).sort_values(["sweep", "task_name", "place", "num_params", "seed"], ignore_index=True)  # fmt: skip
+        "n_items": long["n_items"].astype(float),
+    }).sort_values(["source", "task", "place", "scale", "replicate"], ignore_index=True)  # fmt: skip
 
 
 def place_fits(table: pd.DataFrame) -> pd.DataFrame:
@@ -68,10 +69,10 @@ def place_fits(table: pd.DataFrame) -> pd.DataFrame:
     from src.analysis.sweeps.premise import fit_power_law_with_floor
 
     rows = []
-    for (sweep, task, place), g in table.groupby(["sweep", "task_name", "place"], sort=True):
-        m = g.groupby("num_params")["value"].agg(["mean", "count"]).sort_index()
+    for (sweep, task, place), g in table.groupby(["source", "task", "place"], sort=True):
+        m = g.groupby("scale")["value"].agg(["mean", "count"]).sort_index()
         n, y = m.index.to_numpy(float), m["mean"].to_numpy(float)
-        row = {"sweep": sweep, "task_name": task, "place": int(place), "n_sizes": len(n),
+        row = {"source": sweep, "task": task, "place": int(place), "n_sizes": len(n),
                "n_zero": int((y <= 0).sum()), "error_smallest": y[0], "error_largest": y[-1]}  # fmt: skip
         pos = y > 0
         fit = None
@@ -115,14 +116,14 @@ def place_figure(
     zeros = []
     for color, k in zip(colors, places, strict=False):
         g = table[table["place"] == k]
-        mean = g.groupby("num_params")["value"].mean()
+        mean = g.groupby("scale")["value"].mean()
         pos = mean[mean > 0]
         ax.plot(pos.index, pos.to_numpy(), "o-", color=color, lw=1.4, ms=4, label=f"place {k}" + (
             " (units)" if k == 1 else ""))  # fmt: skip
-        ax.plot(g["num_params"][g["value"] > 0], g["value"][g["value"] > 0], ".", color=color, alpha=0.35)
-        zeros.append((g["num_params"][g["value"] <= 0], color))
+        ax.plot(g["scale"][g["value"] > 0], g["value"][g["value"] > 0], ".", color=color, alpha=0.35)
+        zeros.append((g["scale"][g["value"] <= 0], color))
     if per_token is not None and len(per_token):
-        m = (1.0 - per_token.groupby("num_params")["value"].mean()).sort_index()
+        m = (1.0 - per_token.groupby("scale")["value"].mean()).sort_index()
         m = m[m > 0]
         ax.plot(m.index, m.to_numpy(), "s--", color="0.4", ms=3, lw=1.0, label="per-token (whole answer)")
     ax.set_yscale("log")

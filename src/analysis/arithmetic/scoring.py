@@ -19,8 +19,13 @@ from matplotlib.figure import Figure
 from src.analysis.core.plotting import grid, log_x
 from src.metrics.text import exact_target_logprob, score_strings
 
-MODEL_KEYS = ["family", "model", "num_params", "task"]
+MODEL_KEYS = ["family", "model", "scale", "task"]
 SCORES = ("exact_match", "edit_distance", "token_acc", "target_prob")
+
+
+def as_scaled(outputs: pd.DataFrame) -> pd.DataFrame:
+    """The outputs table (``num_params``, docs/arithmetic.md) with its size in the evidence column ``scale``."""
+    return outputs.rename(columns={"num_params": "scale"}) if "scale" not in outputs.columns else outputs
 
 
 def score_items(outputs: pd.DataFrame, max_len: int = 5) -> pd.DataFrame:
@@ -29,6 +34,7 @@ def score_items(outputs: pd.DataFrame, max_len: int = 5) -> pd.DataFrame:
     Scores are NaN where the target is shorter than L; ``target_prob`` is NaN without log-probabilities (or where
     no model-token boundary falls at L).
     """
+    outputs = as_scaled(outputs)
     s = score_strings(outputs["output"].tolist(), outputs["target"].tolist(), max_len)
     s["target_prob"] = np.full_like(s["exact_match"], np.nan)
     has_lp = outputs["target_logprobs"].notna().to_numpy()
@@ -51,8 +57,8 @@ def score_items(outputs: pd.DataFrame, max_len: int = 5) -> pd.DataFrame:
 
 def model_means(items: pd.DataFrame, columns: Sequence[str], subset: str = "test") -> pd.DataFrame:
     """Long table of per-model means of the per-item ``columns`` over the items of ``subset``: ``MODEL_KEYS``,
-    ``column``, ``value`` (mean over non-NaN items), ``n_test`` (those items; pairs with none left out) and ``seed``
-    (0, 1, ... for the models of one family, task and size, in model order)."""
+    ``column``, ``value`` (mean over non-NaN items), ``n_items`` (those items; pairs with none left out) and
+    ``replicate`` (0, 1, ... for the models of one family, task and size, in model order)."""
     part = items[items["subset"] == subset]
     if part.empty:
         raise ValueError(
@@ -60,28 +66,30 @@ def model_means(items: pd.DataFrame, columns: Sequence[str], subset: str = "test
         )
     grouped = part.groupby(MODEL_KEYS, sort=True)[list(columns)]
     long = grouped.mean().stack(future_stack=True).rename("value").to_frame()
-    long["n_test"] = grouped.count().stack(future_stack=True)
+    long["n_items"] = grouped.count().stack(future_stack=True)
     long = long.reset_index().rename(columns={f"level_{len(MODEL_KEYS)}": "column"})
-    long = long[long["n_test"] > 0]
+    long = long[long["n_items"] > 0]
     models = long[MODEL_KEYS].drop_duplicates().sort_values(MODEL_KEYS)
-    models["seed"] = models.groupby(["family", "task", "num_params"]).cumcount()
+    models["replicate"] = models.groupby(["family", "task", "scale"]).cumcount()
     return long.merge(models, on=MODEL_KEYS)
 
 
 def model_table(items: pd.DataFrame, subset: str = "test", split: str = "test") -> pd.DataFrame:
-    """Per (model, metric) means over the items of ``subset``, as a tidy sweep-style table.
+    """Per (model, metric) means over the items of ``subset``, as an evidence table (:mod:`src.analysis.core.evidence`).
 
-    Columns: ``sweep`` (= family), ``task_name``, ``model_family``, ``run_dir`` (= model), ``width`` (NaN), ``num_params``,
-    ``seed`` (0, 1, ... for models of the same family, task and size), ``metric`` (``test/exact_match_l=3``), ``value``
-    and ``n_test`` (items scored for that metric: those with at least L target tokens).
+    ``replicate`` is 0, 1, ... for the models of one family, task and size (several models of one size are drawn as
+    one point's replicates), ``metric`` ``test/exact_match_l=3``, ``n_items`` the items scored for that metric
+    (those with at least L target tokens), ``source`` the family (one set of outputs per family).
     """
+    from src.analysis.core import evidence
+
     long = model_means(items, [c for c in items.columns if c.split("_l=")[0] in SCORES], subset)
-    return pd.DataFrame({
-        "sweep": long["family"], "task_name": long["task"], "model_family": long["family"],
-        "run_dir": long["model"], "width": np.nan, "num_params": long["num_params"].astype(float),
-        "seed": long["seed"], "metric": f"{split}/" + long["column"], "value": long["value"].astype(float),
-        "n_test": long["n_test"].astype(float),
+    ev = pd.DataFrame({
+        "family": long["family"], "model": long["model"], "scale": long["scale"].astype(float),
+        "task": long["task"], "metric": f"{split}/" + long["column"], "value": long["value"].astype(float),
+        "replicate": long["replicate"], "n_items": long["n_items"].astype(float), "source": long["family"],
     })  # fmt: skip
+    return evidence.normalize(ev, source="scored outputs")
 
 
 def _ordered(items: pd.DataFrame) -> pd.DataFrame:
@@ -125,7 +133,7 @@ def resolution_summary(res: pd.DataFrame) -> pd.DataFrame:
 
 
 def resolution_figure(res: pd.DataFrame, title: str | None = None) -> Figure:
-    """One panel per test-set size: accuracy against num_params on log-log axes, one line per L.
+    """One panel per test-set size: accuracy against scale on log-log axes, one line per L.
 
     A zero reading cannot be drawn on a log axis: it is drawn as an open marker at 1/(2 n_scored), below the test
     set's resolution 1/n_scored, so the reader sees where the small set read 0 and the large one resolved it.
@@ -145,13 +153,13 @@ def resolution_figure(res: pd.DataFrame, title: str | None = None) -> Figure:
     for ax, n in zip(axes, sizes, strict=True):
         part = res[res["n_items"] == n]
         for color, L in zip(colors, lengths, strict=False):
-            c = part[part["L"] == L].sort_values("num_params")
+            c = part[part["L"] == L].sort_values("scale")
             if c.empty:
                 continue
-            x = c["num_params"].to_numpy(float)
+            x = c["scale"].to_numpy(float)
             y = c["accuracy"].to_numpy(float)
             floor = 0.5 / c["n_scored"].to_numpy(float)
-            mean = c.groupby("num_params").agg(y=("accuracy", "mean"), n=("n_scored", "min"))
+            mean = c.groupby("scale").agg(y=("accuracy", "mean"), n=("n_scored", "min"))
             line_floor = 0.5 / mean["n"].to_numpy(float)
             line = np.where(mean["y"] > 0, mean["y"], line_floor)
             ax.plot(mean.index.to_numpy(float), line, "-", color=color, lw=1.4, label=f"L={L}")
@@ -189,7 +197,7 @@ def prediction3_table(table: pd.DataFrame, split: str = "test") -> pd.DataFrame:
     from scipy.optimize import curve_fit
 
     rows = []
-    keys = ["sweep", "task_name", "model_family", "run_dir", "num_params"]
+    keys = ["source", "task", "family", "model", "scale"]
     for key, g in table.groupby(keys, sort=True):
         vals = dict(zip(g["metric"], g["value"], strict=True))
         Ls, acc, ed = [], [], []

@@ -30,6 +30,8 @@ def items_table(ev: pd.DataFrame) -> pd.DataFrame:
     frames = []
     runs = ev[["family", "model", "scale", "task", "replicate", "checkpoint", "sweep_dir", "run_dir"]]
     for run in runs.drop_duplicates(["sweep_dir", "run_dir"]).itertuples(index=False):
+        if not isinstance(run.run_dir, str) or not isinstance(run.sweep_dir, str) or not run.run_dir:
+            continue  # a row of a table file beside the sweeps: no per-item file
         path = per_item_path(run.sweep_dir, run.run_dir)
         if not path.is_file():
             continue

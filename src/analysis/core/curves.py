@@ -1,5 +1,5 @@
-"""Curves from a table of runs: one row per (sweep, task, metric, size) with the mean, range and count over
-replicates (seeds), and the metric's kind from the registry (:mod:`src.analysis.core.metrics`)."""
+"""Curves from an evidence table: one row per (source, task, family, metric, scale) with the mean, range and count
+over replicates (seeds), and the metric's kind from the registry (:mod:`src.analysis.core.metrics`)."""
 
 from __future__ import annotations
 
@@ -8,21 +8,22 @@ import pandas as pd
 
 from src.analysis.core.metrics import classify
 
-CURVE_KEYS = ["sweep", "task_name", "model_family", "metric", "num_params"]
+CURVE_KEYS = ["source", "task", "family", "metric", "scale"]
 
 
 def curve_table(table: pd.DataFrame, split: str | None = "test") -> pd.DataFrame:
-    """One row per (sweep, task, metric, num_params): seed mean, min, max, count, and the metric's kind.
+    """One row per (source, task, family, metric, scale): replicate mean, min, max, count (``n_seeds``), the median
+    ``n_items``, and the metric's kind (``metric_family``, ``sharpness``, ``param``, ...).
 
     Rows of ``split`` (and of metrics named without a split) only (all splits with ``None``); metrics the registry does not know are dropped here (list
     them with :func:`unknown_metrics`).
     """
-    df = table if "sweep" in table.columns else table.assign(sweep="")
+    df = table if "source" in table.columns else table.assign(source="")
     infos = {m: classify(m) for m in df["metric"].unique()}
     keep = [m for m, i in infos.items() if i is not None and (split is None or i.split in (split, ""))]
     df = df[df["metric"].isin(keep)]
-    if "n_test" not in df.columns:
-        df = df.assign(n_test=np.nan)
+    if "n_items" not in df.columns:
+        df = df.assign(n_items=np.nan)
     agg = (
         df.groupby(CURVE_KEYS, as_index=False)
         .agg(
@@ -31,13 +32,13 @@ def curve_table(table: pd.DataFrame, split: str | None = "test") -> pd.DataFrame
             hi=("value", "max"),
             std=("value", "std"),
             n_seeds=("value", "size"),
-            n_test=("n_test", "median"),
+            n_items=("n_items", "median"),
         )
         .sort_values(CURVE_KEYS)
     )
     agg["split"] = agg["metric"].map(lambda m: infos[m].split)
     agg["sharpness"] = agg["metric"].map(lambda m: infos[m].sharpness)
-    agg["family"] = agg["metric"].map(lambda m: infos[m].kind.family)
+    agg["metric_family"] = agg["metric"].map(lambda m: infos[m].kind.family)
     agg["param"] = agg["metric"].map(lambda m: infos[m].param)
     agg["higher_is_better"] = agg["metric"].map(lambda m: infos[m].kind.higher_is_better)
     return agg.reset_index(drop=True)

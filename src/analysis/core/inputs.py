@@ -193,7 +193,6 @@ def load_evidence(
     metrics the command uses (``split``'s and those named without a split, narrowed by ``--metric``) must be
     logged by every run of a sweep; a gap in a metric it ignores is no error."""
     from src.analysis.core.ingest import is_table_file
-    from src.analysis.core.views import runs_to_evidence
 
     files = [Path(p) for p in inputs if is_table_file(p)]
     dirs = [Path(p) for p in inputs if not is_table_file(p)]  # an absent path without a table suffix: a sweep
@@ -201,16 +200,15 @@ def load_evidence(
     if dirs:
         from src.analysis.sweeps.loading import load_sweeps, require_complete_metrics
 
-        runs = load_sweeps(dirs, allow_incomplete=allow_incomplete)
+        ev = load_sweeps(dirs, allow_incomplete=allow_incomplete)
         globs = [g.strip() for v in getattr(args, "metric", []) or [] for g in str(v).split(",") if g.strip()]
         used = [
             m
-            for m in runs["metric"].unique()
+            for m in ev["metric"].unique()
             if (split is None or (m.partition("/")[0] if "/" in m else "") in ("", split))
             and (not globs or any(fnmatchcase(m, g) for g in globs))
         ]
-        require_complete_metrics(runs, metrics=used, allow=allow_missing)
-        ev = runs_to_evidence(runs)
+        require_complete_metrics(ev, metrics=used, allow=allow_missing)
         parts.append(ev.assign(input=ev["source"]))
     if files:
         spec = ingest_spec(args)

@@ -7,11 +7,13 @@ import pandas as pd
 
 
 def panel_order(curves: pd.DataFrame) -> list[tuple[str, str]]:
-    """(sharpness, family) panels: smooth first, then sharp, each in natural order of the family's name (pass@1,
+    """(sharpness, metric_family) panels: smooth first, then sharp, each in natural order of the family's name (pass@1,
     pass@16, pass@100, pass@128; not string order)."""
     seen: list[tuple[str, str]] = []
     for sharp in ("smooth", "sharp"):
-        for fam in sorted(dict.fromkeys(curves.loc[curves["sharpness"] == sharp, "family"]), key=natural_key):
+        for fam in sorted(
+            dict.fromkeys(curves.loc[curves["sharpness"] == sharp, "metric_family"]), key=natural_key
+        ):
             seen.append((sharp, fam))
     return seen
 

@@ -26,13 +26,13 @@ def ablation_tables(
     claim verdict (median E of sharp and smooth metrics, share of pairs sharp > smooth) and the premise fit of
     each smooth loss (R^2 in log space, alpha, passes).
     """
-    common_sizes = sorted(set(short["num_params"]) & set(converged["num_params"]))
+    common_sizes = sorted(set(short["scale"]) & set(converged["scale"]))
     if len(common_sizes) < 3:
         raise ValueError(
             f"the two budgets share {len(common_sizes)} model sizes; the ablation needs the same grid (at least 3)"
         )
-    short = short[short["num_params"].isin(common_sizes)]
-    converged = converged[converged["num_params"].isin(common_sizes)]
+    short = short[short["scale"].isin(common_sizes)]
+    converged = converged[converged["scale"].isin(common_sizes)]
     rows, per_metric = [], {}
     for budget, table in (("short", short), ("converged", converged)):
         claims = claim_table(table, split)
@@ -46,7 +46,7 @@ def ablation_tables(
         fits, _ = premise_check(table, split)
         row = {
             "budget": budget,
-            "sweep": str(claims["sweep"].iloc[0]),
+            "source": str(claims["source"].iloc[0]),
             "n_sizes": int(claims["n_sizes"].max()),
         }
         if not verdict.empty:

@@ -113,10 +113,10 @@ def _calibrate(
     from src.analysis.sweeps.loading import per_item_path
 
     runs = table[
-        (table["sweep"] == sweep)
-        & (table["task_name"] == task)
-        & table["num_params"].isin(fit_sizes)
-        & ((table["model_family"] == family) if family is not None else True)
+        (table["source"] == sweep)
+        & (table["task"] == task)
+        & table["scale"].isin(fit_sizes)
+        & ((table["family"] == family) if family is not None else True)
     ]
     arrays = []
     for run in runs[["sweep_dir", "run_dir"]].drop_duplicates().itertuples(index=False):
@@ -136,14 +136,14 @@ def backtest(
     """
     curves = curve_table(table, split)
     points, rows, skipped, too_few, unbounded = [], [], [], [], []
-    for (sweep, task, family), g in curves.groupby(["sweep", "task_name", "model_family"]):
-        sizes = np.sort(g["num_params"].unique())
+    for (sweep, task, family), g in curves.groupby(["source", "task", "family"]):
+        sizes = np.sort(g["scale"].unique())
         n_fit = max(2, int(np.floor(len(sizes) * fit_fraction)))
         if len(sizes) - n_fit < 1:
             too_few.append(f"{sweep}/{task} ({family}): {len(sizes)}")
             continue
         fit_sizes, pred_sizes = sizes[:n_fit], sizes[n_fit:]
-        means = {m: c.set_index("num_params")["mean"] for m, c in g.groupby("metric")}
+        means = {m: c.set_index("scale")["mean"] for m, c in g.groupby("metric")}
         contexts: dict[str, dict | None] = {}
         for metric, y in means.items():
             # a metric missing at some sizes (--allow-missing) is fitted and predicted where it exists
@@ -188,7 +188,7 @@ def backtest(
                 err = np.abs(pred - actual)
                 span = float(y.max() - y.min())
                 rows.append({
-                    "sweep": sweep, "task_name": task, "model_family": family, "metric": metric, "sharpness": info.sharpness,
+                    "source": sweep, "task": task, "family": family, "metric": metric, "sharpness": info.sharpness,
                     "method": method, "formula": _FORMULA.get(method, mm.formula if mm else ""),
                     "n_fit": len(fit_m), "n_pred": len(at), "mae": float(err.mean()), "max_abs_err": float(err.max()),
                     "mean_rel_err": float(np.mean(err / np.abs(actual))) if (actual != 0).all() else np.nan,
@@ -221,7 +221,7 @@ def backtest(
             stacklevel=2,
         )
     summary = pd.DataFrame(rows)
-    cols = ["sweep", "task_name", "model_family", "metric", "method", "num_params", "predicted", "actual"]
+    cols = ["source", "task", "family", "metric", "method", "scale", "predicted", "actual"]
     return summary, pd.DataFrame(points, columns=cols)
 
 
@@ -241,23 +241,23 @@ def backtest_figure(table: pd.DataFrame, points: pd.DataFrame, split: str = "tes
     from src.analysis.core.plotting import colors, grid, log_x, panel_order
 
     curves = curve_table(table, split)
-    if curves[["sweep", "task_name"]].drop_duplicates().shape[0] != 1:
-        raise ValueError("backtest_figure draws one task; split the table by (sweep, task_name) first")
+    if curves[["source", "task"]].drop_duplicates().shape[0] != 1:
+        raise ValueError("backtest_figure draws one task; split the table by (source, task) first")
     panels = panel_order(curves)
     rows, cols = grid(len(panels))
     fig = Figure(figsize=(4.0 * cols, 3.9 * rows + 0.4), layout="constrained")
     axes = fig.subplots(rows, cols, squeeze=False).flatten()
     for ax in axes[len(panels) :]:
         ax.remove()
-    first_pred = points["num_params"].min()
-    last_fit = curves.loc[curves["num_params"] < first_pred, "num_params"].max()
+    first_pred = points["scale"].min()
+    last_fit = curves.loc[curves["scale"] < first_pred, "scale"].max()
     for ax, (sharpness, family) in zip(axes, panels, strict=False):
-        panel = curves[(curves["family"] == family) & (curves["sharpness"] == sharpness)]
+        panel = curves[(curves["metric_family"] == family) & (curves["sharpness"] == sharpness)]
         metrics = sorted(panel["metric"].unique(), key=lambda m: param_sort_key(classify(m)))
         for color, metric in zip(colors(len(metrics)), metrics, strict=True):
-            c = panel[panel["metric"] == metric].sort_values("num_params")
+            c = panel[panel["metric"] == metric].sort_values("scale")
             ax.plot(
-                c["num_params"],
+                c["scale"],
                 c["mean"],
                 "o-",
                 color=color,
@@ -266,12 +266,10 @@ def backtest_figure(table: pd.DataFrame, points: pd.DataFrame, split: str = "tes
                 label=classify(metric).curve_label,
             )
             for method, style in _METHOD_STYLE.items():
-                p = points[(points["metric"] == metric) & (points["method"] == method)].sort_values(
-                    "num_params"
-                )
+                p = points[(points["metric"] == metric) & (points["method"] == method)].sort_values("scale")
                 if not p.empty:
                     ax.plot(
-                        p["num_params"],
+                        p["scale"],
                         p["predicted"],
                         color=color,
                         lw=1.2,
@@ -292,6 +290,6 @@ def backtest_figure(table: pd.DataFrame, points: pd.DataFrame, split: str = "tes
             for s in _METHOD_STYLE.values()
         ]
         ax.legend(handles=handles, fontsize=6.5, frameon=False)
-    task = curves["task_name"].iloc[0]
+    task = curves["task"].iloc[0]
     fig.suptitle(f"{task}: predict the larger models from the smaller ones (left of the grey line: fitted)")
     return fig

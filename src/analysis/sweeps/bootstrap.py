@@ -1,7 +1,7 @@
 """Bootstrap confidence intervals over test items, from each run's ``per_item.npz``.
 
 A metric's value on a test set of n items is an estimate; resampling the items (with replacement) shows how much it
-would move on another test set of the same size. For each (task, metric, num_params) the interval is that of the
+would move on another test set of the same size. For each (task, metric, scale) the interval is that of the
 *seed mean*: every seed's items are resampled independently, the B replicates are averaged across seeds, and the
 percentile interval is taken. It measures test-set sampling noise only; the seed band shows training noise.
 
@@ -158,24 +158,27 @@ def load_per_item(path) -> PerItem:
 def bootstrap_replicates(
     table: pd.DataFrame, n_boot: int = 1000, seed: int = 0, progress: bool = True
 ) -> dict[tuple, list[np.ndarray]]:
-    """Per (sweep, task_name, metric, num_params): one array of ``n_boot`` item-bootstrap replicates per run
+    """Per (source, task, metric, scale): one array of ``n_boot`` item-bootstrap replicates per run
     (seed) that saved ``per_item.npz``. Within a run every metric shares the resampled items (paired)."""
     rng = np.random.default_rng(seed)
     reps: dict[tuple, list[np.ndarray]] = {}
     mismatched: set[str] = set()
-    runs = table[["sweep", "sweep_dir", "task_name", "run_dir", "num_params"]].drop_duplicates()
+    runs = table[["source", "sweep_dir", "task", "run_dir", "scale"]].drop_duplicates()
+    runs = runs[
+        (runs["run_dir"].astype(str) != "") & (runs["sweep_dir"].astype(str) != "")
+    ]  # sweep runs only
     for row in tqdm(
         list(runs.itertuples(index=False)), desc="bootstrap over test items", disable=not progress
     ):
         path = per_item_path(row.sweep_dir, row.run_dir)
         if not path.is_file():
             continue
-        run = table[(table["sweep"] == row.sweep) & (table["run_dir"] == row.run_dir)]
+        run = table[(table["source"] == row.source) & (table["run_dir"] == row.run_dir)]
         metrics = dict(zip(run["metric"], run["value"].astype(float), strict=True))
         out, bad = run_replicates(metrics, load_per_item(path), n_boot, rng)
         mismatched.update(bad)
         for key, r in out.items():
-            reps.setdefault((row.sweep, row.task_name, key, row.num_params), []).append(r)
+            reps.setdefault((row.source, row.task, key, row.scale), []).append(r)
     if mismatched:
         warnings.warn(
             "no bootstrap interval for metric(s) whose per-item rescoring does not reproduce the run record: "
@@ -190,8 +193,8 @@ def bootstrap_table(
 ) -> pd.DataFrame:
     """Percentile intervals of the seed mean over test items, for every rescorable test metric of ``table``.
 
-    ``table``: tidy table from :func:`src.analysis.sweeps.loading.load_sweeps`. Returns one row per
-    (sweep, task_name, metric, num_params) with ``ci_lo, ci_hi, n_boot, n_runs``; runs without ``per_item.npz``
+    ``table``: evidence table of :func:`src.analysis.sweeps.loading.load_sweeps`. Returns one row per
+    (source, task, metric, scale) with ``ci_lo, ci_hi, n_boot, n_runs``; runs without ``per_item.npz``
     contribute nothing (a point whose runs all lack it gets no row). Seeded: the same table gives the same intervals.
     """
     reps = bootstrap_replicates(table, n_boot, seed, progress)
@@ -201,5 +204,5 @@ def bootstrap_table(
         seed_mean = np.mean(rs, axis=0)
         lo, hi = np.quantile(seed_mean, [alpha, 1.0 - alpha])
         rows.append((sweep, task, metric, num_params, float(lo), float(hi), n_boot, len(rs)))
-    cols = ["sweep", "task_name", "metric", "num_params", "ci_lo", "ci_hi", "n_boot", "n_runs"]
+    cols = ["source", "task", "metric", "scale", "ci_lo", "ci_hi", "n_boot", "n_runs"]
     return pd.DataFrame(rows, columns=cols)

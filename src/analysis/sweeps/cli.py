@@ -1,7 +1,7 @@
 """Commands on curves against scale: ``collect``, ``figure``, ``claims``, ``backtest``.
 
 Every input is a sweep dir of our own runs or any evidence table file (ingested with the table flags of
-:mod:`src.analysis.core.inputs`); both become one evidence table, seen through its runs view."""
+:mod:`src.analysis.core.inputs`); both become one evidence table (:mod:`src.analysis.core.evidence`), which every command reads."""
 
 from __future__ import annotations
 
@@ -19,7 +19,6 @@ from src.analysis.core.inputs import add_declaration_args, add_ingest_args, load
 from src.analysis.core.metrics import require_known
 from src.analysis.core.saving import hold_out_dir, output_path, print_table, safe_name, save_figure
 from src.analysis.core.saving import save_table as write_table
-from src.analysis.core.views import evidence_to_runs
 from src.analysis.sweeps.loading import sweep_labels
 from src.results import sweep_table
 from src.results.errors import InputError
@@ -77,14 +76,16 @@ def _add_bootstrap(p: argparse.ArgumentParser) -> None:
 
 
 def _load(args: argparse.Namespace) -> pd.DataFrame:
-    """The runs view of the inputs' evidence, restricted to the metrics this command uses (the split's, or those
-    without a split prefix); one error lists every used metric whose direction or kind is not known."""
+    """The inputs' evidence table (rows with a value), restricted to the metrics this command uses (the split's, or
+    those without a split prefix), with ``source`` = the input each row came from (a sweep's label, a table file's
+    stem: one set of outputs each); one error lists every used metric whose direction or kind is not known."""
     ev = load_evidence(args.inputs, args, args.allow_incomplete, args.allow_missing, split=args.split)
-    runs = evidence_to_runs(ev)
-    if "stderr" in ev.columns and ev["stderr"].notna().any():  # the source's stderr, for the figure's bars
-        runs["stderr"] = ev.loc[ev["value"].notna(), "stderr"].to_numpy(float)
+    runs = ev[ev["value"].notna()].reset_index(drop=True)
     labels = {str(Path(p)): Path(p).name.split(".")[0] for p in args.inputs if is_table_file(p)}
-    runs["sweep"] = runs["sweep"].map(lambda s: labels.get(s, s))
+    runs["source"] = runs.pop("input").astype(str).replace("", "table").map(lambda s: labels.get(s, s))
+    for col in ("run_dir", "sweep_dir"):  # sweeps' extras; a table file's rows have none
+        if col in runs.columns:
+            runs[col] = runs[col].fillna("").astype(str)
     split_of = {m: (m.partition("/")[0] if "/" in m else "") for m in runs["metric"].unique()}
     used = [m for m, sp in split_of.items() if sp in ("", args.split)]
     if not used:
@@ -100,11 +101,12 @@ def _load(args: argparse.Namespace) -> pd.DataFrame:
 
 def _check_sizes(runs: pd.DataFrame) -> None:
     """Two models of one family at one scale in one task would be drawn as one point's seeds: say so."""
-    for (sweep, task, family, metric), g in runs.groupby(["sweep", "task_name", "model_family", "metric"]):
-        clash = g.groupby(["num_params", "seed"])["run_dir"].nunique()
+    for (sweep, task, family, metric), g in runs.groupby(["source", "task", "family", "metric"]):
+        run = g["model"] + np.where(g["checkpoint"] != "", "@" + g["checkpoint"], "")
+        clash = g.assign(_run=run).groupby(["scale", "replicate"])["_run"].nunique()
         if (clash > 1).any():
             n = clash[clash > 1].index[0][0]
-            names = sorted(g.loc[g["num_params"] == n, "run_dir"].unique())[:4]
+            names = sorted(run[g["scale"] == n].unique())[:4]
             warnings.warn(
                 f"{sweep}: task {task!r}, family {family!r}, metric {metric!r}: models {names} share scale {n:g}; their values are "
                 "averaged as if replicates (give each model its own scale or family)",
@@ -173,8 +175,8 @@ def cmd_collect(args: argparse.Namespace) -> int:
 
 def _stem_of(table: pd.DataFrame, sweep: str, task: str, family: str) -> str:
     """``<task>`` when the task has one family in its sweep (our sweeps), else ``<task>__<family>``."""
-    part = table[(table["sweep"] == sweep) & (table["task_name"] == task)]
-    name = task if part["model_family"].nunique() == 1 else f"{task}__{family}"
+    part = table[(table["source"] == sweep) & (table["task"] == task)]
+    name = task if part["family"].nunique() == 1 else f"{task}__{family}"
     return safe_name(name)
 
 
@@ -186,7 +188,7 @@ def stderr_table(table: pd.DataFrame, level: float = 0.95) -> pd.DataFrame | Non
     if "stderr" not in table.columns or not table["stderr"].notna().any():
         return None
     z = float(norm.ppf(0.5 + level / 2))
-    keys = ["sweep", "task_name", "metric", "num_params"]
+    keys = ["source", "task", "metric", "scale"]
     g = table.dropna(subset=["stderr"]).groupby(keys)
     out = g.agg(
         mean=("value", "mean"), se2=("stderr", lambda s: float((s**2).mean())), n_runs=("value", "size")
@@ -203,7 +205,8 @@ def cmd_figure(args: argparse.Namespace) -> int:
 
     table = _load(args)
     ci = None
-    if args.bootstrap > 0 and args.split == "test" and (table["sweep_dir"].astype(str) != "").any():
+    has_runs = "sweep_dir" in table.columns and (table["sweep_dir"] != "").any()  # per_item.npz to resample
+    if args.bootstrap > 0 and args.split == "test" and has_runs:
         ci = bootstrap_table(table, n_boot=args.bootstrap, level=args.ci_level, seed=args.seed)
     if ci is None or ci.empty:
         ci = stderr_table(table, level=args.ci_level)
@@ -217,12 +220,10 @@ def cmd_figure(args: argparse.Namespace) -> int:
         paths = save_figure(fig, out, stem)
         for path in paths:
             print(path)
-        part = table[
-            (table["sweep"] == sweep) & (table["task_name"] == task) & (table["model_family"] == family)
-        ]
+        part = table[(table["source"] == sweep) & (table["task"] == task) & (table["family"] == family)]
         curves = curve_table(part, args.split)
         if ci is not None:
-            curves = curves.merge(ci, on=["sweep", "task_name", "metric", "num_params"], how="left")
+            curves = curves.merge(ci, on=["source", "task", "metric", "scale"], how="left")
         wandb_runs.add(
             sweep, out, stem, figures={"figure": paths[0]}, tables={"runs": part, "curves": curves}
         )
@@ -232,7 +233,7 @@ def cmd_figure(args: argparse.Namespace) -> int:
     if len(ranked) > len(groups):
         for sweep in sorted({g[0] for g in ranked}):
             out = _out_dir(args, sweep, "figures")
-            part = claims[claims["sweep"] == sweep]
+            part = claims[claims["source"] == sweep]
             drawn = sum(g[0] == sweep for g in groups)
             stem = f"summary_{args.split}_emergence_by_metric"
             for path in save_figure(summary_figure(part, drawn, args.split), out, stem):
@@ -265,15 +266,15 @@ def _premise_claims(args: argparse.Namespace, table: pd.DataFrame) -> None:
     fits, resids = premise_check(table, args.split)
     if fits.empty:
         return
-    for sweep, part in fits.groupby("sweep"):
+    for sweep, part in fits.groupby("source"):
         out = _out_dir(args, sweep, "analysis")
         print(write_table(part, output_path(out, f"premise_{args.split}", ".csv")))
         print(
             write_table(
-                resids[resids["sweep"] == sweep], output_path(out, f"premise_{args.split}_residuals", ".csv")
+                resids[resids["source"] == sweep], output_path(out, f"premise_{args.split}_residuals", ".csv")
             )
         )
-    cols = ["task_name", "quantity", "n_sizes", "n_censored", "E", "A", "alpha", "r2_log", "max_abs_resid_log",
+    cols = ["task", "quantity", "n_sizes", "n_censored", "E", "A", "alpha", "r2_log", "max_abs_resid_log",
             "passes"]  # fmt: skip
     print_table(
         f"Premise check: L(N) = E + A N^-alpha on seed means, passes = R^2 (log) >= {R2_PASS} and "
@@ -287,7 +288,7 @@ def cmd_resolution(args: argparse.Namespace) -> int:
     from src.analysis.sweeps.resolution import resolution_figure, resolution_summary, resolution_table
 
     table = _load(args)
-    for (sweep, task), part in table.groupby(["sweep", "task_name"]):
+    for (sweep, task), part in table.groupby(["source", "task"]):
         res = resolution_table(part, k=args.k, small_n=args.small_n, n_draws=args.draws, seed=args.seed)
         summary = resolution_summary(res, n_keep=args.sparse)
         out = _out_dir(args, sweep, "analysis")
@@ -323,11 +324,11 @@ def cmd_claims(args: argparse.Namespace) -> int:
     table = _load(args)
     claims = claim_table(table, args.split)
     verdicts = claim_verdicts(claims)
-    for sweep, part in claims.groupby("sweep"):
+    for sweep, part in claims.groupby("source"):
         out = _out_dir(args, sweep, "analysis")
         out.mkdir(parents=True, exist_ok=True)
         claims_path = write_table(part, output_path(out, f"claims_{args.split}", ".csv"))
-        v = verdicts[verdicts["sweep"] == sweep]
+        v = verdicts[verdicts["source"] == sweep]
         verdict_path = write_table(v, output_path(out, f"claims_{args.split}_verdict", ".csv"))
         print(claims_path)
         print(verdict_path)
@@ -335,7 +336,7 @@ def cmd_claims(args: argparse.Namespace) -> int:
             f"emergence_score/{m}": e for m, e in zip(part["metric"], part["emergence_score"], strict=True)
         }
         _to_wandb(args, sweep, "claims", out, tables={"claims": part, "verdict": v}, summary=summary)
-    cols = ["task_name", "model_family", "metric", "sharpness", "identity", "n_sizes", "emergence_score", "e_seed_min", "e_seed_max",
+    cols = ["task", "family", "metric", "sharpness", "identity", "n_sizes", "emergence_score", "e_seed_min", "e_seed_max",
             "largest_step_share", "sizes_below_1_over_n", "start", "end"]  # fmt: skip
     shown = claims[claims["n_sizes"] >= 3]
     print_table(
@@ -356,21 +357,21 @@ def _claim_intervals(args: argparse.Namespace, table: pd.DataFrame) -> None:
     from src.analysis.sweeps.claims import claim_intervals
 
     stats, pairs = claim_intervals(table, args.split, args.intervals, args.seed, args.threshold)
-    for sweep, part in stats.groupby("sweep"):
+    for sweep, part in stats.groupby("source"):
         out = _out_dir(args, sweep, "analysis")
         print(write_table(part, output_path(out, f"claims_{args.split}_intervals", ".csv")))
         if not pairs.empty:
             print(
                 write_table(
-                    pairs[pairs["sweep"] == sweep], output_path(out, f"claims_{args.split}_pairs", ".csv")
+                    pairs[pairs["source"] == sweep], output_path(out, f"claims_{args.split}_pairs", ".csv")
                 )
             )
-    cols = ["task_name", "model_family", "metric", "interval_source", "n_sizes", "change_lo", "E", "E_lo", "E_hi",
+    cols = ["task", "family", "metric", "interval_source", "n_sizes", "change_lo", "E", "E_lo", "E_hi",
             "width", "width_lo", "width_hi", "verdict"]  # fmt: skip
     print_table(f"Verdicts ({args.intervals} resamples, 95%; the one engine's rules, docs/analysis.md 'Verdict rules'): "
                 f"emergent = a real rise and E_lo >= {args.threshold:g}; 3 sizes cannot reach it:", stats[cols])  # fmt: skip
     if not pairs.empty:
-        pcols = ["task_name", "sharp", "smooth", "basis", "diff", "diff_lo", "diff_hi", "verdict"]
+        pcols = ["task", "sharp", "smooth", "basis", "diff", "diff_lo", "diff_hi", "verdict"]
         print_table("Sharp vs smooth, paired on the same resampled items (the logistic width's difference, smooth "
                     "minus sharp, where both are identified; else Eq. 1's):", pairs[pcols])  # fmt: skip
 
@@ -388,7 +389,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         raise InputError(
             "nothing to backtest: no metric has 2 fitted and 1 predicted size", fix="give more sizes"
         )
-    groups = list(summary.groupby(["sweep", "task_name", "model_family"]))
+    groups = list(summary.groupby(["source", "task", "family"]))
     ranked = sorted(groups, key=lambda kv: -kv[1]["mae"].max())  # the worst-predicted first
     drawn = {k for k, _ in ranked[: args.max_figures]} if args.max_figures > 0 else {k for k, _ in groups}
     wandb_runs = OneRunPerSweep(args, "backtest")
@@ -396,15 +397,13 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         out = _out_dir(args, sweep, "analysis")
         out.mkdir(parents=True, exist_ok=True)
         stem = _stem_of(table, sweep, task, family)
-        sel = (points["sweep"] == sweep) & (points["task_name"] == task) & (points["model_family"] == family)
+        sel = (points["source"] == sweep) & (points["task"] == task) & (points["family"] == family)
         pts = points[sel]
         if (sweep, task, family) not in drawn:
             continue
         print(write_table(part, output_path(out, f"backtest_{stem}_{args.split}", ".csv")))
         print(write_table(pts, output_path(out, f"backtest_{stem}_{args.split}_points", ".csv")))
-        sub = table[
-            (table["sweep"] == sweep) & (table["task_name"] == task) & (table["model_family"] == family)
-        ]
+        sub = table[(table["source"] == sweep) & (table["task"] == task) & (table["family"] == family)]
         paths = save_figure(backtest_figure(sub, pts, args.split), out, f"backtest_{stem}_{args.split}")
         for p in paths:
             print(p)
@@ -413,16 +412,16 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         )
     wandb_runs.log()
     if len(drawn) < len(groups):
-        for sweep in sorted(summary["sweep"].unique()):
+        for sweep in sorted(summary["source"].unique()):
             out = _out_dir(args, sweep, "analysis")
             print(
                 write_table(
-                    summary[summary["sweep"] == sweep], output_path(out, f"backtest_{args.split}", ".csv")
+                    summary[summary["source"] == sweep], output_path(out, f"backtest_{args.split}", ".csv")
                 )
             )
             print(
                 write_table(
-                    points[points["sweep"] == sweep],
+                    points[points["source"] == sweep],
                     output_path(out, f"backtest_{args.split}_points", ".csv"),
                 )
             )
@@ -430,7 +429,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
             f"figures (and per-group tables) for the {len(drawn)} worst-predicted of {len(groups)} (task, family) "
             "groups (--max-figures); every group is in the combined tables"
         )
-    cols = ["task_name", "model_family", "metric", "sharpness", "method", "formula", "n_fit", "n_pred", "mae",
+    cols = ["task", "family", "metric", "sharpness", "method", "formula", "n_fit", "n_pred", "mae",
             "max_abs_err", "mean_rel_err", "range_share"]  # fmt: skip
     print_table("Backtest (fit the smaller sizes, predict the larger; errors on seed means):", summary[cols])
     return 0
@@ -452,7 +451,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         subparsers,
         "figure",
         func=cmd_figure,
-        help="smooth vs sharp metrics against num_params (log x), seeds as mean and band; PNG + PDF",
+        help="smooth vs sharp metrics against scale (log x), seeds as mean and band; PNG + PDF",
         description=(
             "One figure per task in the sweep dir(s): smooth metrics (accuracy, cross-entropy, ...) and sharp metrics "
             "(subset accuracy, Reconstruction_c, ...) side by side against the parameter count on a log x axis; seed "

@@ -36,10 +36,10 @@ def sweep_figure(
     title: str | None = None,
     panel_size: tuple[float, float] = (4.0, 3.4),
 ) -> Figure:
-    """Smooth metric panels (left) and sharp metric panels (right) of one task against num_params (log x).
+    """Smooth metric panels (left) and sharp metric panels (right) of one task against scale (log x).
 
-    ``table``: tidy sweep table of one task (see :mod:`src.analysis.sweeps.loading`). ``ci``: optional table with
-    ``metric, num_params, ci_lo, ci_hi`` (bootstrap interval of the seed mean over test items). Each curve's legend
+    ``table``: evidence table of one task (see :mod:`src.analysis.sweeps.loading`). ``ci``: optional table with
+    ``metric, scale, ci_lo, ci_hi`` (bootstrap interval of the seed mean over test items). Each curve's legend
     entry carries its emergence score E (paper Eq. 1) on the seed-mean curve.
     """
     curves = curve_table(table, split)
@@ -47,7 +47,7 @@ def sweep_figure(
         raise ValueError(
             f"no {split!r} metric the registry knows in this table; metrics: {sorted(table['metric'].unique())}"
         )
-    tasks = curves[["sweep", "task_name"]].drop_duplicates()
+    tasks = curves[["source", "task"]].drop_duplicates()
     if len(tasks) > 1:
         raise ValueError(f"sweep_figure draws one task; got {len(tasks)}: use figures_by_task(table)")
     if ci is not None:
@@ -55,13 +55,13 @@ def sweep_figure(
             ci[
                 [
                     "metric",
-                    "num_params",
+                    "scale",
                     "ci_lo",
                     "ci_hi",
                     *(["ci_source"] if "ci_source" in ci.columns else []),
                 ]
             ],
-            on=["metric", "num_params"],
+            on=["metric", "scale"],
             how="left",
         )
     panels = panel_order(curves)
@@ -71,14 +71,14 @@ def sweep_figure(
     names = model_names(table)
     chance = _chance_by_metric(table)
     for ax, (sharpness, family) in zip(axes, panels, strict=False):
-        panel = curves[(curves["family"] == family) & (curves["sharpness"] == sharpness)]
+        panel = curves[(curves["metric_family"] == family) & (curves["sharpness"] == sharpness)]
         _draw_panel(ax, panel, sharpness, names, chance)
     for ax in axes[len(panels) :]:
         ax.remove()
     _share_unit_range(axes[: len(panels)], panels, curves)
     task = tasks.iloc[0]
-    fam = str(curves["model_family"].iloc[0])
-    head = title or f"{task['task_name']} ({fam}): smooth vs sharp metrics"
+    fam = str(curves["family"].iloc[0])
+    head = title or f"{task['task']} ({fam}): smooth vs sharp metrics"
     width = int(fig.get_figwidth() * 12)  # characters of 10 pt text across the figure
     fig.suptitle("\n".join([head, *textwrap.wrap(caption(curves), width)]), fontsize=10)
     return fig
@@ -89,7 +89,7 @@ def _share_unit_range(axes, panels, curves: pd.DataFrame) -> None:
     so their heights compare at a glance; other panels keep their own units."""
     unit = []
     for ax, (sharpness, family) in zip(axes, panels, strict=True):
-        c = curves[(curves["family"] == family) & (curves["sharpness"] == sharpness)]
+        c = curves[(curves["metric_family"] == family) & (curves["sharpness"] == sharpness)]
         if c["higher_is_better"].all() and c["mean"].between(0.0, 1.0).all():
             unit.append(ax)
     share_ylim(unit)
@@ -107,8 +107,8 @@ def caption(curves: pd.DataFrame) -> str:
         parts.append(f"line: mean of {n_seeds} seeds, band: their range")
     else:
         parts.append("one run per size")
-    if curves["n_test"].notna().any():
-        parts.append(f"{curves['n_test'].median():,.0f} items")
+    if curves["n_items"].notna().any():
+        parts.append(f"{curves['n_items'].median():,.0f} items")
     if "ci_lo" in curves.columns and curves["ci_lo"].notna().any():
         from_stderr = "ci_source" in curves.columns and (curves["ci_source"] == "stderr").any()
         parts.append("bars: 95% interval from the source's stderr" if from_stderr
@@ -117,16 +117,14 @@ def caption(curves: pd.DataFrame) -> str:
 
 
 def model_names(table: pd.DataFrame) -> dict[float, str]:
-    """num_params -> the model's name where one name belongs to each size (``model`` column, else the run dir
-    without its replicate or checkpoint, or ``w<width>`` of a Hydra run dir); empty when names are not unique."""
-    if "model" in table.columns:
-        names = table["model"].astype(str)
-    else:
-        names = table["run_dir"].astype(str).str.split("#").str[0].str.split("@").str[0]
-        width = names.str.extract(r"width=(\d+)")[0]
-        names = names.where(width.isna(), "w" + width.fillna(""))
-        names = names.str.replace(r",?seed=\d+", "", regex=True)
-    pairs = pd.DataFrame({"x": table["num_params"].astype(float), "name": names}).drop_duplicates()
+    """scale -> the model's name where one name belongs to each size (``w<width>`` of a Hydra run dir, else the run
+    dir without its seed, else ``model``); empty when names are not unique."""
+    has_dir = "run_dir" in table.columns and (table["run_dir"].astype(str) != "").all()
+    names = table["run_dir" if has_dir else "model"].astype(str)
+    width = names.str.extract(r"width=(\d+)")[0]
+    names = names.where(width.isna(), "w" + width.fillna(""))
+    names = names.str.replace(r",?seed=\d+", "", regex=True)
+    pairs = pd.DataFrame({"x": table["scale"].astype(float), "name": names}).drop_duplicates()
     if pairs["x"].duplicated().any() or pairs["name"].duplicated().any():
         return {}
     return dict(zip(pairs["x"], pairs["name"], strict=True))
@@ -146,8 +144,8 @@ def _draw_panel(
     metrics = sorted(panel["metric"].unique(), key=lambda m: param_sort_key(classify(m)))
     for color, metric in zip(colors(len(metrics)), metrics, strict=True):
         info = classify(metric)
-        c = panel[panel["metric"] == metric].sort_values("num_params")
-        x = c["num_params"].to_numpy(float)
+        c = panel[panel["metric"] == metric].sort_values("scale")
+        x = c["scale"].to_numpy(float)
         sign = 1.0 if info.kind.higher_is_better else -1.0  # oriented as in the claim table
         e = emergence_score(x, sign * c["mean"].to_numpy(float)) if len(c) >= 3 else float("nan")
         label = f"{info.curve_label}  (E={e:.2g})" if not np.isnan(e) else info.curve_label
@@ -159,15 +157,15 @@ def _draw_panel(
             ax.errorbar(x, c["mean"], yerr=yerr, fmt="none", ecolor=color, elinewidth=1, capsize=2)
     info = classify(metrics[0])
     labels = {classify(m).kind.label for m in metrics}
-    if sharpness == "sharp" and panel["n_test"].notna().any():
-        n = float(panel["n_test"].median())
+    if sharpness == "sharp" and panel["n_items"].notna().any():
+        n = float(panel["n_items"].median())
         ax.axhline(1.0 / n, color="0.35", ls="--", lw=1, label=f"resolution 1/n = {1.0 / n:.2g} (n={n:.0f})")
     level = (chance or {}).get(metrics[0], info.kind.chance)
     if level is not None:
         ax.axhline(level, color="0.55", ls=":", lw=1, label=f"chance = {level:g}")
     log_x(ax)
     if names:
-        xs = sorted(panel["num_params"].unique())
+        xs = sorted(panel["scale"].unique())
         model_ticks(ax, xs, [names.get(float(x), f"{x:.3g}") for x in xs])
     ax.set_xlabel("number of parameters")
     arrow = "higher is better" if info.kind.higher_is_better else "lower is better"
@@ -177,18 +175,18 @@ def _draw_panel(
     ax.legend(fontsize=7, loc="best", frameon=False)
 
 
-GROUP = ["sweep", "task_name", "model_family"]
+GROUP = ["source", "task", "family"]
 
 
 def figures_by_task(table: pd.DataFrame, split: str = "test", ci: pd.DataFrame | None = None, groups=None):
-    """Yield ``((sweep, task_name, model_family), Figure)`` for every curve group of a table of one or many
+    """Yield ``((source, task, family), Figure)`` for every curve group of a table of one or many
     sweeps or evidence tables; ``groups`` (a list of such keys) restricts and orders them."""
     parts = dict(iter(table.groupby(GROUP, sort=True)))
     for key in groups if groups is not None else list(parts):
         part = parts[key]
         part_ci = None
         if ci is not None:
-            part_ci = ci[(ci["sweep"] == key[0]) & (ci["task_name"] == key[1])]
+            part_ci = ci[(ci["source"] == key[0]) & (ci["task"] == key[1])]
         yield key, sweep_figure(part, split=split, ci=part_ci)
 
 

@@ -1,15 +1,19 @@
-"""Load one or many sweep dirs into one tidy table, and say clearly what is missing.
+"""Load one or many sweep dirs into one evidence table (:mod:`src.analysis.core.evidence`), and say clearly what
+is missing.
 
-The table has the sweep-table columns (``src.analysis.sweep_table.COLUMNS``) plus ``sweep`` (the sweep dir's name),
-``sweep_dir`` and ``n_test`` (test items scored: per_item.npz's length, else the record's ``n_test``; for the
-resolution floor 1/n). Runs are read from
-``sweep_table.csv`` when it is there and current, else collected from the run records (the source of truth).
+One row per run x metric: ``family`` (the record's ``model_family``), ``model`` (``<sweep>/<run dir without its
+seed= override>``: one model, several seeds), ``scale`` (``num_params``), ``task`` (``task_name``), ``metric``,
+``value``, ``replicate`` (the seed), ``n_items`` (test items scored: per_item.npz's length, else the record's
+``n_test``; for the resolution floor 1/n) and ``source`` (the sweep's label), with the extras ``run_dir`` and
+``sweep_dir`` (where the run's per-item file lives; the model width is in the run dir's overrides). Runs are read from ``sweep_table.csv`` when it
+is there and current, else collected from the run records (the source of truth).
 """
 
 from __future__ import annotations
 
 import itertools
 import os
+import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from src.analysis.core import evidence
 from src.results import records, sweep_table
 from src.results.errors import InputError
 from src.results.per_item import PER_ITEM_NAME
@@ -203,7 +208,7 @@ def sweep_labels(sweep_dirs: list[str | os.PathLike]) -> dict[str, Path]:
 
 
 def load_sweeps(sweep_dirs: list[str | os.PathLike], allow_incomplete: bool = False) -> pd.DataFrame:
-    """Tidy table (run x metric) of all finished runs in ``sweep_dirs``, with ``sweep``, ``sweep_dir``, ``n_test``.
+    """Evidence table (run x metric, module doc) of all finished runs in ``sweep_dirs``.
 
     An empty sweep dir is an error. Unfinished or never-started runs are an error naming them, unless
     ``allow_incomplete`` (then a warning naming them, and the finished runs are used).
@@ -225,14 +230,39 @@ def load_sweeps(sweep_dirs: list[str | os.PathLike], allow_incomplete: bool = Fa
                 )
             warnings.warn(msg + "\nusing the finished runs only", stacklevel=2)
         table = _read_table(sweep_dir, status)
-        table["sweep"] = label
-        table["sweep_dir"] = str(sweep_dir)
-        n_test = {
+        n_items = {
             run_dir: _n_scored(_abs_run_dir(sweep_dir, run_dir)) for run_dir in table["run_dir"].unique()
         }
-        table["n_test"] = table["run_dir"].map(n_test)
-        frames.append(table)
+        frames.append(_as_evidence(table, label, sweep_dir, table["run_dir"].map(n_items)))
     return pd.concat(frames, ignore_index=True)
+
+
+_SEED = re.compile(r"(^|,)seed=[^,]*")
+
+
+def _as_evidence(table: pd.DataFrame, label: str, sweep_dir: Path, n_items: pd.Series) -> pd.DataFrame:
+    """One sweep's table (``sweep_table.COLUMNS``) in the evidence columns: ``model`` is ``<label>/<run dir without
+    its seed= override>`` (one model, several seeds), ``replicate`` the seed, ``source`` the label."""
+    run_dir = table["run_dir"].astype(str)
+    model = label + "/" + run_dir.map(lambda r: _SEED.sub("", r).strip(",") or r)
+    ev = pd.DataFrame(
+        {
+            "family": table["model_family"].astype(str),
+            "model": model,
+            "scale": table["num_params"].astype(float),
+            "task": table["task_name"].astype(str),
+            "metric": table["metric"].astype(str),
+            "value": table["value"].astype(float),
+            "replicate": table["seed"].astype(str),
+            "n_items": n_items.astype(float),
+            "source": label,
+            "run_dir": run_dir,
+            "sweep_dir": str(sweep_dir),
+        }
+    )
+    if ev.duplicated(["family", "model", "task", "metric", "replicate"]).any():
+        ev["model"] = label + "/" + run_dir  # two runs share overrides but for the seed and something else
+    return evidence.normalize(ev, source=str(sweep_dir / sweep_table.TABLE_NAME))
 
 
 def _n_scored(run_dir: Path) -> float:
@@ -254,7 +284,7 @@ def check_complete_metrics(table: pd.DataFrame, metrics: list[str] | None = None
     ``metrics`` restricts the check to those keys. Returns the missing pairs (empty when complete).
     """
     missing: list[tuple[str, str]] = []
-    for _, task in table.groupby(["sweep", "task_name"]):
+    for _, task in table.groupby(["source", "task"]):
         wanted = set(task["metric"]) if metrics is None else set(metrics)
         for run_dir, run in task.groupby("run_dir"):
             for m in sorted(wanted - set(run["metric"])):

@@ -29,7 +29,7 @@ the seed-to-seed standard error of each log seed mean (delta method, sd / (mean 
 against the noise of its size.
 
 Pure functions of the long sweep table of :func:`src.analysis.loading.load_sweeps` (columns ``sweep``,
-``task_name``, ``model_family``, ``metric``, ``num_params``, ``seed``, ``value``).
+``task``, ``family``, ``metric``, ``scale``, ``replicate``, ``value``).
 """
 
 from __future__ import annotations
@@ -135,11 +135,13 @@ def fit_power_law_with_floor(n: np.ndarray, loss: np.ndarray) -> PowerLawFit:
 
 
 def _premise_curves(table: pd.DataFrame, split: str) -> pd.DataFrame:
-    """Seed-mean loss per (sweep, task, family, metric, num_params) for the premise quantities of ``split``."""
-    need = {"sweep", "task_name", "model_family", "metric", "num_params", "seed", "value"}
+    """Seed-mean loss per (source, task, family, metric, scale) for the premise quantities of ``split``."""
+    need = {"source", "task", "family", "metric", "scale", "replicate", "value"}
     missing = need - set(table.columns)
     if missing:
-        raise ValueError(f"sweep table lacks column(s) {sorted(missing)}; load it with load_sweeps")
+        raise ValueError(
+            f"evidence table lacks column(s) {sorted(missing)}; load it with load_sweeps or ingest"
+        )
     prefix = f"{split}/"
     names = table["metric"].str.slice(len(prefix))
     rows = table[table["metric"].str.startswith(prefix) & names.isin(list(PREMISE_QUANTITIES))].copy()
@@ -147,14 +149,15 @@ def _premise_curves(table: pd.DataFrame, split: str) -> pd.DataFrame:
     rows["loss"] = [
         float(PREMISE_QUANTITIES[q][1](v)) for q, v in zip(rows["quantity"], rows["value"], strict=True)
     ]
-    rows["n_items"] = rows["n_test"] if "n_test" in rows.columns else np.nan
-    keys = ["sweep", "task_name", "model_family", "metric", "quantity", "num_params"]
+    if "n_items" not in rows.columns:
+        rows["n_items"] = np.nan
+    keys = ["source", "task", "family", "metric", "quantity", "scale"]
     return (
         rows.groupby(keys, as_index=False)
         .agg(
             loss=("loss", "mean"),
             loss_sd=("loss", "std"),
-            n_seeds=("seed", "nunique"),
+            n_seeds=("replicate", "nunique"),
             n_items=("n_items", lambda u: u.min() if u.notna().all() else np.nan),  # per run, fewest
         )  # fmt: skip
         .sort_values(keys)
@@ -173,11 +176,11 @@ def premise_check(table: pd.DataFrame, split: str = "test") -> tuple[pd.DataFram
     curves = _premise_curves(table, split)
     fits, resids = [], []
     nan_fit = dict.fromkeys(["E", "A", "alpha", "r2_log", "rmse_log", "max_abs_resid_log"], np.nan)
-    for key, c in curves.groupby(["sweep", "task_name", "model_family", "metric", "quantity"], sort=False):
+    for key, c in curves.groupby(["source", "task", "family", "metric", "quantity"], sort=False):
         sweep, task, family, metric, quantity = key
-        n, y = c["num_params"].to_numpy(float), c["loss"].to_numpy(float)
+        n, y = c["scale"].to_numpy(float), c["loss"].to_numpy(float)
         zero = y <= 0
-        base = {"sweep": sweep, "task_name": task, "model_family": family, "metric": metric,
+        base = {"source": sweep, "task": task, "family": family, "metric": metric,
                 "quantity": PREMISE_QUANTITIES[quantity][0], "n_sizes": len(c), "n_censored": int(zero.sum())}  # fmt: skip
         n_items = c["n_items"].to_numpy(float)
         upper = np.full(len(y), np.nan)
@@ -185,7 +188,7 @@ def premise_check(table: pd.DataFrame, split: str = "test") -> tuple[pd.DataFram
         upper[ok] = censored_upper(n_items[ok], c["n_seeds"].to_numpy(float)[ok])
         if zero.any() and (quantity not in RATES or not np.isfinite(upper[zero]).all()):
             why = (f"{quantity} is not an error rate" if quantity not in RATES
-                   else "the table has no n_test (items scored) to bound it by")  # fmt: skip
+                   else "the table has no n_items (items scored) to bound it by")  # fmt: skip
             note = (f"loss 0 at {n[zero].astype(int).tolist()} parameters and {why}: a power law in log space "
                     "cannot be fitted through it")  # fmt: skip
             fits.append({**base, **nan_fit, "passes": False, "note": note})
@@ -215,10 +218,10 @@ def premise_check(table: pd.DataFrame, split: str = "test") -> tuple[pd.DataFram
             se_log = np.where(y > 0, c["loss_sd"].to_numpy(float) / (y * np.sqrt(c["n_seeds"])), np.nan)
         rows = zip(n, y, c["loss_sd"], c["n_seeds"], fitted, r, se_log, upper, strict=True)
         for ni, yi, sd, si, fi, ri, sei, ui in rows:
-            resids.append({"sweep": sweep, "task_name": task, "metric": metric, "num_params": ni, "loss": yi,
+            resids.append({"source": sweep, "task": task, "metric": metric, "scale": ni, "loss": yi,
                            "loss_sd": sd, "n_seeds": si, "fitted": fi, "resid_log": ri, "se_log": sei,
                            "upper95": ui})  # fmt: skip
-    resid_cols = ["sweep", "task_name", "metric", "num_params", "loss", "loss_sd", "n_seeds", "fitted",
+    resid_cols = ["source", "task", "metric", "scale", "loss", "loss_sd", "n_seeds", "fitted",
                   "resid_log", "se_log", "upper95"]  # fmt: skip
     return pd.DataFrame(fits), pd.DataFrame(resids, columns=resid_cols)
 
@@ -238,7 +241,7 @@ def premise_figure(
     if check is None:
         fits, resids = premise_check(table, split)
     else:
-        keys = ["sweep", "task_name"]
+        keys = ["source", "task"]
         mine = table[keys].drop_duplicates()
         fits, resids = (c.merge(mine, on=keys) for c in check)
     curves = _premise_curves(table, split)
@@ -259,39 +262,37 @@ def premise_figure(
         p = pts[pts["metric"] == f.metric]
         loss = np.array([transform(v) for v in p["value"]], dtype=float)
         if unit == "seed":  # one model per size: the points are the line's own markers
-            top.scatter(p["num_params"][loss > 0], loss[loss > 0], s=10, alpha=0.4, color="C0",
+            top.scatter(p["scale"][loss > 0], loss[loss > 0], s=10, alpha=0.4, color="C0",
                         label="one seed")  # fmt: skip
         c = curves[curves["metric"] == f.metric]
         r = resids[resids["metric"] == f.metric]
         pos = c[c["loss"] > 0]
         top.plot(
-            pos["num_params"], pos["loss"], "o-", color="C0", label="seed mean" if unit == "seed" else "model"
+            pos["scale"], pos["loss"], "o-", color="C0", label="seed mean" if unit == "seed" else "model"
         )
         cens = r[r["upper95"].notna()]
         if len(cens):
-            top.scatter(cens["num_params"], cens["upper95"], marker="v", s=40, color="C0", zorder=3,
+            top.scatter(cens["scale"], cens["upper95"], marker="v", s=40, color="C0", zorder=3,
                         label="no error on any item: 95% upper bound")  # fmt: skip
         if np.isfinite(f.alpha):
-            grid = np.geomspace(c["num_params"].min(), c["num_params"].max(), 200)
+            grid = np.geomspace(c["scale"].min(), c["scale"].max(), 200)
             fit = PowerLawFit(f.E, f.A, f.alpha, f.r2_log, f.rmse_log)
             top.plot(grid, fit(grid), "--", color="C3",
                      label=f"E + A N^-α: E={f.E:.3g}, α={f.alpha:.2f}\nR² (log) = {f.r2_log:.3f}")  # fmt: skip
             if f.E >= 0.3 * pos["loss"].min():  # the floor, where it is within the plotted range
                 top.axhline(f.E, color="C3", lw=0.6, ls=":")
-        top.set(
-            xscale="log", yscale="log", title=f"{f.task_name}: {f.quantity}", ylabel=f"{split} (measured)"
-        )
+        top.set(xscale="log", yscale="log", title=f"{f.task}: {f.quantity}", ylabel=f"{split} (measured)")
         # runs without an error: on the axis floor, so that solved and stuck runs both show
         if (loss <= 0).any():
             floor = top.get_ylim()[0]
-            top.scatter(p["num_params"][loss <= 0], np.full(int((loss <= 0).sum()), floor), marker="x", s=14,
+            top.scatter(p["scale"][loss <= 0], np.full(int((loss <= 0).sum()), floor), marker="x", s=14,
                         color="C0", alpha=0.6, clip_on=False, label=f"one {unit}, no error (on the axis)")  # fmt: skip
             top.set_ylim(bottom=floor)
         top.legend(fontsize=7)
         bottom.axhline(0, color="0.5", lw=0.8)
         for bound in (-RESID_PASS, RESID_PASS):
             bottom.axhline(bound, color="0.5", lw=0.6, ls=":")
-        bottom.plot(r["num_params"], r["resid_log"], "o-", color="C3")
+        bottom.plot(r["scale"], r["resid_log"], "o-", color="C3")
         bottom.set(xscale="log", xlim=top.get_xlim(), xlabel="parameters N", ylabel="log(measured / fit)")
     on = "seed means" if unit == "seed" else "the models"
     fig.suptitle(f"Premise check: smooth per-item loss vs parameters, fit E + A N^-α on {on}\n"

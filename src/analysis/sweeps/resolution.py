@@ -30,11 +30,17 @@ from src.results.per_item import load_per_item
 
 
 def _runs(table: pd.DataFrame) -> pd.DataFrame:
-    need = {"sweep", "sweep_dir", "task_name", "run_dir", "num_params", "seed"}
+    need = {"source", "sweep_dir", "task", "run_dir", "scale", "replicate"}
     missing = need - set(table.columns)
     if missing:
-        raise ValueError(f"sweep table lacks column(s) {sorted(missing)}; load it with load_sweeps")
-    return table.drop_duplicates("run_dir")[sorted(need)].sort_values(["num_params", "seed"])
+        raise InputError(
+            f"the evidence lacks column(s) {sorted(missing)}: the resolution experiment reads the "
+            "per-item outcomes of sweep runs",
+            fix="give a sweep dir whose runs saved per_item.npz",
+        )
+    runs = table.drop_duplicates("run_dir")[sorted(need)]
+    seed = pd.to_numeric(runs["replicate"], errors="coerce")  # seeds in number order (2 before 10)
+    return runs.assign(_s=seed).sort_values(["scale", "_s"], kind="stable").drop(columns="_s")
 
 
 def resolution_table(
@@ -71,8 +77,8 @@ def resolution_table(
             small.append(float(sampled_subset_accuracy(t[torch.from_numpy(pick)], k, seed=seed + d)))
         small = np.asarray(small)
         rows.append({
-            "sweep": run.sweep, "task_name": run.task_name, "run_dir": run.run_dir, "num_params": run.num_params,
-            "seed": run.seed, "k": k, "n_test": n, "accuracy": float(correct.mean()),
+            "source": run.source, "task": run.task, "run_dir": run.run_dir, "scale": run.scale,
+            "replicate": run.replicate, "k": k, "n_items": n, "accuracy": float(correct.mean()),
             "exact": float(exact_subset_accuracy(int(correct.sum()), n, k)),
             "sampled_full": float(sampled_subset_accuracy(t, k, seed=seed)),
             "small_n": small_n, "small_groups": small_n // k,
@@ -106,14 +112,14 @@ def resolution_summary(res: pd.DataFrame, n_keep: int = 3) -> pd.DataFrame:
         "subset acc, sampled groups, one small test set": "sampled_small_first",
     }
     rows = []
-    for (sweep, task), g in res.groupby(["sweep", "task_name"]):
-        means = g.groupby("num_params")[list(estimators.values())].mean().sort_index()
+    for (sweep, task), g in res.groupby(["source", "task"]):
+        means = g.groupby("scale")[list(estimators.values())].mean().sort_index()
         sparse = sparse_sizes(means.index, n_keep)
         for label, col in estimators.items():
             for grid, m in (("dense", means), ("sparse", means.loc[sparse])):
                 y = m[col].to_numpy(float)
                 rows.append({
-                    "sweep": sweep, "task_name": task, "estimator": label, "grid": grid, "n_sizes": len(m),
+                    "source": sweep, "task": task, "estimator": label, "grid": grid, "n_sizes": len(m),
                     "sizes": ",".join(f"{s:.3g}" for s in m.index),
                     "emergence_score": emergence_score(m.index.to_numpy(float), y),
                     "largest_step_share": largest_step_share(m.index.to_numpy(float), y),
@@ -130,10 +136,10 @@ def resolution_figure(res: pd.DataFrame, n_keep: int = 3):
     import matplotlib.pyplot as plt
 
     k, small_n, groups = int(res["k"].iloc[0]), int(res["small_n"].iloc[0]), int(res["small_groups"].iloc[0])
-    n_test = int(res["n_test"].median())
+    n_test = int(res["n_items"].median())
     cols = ["accuracy", "exact", "sampled_full", "sampled_small_first", "sampled_small_mean", "sampled_small_q10",
             "sampled_small_q90", "share_small_reads_0"]  # fmt: skip
-    agg = res.groupby("num_params")[cols].agg(["mean", "min", "max"]).sort_index()
+    agg = res.groupby("scale")[cols].agg(["mean", "min", "max"]).sort_index()
     x = agg.index.to_numpy(float)
     fig, (a, b, c) = plt.subplots(1, 3, figsize=(16, 5.0), layout="constrained")
     lines = (
@@ -182,8 +188,8 @@ def resolution_figure(res: pd.DataFrame, n_keep: int = 3):
         xscale="log", xlabel="parameters", ylabel="seed mean", title="C. Dense vs sparse grid of model sizes"
     )
     c.legend(fontsize=7)
-    n_seeds = res["seed"].nunique()
+    n_seeds = res["replicate"].nunique()
     bands = f" (bands: range over {n_seeds} seeds)" if n_seeds > 1 else " (one run per size)"
-    fig.suptitle(f"{res['task_name'].iloc[0]}: K-of-K subset accuracy by the exact estimator and by fixed groups of "
+    fig.suptitle(f"{res['task'].iloc[0]}: K-of-K subset accuracy by the exact estimator and by fixed groups of "
                  f"K on small test sets; dense vs sparse grid{bands}")  # fmt: skip
     return fig

@@ -29,16 +29,16 @@ def test_model_table_means_match_direct_computation(sim_items):
     table = model_table(sim_items)
     test = sim_items[sim_items["subset"] == "test"]
     one = test[test["model"] == "sim-10000"]
-    row = table[(table["run_dir"] == "sim-10000") & (table["metric"] == "test/exact_match_l=5")]
+    row = table[(table["model"] == "sim-10000") & (table["metric"] == "test/exact_match_l=5")]
     five = one["exact_match_l=5"].dropna()
-    assert row["value"].item() == pytest.approx(five.mean()) and row["n_test"].item() == len(five)
+    assert row["value"].item() == pytest.approx(five.mean()) and row["n_items"].item() == len(five)
     # the simulated per-digit accuracy comes back at L=1, and the target probability is p^L exactly
     for size, p in zip(SIZES, PS, strict=True):
-        vals = table[table["run_dir"] == f"sim-{size}"].set_index("metric")["value"]
+        vals = table[table["model"] == f"sim-{size}"].set_index("metric")["value"]
         assert vals["test/exact_match_l=1"] == pytest.approx(p, abs=0.08)
         assert vals["test/target_prob_l=3"] == pytest.approx(p**3)
         assert vals["test/edit_distance_l=4"] == pytest.approx(4 * (1 - p), abs=0.25)
-    assert set(table["seed"]) == {0} and table["num_params"].nunique() == len(SIZES)
+    assert set(table["replicate"]) == {"0"} and table["scale"].nunique() == len(SIZES)
 
 
 def test_prediction3_recovers_the_geometric_and_linear_laws(sim_items):
@@ -48,12 +48,12 @@ def test_prediction3_recovers_the_geometric_and_linear_laws(sim_items):
     good = pred[(pred["p_l1"] > 0.3) & (pred["p_l1"] < 0.95)]
     assert len(good) >= 2 and (good["r2_acc"] > 0.9).all() and (good["r2_ed"] > 0.9).all()
     assert (good["r2_ed_fit"] > 0.95).all() and (pred["r2_ed_fit"] > 0.8).all()
-    np.testing.assert_allclose(pred.sort_values("num_params")["q_fit"], PS, atol=0.08)
+    np.testing.assert_allclose(pred.sort_values("scale")["q_fit"], PS, atol=0.08)
 
 
 def test_prediction3_fails_where_errors_are_not_independent():
     # a model that gets the first digit right always and every later digit wrong: acc(L) = 1, 0, 0, ... not p^L
-    rows = [{"sweep": "s", "task_name": "t", "model_family": "f", "run_dir": "m", "num_params": 1.0,
+    rows = [{"source": "s", "task": "t", "family": "f", "model": "m", "scale": 1.0,
              "metric": f"test/{m}_l={L}", "value": v}
             for L in range(1, 5) for m, v in (("exact_match", float(L == 1)), ("edit_distance", L - 1.0))]  # fmt: skip
     pred = prediction3_table(pd.DataFrame(rows)).iloc[0]
@@ -64,7 +64,7 @@ def test_resolution_more_items_fewer_zero_readings(sim_items):
     res = resolution_table(sim_items, sizes=[20, 400, 2000], max_len=5)
     summary = resolution_summary(res).set_index("n_items")
     assert summary.loc[20, "zero_readings"] > summary.loc[2000, "zero_readings"]
-    small = res[(res["num_params"] == SIZES[0]) & (res["L"] == 3)].set_index("n_items")
+    small = res[(res["scale"] == SIZES[0]) & (res["L"] == 3)].set_index("n_items")
     assert small.loc[2000, "n_scored"] > small.loc[400, "n_scored"]
     # first n items: the 400 test items come before the extra ones
     assert (
@@ -93,8 +93,8 @@ def test_cli_commands_on_a_jsonl_fixture(tmp_path, capsys):
     premise = pd.read_csv(out / "premise.csv").iloc[0]
     assert premise["quantity"].startswith("per-token error rate") and premise["n_sizes"] == len(SIZES)
     table = pd.read_csv(out / "arithmetic_table.csv")
-    token_acc = table[table["metric"] == "test/token_acc"].sort_values("num_params")["value"].to_numpy()
-    resid = pd.read_csv(out / "premise_residuals.csv").sort_values("num_params")
+    token_acc = table[table["metric"] == "test/token_acc"].sort_values("scale")["value"].to_numpy()
+    resid = pd.read_csv(out / "premise_residuals.csv").sort_values("scale")
     assert np.allclose(resid["loss"], 1.0 - token_acc)
     places = pd.read_csv(out / "places.csv")
     assert set(places["place"]) == {1, 2, 3, 4, 5} and (out / "places_sim_four_digit_addition.png").is_file()
@@ -117,7 +117,7 @@ def test_resolution_figure_draws_one_line_point_per_size_through_the_seed_mean()
     rows = []
     for n_params, accs in ((100, (0.0, 0.0)), (1000, (0.0, 0.5)), (10_000, (1.0, 0.9))):
         for seed, acc in enumerate(accs):
-            rows.append({"family": "f", "model": f"m{n_params}-{seed}", "num_params": n_params, "task": "t",
+            rows.append({"family": "f", "model": f"m{n_params}-{seed}", "scale": n_params, "task": "t",
                          "n_items": 100, "L": 1, "n_scored": 100, "n_correct": int(acc * 100), "accuracy": acc,
                          "upper95": 1.0})  # fmt: skip
     fig = resolution_figure(pd.DataFrame(rows))

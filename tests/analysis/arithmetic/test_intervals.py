@@ -30,7 +30,7 @@ def test_curves_and_pairs_come_from_the_engine_on_paired_items(sim_items):
     n = test["item"].nunique()
     for col, sign in (("exact_match_l=3", 1.0), ("edit_distance_l=2", -1.0), ("target_prob_l=2", 1.0)):
         row = scores[scores["metric"] == f"test/{col}"].iloc[0]
-        y = sign * np.array([test[test["num_params"] == s][col].mean() for s in SIZES])
+        y = sign * np.array([test[test["scale"] == s][col].mean() for s in SIZES])
         res = 1.0 / n if col.startswith("exact_match") else 0.0
         assert row["E"] == pytest.approx(float(emergence_rows(y, res)))  # Eq. 1 of the per-size means
         assert row["resolution"] == pytest.approx(res)
@@ -109,8 +109,8 @@ def test_seeds_of_a_size_are_resampled_with_the_items(sim_items):
     other["model"] = other["model"] + "-seed1"
     col = "exact_match_l=3"
     agree, _ = arith_intervals(pd.concat([test, other], ignore_index=True), n_boot=200, seed=5, max_len=3)
-    test.loc[test["num_params"] == SIZES[3], col] = 1.0  # at one size seed 0 solves every item ...
-    other.loc[other["num_params"] == SIZES[3], col] = 0.0  # ... and seed 1 none
+    test.loc[test["scale"] == SIZES[3], col] = 1.0  # at one size seed 0 solves every item ...
+    other.loc[other["scale"] == SIZES[3], col] = 0.0  # ... and seed 1 none
     both = pd.concat([test, other], ignore_index=True)
     scores, _ = arith_intervals(both, n_boot=200, seed=5, max_len=3)
     row = scores[scores["metric"] == f"test/{col}"].iloc[0]
@@ -122,6 +122,6 @@ def test_seeds_of_a_size_are_resampled_with_the_items(sim_items):
     )
     assert row["resolution"] == pytest.approx(1.0 / (test["item"].nunique() * 2))
     # the point is the mean of the two seeds at every size
-    y = [both[both["num_params"] == s][col].mean() for s in SIZES]
+    y = [both[both["scale"] == s][col].mean() for s in SIZES]
     assert row["start"] == pytest.approx(y[0]) and row["end"] == pytest.approx(y[-1])
     assert row["E_hi"] - row["E_lo"] > ref["E_hi"] - ref["E_lo"]

@@ -45,20 +45,20 @@ def test_place_table_means_counts_and_seeds():
     b = _outputs([("22", "12"), ("12", "12"), ("123", "123")], model="b", num_params=10.0)
     c = _outputs([("12", "12")], model="c", num_params=20.0, subset="extra")
     table = place_table(place_items(pd.concat([a, b, c]), max_places=3))
-    assert set(table["run_dir"]) == {"a", "b"}  # the extra subset is not scored
-    row = table[(table["run_dir"] == "a") & (table["place"] == 1)].iloc[0]
+    assert set(table["model"]) == {"a", "b"}  # the extra subset is not scored
+    row = table[(table["model"] == "a") & (table["place"] == 1)].iloc[0]
     # 13 vs 12 wrong; 3 vs 123 right at units
-    assert row["value"] == pytest.approx(1 / 3) and row["n_test"] == 3
-    row = table[(table["run_dir"] == "a") & (table["place"] == 3)].iloc[0]
-    assert row["value"] == 1.0 and row["n_test"] == 1  # only 123 has a hundreds digit; "3" lacks it
-    assert sorted(table.drop_duplicates("run_dir")["seed"]) == [0, 1]  # two models of one size: seeds 0, 1
+    assert row["value"] == pytest.approx(1 / 3) and row["n_items"] == 3
+    row = table[(table["model"] == "a") & (table["place"] == 3)].iloc[0]
+    assert row["value"] == 1.0 and row["n_items"] == 1  # only 123 has a hundreds digit; "3" lacks it
+    assert sorted(table.drop_duplicates("model")["replicate"]) == [0, 1]  # two models of one size: seeds 0, 1
     with pytest.raises(ValueError, match="no items of subset"):
         place_table(place_items(c))
 
 
 def _place_rows(n, errors, place):
-    return [{"sweep": "s", "task_name": "t", "model_family": "f", "run_dir": f"m{x}", "num_params": x, "seed": 0,
-             "place": place, "value": e, "n_test": 1000.0} for x, e in zip(n, errors, strict=True)]  # fmt: skip
+    return [{"source": "s", "task": "t", "family": "f", "model": f"m{x}", "scale": x, "replicate": 0,
+             "place": place, "value": e, "n_items": 1000.0} for x, e in zip(n, errors, strict=True)]  # fmt: skip
 
 
 def test_place_fits_tell_a_power_law_place_from_a_step():

@@ -1,5 +1,5 @@
-"""One lab table, ingested once, through every command that reads evidence; and the old sweep path still gives the
-same claim tables when it goes through the evidence table."""
+"""One lab table, ingested once, through every command that reads evidence; and a sweep folder gives the same claim
+tables whichever way it becomes the evidence table (loaded, read by the reader registry, ingested to a file)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import pandas as pd
 import pytest
 
 from src.analysis.__main__ import main
-from src.analysis.core.views import evidence_to_runs, runs_to_evidence
 from src.analysis.sweeps.claims import claim_table, claim_verdicts
 from src.analysis.sweeps.loading import load_sweeps
 from src.results.errors import InputError
@@ -45,14 +44,12 @@ def test_every_command_on_one_ingested_table(tmp_path, capsys):
     # 3 composite tasks x 2 families = 6 (task, family) groups: the 2 strongest drawn, then one summary of all
     assert len(pngs) == 3 and "summary_test_emergence_by_metric.png" in pngs
     summary = pd.read_csv(out / "figure" / "summary_test_emergence_by_metric.csv")
-    assert summary.groupby(["task_name", "model_family"]).ngroups == 3 * len(FAMILIES)
+    assert summary.groupby(["task", "family"]).ngroups == 3 * len(FAMILIES)
 
     assert main(["claims", table, *DECLARE_FLAGS, "--out", str(out / "claims")]) == 0
     claims = pd.read_csv(out / "claims" / "claims_test.csv")
     em = claims[
-        (claims.metric == "exact_match")
-        & (claims.model_family == "Alpha")
-        & (claims.task_name == "add/plain/0")
+        (claims.metric == "exact_match") & (claims.family == "Alpha") & (claims.task == "add/plain/0")
     ]
     assert em.iloc[0].n_sizes == 5 and em.iloc[0].sharpness == "sharp"
     assert (out / "claims" / "claims_test_verdict.csv").is_file()
@@ -62,7 +59,7 @@ def test_every_command_on_one_ingested_table(tmp_path, capsys):
     )
     assert len(list((out / "backtest").glob("backtest_*_test.png"))) == 1
     bt = pd.read_csv(out / "backtest" / "backtest_test.csv")
-    assert bt.groupby(["task_name", "model_family"]).ngroups == 3 * len(FAMILIES)
+    assert bt.groupby(["task", "family"]).ngroups == 3 * len(FAMILIES)
 
     fig6 = ["--mcg-metric", "exact_match", "--brier-metric", "edit_distance_char"]
     extra = {"bigbench-fig5a": [], "bigbench-fig6": fig6, "bigbench-null": ["--n-draws", "20"],
@@ -80,13 +77,16 @@ def test_every_command_on_one_ingested_table(tmp_path, capsys):
         assert (out / "bigbench-all" / name).stat().st_size > 1000
 
 
-def test_old_sweep_path_gives_identical_claim_tables(tmp_path):
+def test_a_sweep_gives_identical_claim_tables_however_it_becomes_evidence(tmp_path):
+    from src.analysis.core.readers import ReadOptions
+    from src.analysis.families.readers.formats import read_sweep
+
     sweep = make_sweep(tmp_path, widths=(1, 2, 4, 8, 16), seeds=(0, 1))
-    runs = load_sweeps([sweep])
-    old = claim_table(runs)
-    via_evidence = claim_table(evidence_to_runs(runs_to_evidence(runs)))
-    pd.testing.assert_frame_equal(old, via_evidence)
-    pd.testing.assert_frame_equal(claim_verdicts(old), claim_verdicts(via_evidence))
+    old = claim_table(load_sweeps([sweep]))
+    assert len(old) > 4 and old["emergence_score"].notna().all()
+    via_reader = claim_table(read_sweep([sweep], ReadOptions()).table)
+    pd.testing.assert_frame_equal(old, via_reader)
+    pd.testing.assert_frame_equal(claim_verdicts(old), claim_verdicts(via_reader))
     # the command (sweep dir -> evidence -> claims) writes the same table; so does an ingested copy of the sweep
     assert main(["claims", str(sweep), "--out", str(tmp_path / "a")]) == 0
     written = pd.read_csv(tmp_path / "a" / "claims_test.csv")
@@ -96,7 +96,7 @@ def test_old_sweep_path_gives_identical_claim_tables(tmp_path):
     assert (tmp_path / "ev" / "evidence.items.parquet").is_file()  # per-item outcomes beside the evidence
     assert main(["claims", str(tmp_path / "ev" / "evidence.parquet"), "--out", str(tmp_path / "b")]) == 0
     again = pd.read_csv(tmp_path / "b" / "claims_test.csv")
-    cols = ["task_name", "model_family", "metric", "n_sizes", "emergence_score", "e_seed_min", "e_seed_max"]
+    cols = ["task", "family", "metric", "n_sizes", "emergence_score", "e_seed_min", "e_seed_max"]
     pd.testing.assert_frame_equal(again[cols], expected[cols])
 
 

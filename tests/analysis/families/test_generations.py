@@ -256,15 +256,15 @@ def test_arith_commands_read_generation_tables(tmp_path, family, capsys):
              "--family", "sim", "--exclude-items", "a=4,b=7"]  # fmt: skip
     assert main(["arith-fig3", str(family), *flags, "--intervals", "20", "--out", str(tmp_path / "f3")]) == 0
     table = pd.read_csv(tmp_path / "f3" / "arithmetic_table.csv")
-    em = table.query("metric == 'test/exact_match' and run_dir == 'big'")
-    assert em["n_test"].iloc[0] == 224 and (tmp_path / "f3" / "fig3_sim_generations.png").is_file()
+    em = table.query("metric == 'test/exact_match' and model == 'big'")
+    assert em["n_items"].iloc[0] == 224 and (tmp_path / "f3" / "fig3_sim_generations.png").is_file()
     assert (
         main(["arith-fig4", str(family), *flags, "--sizes", "20,100,224", "--out", str(tmp_path / "f4")]) == 0
     )
     res = pd.read_csv(tmp_path / "f4" / "resolution.csv")
     assert set(res["n_items"]) == {20, 100, 224}
     full = res.query("n_items == 224 and L == 1 and model == 'mid'")["n_correct"].iloc[0]
-    assert full == table.query("metric == 'test/exact_match_l=1' and run_dir == 'mid'")["value"].iloc[0] * 224
+    assert full == table.query("metric == 'test/exact_match_l=1' and model == 'mid'")["value"].iloc[0] * 224
     assert main(["arith-pred3", str(family), *flags, "--out", str(tmp_path / "p3")]) == 0
     pred = pd.read_csv(tmp_path / "p3" / "prediction3.csv")
     assert len(pred) == 4 and (pred["max_L"] == 3).all()

@@ -51,14 +51,12 @@ def test_bootstrap_table_is_seeded_and_brackets_the_seed_mean(tmp_path):
     assert ci.equals(again)
     assert set(ci["metric"]) == {"test/acc", "test/ce"} | {f"test/subset_acc_k={k}" for k in range(1, 6)}
     assert (ci["n_runs"] == 2).all() and len(ci) == 3 * 7
-    merged = ci.merge(table.groupby(["metric", "num_params"], as_index=False)["value"].mean())
+    merged = ci.merge(table.groupby(["metric", "scale"], as_index=False)["value"].mean())
     assert (merged["ci_lo"] <= merged["value"] + 1e-12).all() and (
         merged["value"] <= merged["ci_hi"] + 1e-12
     ).all()
     # width of the acc interval of one point ~ 2 * 1.96 * sqrt(p(1-p)/n) / sqrt(2 seeds)
-    row = merged[
-        (merged["metric"] == "test/acc") & (merged["num_params"] == merged["num_params"].min())
-    ].iloc[0]
+    row = merged[(merged["metric"] == "test/acc") & (merged["scale"] == merged["scale"].min())].iloc[0]
     p = row["value"]
     expected = 2 * 1.96 * np.sqrt(p * (1 - p) / 400) / np.sqrt(2)
     assert row["ci_hi"] - row["ci_lo"] == pytest.approx(expected, rel=0.25)

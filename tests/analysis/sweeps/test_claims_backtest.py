@@ -34,7 +34,7 @@ def test_claim_table_orients_scores_and_flags_the_identity_metric(tmp_path):
     assert row["e_seed_min"] <= row["e_seed_max"] and row["n_sizes"] == len(WIDTHS)
     # independent Eq. 1 on the seed-mean K=5 curve
     table = load_sweeps([sweep])
-    y = table[table["metric"] == "test/subset_acc_k=5"].groupby("num_params")["value"].mean().sort_index()
+    y = table[table["metric"] == "test/subset_acc_k=5"].groupby("scale")["value"].mean().sort_index()
     steps = np.diff(y.to_numpy())
     expected = (y.max() - y.min()) / math.sqrt(np.median(steps**2))
     assert row["emergence_score"] == pytest.approx(expected)
@@ -42,7 +42,7 @@ def test_claim_table_orients_scores_and_flags_the_identity_metric(tmp_path):
 
 def test_verdicts_count_sharp_over_smooth_pairs():
     claims = pd.DataFrame({
-        "sweep": "s", "task_name": "t",
+        "source": "s", "task": "t",
         "metric": ["test/acc", "test/ce", "test/subset_acc_k=1", "test/subset_acc_k=2", "test/subset_acc_k=3"],
         "sharpness": ["smooth", "smooth", "sharp", "sharp", "sharp"],
         "identity": [False, False, True, False, False],
@@ -77,7 +77,7 @@ def test_backtest_via_the_smooth_metric_beats_the_direct_fit_on_a_power_law_fami
         via = s.loc[(f"test/subset_acc_k={k}", "via_smooth"), "mae"]
         assert via < 0.02 and via < direct / 3, (k, via, direct)
         assert s.loc[(f"test/subset_acc_k={k}", "via_smooth_measured"), "mae"] < 0.002
-    assert set(points["num_params"]) == {float(num_params(w)) for w in WIDTHS[4:]}
+    assert set(points["scale"]) == {float(num_params(w)) for w in WIDTHS[4:]}
     assert ("test/ce", "via_smooth") not in s.index  # smooth metrics have no model map
 
 

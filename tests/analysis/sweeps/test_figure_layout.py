@@ -18,9 +18,9 @@ METRICS = [f"pass@{k}" for k in (128, 16, 100, 1)] + [f"em_L={n}" for n in (5, 1
 
 def table(seeds=(0,)) -> pd.DataFrame:
     rows = [
-        dict(run_dir=f"{name}#{seed}", model=name, task_name="humaneval", model_family="codegen", width=np.nan,
-             num_params=scale, seed=seed, metric=m, value=min(1.0, 0.05 * (i + 1) ** 2 + 0.01 * j + 0.01 * seed),
-             sweep="t", sweep_dir="", n_test=164.0)
+        dict(family="codegen", model=name, scale=scale, task="humaneval", metric=m,
+             value=min(1.0, 0.05 * (i + 1) ** 2 + 0.01 * j + 0.01 * seed), replicate=str(seed), n_items=164.0,
+             source="t")
         for j, m in enumerate(METRICS) for i, (name, scale) in enumerate(MODELS) for seed in seeds
     ]  # fmt: skip
     return pd.DataFrame(rows)
@@ -57,7 +57,7 @@ def test_model_names_as_ticks_and_a_caption_from_the_data():
 
 def test_summary_has_the_threshold_line_and_ranking_is_by_strength():
     claims = pd.DataFrame({
-        "sweep": "t", "task_name": ["flat", "rise"], "model_family": "f", "metric": "exact_match",
+        "source": "t", "task": ["flat", "rise"], "family": "f", "metric": "exact_match",
         "sharpness": "sharp", "identity": False, "emergence_score": [np.inf, 12.0], "start": [0.52, 0.0],
         "end": [0.54, 0.8],
     })  # fmt: skip
@@ -74,7 +74,7 @@ def test_bars_from_the_sources_stderr():
     t = table().assign(stderr=0.02)
     ci = stderr_table(t)
     row = ci.iloc[0]
-    value = t[(t.metric == row.metric) & (t.num_params == row.num_params)]["value"].iloc[0]
+    value = t[(t.metric == row.metric) & (t.scale == row.scale)]["value"].iloc[0]
     assert (row.ci_hi - value, value - row.ci_lo) == pytest.approx((1.96 * 0.02, 1.96 * 0.02), abs=1e-4)
     with declared(declarations_from_flags(sharp=["pass@*", "em_L=*"], higher_is_better=["pass@*", "em_L=*"])):
         fig = sweep_figure(t, ci=ci)

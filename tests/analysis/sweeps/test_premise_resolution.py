@@ -13,7 +13,7 @@ from src.analysis.sweeps.loading import load_sweeps
 from src.analysis.sweeps.premise import censored_upper, fit_power_law_with_floor, premise_check
 from src.analysis.sweeps.resolution import resolution_summary, resolution_table, sparse_sizes
 from src.results.errors import InputError
-from tests.analysis.sweep_factory import make_autoencoder_sweep, make_sweep, subset_acc
+from tests.analysis.sweep_factory import make_autoencoder_sweep, make_sweep, num_params, subset_acc
 
 
 def _brute_force_fit(n: np.ndarray, y: np.ndarray) -> tuple[float, float, float, float]:
@@ -86,7 +86,7 @@ def test_premise_check_on_sweeps(tmp_path):
     lenet = load_sweeps([make_sweep(tmp_path / "b", widths=(1, 2, 4, 8, 16))])
     _, resids = premise_check(lenet)
     r = resids[resids["metric"] == "test/acc"]
-    acc = lenet[lenet["metric"] == "test/acc"].groupby("num_params")["value"].mean()
+    acc = lenet[lenet["metric"] == "test/acc"].groupby("scale")["value"].mean()
     np.testing.assert_allclose(r["loss"].to_numpy(), 1 - acc.sort_index().to_numpy())
 
 
@@ -150,7 +150,7 @@ def test_ablation_tables_side_by_side(tmp_path):
     per_metric, _ = ablation_tables(wide, conv)
     assert (per_metric["E_short"].notna()).all()
     assert per_metric.set_index("metric").loc["test/acc", "end_short"] == pytest.approx(
-        wide[(wide["metric"] == "test/acc") & (wide["width"] == 16)]["value"].mean()
+        wide[(wide["metric"] == "test/acc") & (wide["scale"] == num_params(16))]["value"].mean()
     )
 
 
@@ -196,14 +196,14 @@ def _rate_table(n_params, rates, n_test=2000, seeds=(0, 1), metric="test/token_a
     """A per-run table whose per-token error rate is ``rates`` at every seed (value = 1 - rate)."""
     rows = [
         {
-            "sweep": "s",
-            "task_name": "t",
-            "model_family": "f",
+            "source": "s",
+            "task": "t",
+            "family": "f",
             "metric": metric,
-            "num_params": float(n),
-            "seed": s,
+            "scale": float(n),
+            "replicate": str(s),
             "value": 1.0 - r if metric.endswith("acc") else r,
-            "n_test": float(n_test),
+            "n_items": float(n_test),
         }
         for n, r in zip(n_params, rates, strict=True)
         for s in seeds
@@ -238,7 +238,7 @@ def test_premise_error_rate_of_zero_is_censored_by_a_bound_over_runs():
     assert f["n_censored"] == 2 and f["passes"] and f["alpha"] == pytest.approx(2.5, abs=0.05)
     assert "stays below" in f["note"] and "2 seed(s)" in f["note"]
     cens = resids[resids["upper95"].notna()]
-    assert list(cens["num_params"]) == [3.2e4, 6.4e4] and cens["resid_log"].isna().all()
+    assert list(cens["scale"]) == [3.2e4, 6.4e4] and cens["resid_log"].isna().all()
     # two runs reading 0 bound the family's mean error by 0.78 (+ 3 / 10,000 within a run), not 3 / 20,000
     np.testing.assert_allclose(cens["upper95"], (1 - 0.05**0.5) / 0.95 - np.log(0.05) / 10000)
     assert (cens["fitted"] < cens["upper95"]).all()
@@ -257,10 +257,10 @@ def test_premise_error_rate_of_zero_is_censored_by_a_bound_over_runs():
 def test_premise_residuals_carry_the_seed_standard_error_of_the_log_mean():
     n = np.array([1e3, 2e3, 4e3, 8e3, 1.6e4])
     t = _rate_table(n, 0.5 * (n / 1e3) ** -0.5, seeds=(0, 1, 2))
-    t.loc[t["seed"] == 2, "value"] -= 0.03  # seed 2 errs 0.03 more at every size
+    t.loc[t["replicate"] == "2", "value"] -= 0.03  # seed 2 errs 0.03 more at every size
     resids = premise_check(t)[1]
-    loss = 1 - t.groupby("num_params")["value"].mean().to_numpy()
-    sd = t.groupby("num_params")["value"].std().to_numpy()
+    loss = 1 - t.groupby("scale")["value"].mean().to_numpy()
+    sd = t.groupby("scale")["value"].std().to_numpy()
     np.testing.assert_allclose(resids["se_log"], sd / (loss * np.sqrt(3)))
     assert (resids["n_seeds"] == 3).all()
 
@@ -269,9 +269,9 @@ def test_premise_zero_of_a_loss_that_is_no_error_rate_is_refused_with_a_note():
     n = [1e3, 2e3, 4e3, 8e3, 1.6e4]
     f = premise_check(_rate_table(n, [2.0, 1.0, 0.5, 0.25, 0.0], metric="test/ce"))[0].iloc[0]
     assert not f["passes"] and np.isnan(f["alpha"]) and "not an error rate" in f["note"]
-    no_counts = _rate_table(n, [0.5, 0.3, 0.2, 0.1, 0.0]).drop(columns="n_test")
+    no_counts = _rate_table(n, [0.5, 0.3, 0.2, 0.1, 0.0]).drop(columns="n_items")
     f = premise_check(no_counts)[0].iloc[0]
-    assert not f["passes"] and "no n_test" in f["note"]
+    assert not f["passes"] and "no n_items" in f["note"]
 
 
 def test_premise_figure_draws_the_fits_it_is_given_for_its_own_sweep_only():
@@ -279,7 +279,7 @@ def test_premise_figure_draws_the_fits_it_is_given_for_its_own_sweep_only():
 
     n = np.array([1e3, 2e3, 4e3, 8e3, 1.6e4, 3.2e4])
     mine = _rate_table(n, np.where(n >= 3.2e4, 0.0, 0.5 * (n / 1e3) ** -1.0), seeds=range(6))
-    other = _rate_table(n, 0.3 * (n / 1e3) ** -0.2).assign(sweep="other")
+    other = _rate_table(n, 0.3 * (n / 1e3) ** -0.2).assign(source="other")
     both = pd.concat([mine, other], ignore_index=True)
     check = premise_check(both)
     assert len(check[0]) == 2

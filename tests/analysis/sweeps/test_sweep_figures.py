@@ -74,7 +74,7 @@ def test_figure_draws_seed_means_from_the_records(tmp_path):
 def test_curve_table_aggregates_seeds(tmp_path):
     sweep = make_sweep(tmp_path, widths=(1, 2, 4), seeds=(0, 1, 2))
     curves = curve_table(load_sweeps([sweep]))
-    row = curves[(curves["metric"] == "test/acc") & (curves["num_params"] == num_params(2))].iloc[0]
+    row = curves[(curves["metric"] == "test/acc") & (curves["scale"] == num_params(2))].iloc[0]
     accs = [
         json.loads((sweep / f"model.width=2,seed={s}" / "metrics.json").read_text())["metrics"]["test/acc"]
         for s in range(3)
@@ -147,17 +147,17 @@ def test_resolution_floor_uses_the_items_actually_scored(tmp_path):
     sweep = make_sweep(tmp_path, widths=(1, 2, 4), seeds=(0,), n=300)
     for rec in sweep.rglob("metrics.json"):
         rec.write_text(rec.read_text().replace('"n_test": 300', '"n_test": 500'))
-    assert set(load_sweeps([sweep])["n_test"]) == {300.0}
+    assert set(load_sweeps([sweep])["n_items"]) == {300.0}
     for npz in sweep.rglob("per_item.npz"):
         npz.unlink()
-    assert set(load_sweeps([sweep])["n_test"]) == {500.0}
+    assert set(load_sweeps([sweep])["n_items"]) == {500.0}
 
 
 def test_two_sweeps_of_the_same_name_stay_apart(tmp_path, capsys):
     a = make_sweep(tmp_path / "a", widths=(1, 2, 4), seeds=(0,))
     b = make_sweep(tmp_path / "b", widths=(1, 2, 4), seeds=(0,))
     table = load_sweeps([a, b])
-    assert set(table["sweep"]) == {"a/lenet_mnist", "b/lenet_mnist"}
+    assert set(table["source"]) == {"a/lenet_mnist", "b/lenet_mnist"}
     with pytest.raises(SweepError, match="given twice"):
         load_sweeps([a, a])
     out = tmp_path / "out"

@@ -197,13 +197,11 @@ def _is_sweep(p: Path) -> bool:
                  _is_sweep, priority=40)  # fmt: skip
 def read_sweep(paths: list[Path], o: ReadOptions) -> Evidence:
     from src.analysis.core.cli import items_table
-    from src.analysis.core.views import runs_to_evidence
     from src.analysis.sweeps.loading import load_sweeps, require_complete_metrics
 
-    runs = load_sweeps(paths, allow_incomplete=bool(o.extra.get("allow_incomplete")))
-    runs = runs[runs["metric"].astype(str).str.startswith("test/")]
-    require_complete_metrics(runs, allow=bool(o.extra.get("allow_missing")))
-    ev = runs_to_evidence(runs)
+    ev = load_sweeps(paths, allow_incomplete=bool(o.extra.get("allow_incomplete")))
+    ev = ev[ev["metric"].str.startswith("test/")].reset_index(drop=True)
+    require_complete_metrics(ev, allow=bool(o.extra.get("allow_missing")))
     items = items_table(ev)
     ev = ev.assign(replicate=ev["replicate"].astype(str))
     return Evidence(ev, items.assign(replicate=items["replicate"].astype(str)) if not items.empty else items)
