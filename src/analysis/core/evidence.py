@@ -131,3 +131,25 @@ def normalize(df: pd.DataFrame, source: str = "evidence table") -> pd.DataFrame:
             fix="give a replicate (seed) column to keep repeats as bands, or a checkpoint column",
         )
     return out[COLUMNS + [c for c in out.columns if c not in COLUMNS]].reset_index(drop=True)
+
+
+def mean_over_replicates(ev: pd.DataFrame) -> pd.DataFrame:
+    """One row per (source, family, model, task, metric, checkpoint), in the order they first appear, where a
+    command needs one value per model: ``value`` is the mean over the replicates (seeds) with a value,
+    ``n_replicates`` how many they were, ``n_items`` the fewest any of them had, ``scale`` the model's. Rows
+    without a value are left out; the result keeps the evidence column names (``replicate`` is empty)."""
+    ev = ev[ev["value"].notna()]
+    keys = ["source", "family", "model", "task", "metric", "checkpoint"]
+    out = (
+        ev.groupby(keys, sort=False, dropna=False)
+        .agg(
+            scale=("scale", "first"),
+            value=("value", "mean"),
+            n_replicates=("value", "size"),
+            n_items=("n_items", "min"),
+        )  # fmt: skip
+        .reset_index()
+        .assign(replicate="")
+    )
+    return out[["family", "model", "scale", "task", "metric", "value", "replicate", "checkpoint", "n_items",
+                "source", "n_replicates"]]  # fmt: skip

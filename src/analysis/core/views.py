@@ -1,9 +1,10 @@
 """The evidence table seen the way each stream's code works on it, and back.
 
 - runs view (sweeps: figure, claims, backtest): one row per run x metric with ``sweep, sweep_dir, run_dir,
-  task_name, model_family, num_params, seed, metric, value, n_test`` (the sweep-table columns);
-- long view (families: Fig. 5, Fig. 6, nulls): ``source, task, metric, family, model, size, score`` with replicates
-  averaged (``n_replicates`` says over how many).
+  task_name, model_family, num_params, seed, metric, value, n_test`` (the sweep-table columns).
+
+The family commands (Fig. 5, Fig. 6, nulls) read the evidence in its own names, replicates averaged by
+:func:`src.analysis.core.evidence.mean_over_replicates`.
 
 A sweep folder becomes an evidence table through :func:`runs_to_evidence`; the round trip
 ``evidence_to_runs(runs_to_evidence(t))`` keeps every column the sweep commands read.
@@ -86,31 +87,3 @@ def evidence_to_runs(ev: pd.DataFrame) -> pd.DataFrame:
         }
     )
     return runs.reset_index(drop=True)
-
-
-def evidence_to_long(ev: pd.DataFrame) -> pd.DataFrame:
-    """The long view for the family commands: replicates (seeds) of one model averaged into one score."""
-    ev = ev[ev["value"].notna()]
-    keys = ["source", "task", "metric", "family", "model"]
-    extra = [c for c in ev.columns if c not in evidence.COLUMNS and c not in ("run_dir", "sweep_dir")]
-    agg = (
-        ev.groupby(keys, sort=False, dropna=False)
-        .agg(
-            size=("scale", "first"),
-            score=("value", "mean"),
-            n_replicates=("value", "size"),
-            n_items=("n_items", "min"),
-            **{c: (c, "first") for c in extra},
-        )  # fmt: skip
-        .reset_index()
-    )
-    agg["source"] = agg["source"].replace("", "table")
-    return agg
-
-
-def long_to_evidence(long: pd.DataFrame, source: str = "table") -> pd.DataFrame:
-    """A meta-analysis long table (``task, metric, family, model, size, score`` [+ ``source``]) as evidence."""
-    ev = long.rename(columns={"size": "scale", "score": "value"})
-    if "source" not in ev.columns:
-        ev = ev.assign(source=source)
-    return evidence.normalize(ev, source=source)
