@@ -65,3 +65,17 @@ def test_items_out_and_a_stem_out(tmp_path, capsys):
                  str(tmp_path / "it.csv")]) == 0  # fmt: skip
     assert set(pd.read_parquet(tmp_path / "ev.parquet")["task"]) == {"boolq-0shot"}
     assert len(pd.read_csv(tmp_path / "it.csv")) > 0 and not (tmp_path / "ev.items.csv").exists()
+
+
+@pytest.mark.parametrize("kind", ["yaml", "json", "csv"])
+def test_size_maps_the_old_readers_took(tmp_path, capsys, kind):
+    """YAML, JSON and a two-column table whose names say nothing (model, parameters by position)."""
+    counts = tmp_path / "counts.csv"
+    counts.write_text("model,problem,n,c\na,p1,10,1\na,p2,10,0\nb,p1,10,5\nb,p2,10,4\n")
+    sizes = tmp_path / f"sizes.{kind}"
+    sizes.write_text({"yaml": "a: 1e6\nb: 2e7\n", "json": '{"a": 1e6, "b": 2e7}',
+                      "csv": "name,billions_of_nothing\na,1e6\nb,2e7\n"}[kind])  # fmt: skip
+    assert main(["ingest-repeated-sampling", str(counts), "--k", "1", "--size-map", str(sizes), "--n-boot", "20",
+                 "--out", str(tmp_path / "o")]) == 0  # fmt: skip
+    ev = pd.read_csv(tmp_path / "o" / "evidence.csv")
+    assert dict(zip(ev["model"], ev["scale"], strict=True)) == {"a": 1e6, "b": 2e7}
