@@ -49,23 +49,33 @@ def items_table(ev: pd.DataFrame) -> pd.DataFrame:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
+    """``ingest`` and its ``ingest-<format>`` spellings: the inputs through the reader registry, written as
+    ``<stem>.parquet`` / ``.csv`` (``--out DIR``: ``DIR/evidence.*``), the items table beside them (or at
+    ``--items-out``) and any table the format derives (repeated sampling: the pass@k bootstrap)."""
     from src.analysis.core.inputs import read_evidence
 
+    args.derived_tables = {"m": args.m, "n_resamples": args.n_resamples, "seed": args.seed}
     ev = read_evidence(args)
     out = Path(args.out)
     if out.suffix in (".parquet", ".csv"):  # the old form: a stem or a file name
         out = out.parent / out.name.removesuffix(".parquet").removesuffix(".csv")
         stem = out
+        beside = lambda name: stem.with_name(f"{stem.name}.{name}.csv")  # noqa: E731
     else:
         out.mkdir(parents=True, exist_ok=True)
         stem = out / "evidence"
+        beside = lambda name: out / f"{name}.csv"  # noqa: E731
     table = ev.table.drop(columns=[c for c in ("input",) if c in ev.table.columns])
     for suffix in (".parquet", ".csv"):
         print(save_table(table, stem.with_name(stem.name + suffix)))
     items = ev.items
     if not items.empty:
-        for suffix in (".items.parquet", ".items.csv"):
-            print(save_table(items, stem.with_name(stem.name + suffix)))
+        paths = [args.items_out] if args.items_out else [stem.with_name(stem.name + s)
+                                                         for s in (".items.parquet", ".items.csv")]  # fmt: skip
+        for path in paths:
+            print(save_table(items, path))
+    for name, derived in ev.tables.items():
+        print(save_table(derived, beside(name)))
     n_rep = table.loc[table["replicate"] != "", "replicate"].nunique()
     print(f"{len(table)} rows: {table['family'].nunique()} families, {table['model'].nunique()} models, "
           f"{table['task'].nunique()} tasks, {table['metric'].nunique()} metrics ({', '.join(sorted(table['metric'].unique())[:12])}"
@@ -200,8 +210,6 @@ def _engine_args(p: argparse.ArgumentParser) -> None:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from src.analysis.core.inputs import add_reader_args
-
     p = add_command(
         subparsers, "formats", func=cmd_formats,
         help="list the input formats the readers know (what --format takes)",
@@ -229,15 +237,59 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _engine_args(p)
     p.add_argument("--title", default=None, help="the page's title (default: the families read)")
 
-    p = subparsers.add_parser(
-        "ingest",
+    p = add_command(
+        subparsers, "ingest", func=cmd_ingest,
         help="any inputs -> one evidence table (Parquet + CSV; items table too), the input of every command",
         description=__doc__.split("\n\n")[0] + " " + __doc__.split("\n\n")[-1].strip(),
-    )
+    )  # fmt: skip
+    _ingest_args(p)
+    for name, (fmt, help_text) in FORMAT_COMMANDS.items():
+        p = add_command(
+            subparsers, name, func=cmd_ingest, help=f"{help_text} (= ingest --format {fmt})",
+            description=f"The same as `ingest --format {fmt}` (its flags below; the old spellings of flags are "
+            "accepted).",
+        )  # fmt: skip
+        _ingest_args(p)
+        p.set_defaults(format=fmt)
+        if name == "ingest-lm-eval":
+            p.add_argument("--samples", dest="format", action="store_const", const="lm-eval-samples",
+                           help="= --format lm-eval-samples: the samples_<task>_*.jsonl files (per item)")  # fmt: skip
+        if name == "ingest-repeated-sampling":
+            p.add_argument("--task", action=_SetTask, metavar="NAME",
+                           help="= --set task=NAME: the task of every row (default: the file's stem)")  # fmt: skip
+
+
+# The ingest-* commands are formats of ingest: the old name runs ``ingest --format <format>``.
+FORMAT_COMMANDS: dict[str, tuple[str, str]] = {
+    "ingest-lm-eval": ("lm-eval-results", "lm-evaluation-harness results JSON / --samples files -> evidence"),
+    "ingest-olmo-ladder": ("olmo-ladder", "OLMo-ladder wide per-checkpoint CSVs -> evidence"),
+    "ingest-inverse-scaling": ("inverse-scaling", "inverse-scaling per-item score folders -> evidence"),
+    "ingest-repeated-sampling": ("repeated-sampling", "per-problem (n, c) counts -> pass@k"),
+}
+
+
+class _SetTask(argparse.Action):
+    """``--task NAME``: the old spelling of ``--set task=NAME``."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        namespace.constants = [*(getattr(namespace, "constants", None) or []), f"task={values}"]
+
+
+def _ingest_args(p: argparse.ArgumentParser) -> None:
+    """The flags of ``ingest`` (and so of every ``ingest-<format>``)."""
+    from src.analysis.core.inputs import add_reader_args
+
     p.add_argument(
         "inputs", nargs="+", type=Path, metavar="INPUT", help="files or folders in any known format"
     )
     p.add_argument("--out", required=True, metavar="DIR",
                    help="output directory (writes evidence.parquet/.csv there; a name ending .csv/.parquet is a stem)")  # fmt: skip
+    p.add_argument("--items-out", default=None, metavar="FILE",
+                   help="write the items table (per-item inputs) to FILE instead of <stem>.items.parquet/.csv")  # fmt: skip
     add_reader_args(p, settings=False)
-    p.set_defaults(func=cmd_ingest)
+    g = p.add_argument_group("repeated-sampling counts: the tables written beside the evidence")
+    g.add_argument("--m", type=int, nargs="+", default=[1, 2, 5, 10, 20, 50, 100, 200, 500, 1000],
+                   help="samples per problem of the 'what m samples would read' table (default 1 2 5 ... 1000)")  # fmt: skip
+    g.add_argument("--n-resamples", "--n-boot", dest="n_resamples", type=int, default=2000,
+                   help="bootstrap resamples of the problems for the pass@k intervals (default 2000)")  # fmt: skip
+    g.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (default 0)")

@@ -154,3 +154,25 @@ def final_checkpoints(table: pd.DataFrame) -> pd.DataFrame:
     last = order.sort_values(["_f", "_t", "_s"], kind="stable").groupby(run, dropna=False)["_c"].last()
     keep = pd.MultiIndex.from_frame(order[[*run, "_c"]]).isin(pd.MultiIndex.from_frame(last.reset_index()))
     return t[keep]
+
+
+def mean_over_replicates(ev: pd.DataFrame) -> pd.DataFrame:
+    """One row per (source, family, model, task, metric, checkpoint), in the order they first appear, where a
+    command needs one value per model: ``value`` is the mean over the replicates (seeds) with a value,
+    ``n_replicates`` how many they were, ``n_items`` the fewest any of them had, ``scale`` the model's. Rows
+    without a value are left out; the result keeps the evidence column names (``replicate`` is empty)."""
+    ev = ev[ev["value"].notna()]
+    keys = ["source", "family", "model", "task", "metric", "checkpoint"]
+    out = (
+        ev.groupby(keys, sort=False, dropna=False)
+        .agg(
+            scale=("scale", "first"),
+            value=("value", "mean"),
+            n_replicates=("value", "size"),
+            n_items=("n_items", "min"),
+        )  # fmt: skip
+        .reset_index()
+        .assign(replicate="")
+    )
+    return out[["family", "model", "scale", "task", "metric", "value", "replicate", "checkpoint", "n_items",
+                "source", "n_replicates"]]  # fmt: skip

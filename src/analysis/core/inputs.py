@@ -254,8 +254,9 @@ def add_reader_args(p: argparse.ArgumentParser, settings: bool = True) -> None:
                    help="read every input in this format instead of detecting it (see `formats`)")  # fmt: skip
     g.add_argument("--family", default=None, metavar="NAME",
                    help="one family name for every model read (else from the source: model names, folders)")  # fmt: skip
-    g.add_argument("--k", default=None, metavar="K,K,...",
-                   help="repeated-sampling counts: the k of pass@k (default 1,10,100 up to the samples drawn)")  # fmt: skip
+    g.add_argument("--k", default=None, nargs="+", metavar="K",
+                   help="repeated-sampling counts: the k of pass@k, e.g. --k 1 10 or --k 1,10 (default 1 10 100 up "
+                        "to the samples drawn)")  # fmt: skip
     g.add_argument("--tokens-per-step", type=float, default=None, metavar="T",
                    help="lm-eval checkpoints: training tokens per optimizer step (fills the tokens column)")  # fmt: skip
     g.add_argument("--replicate-from-folder", action="store_true",
@@ -301,7 +302,7 @@ def read_size_map_file(path: str | os.PathLike | None) -> dict[str, float]:
     from src.analysis.core.ingest import ALIASES, read_any
 
     path = Path(path)
-    if path.suffix.lower() in (".yaml", ".yml"):
+    if path.suffix.lower() in (".yaml", ".yml", ".json"):
         import yaml
 
         if not path.is_file():
@@ -318,6 +319,8 @@ def read_size_map_file(path: str | os.PathLike | None) -> dict[str, float]:
     else:
         df = read_any(path)
         col = next((c for c in ("scale", *ALIASES["scale"]) if c in df.columns), None)
+        if ("model" not in df.columns or col is None) and df.shape[1] == 2:  # model, parameters by position
+            df, col = df.set_axis(["model", "scale"], axis=1), "scale"
         if "model" not in df.columns or col is None:
             raise InputError("size map needs columns model and scale", path=path, fix="rename them")
         items = zip(df["model"].astype(str), df[col], strict=True)
@@ -344,8 +347,9 @@ def read_evidence(args: argparse.Namespace):
 
     ks = None
     if getattr(args, "k", None):
+        given = args.k if isinstance(args.k, list | tuple) else [args.k]
         try:
-            ks = tuple(int(k) for k in str(args.k).split(",") if k.strip())
+            ks = tuple(int(k) for item in given for k in str(item).split(",") if k.strip())
         except ValueError:
             raise InputError(
                 f"--k expects whole numbers separated by commas, got {args.k!r}", fix="e.g. --k 1,10,100"
@@ -356,7 +360,8 @@ def read_evidence(args: argparse.Namespace):
         extra={"spec": ingest_spec(args), "ks": ks, "tokens_per_step": getattr(args, "tokens_per_step", None),
                "replicate_from_folder": getattr(args, "replicate_from_folder", False),
                "allow_incomplete": getattr(args, "allow_incomplete", False),
-               "allow_missing": getattr(args, "allow_missing", False), **generation_options(args)},
+               "allow_missing": getattr(args, "allow_missing", False), **generation_options(args),
+               "tables": getattr(args, "derived_tables", None)},
     )  # fmt: skip
     shaping = Shaping(where=getattr(args, "where", []) or [], drop_models=getattr(args, "drop_model", []) or [],
                       family_map=getattr(args, "family_map", None), task_means=getattr(args, "task_mean", []) or [])  # fmt: skip

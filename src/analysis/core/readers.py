@@ -32,12 +32,15 @@ from src.results.errors import InputError
 class Evidence:
     """What was read: the evidence table (one row per family, model, task, metric[, replicate, checkpoint]), the
     items table (one row per family, model, task, item[, replicate, checkpoint], one column per per-item
-    quantity; empty when the source has none) and what the readers and shaping had to say (``notices``)."""
+    quantity; empty when the source has none) and what the readers and shaping had to say (``notices``).
+    ``tables``: further tables a format derives from what it read (repeated sampling's pass@k bootstrap), only
+    where a command asks for them (``ReadOptions.extra["tables"]``; ``ingest`` writes them beside the evidence)."""
 
     table: pd.DataFrame
     items: pd.DataFrame = field(default_factory=pd.DataFrame)
     notices: list[str] = field(default_factory=list)
     formats: dict[str, str] = field(default_factory=dict)  # input path -> format name
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
 
 
 @dataclass
@@ -141,7 +144,7 @@ def read_inputs(
     for p in paths:
         name = reader(fmt).name if fmt else detect_format(p)
         by_format.setdefault(name, []).append(p)
-    tables, items, notices, formats = [], [], [], {}
+    tables, items, notices, formats, derived = [], [], [], {}, {}
     for name, group in by_format.items():
         ev = reader(name).read(group, options)
         tables.append(ev.table.assign(format=name))
@@ -149,10 +152,11 @@ def read_inputs(
             items.append(ev.items)
         notices += ev.notices
         formats.update({str(p): name for p in group})
+        derived.update(ev.tables)
     table = pd.concat(tables, ignore_index=True) if len(tables) > 1 else tables[0]
     items_df = pd.concat(items, ignore_index=True) if items else pd.DataFrame()
     table = drop_exact_duplicates(table, evidence.KEY, notices)
     table, items_df = shape(table, items_df, shaping, notices)
     table = evidence.normalize(table, source="inputs" if len(paths) > 1 else str(paths[0]))
     one_model_families(table, notices)
-    return vocab.complete(Evidence(table, items_df, notices, formats))
+    return vocab.complete(Evidence(table, items_df, notices, formats, derived))

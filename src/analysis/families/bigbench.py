@@ -189,18 +189,21 @@ def read_results_tree(root: str | os.PathLike, params: str = "non_embedding_para
     return table
 
 
-def to_long(
+def to_evidence(
     table: pd.DataFrame,
     shots: int | None = 0,
     task_level: bool = True,
     drop_aggregate: bool = True,
 ) -> pd.DataFrame:
-    """The BIG-Bench table in the meta-analysis' long format (task, metric, family, model, size, score).
+    """The BIG-Bench table as an evidence table (:mod:`src.analysis.core.evidence`; ``scale``: the chosen params
+    field, ``source``: ``bigbench``).
 
-    A (task, metric, family) triplet needs one score per model, so we keep one shot count (``shots``; ``None``
+    A (task, metric, family) triplet needs one value per model, so we keep one shot count (``shots``; ``None``
     makes ``task`` read ``<task>@<shots>shot`` instead) and, by default, the task-level entries only (the
     ones BIG-Bench reports for the whole task; subtasks become ``<task>:<subtask>`` when ``task_level`` is False).
     """
+    from src.analysis.core.evidence import normalize
+
     df = table.copy()
     if drop_aggregate:
         df = df[df.metric != AGGREGATE_METRIC]
@@ -215,13 +218,14 @@ def to_long(
         df = df[df.shots == shots]
         if df.empty:
             raise InputError(f"no BIG-Bench scores with number_of_shots={shots}; available: {available}")
-    out = df.rename(columns={"params": "size"})[
-        ["task", "metric", "family", "model", "size", "score", "preferred"]
-    ]
-    if not all(math.isfinite(s) and s > 0 for s in out["size"]):
-        bad = out[[not (math.isfinite(s) and s > 0) for s in out["size"]]].iloc[0]
+    bad = [not (math.isfinite(s) and s > 0) for s in df["params"]]
+    if any(bad):
+        row = df[bad].iloc[0]
         raise InputError(
-            f"model {bad.family}/{bad.model} has no positive parameter count ({bad['size']}) in the chosen field; "
-            f"read the tree with another params field ({', '.join(PARAM_FIELDS)})"
+            f"model {row.family}/{row.model} has no positive parameter count ({row['params']}) in the chosen "
+            f"field; read the tree with another params field ({', '.join(PARAM_FIELDS)})"
         )
-    return out.reset_index(drop=True)
+    ev = df.rename(columns={"params": "scale", "score": "value"})[
+        ["family", "model", "scale", "task", "metric", "value"]
+    ]
+    return normalize(ev.assign(source="bigbench"), source="BIG-Bench results")

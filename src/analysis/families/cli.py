@@ -7,7 +7,7 @@
     python -m src.analysis bigbench-null    [inputs] --out DIR
     python -m src.analysis bigbench-all     [inputs] --out DIR
 
-Inputs: the official results tree (--bigbench-results), any long table (--table, with --column mappings), or by
+Inputs: the official results tree (--bigbench-results), any evidence table (--table, with --column mappings), or by
 default the open-model stand-in tables under $DATA_DIR/llm/standins. Each figure is written as PNG and PDF next
 to the CSV it is drawn from.
 """
@@ -35,14 +35,12 @@ def load_evidence_inputs(args: argparse.Namespace) -> pd.DataFrame:
     table flags), or by default the open-model stand-in tables. Each source is checked on its own, so two sources
     may hold the same (family, model, task, metric)."""
     from src.analysis.core.inputs import load_evidence, select_metrics
-    from src.analysis.core.views import long_to_evidence
     from src.analysis.families import bigbench, score_tables
 
     parts = []
     if args.bigbench_results:
         tidy = bigbench.read_results_tree(args.bigbench_results, params=args.params)
-        long = bigbench.to_long(tidy, shots=args.shots)
-        parts.append(long_to_evidence(long.drop(columns="preferred"), source="bigbench"))
+        parts.append(bigbench.to_evidence(tidy, shots=args.shots))
     inputs = [*args.inputs, *(args.table or [])]
     if inputs:
         ev = load_evidence([Path(p) for p in inputs], args)
@@ -50,8 +48,7 @@ def load_evidence_inputs(args: argparse.Namespace) -> pd.DataFrame:
         ev["source"] = ev["source"].map(lambda s: Path(s).name.split(".")[0] if s.endswith(_SUFFIXES) else s)
         parts.append(ev)
     if not parts:
-        parts.append(select_metrics(long_to_evidence(score_tables.read_standins(args.data_dir), "standins"),
-                                    args.metric))  # fmt: skip
+        parts.append(select_metrics(score_tables.read_standins(args.data_dir), args.metric))
     return pd.concat(parts, ignore_index=True)
 
 
@@ -59,11 +56,12 @@ _SUFFIXES = (".csv", ".tsv", ".parquet", ".pq", ".json", ".jsonl", ".ndjson", ".
 
 
 def load_inputs(args: argparse.Namespace, metrics: list[str] | None = None) -> pd.DataFrame:
-    """The long view (``source, task, metric, family, model, size, score``) of the inputs' evidence, replicates
-    averaged; ``metrics``: keep only these. The direction of every metric kept must be known (one error lists
-    those to declare)."""
+    """The inputs' evidence with one value per model (replicates averaged:
+    :func:`src.analysis.core.evidence.mean_over_replicates`; a row without a source is labelled ``table``);
+    ``metrics``: keep only these. The direction of every metric kept must be known (one error lists those to
+    declare)."""
+    from src.analysis.core.evidence import mean_over_replicates
     from src.analysis.core.metrics import require_known
-    from src.analysis.core.views import evidence_to_long
 
     ev = load_evidence_inputs(args)
     if metrics is not None:
@@ -75,7 +73,8 @@ def load_inputs(args: argparse.Namespace, metrics: list[str] | None = None) -> p
             )
         ev = ev[ev["metric"].isin(metrics)]
     require_known(ev["metric"].unique(), direction=True, sharpness=False)
-    return evidence_to_long(ev)
+    ev = mean_over_replicates(ev)
+    return ev.assign(source=ev["source"].replace("", "table"))
 
 
 def _save(fig, out_dir: Path, name: str) -> list[Path]:
@@ -92,11 +91,11 @@ def _out_dir(args: argparse.Namespace) -> Path:
     return out
 
 
-def _scores(args: argparse.Namespace, long: pd.DataFrame) -> pd.DataFrame:
+def _scores(args: argparse.Namespace, ev: pd.DataFrame) -> pd.DataFrame:
     from src.analysis.families.meta_analysis import triplet_scores
 
     return triplet_scores(
-        long,
+        ev,
         threshold=args.threshold,
         min_sizes=args.min_sizes,
         ties=args.ties,
@@ -158,8 +157,8 @@ def run_fig6(args: argparse.Namespace) -> int:
     from src.analysis.families.meta_analysis import mcg_vs_brier
 
     out = _out_dir(args)
-    long = load_inputs(args, metrics=[args.mcg_metric, args.brier_metric])
-    pairs = mcg_vs_brier(_scores(args, long), mcg=args.mcg_metric, brier=args.brier_metric)
+    ev = load_inputs(args, metrics=[args.mcg_metric, args.brier_metric])
+    pairs = mcg_vs_brier(_scores(args, ev), mcg=args.mcg_metric, brier=args.brier_metric)
     note = TARGET_ONLY_NOTE if "target_prob" in args.brier_metric else ""
     _csv(
         pairs.assign(mcg_metric=args.mcg_metric, brier_metric=args.brier_metric, brier_note=note),
@@ -176,7 +175,7 @@ def run_fig6(args: argparse.Namespace) -> int:
     )
     for fam in families:
         fig = fig6_curves(
-            long, pairs, fam, args.mcg_metric, args.brier_metric, note=note, max_tasks=args.max_curves
+            ev, pairs, fam, args.mcg_metric, args.brier_metric, note=note, max_tasks=args.max_curves
         )
         _save(fig, out, f"fig6_curves_{safe_name(fam)}")
     caveat = "; target-only Brier, see PROVENANCE" if note else ""
@@ -193,12 +192,12 @@ def run_null(args: argparse.Namespace) -> int:
     from src.analysis.families.meta_analysis import add_null_pvalues, null_scores, null_summary
 
     out = _out_dir(args)
-    long = load_inputs(args)
-    scores = _scores(args, long)
+    ev = load_inputs(args)
+    scores = _scores(args, ev)
     kw = dict(n_draws=args.n_draws, seed=args.seed, min_sizes=args.min_sizes, ties=args.ties)
     nulls = {}
     for kind in args.nulls:
-        keys, mat = null_scores(long, kind=kind, **kw)
+        keys, mat = null_scores(ev, kind=kind, **kw)
         scores = add_null_pvalues(scores, keys, mat, kind)
         nulls[kind] = mat
     thresholds = sorted(set(args.thresholds) | {args.threshold})
@@ -215,11 +214,11 @@ def run_null(args: argparse.Namespace) -> int:
         per = scores[scores[f"p_{kind}"].notna()].groupby("metric")[f"q_{kind}_per_metric"]
         print("  per metric (BH within the metric): "
               + ", ".join(f"{m}: {int((q < 0.05).sum())} of {len(q)}" for m, q in per))  # fmt: skip
-    _permutation_verdicts(args, long, out)
+    _permutation_verdicts(args, ev, out)
     return 0
 
 
-def _permutation_verdicts(args: argparse.Namespace, long: pd.DataFrame, out: Path) -> None:
+def _permutation_verdicts(args: argparse.Namespace, ev: pd.DataFrame, out: Path) -> None:
     """Exact permutation tests (all orders up to 8 sizes, else enough draws for BH), N-aware thresholds, the
     families too small to score counted, per-metric summary; the label rule is src/analysis/stats/verdicts.py (a
     real rise: more than the engine's ``min_rise`` of the metric's range, where the range is known)."""
@@ -229,11 +228,11 @@ def _permutation_verdicts(args: argparse.Namespace, long: pd.DataFrame, out: Pat
     from src.analysis.stats.nulls import per_metric_summary
     from src.analysis.stats.verdicts import permutation_table
 
-    keys = triplet_keys(long)
-    n_sizes = long.groupby(keys)["size"].nunique()
+    keys = triplet_keys(ev)
+    n_sizes = ev.groupby(keys)["scale"].nunique()
     small = n_sizes[n_sizes < args.min_sizes]
     cs, floors = [], []
-    for key, x, y, _ in curves(long, args.min_sizes, args.ties):
+    for key, x, y, _ in curves(ev, args.min_sizes, args.ties):
         metric = key[keys.index("metric")]
         hib = higher_is_better(metric, args.lower_is_better)
         cs.append((key, x, y if hib else -y))

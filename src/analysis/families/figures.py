@@ -99,7 +99,7 @@ def fig5bc(summary: pd.DataFrame, share_all: float, share_known: float) -> Figur
 
 
 def fig6_curves(
-    long: pd.DataFrame,
+    ev: pd.DataFrame,
     pairs: pd.DataFrame,
     family: str,
     mcg: str,
@@ -110,8 +110,9 @@ def fig6_curves(
 ) -> Figure:
     """One family: the ``max_tasks`` tasks with the highest emergence under ``mcg`` drawn under ``mcg`` (left)
     and ``brier`` (middle) vs parameters, emergence scores in the legend; when the family has more tasks, a third
-    panel summarises all of them (median and interquartile range per size, each metric on its own axis)."""
-    sel = long[(long.family == family) & long.metric.isin([mcg, brier])]
+    panel summarises all of them (median and interquartile range per size, each metric on its own axis). ``ev``:
+    evidence with one value per model (:func:`src.analysis.core.evidence.mean_over_replicates`)."""
+    sel = ev[(ev.family == family) & ev.metric.isin([mcg, brier])]
     p = pairs[pairs.family == family]
     if source is not None:
         sel, p = sel[sel.source == source], p[p.source == source]
@@ -128,7 +129,7 @@ def fig6_curves(
             (ax_m, mcg, row.emergence_mcg, row.emergent_mcg),
             (ax_b, brier, row.emergence_brier, row.emergent_brier),
         ):
-            curve = sel[(sel.task == row.task) & (sel.metric == metric)].groupby("size")["score"].mean()
+            curve = sel[(sel.task == row.task) & (sel.metric == metric)].groupby("scale")["value"].mean()
             ax.plot(curve.index, curve.to_numpy(), "o-", color=f"C{j % 10}", lw=2 if flag else 1,
                     label=f"{row.task} (E={score:.3g}{', emergent' if flag else ''})")  # fmt: skip
     names = _model_names(sel)
@@ -149,7 +150,7 @@ def fig6_curves(
         ax_s = axes[2]
         ax_t = ax_s.twinx()
         for ax, metric, color in ((ax_s, mcg, "C0"), (ax_t, brier, "C3")):
-            by = sel[sel.metric == metric].groupby(["task", "size"])["score"].mean().unstack("task")
+            by = sel[sel.metric == metric].groupby(["task", "scale"])["value"].mean().unstack("task")
             q = by.quantile([0.25, 0.5, 0.75], axis=1).T
             ax.plot(q.index, q[0.5], "o-", color=color, label=f"{metric}: median")
             ax.fill_between(q.index, q[0.25], q[0.75], color=color, alpha=0.2, lw=0)
@@ -160,14 +161,14 @@ def fig6_curves(
     return fig
 
 
-def _model_names(long: pd.DataFrame) -> dict[float, str]:
-    """size -> model name where each size has one model (names as ticks); empty otherwise."""
-    if "model" not in long.columns:
+def _model_names(ev: pd.DataFrame) -> dict[float, str]:
+    """scale -> model name where each scale has one model (names as ticks); empty otherwise."""
+    if "model" not in ev.columns:
         return {}
-    pairs = long[["size", "model"]].drop_duplicates()
-    if pairs["size"].duplicated().any():
+    pairs = ev[["scale", "model"]].drop_duplicates()
+    if pairs["scale"].duplicated().any():
         return {}
-    return dict(zip(pairs["size"].astype(float), pairs["model"].astype(str), strict=True))
+    return dict(zip(pairs["scale"].astype(float), pairs["model"].astype(str), strict=True))
 
 
 def fig6_scatter(pairs: pd.DataFrame, threshold: float, mcg: str, brier: str, note: str = "") -> Figure:

@@ -1,7 +1,8 @@
 """Emergence by metric, not by task (paper Sec. 4): emergence scores of (task, metric, family) triplets.
 
-Input is the long table of :mod:`src.analysis.families.score_tables` (``task, metric, family, model, size, score`` and an
-optional ``source``). Every curve is scored with :func:`src.analysis.core.emergence.emergence_score` after orienting
+Input is an evidence table (:mod:`src.analysis.core.evidence`: ``family, model, scale, task, metric, value`` and
+``source``, ``n_items``) with one value per model (replicates averaged:
+:func:`src.analysis.core.evidence.mean_over_replicates`). Every curve is scored with :func:`src.analysis.core.emergence.emergence_score` after orienting
 it so that higher is better: a lower-is-better metric (Brier, calibration error, losses) is negated first, which
 flips the sign of the score and nothing else (Eq. 1 is odd in y). A positive score is then always an improvement
 with scale, and "emergent" means ``score >= threshold`` for every metric alike.
@@ -37,14 +38,14 @@ def higher_is_better(metric: str, lower_is_better: Iterable[str] = ()) -> bool:
     return metrics_registry.higher_is_better(metric, lower_is_better)
 
 
-def triplet_keys(long: pd.DataFrame) -> list[str]:
-    return [c for c in ("source", "task", "metric", "family") if c in long.columns]
+def triplet_keys(ev: pd.DataFrame) -> list[str]:
+    return [c for c in ("source", "task", "metric", "family") if c in ev.columns]
 
 
 def curves(
-    long: pd.DataFrame, min_sizes: int = 3, ties: str = "mean"
+    ev: pd.DataFrame, min_sizes: int = 3, ties: str = "mean"
 ) -> list[tuple[tuple, np.ndarray, np.ndarray, int]]:
-    """(key, sizes, scores, n_models) per triplet with at least ``min_sizes`` distinct sizes, sorted by size.
+    """(key, scales, values, n_models) per triplet with at least ``min_sizes`` distinct scales, sorted by scale.
 
     Two models of one family at the same size (e.g. a v1 and a v2 at 7B) make the curve ambiguous: ``ties="mean"``
     averages them (the table keeps ``n_models`` next to ``n_sizes``), ``ties="error"`` refuses.
@@ -55,10 +56,10 @@ def curves(
         )
     if ties not in ("mean", "error"):
         raise ValueError(f"ties must be 'mean' or 'error', got {ties!r}")
-    keys = triplet_keys(long)
+    keys = triplet_keys(ev)
     out = []
-    for key, group in long.groupby(keys, sort=True):
-        by_size = group.groupby("size")["score"]
+    for key, group in ev.groupby(keys, sort=True):
+        by_size = group.groupby("scale")["value"]
         if ties == "error" and (by_size.size() > 1).any():
             size = by_size.size().idxmax()
             raise InputError(
@@ -78,7 +79,7 @@ def _oriented(
 
 
 def triplet_scores(
-    long: pd.DataFrame,
+    ev: pd.DataFrame,
     threshold: float = DEFAULT_THRESHOLD,
     min_sizes: int = 3,
     ties: str = "mean",
@@ -89,9 +90,9 @@ def triplet_scores(
     ``largest_step_share`` (formula-free: share of the total change taken by the largest single step) and
     ``total_change`` sit next to it, so a +inf score from a curve that is flat but for one tiny step is visible.
     """
-    keys = triplet_keys(long)
+    keys = triplet_keys(ev)
     rows = []
-    for key, x, y, n_models in curves(long, min_sizes, ties):
+    for key, x, y, n_models in curves(ev, min_sizes, ties):
         yo, hib = _oriented(key, keys, y, lower_is_better)
         score = emergence_score(x, yo)
         rows.append(
@@ -188,7 +189,7 @@ def _null_draws(
 
 
 def null_scores(
-    long: pd.DataFrame,
+    ev: pd.DataFrame,
     kind: str = "permutation",
     n_draws: int = 500,
     seed: int = 0,
@@ -205,16 +206,16 @@ def null_scores(
     line in log size) re-measured on each size's n_items items (:func:`src.analysis.stats.nulls.binomial_null`);
     rows of other metrics are NaN (the null does not apply). A table without ``n_items`` is an error.
     """
-    keys = triplet_keys(long)
-    if kind == "binomial" and ("n_items" not in long.columns or long["n_items"].isna().all()):
+    keys = triplet_keys(ev)
+    if kind == "binomial" and ("n_items" not in ev.columns or ev["n_items"].isna().all()):
         raise InputError(
             "the binomial null needs the number of items each score was computed on, and the table has none",
             fix="add an n_items column to the table (or choose --nulls permutation noise)",
         )
-    n_items = long.groupby([*keys, "size"])["n_items"].min() if kind == "binomial" else None
+    n_items = ev.groupby([*keys, "scale"])["n_items"].min() if kind == "binomial" else None
     rng = np.random.default_rng(seed)
     rows, mats = [], []
-    for key, x, y, _ in curves(long, min_sizes, ties):
+    for key, x, y, _ in curves(ev, min_sizes, ties):
         yo, hib = _oriented(key, keys, y, lower_is_better)
         rows.append(dict(zip(keys, key, strict=True)))
         ni = None

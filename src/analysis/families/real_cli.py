@@ -1,11 +1,8 @@
-"""Commands for the formats labs already have, and the paper's LLM predictions on real model families.
+"""Commands for the paper's LLM predictions on real model families.
 
-Readers (each writes evidence.csv into the --out directory; per-item readers also items.csv):
-
-    python -m src.analysis ingest-lm-eval <output_path or results/samples files> [--samples] --out DIR
-    python -m src.analysis ingest-olmo-ladder <ladder-runs folder or CSVs> --out DIR
-    python -m src.analysis ingest-inverse-scaling <result folders or their parent> --out DIR
-    python -m src.analysis ingest-repeated-sampling counts.csv --k 1 10 --size-map sizes.yaml --out DIR
+The formats labs already have are read by ``ingest --format <format>`` (``python -m src.analysis formats``); the
+old ``ingest-lm-eval``, ``ingest-olmo-ladder``, ``ingest-inverse-scaling`` and ``ingest-repeated-sampling`` are
+spellings of it (:data:`src.analysis.core.cli.FORMAT_COMMANDS`).
 
 Analyses on the shared real families (default inputs under $DATA_DIR/llm/families; figures PNG + PDF beside the
 CSV they are drawn from; every result also goes to the claim table and, with --wandb, to one offline W&B run):
@@ -27,8 +24,6 @@ import numpy as np
 import pandas as pd
 
 from src.analysis.core.saving import (
-    TABLE_SUFFIXES,
-    out_file,
     output_path,
     print_table,
     safe_name,
@@ -43,46 +38,6 @@ FAMILIES = "llm/families"
 
 def _data_dir(args) -> Path:
     return Path(args.data_dir or os.environ.get("DATA_DIR", "data")) / FAMILIES
-
-
-def read_size_map(path: str | None) -> dict[str, float]:
-    """``model: parameters`` from a YAML mapping or a two-column CSV (model, parameters)."""
-    if not path:
-        return {}
-    p = Path(path)
-    if not p.is_file():
-        raise InputError("does not exist", path=p, fix="give a YAML mapping or a CSV model,parameters")
-    if p.suffix in (".yaml", ".yml", ".json"):
-        import yaml
-
-        try:
-            doc = yaml.safe_load(p.read_text())
-        except yaml.YAMLError as err:
-            raise InputError(
-                f"is not valid YAML ({str(err).splitlines()[0]})", path=p, fix="write model: N"
-            ) from None
-        if not isinstance(doc, dict):
-            raise InputError("is not a mapping", path=p, fix="write one 'model: parameters' per line")
-        items = list(doc.items())
-    else:
-        df = pd.read_csv(p)
-        if df.shape[1] < 2:
-            raise InputError(
-                "needs two columns (model, parameters)", path=p, fix="write model,parameters rows"
-            )
-        items = list(zip(df.iloc[:, 0], df.iloc[:, 1], strict=True))
-    out = {}
-    for i, (k, v) in enumerate(items):
-        try:
-            out[str(k)] = float(v)
-        except (TypeError, ValueError):
-            raise InputError(
-                f"size of {k!r} is {v!r}, expected a number",
-                path=p,
-                where=f"entry {i + 1}",
-                fix="give parameters",
-            ) from None
-    return out
 
 
 def _out(args) -> Path:
@@ -133,94 +88,6 @@ RULE = (
     "difference (logistic width where identified, else Eq. 1) lies above 0, 'no rise to compare' when either "
     "curve has no real rise, 'not supported by the data' without an interval source"
 )
-
-
-# ---------------------------------------------------------------------------------------------------- readers
-def _read(args, fmt: str, **extra):
-    """The ``ingest-*`` commands are formats of ``ingest``: the same reader registry, checks and meaning."""
-    from src.analysis.core.readers import ReadOptions, read_inputs
-
-    options = ReadOptions(
-        size_map=read_size_map(args.size_map), family=getattr(args, "family", None), extra=extra
-    )
-    ev = read_inputs(args.paths, fmt, options)
-    for note in ev.notices:
-        print(f"note: {note}")
-    return ev
-
-
-def cmd_ingest_lm_eval(args) -> int:
-    fmt = "lm-eval-samples" if args.samples else "lm-eval-results"
-    ev = _read(
-        args, fmt, tokens_per_step=args.tokens_per_step, replicate_from_folder=args.replicate_from_folder
-    )
-    if args.samples:
-        _save_items(ev.items, args)
-    _describe(ev.table, save_table(ev.table, out_file(args.out, "evidence.csv")))
-    return 0
-
-
-def _save_items(items: pd.DataFrame, args) -> None:
-    """The items table: --items-out, else items.csv beside evidence.csv when --out is a directory."""
-    path = args.items_out
-    if path is None and Path(args.out).suffix.lower() not in TABLE_SUFFIXES:
-        path = out_file(args.out, "items.csv")
-    if path is not None:
-        save_table(items, path)
-        print(f"items table: {len(items)} rows -> {path}")
-
-
-def cmd_ingest_olmo(args) -> int:
-    ev = _read(args, "olmo-ladder")
-    _describe(ev.table, save_table(ev.table, out_file(args.out, "evidence.csv")))
-    return 0
-
-
-def cmd_ingest_inverse(args) -> int:
-    ev = _read(args, "inverse-scaling")
-    path = save_table(ev.table, out_file(args.out, "evidence.csv"))
-    _save_items(ev.items, args)
-    _describe(ev.table, path)
-    return 0
-
-
-def cmd_ingest_repeated(args) -> int:
-    from src.analysis.families.readers.repeated_sampling import (
-        bootstrap_pass_at_k,
-        read_repeated_sampling,
-        resolution_view,
-    )
-
-    columns = {}
-    for item in args.column or []:
-        ours, sep, theirs = item.partition("=")
-        if not sep:
-            raise InputError(
-                f"--column expects ours=yours (c=num_correct), got {item!r}", fix="e.g. --column c=k"
-            )
-        columns[ours] = theirs
-    ev, items = read_repeated_sampling(
-        args.path, ks=args.k, columns=columns, size_map=read_size_map(args.size_map), family=args.family,
-        task=args.task,
-    )  # fmt: skip
-    out = _out(args)
-    boot = bootstrap_pass_at_k(items, args.k, n_boot=args.n_boot, seed=args.seed)
-    view = resolution_view(items, args.m)
-    save_table(ev, output_path(out, "evidence", ".csv"))
-    save_table(items, output_path(out, "items", ".csv"))
-    save_table(boot, output_path(out, "pass_at_k_bootstrap", ".csv"))
-    save_table(view, output_path(out, "samples_per_problem_view", ".csv"))
-    print_table("pass@k, mean over problems (95% bootstrap over problems)", boot)
-    print_table("what m samples per problem would read", view)
-    return 0
-
-
-def _describe(ev: pd.DataFrame, out) -> None:
-    print(
-        f"evidence table: {len(ev)} rows, {ev['family'].nunique()} families, {ev['model'].nunique()} models, "
-        f"{ev['task'].nunique()} tasks, {ev['checkpoint'].nunique()} checkpoints, metrics "
-        f"{sorted(ev['metric'].unique())[:12]} -> {out}"
-    )
 
 
 # --------------------------------------------------------------------------------------------------- analyses
@@ -431,64 +298,6 @@ def cmd_all(args) -> int:
 
 
 def register(subparsers) -> None:
-    def common_reader(p, many=True):
-        if many:
-            p.add_argument("paths", nargs="+", help="files or folders")
-        p.add_argument(
-            "--size-map", metavar="FILE", help="model sizes: a YAML mapping or a CSV model,parameters"
-        )
-        p.add_argument("--out", required=True, metavar="DIR",
-                       help="output directory (writes evidence.csv, and items.csv for per-item inputs; a path "
-                            "ending .csv or .parquet is still taken as the evidence file)")  # fmt: skip
-
-    p = subparsers.add_parser(
-        "ingest-lm-eval", help="lm-evaluation-harness results JSON / --log_samples -> evidence"
-    )
-    common_reader(p)
-    p.add_argument(
-        "--samples", action="store_true", help="read samples_<task>_*.jsonl (per item) instead of results"
-    )
-    p.add_argument(
-        "--items-out", metavar="FILE", help="items table file (with --samples; default <out>/items.csv)"
-    )
-    p.add_argument("--family", help="family name for every model (default: the model name without its size)")
-    p.add_argument(
-        "--tokens-per-step", type=float, help="training tokens per optimizer step (Pythia: 2097152)"
-    )
-    p.add_argument(
-        "--replicate-from-folder",
-        action="store_true",
-        help="each results file's folder name is its replicate (repeated evaluations kept as bands)",
-    )
-    p.set_defaults(func=cmd_ingest_lm_eval)
-
-    p = subparsers.add_parser("ingest-olmo-ladder", help="OLMo-ladder wide per-checkpoint CSVs -> evidence")
-    common_reader(p)
-    p.set_defaults(func=cmd_ingest_olmo)
-
-    p = subparsers.add_parser(
-        "ingest-inverse-scaling", help="inverse-scaling per-item score folders -> evidence"
-    )
-    common_reader(p)
-    p.add_argument("--items-out", metavar="FILE", help="items table file (default <out>/items.csv)")
-    p.add_argument("--family", help="family name for every model")
-    p.set_defaults(func=cmd_ingest_inverse)
-
-    p = subparsers.add_parser("ingest-repeated-sampling", help="per-problem (n, c) counts -> pass@k")
-    p.add_argument("path", help="table of per-problem counts: model, problem, n samples, c correct")
-    p.add_argument("--k", type=int, nargs="+", default=[1, 10, 100], help="k of pass@k (default 1 10 100)")
-    p.add_argument("--m", type=int, nargs="+", default=[1, 2, 5, 10, 20, 50, 100, 200, 500, 1000],
-                   help="samples per problem of the 'what m samples would read' view (default 1 2 5 ... 1000)")  # fmt: skip
-    p.add_argument("--column", action="append", help="ours=yours, e.g. c=num_correct (model, problem, n, c)")
-    p.add_argument("--size-map", metavar="FILE", help="model sizes: a YAML mapping or a CSV model,parameters")
-    p.add_argument("--family", help="family name for every model (default: the model name without its size)")
-    p.add_argument("--task", help="task name (default: the file's stem)")
-    p.add_argument("--n-resamples", "--n-boot", dest="n_boot", type=int, default=2000,
-                   help="bootstrap resamples of the problems for the pass@k intervals (default 2000)")  # fmt: skip
-    p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (default 0)")
-    p.add_argument("--out", required=True, metavar="DIR", help="output directory")
-    p.set_defaults(func=cmd_ingest_repeated)
-
     def common(p):
         p.add_argument(
             "--data-dir", help="data root (default $DATA_DIR); inputs under <data-dir>/llm/families"

@@ -1,4 +1,4 @@
-"""BIG-Bench results reader and long-table readers: known tables from fixtures written here, bad files named."""
+"""BIG-Bench results reader and the stand-in tables as evidence: known tables, bad files named."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ import pytest
 from src.analysis.core.saving import safe_name
 from src.analysis.families import bigbench, score_tables
 from src.analysis.families.bigbench import BigBenchSchemaError
-from src.analysis.families.score_tables import ScoreTableError
 from src.results.errors import InputError
 
 MODELS = {  # model_name: (total, non_embedding, flop_matched)
@@ -89,23 +88,24 @@ def test_reader_reads_every_score_entry_into_a_tidy_table(tmp_path):
     assert set(flop.params) == {m[2] for m in MODELS.values()}
 
 
-def test_to_long_keeps_task_level_entries_of_one_shot_count(tmp_path):
+def test_to_evidence_keeps_task_level_entries_of_one_shot_count(tmp_path):
     table = bigbench.read_results_tree(write_tree(tmp_path) / "bigbench" / "benchmark_tasks")
-    long = bigbench.to_long(table, shots=0)
-    assert set(long.metric) == {"multiple_choice_grade", "calibration_multiple_choice_brier_score"}
-    assert len(long) == 2 * 3 * 2  # tasks x models x metrics
-    a = long[(long.task == "task_a") & (long.metric == "multiple_choice_grade")].sort_values("size")
-    assert a.score.tolist() == pytest.approx([0.25, 0.26, 0.70])
-    subs = bigbench.to_long(table, shots=1, task_level=False)
+    ev = bigbench.to_evidence(table, shots=0)
+    assert set(ev.metric) == {"multiple_choice_grade", "calibration_multiple_choice_brier_score"}
+    assert len(ev) == 2 * 3 * 2 and set(ev.source) == {"bigbench"}  # tasks x models x metrics
+    a = ev[(ev.task == "task_a") & (ev.metric == "multiple_choice_grade")].sort_values("scale")
+    assert a.value.tolist() == pytest.approx([0.25, 0.26, 0.70])
+    assert a.scale.tolist() == [m[1] for m in MODELS.values()]  # non-embedding params by default
+    subs = bigbench.to_evidence(table, shots=1, task_level=False)
     assert set(subs.task) == {"task_a", "task_b"}  # subtasks exist at 0 shots only in the fixture
-    assert set(bigbench.to_long(table, shots=0, task_level=False).task) == {
+    assert set(bigbench.to_evidence(table, shots=0, task_level=False).task) == {
         "task_a",
         "task_a:sub1",
         "task_a:sub2",
         "task_b",
     }
     with pytest.raises(ValueError, match=r"number_of_shots=5; available: \[0, 1\]"):
-        bigbench.to_long(table, shots=5)
+        bigbench.to_evidence(table, shots=5)
 
 
 def _break(tmp_path: Path, edit) -> Path:
@@ -170,7 +170,10 @@ def test_invalid_json_and_duplicates_and_missing_tree_are_named(tmp_path):
         bigbench.read_results_tree(empty)
 
 
-def test_long_table_reader_maps_columns_and_rescales_sizes(tmp_path):
+def test_a_lab_table_is_read_by_the_one_table_reader_with_its_column_mapping(tmp_path):
+    """What the family commands do with --table lab.csv --column ... --size-scale 1e9 (no reader of their own)."""
+    from src.analysis.core.ingest import IngestSpec, ingest_table
+
     path = tmp_path / "lab.csv"
     pd.DataFrame(
         {
@@ -179,54 +182,22 @@ def test_long_table_reader_maps_columns_and_rescales_sizes(tmp_path):
             "org": ["F"] * 3,
             "ckpt": ["small", "mid", "big"],
             "billions": [0.1, 1.0, 10.0],
-            "value": [0.1, 0.2, None],  # a model without a score on this task: dropped
+            "points": [0.1, 0.2, None],  # a model without a score on this task: dropped
         }
     ).to_csv(path, index=False)
-    mapping = {
-        "task": "benchmark",
-        "metric": "measure",
-        "family": "org",
-        "model": "ckpt",
-        "size": "billions",
-        "score": "value",
-    }
-    long = score_tables.read_long_table(path, columns=mapping, size_scale=1e9, source="lab")
-    assert list(long.columns[:7]) == ["source", *score_tables.CANONICAL]
-    assert (
-        long["size"].tolist() == [1e8, 1e9]
-        and long.score.tolist() == [0.1, 0.2]
-        and set(long.source) == {"lab"}
-    )
-    with pytest.raises(
-        ScoreTableError, match=r"missing column\(s\) \['task', 'metric'.*--column canonical=yours"
-    ):
-        score_tables.read_long_table(path)
-    with pytest.raises(ScoreTableError, match=r"mapped column\(s\) \['nope'\] not in the file"):
-        score_tables.read_long_table(path, columns={**mapping, "score": "nope"})
-    with pytest.raises(ScoreTableError, match="not canonical columns"):
-        score_tables.read_long_table(path, columns={"params": "billions"})
-
-
-@pytest.mark.parametrize(
-    ("change", "message"),
-    [
-        ({"score": ["0.1", "20%", "0.3"]}, r"column 'score' is not numeric in data row 2 \('20%'\)"),
-        ({"size": [1.0, 0.0, 3.0]}, r"size must be a positive number, data row 2 has 0.0"),
-        ({"model": ["a", "a", "c"]}, r"more than one score for task='t' metric='acc' family='F' model='a'"),
-        ({"family": ["F", None, "F"]}, r"column 'family' is empty in data row 2"),
-    ],
-)
-def test_long_table_rejects_bad_rows_by_row_number(tmp_path, change, message):
-    base = {"task": ["t"] * 3, "metric": ["acc"] * 3, "family": ["F"] * 3, "model": ["a", "b", "c"],
-            "size": [1.0, 2.0, 3.0], "score": [0.1, 0.2, 0.3]}  # fmt: skip
-    path = tmp_path / "bad.csv"
-    pd.DataFrame({**base, **change}).to_csv(path, index=False)
-    with pytest.raises(ScoreTableError, match=message) as err:
-        score_tables.read_long_table(path)
-    assert str(path) in str(err.value)
+    mapping = {"task": "benchmark", "metric": "measure", "family": "org", "model": "ckpt", "scale": "billions",
+               "value": "points"}  # fmt: skip
+    ev = ingest_table(path, IngestSpec(columns=mapping, size_scale=1e9))
+    assert ev["scale"].tolist() == [1e8, 1e9] and ev["value"].tolist() == [0.1, 0.2]
+    with pytest.raises(InputError, match=r"lacks column\(s\) \['family', 'model', 'scale', 'task', 'metric'"):
+        ingest_table(path)
+    with pytest.raises(InputError, match=r"nope"):
+        ingest_table(path, IngestSpec(columns={**mapping, "value": "nope"}))
 
 
 def test_parquet_without_engine_says_what_to_install(tmp_path, monkeypatch):
+    from src.analysis.core.ingest import read_any
+
     path = tmp_path / "scores.parquet"
     path.write_bytes(b"PAR1")
 
@@ -235,10 +206,10 @@ def test_parquet_without_engine_says_what_to_install(tmp_path, monkeypatch):
 
     monkeypatch.setattr(pd, "read_parquet", no_engine)
     with pytest.raises(InputError, match="scores.parquet: reading needs pyarrow; pip install pyarrow"):
-        score_tables.read_long_table(path)
-    with pytest.raises(ScoreTableError, match="unknown table format '.xlsx'"):
+        read_any(path)
+    with pytest.raises(InputError, match="s.xlsx"):
         (tmp_path / "s.xlsx").write_text("x")
-        score_tables.read_long_table(tmp_path / "s.xlsx")
+        read_any(tmp_path / "s.xlsx")
 
 
 def test_obsscaling_wide_table_is_melted_and_joined(tmp_path):
@@ -250,14 +221,14 @@ def test_obsscaling_wide_table_is_melted_and_joined(tmp_path):
     pd.DataFrame(
         {"Model": ["m/a", "m/b"], "Model Family": ["Fam", "Fam"], "Model Size (B)": [1.0, 7.0]}
     ).to_csv(bench, index=False)
-    long = score_tables.read_obsscaling_emergent(emergent, bench)
-    assert len(long) == 3  # the missing BLEU score is dropped
-    row = long[(long.task == "arithmetic_2da") & (long.model == "m/b")].iloc[0]
-    assert (row.metric, row.family, row["size"], row.score, row.shots) == ("acc", "Fam", 7e9, 0.9, 2)
+    ev = score_tables.read_obsscaling_emergent(emergent, bench)
+    assert len(ev) == 3 and set(ev.source) == {"obsscaling"}  # the missing BLEU score is dropped
+    row = ev[(ev.task == "arithmetic_2da") & (ev.model == "m/b")].iloc[0]
+    assert (row.metric, row.family, row.scale, row.value, row.shots) == ("acc", "Fam", 7e9, 0.9, 2)
     pd.DataFrame({"Model": ["m/a"], "Model Family": ["Fam"], "Model Size (B)": [1.0]}).to_csv(
         bench, index=False
     )
-    with pytest.raises(ScoreTableError, match=r"model\(s\) \['m/b'\] have no family/size row"):
+    with pytest.raises(InputError, match=r"bench.csv: model\(s\) \['m/b'\] have no size in the size map"):
         score_tables.read_obsscaling_emergent(emergent, bench)
 
 
@@ -272,10 +243,10 @@ def test_data_path_says_what_to_set(monkeypatch, tmp_path):
 @pytest.mark.skipif(not os.environ.get("DATA_DIR"), reason="needs DATA_DIR with llm/standins")
 def test_standins_have_the_triplet_counts_their_provenance_states():
     """PROVENANCE.md: 171 ExpEmergence and 102 ObsScaling triplets have >= 3 models."""
-    long = score_tables.read_standins()
-    n_models = long.groupby(["source", "task", "metric", "family"]).model.nunique()
+    ev = score_tables.read_standins()
+    n_models = ev.groupby(["source", "task", "metric", "family"]).model.nunique()
     assert (n_models >= 3).groupby("source").sum().to_dict() == {"expemergence": 171, "obsscaling": 102}
-    assert long.groupby("source").family.nunique().to_dict()["expemergence"] == 25
+    assert ev.groupby("source").family.nunique().to_dict()["expemergence"] == 25
 
 
 def test_cli_bigbench_table_writes_the_tidy_csv(tmp_path, capsys):

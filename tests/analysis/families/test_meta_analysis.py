@@ -30,8 +30,8 @@ def family_table(family: str = "F", task: str = "t", mcg=MCG_STEP, brier=BRIER_S
                     "metric": metric,
                     "family": family,
                     "model": f"{family}-{i}",
-                    "size": x,
-                    "score": y,
+                    "scale": x,
+                    "value": y,
                 }
             )
     return pd.DataFrame(rows)
@@ -69,7 +69,7 @@ def test_orientation_of_lower_is_better_metrics():
 
 def test_ties_min_sizes_and_infinite_scores():
     table = family_table()
-    extra = table.iloc[[0]].assign(model="F-dup", score=0.27)  # a second model at the smallest size
+    extra = table.iloc[[0]].assign(model="F-dup", value=0.27)  # a second model at the smallest size
     with pytest.raises(ValueError, match="several models at size 1e"):
         M.triplet_scores(pd.concat([table, extra]), ties="error")
     scores = M.triplet_scores(pd.concat([table, extra]), ties="mean")
@@ -89,12 +89,12 @@ def test_ties_min_sizes_and_infinite_scores():
 
 def test_permutation_null_matches_the_exact_distribution():
     """y = (0, 0, 1): the 3 orders score sqrt(2), 1 and -sqrt(2), each with probability 1/3."""
-    long = pd.DataFrame({"task": "t", "metric": "acc", "family": "F", "model": list("abc"), "size": [1.0, 2.0, 3.0],
-                         "score": [0.0, 0.0, 1.0]})  # fmt: skip
-    keys, null = M.null_scores(long, kind="permutation", n_draws=3000, seed=1)
+    ev = pd.DataFrame({"task": "t", "metric": "acc", "family": "F", "model": list("abc"), "scale": [1.0, 2.0, 3.0],
+                         "value": [0.0, 0.0, 1.0]})  # fmt: skip
+    keys, null = M.null_scores(ev, kind="permutation", n_draws=3000, seed=1)
     assert null.shape == (1, 3000)
     assert set(np.round(null[0], 6)) == {round(math.sqrt(2), 6), 1.0, round(-math.sqrt(2), 6)}
-    scores = M.triplet_scores(long, threshold=1.2)
+    scores = M.triplet_scores(ev, threshold=1.2)
     summary = M.null_summary(scores, {"permutation": null}, thresholds=[1.2])
     assert summary.observed.iloc[0] == 1
     assert summary.expected_by_chance.iloc[0] == pytest.approx(1 / 3, abs=0.04)
@@ -106,21 +106,21 @@ def test_noise_null_of_a_noiseless_line_is_the_line_itself():
     """A straight line in log size has zero residual SD: every null draw is the line, scoring N - 1 = 5."""
     line = [0.1 + 0.1 * i for i in range(6)]
     sizes = [10.0**k for k in range(6)]
-    long = pd.DataFrame(
-        {"task": "t", "metric": "acc", "family": "F", "model": list("abcdef"), "size": sizes, "score": line}
+    ev = pd.DataFrame(
+        {"task": "t", "metric": "acc", "family": "F", "model": list("abcdef"), "scale": sizes, "value": line}
     )
-    _, null = M.null_scores(long, kind="noise", n_draws=20)
+    _, null = M.null_scores(ev, kind="noise", n_draws=20)
     assert null == pytest.approx(np.full((1, 20), 5.0))
     with pytest.raises(ValueError, match="null kind must be"):
-        M.null_scores(long, kind="bootstrap", n_draws=2)
+        M.null_scores(ev, kind="bootstrap", n_draws=2)
 
 
 def test_permutation_null_expectation_equals_exhaustive_enumeration():
     """Four step families: the Monte-Carlo expected count matches the mean over all 720 orders of each curve."""
     curves_y = [np.array(MCG_STEP) + 0.001 * i for i in range(4)]
-    long = pd.concat([family_table(family=f"F{i}", mcg=y) for i, y in enumerate(curves_y)], ignore_index=True)
-    scores = M.triplet_scores(long)
-    _, perm = M.null_scores(long, kind="permutation", n_draws=500, seed=0)
+    ev = pd.concat([family_table(family=f"F{i}", mcg=y) for i, y in enumerate(curves_y)], ignore_index=True)
+    scores = M.triplet_scores(ev)
+    _, perm = M.null_scores(ev, kind="permutation", n_draws=500, seed=0)
     summary = M.null_summary(scores, {"permutation": perm}, thresholds=[10.0]).iloc[0]
     exact = 0.0
     for y in curves_y + [-np.array(BRIER_SMOOTH)] * 4:  # Brier is scored negated

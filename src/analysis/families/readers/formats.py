@@ -158,16 +158,24 @@ def _is_counts(p: Path) -> bool:
 @register_reader("repeated-sampling", "per-problem counts of repeated sampling (model, problem, n, c) -> pass@k "
                  "and pass@1 (its smooth partner)", _is_counts, priority=20)  # fmt: skip
 def read_repeated_sampling(paths: list[Path], o: ReadOptions) -> Evidence:
+    """With ``o.extra["tables"]`` (``ingest``: ``{"m": [...], "n_resamples": B, "seed": s}``) also the pass@k
+    bootstrap over problems and what m samples per problem would read, as the tables ``pass_at_k_bootstrap`` and
+    ``samples_per_problem_view``."""
+    from src.analysis.families.readers.repeated_sampling import bootstrap_pass_at_k, resolution_view
     from src.analysis.families.readers.repeated_sampling import read_repeated_sampling as read
 
     ks = tuple(o.extra.get("ks") or (1, 10, 100))
     if 1 not in ks:
         ks = (1, *ks)  # pass@1, the share of samples right, is the smooth partner of pass@k
+    spec = o.extra.get(
+        "spec"
+    )  # --column ours=yours maps the counts' columns as it maps a table's; --set task=
+    constants = spec.constants if spec is not None else {}
     evs, its = [], []
     for p in paths:
-        spec = o.extra.get("spec")  # --column ours=yours maps the counts' columns as it maps a table's
         columns = o.extra.get("columns") or (spec.columns if spec is not None else None) or None
-        ev, items = read(p, ks=ks, size_map=o.size_map, family=o.family, columns=columns,
+        ev, items = read(p, ks=ks, size_map=o.size_map, family=o.family or constants.get("family"),
+                         columns=columns, task=constants.get("task"),
                          ks_up_to_samples=o.extra.get("ks") is None,
                          sizes_from_names=bool(spec is not None and spec.sizes_from_names))  # fmt: skip
         trials = items.groupby(["family", "model", "task"])["n"].sum().rename("n_trials").reset_index()
@@ -177,7 +185,14 @@ def read_repeated_sampling(paths: list[Path], o: ReadOptions) -> Evidence:
         ev["value_kind"] = "counts"
         evs.append(ev)
         its.append(items)
-    return Evidence(pd.concat(evs, ignore_index=True), pd.concat(its, ignore_index=True))
+    items = pd.concat(its, ignore_index=True)
+    tables, want = {}, o.extra.get("tables")
+    if want:
+        done = sorted({int(c[len("pass@") :]) for c in items.columns if c.startswith("pass@")})
+        tables["pass_at_k_bootstrap"] = bootstrap_pass_at_k(items, done, n_boot=want["n_resamples"],
+                                                            seed=want["seed"])  # fmt: skip
+        tables["samples_per_problem_view"] = resolution_view(items, want["m"])
+    return Evidence(pd.concat(evs, ignore_index=True), items, tables=tables)
 
 
 # ------------------------------------------------------------------------------------------------ sweep dirs
