@@ -221,10 +221,13 @@ def run_null(args: argparse.Namespace) -> int:
 def _permutation_verdicts(args: argparse.Namespace, ev: pd.DataFrame, out: Path) -> None:
     """Exact permutation tests (all orders up to 8 sizes, else enough draws for BH), N-aware thresholds, the
     families too small to score counted, per-metric summary; the label rule is src/analysis/stats/verdicts.py (a
-    real rise: more than the engine's ``min_rise`` of the metric's range, where the range is known)."""
+    real rise: more than the engine's ``min_rise`` of the metric's range, where the range is known, or on a
+    floor-0 metric at least ``min_ratio`` times its start, as the engine's rule reads on a point)."""
+    import numpy as np
+
     from src.analysis.core.vocab import meaning_of
     from src.analysis.families.meta_analysis import curves, higher_is_better, triplet_keys
-    from src.analysis.stats.engine import Settings, _range
+    from src.analysis.stats.engine import Settings, _range, _ratio_applies, improvement_ratio
     from src.analysis.stats.nulls import per_metric_summary
     from src.analysis.stats.verdicts import permutation_table
 
@@ -236,8 +239,12 @@ def _permutation_verdicts(args: argparse.Namespace, ev: pd.DataFrame, out: Path)
         metric = key[keys.index("metric")]
         hib = higher_is_better(metric, args.lower_is_better)
         cs.append((key, x, y if hib else -y))
-        span = _range({**meaning_of(metric), "higher_is_better": hib})
-        floors.append(Settings().min_rise * span if math.isfinite(span) else 0.0)  # NaN: range unknown
+        meta = {**meaning_of(metric), "higher_is_better": hib}
+        span, rules = _range(meta), Settings()
+        floor = rules.min_rise * span if math.isfinite(span) else 0.0  # NaN: range unknown
+        if _ratio_applies(meta) and improvement_ratio(np.asarray(y, float), hib) >= rules.min_ratio:
+            floor = 0.0  # a floor-0 metric that at least doubles rises for real (the engine's min_ratio)
+        floors.append(floor)
     tests = permutation_table(cs, keys, args.threshold, alpha=0.05, seed=args.seed, rise_floors=floors)
     per_metric = per_metric_summary(tests)
     _csv(tests, out, "permutation_exact_triplets")

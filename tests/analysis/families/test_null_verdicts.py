@@ -16,6 +16,7 @@ def test_null_reports_unscorable_and_unreachable_families(tmp_path, capsys):
         "three": [0.1, 0.1, 0.9],  # 3 sizes: |E| <= 2 < 10, unreachable
         "two": [0.1, 0.9],  # 2 sizes: not scorable
         "flat8": [0.5, 0.501, 0.502, 0.503, 0.504, 0.505, 0.506, 0.52],  # E = 20, in order, but a 0.02 rise
+        "low8": [0.001, 0.002, 0.003, 0.004, 0.005, 0.006, 0.02, 0.04],  # 0.039 of the range, but 40-fold from 0
     }
     for fam, ys in curves.items():
         for i, y in enumerate(ys):
@@ -43,6 +44,8 @@ def test_null_reports_unscorable_and_unreachable_families(tmp_path, capsys):
     # the engine's rule: no label "emergent" without a real rise (5% of exact match's range), whatever E and p say
     assert t.loc["flat8", "E"] >= 10 and t.loc["flat8", "q"] <= 0.05
     assert t.loc["flat8", "emergent"] == "no real rise"
+    # ... and its ratio rule: exact match has floor 0 and no chance level, so a 40-fold rise is real
+    assert t.loc["low8", "E"] >= 10 and t.loc["low8", "emergent"] == "emergent"
 
 
 def test_binomial_null_is_a_choice_for_tables_with_n_items(tmp_path, capsys):
