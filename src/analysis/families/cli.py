@@ -227,14 +227,14 @@ def _permutation_verdicts(args: argparse.Namespace, ev: pd.DataFrame, out: Path)
 
     from src.analysis.core.vocab import meaning_of
     from src.analysis.families.meta_analysis import curves, higher_is_better, triplet_keys
-    from src.analysis.stats.engine import Settings, _range, _ratio_applies, improvement_ratio
+    from src.analysis.stats.engine import Settings, _range, _ratio_applies, improvement_ratio, log_emergence
     from src.analysis.stats.nulls import per_metric_summary
     from src.analysis.stats.verdicts import permutation_table
 
     keys = triplet_keys(ev)
     n_sizes = ev.groupby(keys)["scale"].nunique()
     small = n_sizes[n_sizes < args.min_sizes]
-    cs, floors = [], []
+    cs, floors, logs = [], [], []
     for key, x, y, _ in curves(ev, args.min_sizes, args.ties):
         metric = key[keys.index("metric")]
         hib = higher_is_better(metric, args.lower_is_better)
@@ -242,10 +242,15 @@ def _permutation_verdicts(args: argparse.Namespace, ev: pd.DataFrame, out: Path)
         meta = {**meaning_of(metric), "higher_is_better": hib}
         span, rules = _range(meta), Settings()
         floor = rules.min_rise * span if math.isfinite(span) else 0.0  # NaN: range unknown
-        if _ratio_applies(meta) and improvement_ratio(np.asarray(y, float), hib) >= rules.min_ratio:
-            floor = 0.0  # a floor-0 metric that at least doubles rises for real (the engine's min_ratio)
+        e_log = math.nan
+        raw = np.asarray(y, float)
+        if (_ratio_applies(meta) and improvement_ratio(raw, hib) >= rules.min_ratio
+                and not abs(raw[-1] - raw[0]) > floor):  # fmt: skip
+            floor, e_log = 0.0, log_emergence(raw, hib)  # real relative to its floor of 0 (the engine's min_ratio)
         floors.append(floor)
-    tests = permutation_table(cs, keys, args.threshold, alpha=0.05, seed=args.seed, rise_floors=floors)
+        logs.append(e_log)
+    tests = permutation_table(cs, keys, args.threshold, alpha=0.05, seed=args.seed, rise_floors=floors,
+                              log_scores=logs)
     per_metric = per_metric_summary(tests)
     _csv(tests, out, "permutation_exact_triplets")
     _csv(per_metric, out, "permutation_exact_per_metric")

@@ -16,7 +16,9 @@ lies below 0), "no real rise" (the lower end of the change's interval is not abo
 resolution and ``min_rise`` of the metric's range: a flat 0.52 -> 0.54 curve with E = inf is not emergent; on a
 metric whose floor is 0 and that has no chance level (pass@k, exact match of a generation, a Brier score) a rise
 is also real when the metric at least doubles (or halves, lower being better) by the lower end of the ratio's
-interval, ``min_ratio``: pass@1 from 3e-5 to 0.02 is a real rise, though far below 5% of the range),
+interval, ``min_ratio``: pass@1 from 3e-5 to 0.02 is a real rise, though far below 5% of the range; such a
+rise, real only relative to its floor, is judged emergent only if Eq. 1 of the metric's log also reaches the
+threshold, because Eq. 1 on the values reads any steady geometric growth near 0 (a power law) as a jump),
 "emergent" (the lower end of Eq. 1's interval is at least the threshold and at most half of the rise comes in
 the smaller half of the sizes: a curve that drops most at the smallest sizes and then flattens saturates, it does
 not emerge), else "not emergent".
@@ -215,6 +217,17 @@ def improvement_ratio(y: np.ndarray, higher_is_better: bool) -> np.ndarray:
         return np.where(b > 0, a / np.where(b > 0, b, 1.0), np.where(a > 0, np.inf, np.nan))
 
 
+def log_emergence(y: np.ndarray, higher_is_better: bool, resolution: float = 0.0) -> float:
+    """Eq. 1 of the log of a floor-0 metric's curve (raw values sorted by scale), oriented; zeros lifted to the
+    resolution (or to half the smallest positive value where it is unknown); NaN without a positive value."""
+    y = np.asarray(y, float)
+    pos = y[y > 0]
+    if pos.size == 0:
+        return math.nan
+    ly = np.log(np.maximum(y, resolution if resolution > 0 else pos.min() / 2))
+    return float(emergence_rows(ly if higher_is_better else -ly))
+
+
 def curve_verdict(row: dict, threshold: float, min_rise: float, min_ratio: float = 2.0) -> tuple[str, str]:
     """(verdict, reason) of one measured curve (see the module doc for the order of the rules)."""
     n, name = row["n_sizes"], row["metric"]
@@ -243,13 +256,20 @@ def curve_verdict(row: dict, threshold: float, min_rise: float, min_ratio: float
             f"({'resolution' if need == row['resolution'] else f'{min_rise:g} of the range'}){also}, so no "
             "Eq. 1 value can make it emergent"
         )
-    if not row["change_lo"] > need:
+    relative_only = not row["change_lo"] > need
+    if relative_only:
         ch += f", {row['ratio']:.3g}x (95% lower end {ratio_lo:.3g}x: a real rise relative to its floor of 0)"
     e = f"E = {row['E']:.3g} [{row['E_lo']:.3g}, {row['E_hi']:.3g}]"
     if row["E_lo"] >= threshold and row["early_share"] > 0.5:
         return "not emergent", (
             f"{name} {ch}; {e}, but {row['early_share']:.0%} of the rise comes in the smaller half of the sizes: "
             "it rises early and saturates, the opposite of an emergent jump"
+        )
+    e_log = row.get("E_log", math.nan)
+    if row["E_lo"] >= threshold and relative_only and not e_log >= threshold:
+        return "not emergent", (
+            f"{name} {ch}; {e}, but the rise is relative, near the floor: Eq. 1 of the log of {name} is "
+            f"{e_log:.3g} < {threshold:g}, a steady geometric rise that Eq. 1 on the values reads as a jump"
         )
     if row["E_lo"] >= threshold:
         return "emergent", f"{name} {ch}; {e}: the lower end is at or above {threshold:g}"
@@ -429,6 +449,8 @@ def _group(family, task, g, items, B, rng, settings):
             "range": _range(meta),
             "early_share": _early_share(ys),
             "ratio": math.nan, "ratio_lo": math.nan,
+            "E_log": (log_emergence(y[ok], bool(meta["higher_is_better"]), res)
+                      if _ratio_applies(meta) and ys.size >= 3 else math.nan),
         }  # fmt: skip
         lo_hi = {}
         if has_reps:  # every interval is taken about its own point (stats/intervals.py: interval_about)

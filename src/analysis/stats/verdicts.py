@@ -25,6 +25,7 @@ def permutation_table(
     n_draws: int | None = None,
     progress: bool = True,
     rise_floors=None,
+    log_scores=None,
 ) -> pd.DataFrame:
     """Per curve (key, x, oriented y): N-aware threshold status, exact (N <= 8) or Monte-Carlo permutation p with
     enough draws for BH over all curves to pass (:func:`draws_for_bh`), the smallest attainable p, BH q, the
@@ -34,6 +35,8 @@ def permutation_table(
     change exceeds the curve's ``rise_floors`` entry (the engine's resolution and ``min_rise`` of the metric's
     range; default 0, a rise at all), else "no real rise" whatever E is (a flat 0.52 -> 0.54 with E = inf is not
     emergent), and at most half of the rise in the smaller half of the sizes (else "not emergent": it saturates).
+    ``log_scores``: per curve, Eq. 1 of the metric's log where its rise is real only relative to a floor of 0 (the
+    engine's ``min_ratio``), else NaN; such a curve is "not emergent" unless that also reaches the threshold.
     ``can_pass_bh``: smallest attainable p <= alpha (else no correction can ever let it pass);
     ``can_pass_bh_alone``: <= alpha / m."""
     from src.analysis.stats.engine import _early_share
@@ -62,6 +65,9 @@ def permutation_table(
     floor = np.zeros(m) if rise_floors is None else np.asarray(rise_floors, dtype=float)
     real = out["change"].to_numpy() > np.nan_to_num(floor)
     above = out["E"] >= threshold
+    if log_scores is not None:  # a relative rise near 0 is steep only if its log is (engine.curve_verdict)
+        logs = np.asarray(log_scores, dtype=float)
+        above &= np.isnan(logs) | (logs >= threshold)
     out["emergent"] = np.select(
         [
             ~ok,

@@ -16,7 +16,8 @@ def test_null_reports_unscorable_and_unreachable_families(tmp_path, capsys):
         "three": [0.1, 0.1, 0.9],  # 3 sizes: |E| <= 2 < 10, unreachable
         "two": [0.1, 0.9],  # 2 sizes: not scorable
         "flat8": [0.5, 0.501, 0.502, 0.503, 0.504, 0.505, 0.506, 0.52],  # E = 20, in order, but a 0.02 rise
-        "low8": [0.001, 0.002, 0.003, 0.004, 0.005, 0.006, 0.02, 0.04],  # 0.039 of the range, but 40-fold from 0
+        "low8": [0.001, 0.0012, 0.0013, 0.0014, 0.0015, 0.0016, 0.02, 0.04],  # 0.039 of the range, 40-fold, a jump
+        "geo8": [0.0005 * 1.8**i for i in range(8)],  # 0.0005 -> 0.031: steady x1.8 per size
     }
     for fam, ys in curves.items():
         for i, y in enumerate(ys):
@@ -46,6 +47,8 @@ def test_null_reports_unscorable_and_unreachable_families(tmp_path, capsys):
     assert t.loc["flat8", "emergent"] == "no real rise"
     # ... and its ratio rule: exact match has floor 0 and no chance level, so a 40-fold rise is real
     assert t.loc["low8", "E"] >= 10 and t.loc["low8", "emergent"] == "emergent"
+    # a steady geometric rise near 0 (a power law) has a large Eq. 1 on its values, but not on its log
+    assert t.loc["geo8", "E"] >= 10 and t.loc["geo8", "emergent"] == "not emergent"
 
 
 def test_binomial_null_is_a_choice_for_tables_with_n_items(tmp_path, capsys):
