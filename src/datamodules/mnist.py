@@ -112,6 +112,11 @@ def _read_mnist(paths: dict[str, Path], verify: bool) -> dict[str, Tensor]:
     return out
 
 
+# (split_seed, val_size, train_subset) -> (the loaded train images the split was cut from, (train, val, test)); the
+# tensors are shared by the jobs that use them, never modified in place (transform_batch makes a float copy)
+_SPLITS: dict[tuple, tuple[Tensor, tuple[TensorBatches, TensorBatches, TensorBatches]]] = {}
+
+
 class MNISTDataModule(InMemoryDataModule):
     """MNIST: a train/val split of the 60k training images seeded by ``split_seed`` (the same for every run of a
     sweep), the official 10k as test set; ``seed`` shuffles the training batches.
@@ -160,15 +165,27 @@ class MNISTDataModule(InMemoryDataModule):
         n = data["train_images"].shape[0]
         if not 0 < self.val_size < n:
             raise ValueError(f"data.val_size must be between 1 and {n - 1}, got {self.val_size}")
+        # the jobs of a multirun (one process) share the split: gathered once per (data, split), not per job
+        key = (self.split_seed, self.val_size, self.train_subset)
+        hit = _SPLITS.get(key)
+        if hit is None or hit[0] is not data["train_images"]:
+            _SPLITS.clear()
+            _SPLITS[key] = (data["train_images"], self._split(data))
+        self.train_set, self.val_set, self.test_set = _SPLITS[key][1]
+
+    def _split(self, data: dict[str, Tensor]) -> tuple[TensorBatches, TensorBatches, TensorBatches]:
+        n = data["train_images"].shape[0]
         perm = torch.randperm(n, generator=torch.Generator().manual_seed(self.split_seed))
         val_idx, train_idx = perm[: self.val_size], perm[self.val_size :]
         if self.train_subset is not None:
             train_idx = train_idx[: self.train_subset]
         images, labels = data["train_images"].unsqueeze(1), data["train_labels"].long()
-        self.train_set = TensorBatches(images[train_idx], labels[train_idx], train_idx)
-        self.val_set = TensorBatches(images[val_idx], labels[val_idx], val_idx)
         test_images, test_labels = data["test_images"].unsqueeze(1), data["test_labels"].long()
-        self.test_set = TensorBatches(test_images, test_labels, torch.arange(test_labels.numel()))
+        return (
+            TensorBatches(images[train_idx], labels[train_idx], train_idx),
+            TensorBatches(images[val_idx], labels[val_idx], val_idx),
+            TensorBatches(test_images, test_labels, torch.arange(test_labels.numel())),
+        )
 
     def transform_batch(self, batch: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
         images, labels, index = batch
