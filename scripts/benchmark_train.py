@@ -6,7 +6,7 @@
 Three ways to train the same LeNet on the same MNIST images, run in rounds of one epoch each (interleaved, so that
 the machine's drifting speed affects all alike); images/s is the median over the rounds after the first (warm-up),
 and each ratio the median of the within-round ratios, printed with their range:
-  project      MNISTDataModule (in-memory uint8 tensors, whole-batch gathers) + ClassifierModule + Lightning Trainer,
+  project      MNISTDataModule (in-memory normalised float32 tensors, whole-batch gathers) + ClassifierModule + Trainer,
                with the optimizer of configs/model/<family>.yaml (Adam, foreach; lr as the plain loop's) and, for
                LeNet, its channels_last_on_cpu (NHWC on the CPU; ``--no-channels-last``: NCHW)
   plain        a minimal PyTorch loop over the same in-memory tensors and model: the naive eager reference

@@ -83,8 +83,13 @@ def test_datamodule_split_batches_and_normalisation(tiny_mnist_dir):
     batch = next(iter(dm.train_dataloader()))
     x, y, index = dm.transform_batch(batch)
     assert x.dtype == torch.float32 and x.shape == (64, 1, 28, 28) and y.dtype == torch.long
-    raw = dm.train_set.tensors[0][(train_idx[:, None] == index[None]).int().argmax(0)]
+    # held normalised: bitwise what normalising the uint8 batch did (images.float().div_(255).sub_(MEAN).div_(STD))
+    raw = load_mnist(str(tiny_mnist_dir), verify=False)["train_images"][index].unsqueeze(1)
+    assert raw.dtype == torch.uint8 and torch.equal(x, raw.float().div_(255.0).sub_(MEAN).div_(STD))
     assert torch.allclose(x, (raw.float() / 255 - MEAN) / STD)
+    test_x, _, test_index = next(iter(dm.test_dataloader()))
+    raw_test = load_mnist(str(tiny_mnist_dir), verify=False)["test_images"][test_index].unsqueeze(1)
+    assert torch.equal(test_x, raw_test.float().div_(255.0).sub_(MEAN).div_(STD))
     # evaluation covers every test item exactly once, in order
     seen = torch.cat([b[2] for b in dm.test_dataloader()])
     assert torch.equal(seen, torch.arange(200))
