@@ -59,7 +59,7 @@ class FamilyModule(L.LightningModule):
         are channels_last (NHWC), which oneDNN's convolutions and max-pooling run much faster than NCHW for the
         LeNet family (one thread: width 6 15.1 -> 12.6 ms per step of 128 images, width 8 at 256 images 52 -> 30 ms;
         widths <= 1 the same within 2-6%). Same arithmetic in another order: the trained weights differ from NCHW
-        training by float rounding (tests/models/test_optimizer_configs.py), so it is not part of a job's identity
+        training by float rounding (tests/models/test_channels_last.py), so it is not part of a job's identity
         (src/results/jobs.py WHERE_KEYS), as the accelerator is not. On a GPU nothing changes."""
         if self.channels_last_on_cpu and self._trainer is not None:
             if self.trainer.strategy.root_device.type == "cpu":
