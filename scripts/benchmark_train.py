@@ -6,8 +6,9 @@
 Three ways to train the same LeNet on the same MNIST images, run in rounds of one epoch each (interleaved, so that
 the machine's drifting speed affects all alike); images/s is the median over the rounds after the first (warm-up),
 and each ratio the median of the within-round ratios, printed with their range:
-  project      MNISTDataModule (in-memory uint8 tensors, whole-batch gathers) + ClassifierModule + Lightning Trainer,
-               with the optimizer of configs/model/<family>.yaml (Adam, foreach; lr as the plain loop's)
+  project      MNISTDataModule (in-memory normalised float32 tensors, whole-batch gathers) + ClassifierModule + Trainer,
+               with the optimizer of configs/model/<family>.yaml (Adam, foreach; lr as the plain loop's) and, for
+               LeNet, its channels_last_on_cpu (NHWC on the CPU; ``--no-channels-last``: NCHW)
   plain        a minimal PyTorch loop over the same in-memory tensors and model: the naive eager reference
                (torch.optim.Adam with its defaults, which on CPU steps one parameter tensor at a time)
   torchvision  torchvision.datasets.MNIST + ToTensor + DataLoader (per-item PIL decode and collate)
@@ -135,10 +136,16 @@ def _report(times: dict[str, list[float]], usable: int, targets: dict[str, float
 
 def lenet_pipelines(data_dir: str, args, stack: contextlib.ExitStack) -> dict[str, Iterator[float]]:
     """The three LeNet pipelines on the same images: project, plain loop, torchvision's MNIST + DataLoader."""
+    from omegaconf import OmegaConf
     from torchvision import datasets, transforms
 
     dm = MNISTDataModule(data_dir, batch_size=args.batch_size, train_subset=args.images, download=False)
-    project = ClassifierModule(LeNet(args.width), optimizer=configured_optimizer("lenet", args.fused))
+    channels_last = OmegaConf.load(CONFIGS / "lenet.yaml").module.get("channels_last_on_cpu", False)
+    project = ClassifierModule(
+        LeNet(args.width),
+        optimizer=configured_optimizer("lenet", args.fused),
+        channels_last_on_cpu=bool(channels_last) and not args.no_channels_last,
+    )
 
     data = load_mnist(data_dir)
     images = data["train_images"][: args.images].unsqueeze(1)
@@ -277,6 +284,11 @@ def main() -> None:
     parser.add_argument("--seq-batch-size", type=int, default=64, help="sequences per transformer batch")
     parser.add_argument(
         "--fused", action="store_true", help="project path: Adam fused=True instead of foreach"
+    )
+    parser.add_argument(
+        "--no-channels-last",
+        action="store_true",
+        help="project path: LeNet in NCHW, as before channels_last_on_cpu (configs/model/lenet.yaml)",
     )
     parser.add_argument(
         "--clock",

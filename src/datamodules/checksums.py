@@ -55,11 +55,23 @@ KNOWN_DIGESTS: dict[str, tuple[str, str]] = {
 
 
 def file_digest(path: str | os.PathLike, algo: str = "sha256") -> str:
-    h = hashlib.new(algo)
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    """``algo`` hex digest of the file, kept for the process: the jobs of a multirun (one process) hash each data
+    file once for their identity (``data_source``), not once per job. Keyed by path, inode, size, modification and
+    change times: a file written since (which moves its change time; ``os.utime`` cannot set that back) is hashed
+    again."""
+    st = os.stat(path)
+    key = (str(Path(path).resolve()), st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, algo)
+    digest = _DIGESTS.get(key)
+    if digest is None:
+        h = hashlib.new(algo)
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+        digest = _DIGESTS[key] = h.hexdigest()
+    return digest
+
+
+_DIGESTS: dict[tuple[str, int, int, int, int, str], str] = {}
 
 
 def _mismatch(path: str | os.PathLike, key: str, algo: str, actual: str, expected: str) -> CorruptDataError:

@@ -33,8 +33,9 @@ class ClassifierModule(FamilyModule):
         num_classes: int = 10,
         subset_ks: Sequence[int] = (1, 2, 3, 4, 5),
         compile: bool = False,
+        channels_last_on_cpu: bool = False,
     ):
-        super().__init__(net, optimizer, scheduler, compile)
+        super().__init__(net, optimizer, scheduler, compile, channels_last_on_cpu)
         # plain values only: checkpoints must load with torch.load(weights_only=True); the run record has the full config
         self.save_hyperparameters(ignore=["net", "optimizer", "scheduler"], logger=False)
         self.subset_ks = tuple(subset_ks)
@@ -45,7 +46,7 @@ class ClassifierModule(FamilyModule):
         self.test_correct, self.test_item_ce, self.test_index = CatMetric(), CatMetric(), CatMetric()
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.net(x)
+        return self.net(self.to_memory_format(x))
 
     def training_step(self, batch: Sequence[Tensor], batch_idx: int) -> Tensor:
         x, y = batch[0], batch[1]

@@ -57,6 +57,9 @@ WHERE_KEYS = (
     # how the optimizer steps, not what: foreach is bitwise equal to the per-tensor loop (tests/models/
     # test_optimizer_configs.py), so runs from before it was switched on stay the same job
     "model.module.optimizer.foreach",
+    # the memory format of the weights and inputs on a CPU: the same computation in another order (float rounding,
+    # as between accelerators, which are not part of the identity either); runs from before it stay the same job
+    "model.module.channels_last_on_cpu",
 )
 # Kept in place by move_aside: Hydra has already opened this job's train.log (.hydra/ is written by the job itself,
 # after it holds the lock and has moved the old run aside: src/training.py).

@@ -83,8 +83,13 @@ def test_datamodule_split_batches_and_normalisation(tiny_mnist_dir):
     batch = next(iter(dm.train_dataloader()))
     x, y, index = dm.transform_batch(batch)
     assert x.dtype == torch.float32 and x.shape == (64, 1, 28, 28) and y.dtype == torch.long
-    raw = dm.train_set.tensors[0][(train_idx[:, None] == index[None]).int().argmax(0)]
+    # held normalised: bitwise what normalising the uint8 batch did (images.float().div_(255).sub_(MEAN).div_(STD))
+    raw = load_mnist(str(tiny_mnist_dir), verify=False)["train_images"][index].unsqueeze(1)
+    assert raw.dtype == torch.uint8 and torch.equal(x, raw.float().div_(255.0).sub_(MEAN).div_(STD))
     assert torch.allclose(x, (raw.float() / 255 - MEAN) / STD)
+    test_x, _, test_index = next(iter(dm.test_dataloader()))
+    raw_test = load_mnist(str(tiny_mnist_dir), verify=False)["test_images"][test_index].unsqueeze(1)
+    assert torch.equal(test_x, raw_test.float().div_(255.0).sub_(MEAN).div_(STD))
     # evaluation covers every test item exactly once, in order
     seen = torch.cat([b[2] for b in dm.test_dataloader()])
     assert torch.equal(seen, torch.arange(200))
@@ -136,3 +141,50 @@ def test_files_are_read_once_per_process_and_again_when_they_change(tmp_path, mo
     os.utime(labels, ns=(labels.stat().st_atime_ns, labels.stat().st_mtime_ns + 10**9))
     load_mnist(root, verify=False)
     assert len(reads) == 8
+
+
+def test_jobs_share_the_split_and_a_new_split_or_new_files_cut_it_again(tmp_path):
+    """A multirun's jobs (one process) gather the train/val split once; other split settings or rewritten files
+    give their own split, equal to one cut from scratch."""
+    import os
+
+    import src.datamodules.mnist as mnist
+
+    root = write_tiny_mnist(tmp_path)
+
+    def module(**kw):
+        dm = MNISTDataModule(str(root), val_size=100, verify_checksums=False, **kw)
+        dm.setup()
+        return dm
+
+    a, b = module(split_seed=0), module(split_seed=0)
+    assert a.train_set is b.train_set and a.test_set is b.test_set
+    c = module(split_seed=1)
+    assert not torch.equal(c.val_set.tensors[2], a.val_set.tensors[2])
+    mnist._SPLITS.clear()
+    fresh = module(split_seed=0)
+    assert fresh.train_set is not a.train_set
+    assert all(torch.equal(x, y) for x, y in zip(fresh.train_set.tensors, a.train_set.tensors, strict=True))
+    assert len(module(split_seed=0, train_subset=50).train_set) == 50
+    labels = next(p for p in (root / "MNIST" / "raw").iterdir() if p.name.startswith("train-labels"))
+    os.utime(labels, ns=(labels.stat().st_atime_ns, labels.stat().st_mtime_ns + 10**9))
+    assert module(split_seed=0).train_set is not fresh.train_set  # the files were read again: split again
+
+
+def test_file_digests_are_kept_until_the_file_is_written(tmp_path):
+    import hashlib
+    import os
+    import time
+
+    from src.datamodules import checksums
+
+    path = tmp_path / "f.bin"
+    path.write_bytes(b"one")
+    first = checksums.file_digest(path, "md5")
+    assert checksums.file_digest(path, "md5") == first
+    mtime = path.stat().st_mtime_ns
+    time.sleep(0.05)  # file times tick with the kernel's clock (a few ms), not every nanosecond
+    path.write_bytes(b"two")  # same size, and its mtime set back: the change time still moves
+    os.utime(path, ns=(mtime, mtime))
+    assert checksums.file_digest(path, "md5") != first
+    assert checksums.file_digest(path, "md5") == hashlib.md5(b"two").hexdigest()
