@@ -166,5 +166,30 @@ def pairs_of(metrics: pd.DataFrame) -> list[tuple[str, str]]:
             cands = [b for b in names if b != a and fnmatchcase(b, named)]
             out += [(a, b) for b in cands if not np.isnan(m.loc[b, "level"]) and m.loc[b, "level"] < la]
             continue
-        out += [(a, b) for b in names if not np.isnan(m.loc[b, "level"]) and m.loc[b, "level"] < la]
+        out += [(a, b) for b in names
+                if not np.isnan(m.loc[b, "level"]) and m.loc[b, "level"] < la and _same_outputs(a, b, names)]  # fmt: skip
     return out
+
+
+def _param(name: str) -> tuple[str, str, float] | None:
+    """(metric family, parameter label, value) of a parameterised metric (``exact_match_l=3``: L = 3), else None."""
+    info = classify(name)
+    if info is None or info.param is None or not info.kind.param_label:
+        return None
+    return info.kind.family, info.kind.param_label, float(info.param)
+
+
+def _same_outputs(a: str, b: str, names: list[str]) -> bool:
+    """Whether the parameters let ``a`` (sharp) and ``b`` (smooth) be two readings of the same outputs: exact match
+    of the first L digits pairs with the edit distance of the first L digits, not of the first L + 1; a metric over
+    a part (``_l=L``) never stands in for one over the whole; a metric with a parameter of its own (K of K, c of
+    Reconstruction_c) pairs with the whole-output metrics where no partner at its own parameter exists; one family
+    at two parameters (pass@k and pass@1) pairs."""
+    pa, pb = _param(a), _param(b)
+    if pa and pb:
+        return pa[0] == pb[0] or (pa[1] == pb[1] and pa[2] == pb[2])
+    if pb:
+        return False
+    if pa:
+        return not any((pc := _param(c)) is not None and pc[1] == pa[1] and pc[0] != pa[0] for c in names if c != a)
+    return True

@@ -398,3 +398,20 @@ def test_a_per_model_accuracy_and_brier_table_is_judged_with_flags_only(tmp_path
     assert set(curves.loc[curves["task"] == "flat", "verdict"]) == {"no real rise"}
     pairs = pd.read_csv(out / "pairs.csv")
     assert set(zip(pairs["sharp"], pairs["smooth"], strict=True)) == {("accuracy", "brier")}
+
+
+def test_metrics_pair_only_as_readings_of_the_same_outputs():
+    """Exact match of the first L digits pairs with the edit distance of the first L digits, never with another L
+    nor with a whole-answer metric; K of K pairs with accuracy and cross-entropy; pass@k with pass@1."""
+    from src.analysis.core.vocab import pairs_of
+
+    def pairs(levels: dict[str, int]) -> set[tuple[str, str]]:
+        return set(pairs_of(pd.DataFrame({"metric": list(levels), "level": list(levels.values()), "partner": ""})))
+
+    arith = {"exact_match": 2, "exact_match_l=2": 2, "exact_match_l=3": 2, "edit_distance": 0,
+             "edit_distance_l=2": 0, "edit_distance_l=3": 0, "ce": 0}  # fmt: skip
+    assert pairs(arith) == {("exact_match", "edit_distance"), ("exact_match", "ce"),
+                            ("exact_match_l=2", "edit_distance_l=2"), ("exact_match_l=3", "edit_distance_l=3")}  # fmt: skip
+    assert pairs({"subset_acc_k=3": 2, "acc": 1, "ce": 0}) == {
+        ("subset_acc_k=3", "acc"), ("subset_acc_k=3", "ce"), ("acc", "ce")}  # fmt: skip
+    assert pairs({"pass@1": 1, "pass@10": 2}) == {("pass@10", "pass@1")}
