@@ -336,16 +336,15 @@ def ingest_table(
     if spec.size_map is not None:
         df = _apply_size_map(df, spec, path)
     if spec.sizes_from_names and "model" in df.columns:
-        from src.analysis.families.readers.lm_eval import family_from_name, size_from_name
+        from src.analysis.families.readers.lm_eval import sizes_and_families
 
-        names = df["model"].astype(str).str.rstrip("/").str.split("/").str[-1]
+        sizes, families = sizes_and_families(df["model"])
         if "scale" not in df.columns:
-            sizes = names.map(size_from_name)
             raise_at_first(sizes.isna(), lambda i: f"model {df['model'].iloc[i]!r} has no size in its name", path=path,
                            where=ROW, fix="give a --size-map for it")  # fmt: skip
-            df["scale"] = sizes.astype(float)
+            df["scale"] = sizes
         if "family" not in df.columns:
-            df["family"] = names.map(family_from_name)
+            df["family"] = families
     hints = {"scale": "--column scale=YOURS or --size-map FILE", "metric": "--wide GLOB (metric columns)",
              "value": "--column value=YOURS or --wide GLOB", "task": "--column task=YOURS or --task-columns A,B",
              "family": "--column family=YOURS or --set family=NAME", "model": "--column model=YOURS"}  # fmt: skip
@@ -401,14 +400,14 @@ def _sizes_with_units(col: pd.Series) -> pd.Series:
     (numbers stay numbers; a cell that is neither is reported by the number check after this)."""
     if pd.api.types.is_numeric_dtype(col):
         return col
+    from src.analysis.families.readers.lm_eval import size_from_name
+
     text = col.astype(str).str.strip()
-    m = text.str.fullmatch(r"(?i)(\d+(?:\.\d+)?)\s*([kmbt])")
+    m = text.str.fullmatch(r"(?i)\d+(?:\.\d+)?\s*[kmbt]")
     if not m.any():
         return col
-    parts = text[m].str.extract(r"(?i)(\d+(?:\.\d+)?)\s*([kmbt])")
-    unit = parts[1].str.lower().map({"k": 1e3, "m": 1e6, "b": 1e9, "t": 1e12})
     out = col.astype(object).copy()
-    out[m] = parts[0].astype(float) * unit
+    out[m] = text[m].str.replace(r"\s+", "", regex=True).map(size_from_name)
     return out
 
 

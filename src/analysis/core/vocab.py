@@ -154,7 +154,7 @@ def pairs_of(metrics: pd.DataFrame) -> list[tuple[str, str]]:
     # of accuracy, not a second metric; it pairs with nothing
     names = [n for n in m.index if not ((info := classify(n)) is not None and info.is_identity and info.kind.level == 2
                                         and info.kind.value_kind != "counts")]  # fmt: skip
-    out = []
+    out, params = [], {n: _param(n) for n in names}
     for a in names:
         la = m.loc[a, "level"]
         if np.isnan(la) or la < 1:
@@ -167,7 +167,7 @@ def pairs_of(metrics: pd.DataFrame) -> list[tuple[str, str]]:
             out += [(a, b) for b in cands if not np.isnan(m.loc[b, "level"]) and m.loc[b, "level"] < la]
             continue
         out += [(a, b) for b in names
-                if not np.isnan(m.loc[b, "level"]) and m.loc[b, "level"] < la and _same_outputs(a, b, names)]  # fmt: skip
+                if not np.isnan(m.loc[b, "level"]) and m.loc[b, "level"] < la and _same_outputs(a, b, params)]  # fmt: skip
     return out
 
 
@@ -179,17 +179,17 @@ def _param(name: str) -> tuple[str, str, float] | None:
     return info.kind.family, info.kind.param_label, float(info.param)
 
 
-def _same_outputs(a: str, b: str, names: list[str]) -> bool:
+def _same_outputs(a: str, b: str, params: dict[str, tuple[str, str, float] | None]) -> bool:
     """Whether the parameters let ``a`` (sharp) and ``b`` (smooth) be two readings of the same outputs: exact match
     of the first L digits pairs with the edit distance of the first L digits, not of the first L + 1; a metric over
     a part (``_l=L``) never stands in for one over the whole; a metric with a parameter of its own (K of K, c of
     Reconstruction_c) pairs with the whole-output metrics where no partner at its own parameter exists; one family
-    at two parameters (pass@k and pass@1) pairs."""
-    pa, pb = _param(a), _param(b)
+    at two parameters (pass@k and pass@1) pairs. ``params``: :func:`_param` of every metric of the group."""
+    pa, pb = params[a], params[b]
     if pa and pb:
         return pa[0] == pb[0] or (pa[1] == pb[1] and pa[2] == pb[2])
     if pb:
         return False
     if pa:
-        return not any((pc := _param(c)) is not None and pc[1] == pa[1] and pc[0] != pa[0] for c in names if c != a)
+        return not any(pc is not None and pc[1] == pa[1] and pc[0] != pa[0] for c, pc in params.items() if c != a)
     return True

@@ -15,7 +15,6 @@ to the CSV it is drawn from.
 from __future__ import annotations
 
 import argparse
-import math
 from pathlib import Path
 
 import pandas as pd
@@ -223,30 +222,21 @@ def _permutation_verdicts(args: argparse.Namespace, ev: pd.DataFrame, out: Path)
     families too small to score counted, per-metric summary; the label rule is src/analysis/stats/verdicts.py (a
     real rise: more than the engine's ``min_rise`` of the metric's range, where the range is known, or on a
     floor-0 metric at least ``min_ratio`` times its start, as the engine's rule reads on a point)."""
-    import numpy as np
-
     from src.analysis.core.vocab import meaning_of
     from src.analysis.families.meta_analysis import curves, higher_is_better, triplet_keys
-    from src.analysis.stats.engine import Settings, _range, _ratio_applies, improvement_ratio, log_emergence
+    from src.analysis.stats.engine import Settings, point_rise_floor
     from src.analysis.stats.nulls import per_metric_summary
     from src.analysis.stats.verdicts import permutation_table
 
     keys = triplet_keys(ev)
     n_sizes = ev.groupby(keys)["scale"].nunique()
     small = n_sizes[n_sizes < args.min_sizes]
-    cs, floors, logs = [], [], []
+    cs, floors, logs, rules = [], [], [], Settings()
     for key, x, y, _ in curves(ev, args.min_sizes, args.ties):
         metric = key[keys.index("metric")]
         hib = higher_is_better(metric, args.lower_is_better)
         cs.append((key, x, y if hib else -y))
-        meta = {**meaning_of(metric), "higher_is_better": hib}
-        span, rules = _range(meta), Settings()
-        floor = rules.min_rise * span if math.isfinite(span) else 0.0  # NaN: range unknown
-        e_log = math.nan
-        raw = np.asarray(y, float)
-        if (_ratio_applies(meta) and improvement_ratio(raw, hib) >= rules.min_ratio
-                and not abs(raw[-1] - raw[0]) > floor):  # fmt: skip
-            floor, e_log = 0.0, log_emergence(raw, hib)  # real relative to its floor of 0 (the engine's min_ratio)
+        floor, e_log = point_rise_floor({**meaning_of(metric), "higher_is_better": hib}, y, rules)
         floors.append(floor)
         logs.append(e_log)
     tests = permutation_table(cs, keys, args.threshold, alpha=0.05, seed=args.seed, rise_floors=floors,

@@ -228,6 +228,18 @@ def log_emergence(y: np.ndarray, higher_is_better: bool, resolution: float = 0.0
     return float(emergence_rows(ly if higher_is_better else -ly))
 
 
+def point_rise_floor(meta: dict, y: np.ndarray, settings: Settings) -> tuple[float, float]:
+    """For a curve of points without an interval (raw values sorted by scale): the change it must exceed to rise
+    for real, and Eq. 1 of its log where the rise is real only relative to a floor of 0 (else NaN), which must
+    also reach the threshold for "emergent": :func:`curve_verdict`'s rules as far as a point can meet them."""
+    span = _range(meta)
+    floor = settings.min_rise * span if math.isfinite(span) else 0.0  # NaN: range unknown
+    y, hib = np.asarray(y, float), bool(meta["higher_is_better"])
+    if _ratio_applies(meta) and improvement_ratio(y, hib) >= settings.min_ratio and not abs(y[-1] - y[0]) > floor:
+        return 0.0, log_emergence(y, hib)
+    return floor, math.nan
+
+
 def curve_verdict(row: dict, threshold: float, min_rise: float, min_ratio: float = 2.0) -> tuple[str, str]:
     """(verdict, reason) of one measured curve (see the module doc for the order of the rules)."""
     n, name = row["n_sizes"], row["metric"]

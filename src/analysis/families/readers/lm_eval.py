@@ -84,6 +84,13 @@ def family_from_name(name: str) -> str:
     return out or name
 
 
+def sizes_and_families(models: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Per model (the last part of a path-valued name): its size from the name (NaN without a size token) and its
+    family (the name without the size), for ``--sizes-from-names``."""
+    names = models.astype(str).str.rstrip("/").str.split("/").str[-1]
+    return names.map(size_from_name).astype(float), names.map(family_from_name)
+
+
 def _model_args(config: Mapping) -> dict[str, str]:
     args = config.get("model_args") if isinstance(config, Mapping) else None
     if isinstance(args, Mapping):

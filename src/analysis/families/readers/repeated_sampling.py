@@ -117,14 +117,14 @@ def read_repeated_sampling(
     if "scale" not in df.columns:
         sizes = dict(size_map or {})
         if sizes_from_names:
-            from src.analysis.families.readers.lm_eval import family_from_name, size_from_name
+            from src.analysis.families.readers.lm_eval import sizes_and_families
 
-            for m in set(df["model"].astype(str)) - set(sizes):
-                n_params = size_from_name(m.rstrip("/").split("/")[-1])
-                if n_params is not None and np.isfinite(n_params):
+            from_names, families = sizes_and_families(df["model"])
+            for m, n_params in zip(df["model"].astype(str), from_names, strict=True):
+                if m not in sizes and np.isfinite(n_params):
                     sizes[m] = float(n_params)
             if "family" not in df.columns and family is None:
-                df["family"] = df["model"].astype(str).map(lambda m: family_from_name(m.rstrip("/").split("/")[-1]))
+                df["family"] = families
         unknown = sorted(set(df["model"].astype(str)) - set(sizes))
         if unknown:
             raise InputError(
