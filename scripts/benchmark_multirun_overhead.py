@@ -10,6 +10,7 @@ a one-job multirun is run as well, and (CPU of the J-job multirun - CPU of the o
 
     python scripts/benchmark_multirun_overhead.py --jobs 6
     python scripts/benchmark_multirun_overhead.py --experiment transformer_omniglot --width 8
+    python scripts/benchmark_multirun_overhead.py --jobs 6 hydra/sweeper=basic   # Hydra's own sweeper (before)
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ def main() -> int:
         "--jobs", type=int, default=6, help="jobs in the multirun (default 6; the first is left out)"
     )
     ap.add_argument("--threads", type=int, default=1, help="OMP_NUM_THREADS (default 1)")
+    ap.add_argument("overrides", nargs="*", help="more train.py overrides for every job (e.g. hydra/sweeper=basic)")
     args = ap.parse_args()
     if args.jobs < 3:
         ap.error("--jobs must be at least 3 (the first job is left out of the median)")
@@ -45,7 +47,7 @@ def main() -> int:
         """(start time, wall s, CPU s of the child) of an n_jobs multirun."""
         cmd = [sys.executable, "train.py", "-m", f"experiment={args.experiment}", f"model.width={args.width}",
                "seed=" + ",".join(str(s) for s in range(n_jobs)), "trainer.limit_train_batches=1",
-               "trainer.max_epochs=1", "logger=csv", f"paths.log_dir={log_dir}"]  # fmt: skip
+               "trainer.max_epochs=1", "logger=csv", f"paths.log_dir={log_dir}", *args.overrides]  # fmt: skip
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.time()
         proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
@@ -69,7 +71,7 @@ def main() -> int:
         inner = [json.loads(p.read_text())["wall_time_s"] for p in records]
     load = os.getloadavg()[0]
     print(f"{args.experiment} width {args.width}, {args.jobs} jobs, 1 training batch each, "
-          f"OMP_NUM_THREADS={args.threads}, load average {load:.1f}")  # fmt: skip
+          f"OMP_NUM_THREADS={args.threads}, load average {load:.1f}", *args.overrides)  # fmt: skip
     print(
         f"multirun wall time {total:.1f} s; first job done {done[0] - start:.1f} s after the start (imports)"
     )
