@@ -29,11 +29,12 @@ def write_plan(config: DictConfig) -> Path:
     import yaml
 
     hydra_cfg = config.hydra
+    params = (hydra_cfg.get("sweeper") or {}).get("params")  # null when the sweep is all on the command line
     plan = {
         "hydra": {
             "overrides": {"task": [str(o) for o in (hydra_cfg.overrides.get("task") or [])]},
             "sweeper": {
-                "params": OmegaConf.to_container((hydra_cfg.get("sweeper") or {}).get("params") or {})
+                "params": OmegaConf.to_container(params) if params is not None else {}
             },
         }
     }

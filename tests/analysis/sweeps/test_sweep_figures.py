@@ -165,6 +165,29 @@ def test_two_sweeps_of_the_same_name_stay_apart(tmp_path, capsys):
     assert {p.parent.name for p in out.rglob("*.png")} == {"a__lenet_mnist", "b__lenet_mnist"}
 
 
+def test_a_plan_is_written_for_a_sweep_given_only_on_the_command_line(tmp_path):
+    """`python train.py -m model.width=1,2,4` has no hydra.sweeper.params (null): the plan was lost to a
+    ValueError that Hydra turned into a warning, so a run that never started went unnoticed."""
+    from omegaconf import OmegaConf
+
+    from src.analysis.sweeps.loading import sweep_status
+    from src.utils.hydra_callbacks import write_plan
+
+    sweep = make_sweep(tmp_path, widths=(1, 2, 4), seeds=(0,))
+    shutil.rmtree(sweep / "model.width=4,seed=0")
+    launch = {
+        "sweep": {"dir": str(sweep)},
+        "sweeper": {"params": None},
+        "overrides": {
+            "task": ["experiment=lenet_mnist", "data.download=false", "model.width=1,2,4", "seed=0"]
+        },
+    }
+    write_plan(OmegaConf.create({"hydra": launch}))
+    assert [o for o, _ in sweep_status(sweep).never_started] == [
+        "data.download=False,experiment=lenet_mnist,model.width=4,seed=0"
+    ]
+
+
 def test_runs_missing_from_an_earlier_launch_into_the_same_sweep_dir_are_named(tmp_path):
     """Hydra's multirun.yaml holds only the newest launch; each launch's plan in .plans/ keeps the earlier ones."""
     from omegaconf import OmegaConf
