@@ -5,7 +5,8 @@ shaped by an :class:`IngestSpec`:
 
 - ``columns``: canonical name -> your column (``family=model_family``); without it a canonical name is taken
   as is, and a few common names are recognised (``size``/``num_params``/``params`` for ``scale``, ``score`` for
-  ``value``, ``seed`` for ``replicate``);
+  ``value``, ``seed`` for ``replicate``, ``model_family`` for ``family``), as are sizes, tokens and compute whose
+  column name carries the unit (``n_params_billion``, ``pretrain_tokens_trillion``, ``train_flops_1e21``);
 - ``constants``: canonical name -> one value for every row (``family=OLMo``, ``metric=acc``);
 - ``wide``: globs of metric columns (``'exact_match,bertscore_*'``): each matched column becomes rows
   ``metric=<column>, value=<cell>``; ``wide_regex`` splits the column name instead, with named groups ``task``,
@@ -39,7 +40,44 @@ ALIASES = {
     "scale": ("size", "num_params", "params", "n_params"),
     "value": ("score",),
     "replicate": ("seed",),
+    "family": ("model_family",),
 }
+# Columns whose name carries the unit (n_params_billion, pretrain_tokens_trillion, train_flops_1e21): read as
+# scale / tokens / compute times the unit, where the table has no such column of its own.
+_UNIT = r"(?:_in)?_?(?P<unit>thousands?|millions?|billions?|trillions?|[kmbt]|1?e\d+)"
+UNIT_COLUMNS = {
+    "scale": re.compile(r"(?i)(?:n_|num_)?(?:params|parameters|param_count|size|model_size)" + _UNIT),
+    "tokens": re.compile(r"(?i)(?:(?:pre)?train(?:ing)?_)?tokens?" + _UNIT),
+    "compute": re.compile(r"(?i)(?:(?:pre)?train(?:ing)?_)?(?:flops|compute)" + _UNIT),
+}
+_UNITS = {"k": 1e3, "thousand": 1e3, "m": 1e6, "million": 1e6, "b": 1e9, "billion": 1e9, "t": 1e12,
+          "trillion": 1e12}  # fmt: skip
+
+
+def _unit_factor(unit: str) -> float:
+    unit = unit.lower().rstrip("s") if len(unit) > 1 else unit.lower()
+    return float("1" + unit) if unit.startswith("e") else float(unit) if unit[:1].isdigit() else _UNITS[unit]
+
+
+def _columns_with_units(df: pd.DataFrame, spec: IngestSpec) -> pd.DataFrame:
+    """``n_params_billion`` -> ``scale`` x 1e9 (and tokens, compute likewise), for each of the three the table
+    lacks; with ``--size-scale`` given the scale column is renamed only (the flag is the unit)."""
+    for canon, pattern in UNIT_COLUMNS.items():
+        if canon in df.columns or canon in spec.columns:
+            continue
+        found = [c for c in df.columns if pattern.fullmatch(str(c))]
+        if len(found) != 1:
+            continue  # none, or ambiguous: the user maps it with --column
+        (col,) = found
+        factor = _unit_factor(pattern.fullmatch(str(col)).group("unit"))
+        if canon == "scale" and spec.size_scale != 1.0:
+            factor = 1.0
+        numbers = pd.to_numeric(df[col], errors="coerce")
+        df = df.drop(columns=[col]).assign(**{canon: numbers * factor if numbers.notna().any() else df[col]})
+        df.attrs.setdefault("unit_columns", []).append(f"{col} -> {canon} x {factor:g}")
+    return df
+
+
 CANONICAL = [*evidence.COLUMNS]
 COUNT_COLUMNS = ["problem", "n", "c"]  # per-problem repeated-sampling counts
 
@@ -321,6 +359,7 @@ def ingest_table(
                 if a in df.columns:
                     df = df.rename(columns={a: canon})
                     break
+    df = _columns_with_units(df, spec)
     for key, value in spec.constants.items():
         df[key] = value
     if spec.task_columns:
@@ -352,7 +391,9 @@ def ingest_table(
         # one model per family and size is what a per-size table means: name it so, and say so
         df["model"] = df["family"].astype(str) + "-" + df["scale"].astype(str)
         df.attrs["model_from_family_and_scale"] = True
-    counts_like = [c for c in df.columns if re.search(r"(?i)correct|success|samples|attempts|num_right", str(c))]
+    counts_like = [
+        c for c in df.columns if re.search(r"(?i)correct|success|samples|attempts|num_right", str(c))
+    ]
     also = (f"; if these are per-problem counts of samples ({', '.join(map(str, counts_like[:3]))}): --format "
             "repeated-sampling --column n=SAMPLES --column c=CORRECT --column problem=ID" if counts_like else "")  # fmt: skip
     require_columns(

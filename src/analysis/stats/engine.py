@@ -122,8 +122,8 @@ class Verdicts:
     backtest: pd.DataFrame | None = None
 
 
-PAIR_ORDER = ["sharp above smooth", "smooth above sharp", "no difference", "no rise to compare", "too few sizes",
-              "not supported by the data"]  # fmt: skip
+PAIR_ORDER = ["sharp above smooth", "smooth above sharp", "no difference", "no rise to compare",
+              "not supported by the data", "too few sizes"]  # fmt: skip
 
 
 def _ranked_pairs(pairs: pd.DataFrame) -> pd.DataFrame:
@@ -139,8 +139,8 @@ CURVE_ORDER = [
     "not emergent",
     "no real rise",
     "worsens",
+    "not supported by the data",  # a point Eq. 1 without an interval: above curves that have none at all
     "too few sizes",
-    "not supported by the data",
 ]
 
 
@@ -235,7 +235,11 @@ def point_rise_floor(meta: dict, y: np.ndarray, settings: Settings) -> tuple[flo
     span = _range(meta)
     floor = settings.min_rise * span if math.isfinite(span) else 0.0  # NaN: range unknown
     y, hib = np.asarray(y, float), bool(meta["higher_is_better"])
-    if _ratio_applies(meta) and improvement_ratio(y, hib) >= settings.min_ratio and not abs(y[-1] - y[0]) > floor:
+    if (
+        _ratio_applies(meta)
+        and improvement_ratio(y, hib) >= settings.min_ratio
+        and not abs(y[-1] - y[0]) > floor
+    ):
         return 0.0, log_emergence(y, hib)
     return floor, math.nan
 
@@ -329,6 +333,13 @@ def run_engine(ev, settings: Settings | None = None, progress: bool = True) -> V
         unpaired += u
         points += pts
     curves_df = pd.DataFrame(curves)
+    unsupported = int((curves_df["verdict"] == "not supported by the data").sum()) if len(curves_df) else 0
+    if unsupported:
+        notices.append(
+            f"{unsupported} curve(s) not supported by the data: a size has no interval source. Give one: per-item "
+            "outcomes (an items file, lm-eval --log_samples), seeds (--column replicate=COL), the source's stderr "
+            "(--column stderr=COL), or item counts for shares (--column n_items=COL, or --set n_items=N)"
+        )
     rank = curves_df["verdict"].map({v: i for i, v in enumerate(CURVE_ORDER)})
     curves_df = (
         curves_df.assign(_r=rank).sort_values(["_r", "strength"], ascending=[True, False]).drop(columns="_r")
@@ -476,7 +487,11 @@ def _group(family, task, g, items, B, rng, settings):
                 hib = bool(meta["higher_is_better"])
                 row["ratio"] = float(improvement_ratio(y[ok], hib))
                 r_reps = improvement_ratio(reps[:, ok], hib)
-                r_lo = np.nanquantile(r_reps, (1 - settings.level) / 2) if np.isfinite(r_reps).any() else math.nan
+                r_lo = (
+                    np.nanquantile(r_reps, (1 - settings.level) / 2)
+                    if np.isfinite(r_reps).any()
+                    else math.nan
+                )
                 row["ratio_lo"] = float(min(r_lo, row["ratio"]))  # about its own point, as every interval
             plo, phi = interval_about(rp, ys, settings.level)
             plo, phi = sign * plo, sign * phi
@@ -487,7 +502,9 @@ def _group(family, task, g, items, B, rng, settings):
             row[f"{k}_lo"], row[f"{k}_hi"] = (float(v) for v in lo_hi.get(k, (math.nan, math.nan)))
         row["width"] = row["width_lo"] = row["width_hi"] = math.nan
         row["threshold_status"] = threshold_status(row["n_sizes"], settings.threshold)
-        row["verdict"], row["reason"] = curve_verdict(row, settings.threshold, settings.min_rise, settings.min_ratio)
+        row["verdict"], row["reason"] = curve_verdict(
+            row, settings.threshold, settings.min_rise, settings.min_ratio
+        )
         real = row["verdict"] in ("emergent", "not emergent")
         # rank by the evidence: the lower end of Eq. 1 of curves whose rise is real (a flat curve ranks last)
         e_lo = row["E_lo"]

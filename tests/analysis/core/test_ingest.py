@@ -80,6 +80,24 @@ def test_long_table_with_a_size_map_file(tmp_path):
         )
 
 
+def test_columns_whose_names_carry_a_unit_and_model_family_are_read(tmp_path):
+    """A lab's per-model table (``model_family, n_params_billion, pretrain_tokens_trillion, train_flops_1e21``)
+    reads with no flags; two candidate columns for one quantity are left to --column, and --size-scale is the unit."""
+    t = pd.DataFrame({"task": "t", "metric": "acc", "model_family": "F", "model": ["a", "b"], "score": [0.2, 0.4],
+                      "n_params_billion": [0.5, 7], "pretrain_tokens_trillion": [0.3, 2.0],
+                      "train_flops_1e21": [0.9, 84.0]})  # fmt: skip
+    t.to_csv(tmp_path / "t.csv", index=False)
+    ev = ingest_table(tmp_path / "t.csv")
+    assert (ev.family == "F").all() and ev.scale.tolist() == [5e8, 7e9]
+    assert ev.tokens.tolist() == pytest.approx([3e11, 2e12]) and ev.compute.tolist() == pytest.approx(
+        [9e20, 8.4e22]
+    )
+    assert ingest_table(tmp_path / "t.csv", IngestSpec(size_scale=1e6)).scale.tolist() == [5e5, 7e6]
+    t.assign(params_m=[500, 7000]).to_csv(tmp_path / "two.csv", index=False)
+    with pytest.raises(InputError, match=r"lacks column\(s\) \['scale'\]"):
+        ingest_table(tmp_path / "two.csv")
+
+
 def test_wide_regex_splits_column_names_into_task_and_metric(tmp_path):
     pd.DataFrame({"Model": ["a", "b", "c"], "size": [1, 2, 3], "qa_2_acc": [0.1, 0.2, 0.3],
                   "qa_2_bleu": [5, 6, float("nan")]}).to_csv(tmp_path / "w.csv", index=False)  # fmt: skip

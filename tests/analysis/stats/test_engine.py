@@ -163,7 +163,11 @@ def test_a_rise_near_a_floor_of_zero_is_real_when_the_metric_doubles(tmp_path):
     pd.DataFrame(rows).to_csv(tmp_path / "counts.csv", index=False)
     c = run_engine(read_inputs([tmp_path / "counts.csv"]), FAST, progress=False).curves.set_index("metric")
     p1 = c.loc["pass@1"]
-    assert p1["change_lo"] < 0.05 and p1["ratio_lo"] >= 2 and "a real rise relative to its floor of 0" in p1["reason"]
+    assert (
+        p1["change_lo"] < 0.05
+        and p1["ratio_lo"] >= 2
+        and "a real rise relative to its floor of 0" in p1["reason"]
+    )
     # x4 per size is a power law in N: Eq. 1 of the values says "jump", Eq. 1 of their log (6 equal steps: 6) does not
     assert p1["E_lo"] >= 10 and p1["E_log"] == pytest.approx(6, abs=0.6) and p1["verdict"] == "not emergent"
     assert "steady geometric rise" in p1["reason"]
@@ -185,6 +189,17 @@ def test_without_any_interval_source_the_verdict_says_so(tmp_path):
     c = run_engine(read_inputs([tmp_path / "bare.csv"]), FAST, progress=False).curves.iloc[0]
     assert c["verdict"] == "not supported by the data" and c["interval_source"] == "none"
     assert "no interval" in c["reason"]
+
+
+def test_unsupported_curves_say_how_to_get_an_interval_and_rank_above_those_with_too_few_sizes(tmp_path):
+    rows = [{"family": f, "model": f"{f}{j}", "scale": n, "task": "t", "metric": "brier", "value": v}
+            for f, k in (("one", 2), ("many", 5))
+            for j, (n, v) in enumerate(zip(SIZES[:k], [0.7, 0.69, 0.68, 0.3, 0.1][:k], strict=True))]  # fmt: skip
+    pd.DataFrame(rows).to_csv(tmp_path / "bare.csv", index=False)
+    v = run_engine(read_inputs([tmp_path / "bare.csv"]), FAST, progress=False)
+    assert v.curves["verdict"].tolist() == ["not supported by the data", "too few sizes"]
+    (note,) = [n for n in v.notices if "not supported by the data" in n]
+    assert note.startswith("1 curve(s)") and "--column n_items=COL" in note and "--column stderr=COL" in note
 
 
 def test_exact_duplicates_are_dropped_with_a_count_and_a_model_may_sit_in_two_families(tmp_path):
@@ -406,7 +421,9 @@ def test_metrics_pair_only_as_readings_of_the_same_outputs():
     from src.analysis.core.vocab import pairs_of
 
     def pairs(levels: dict[str, int]) -> set[tuple[str, str]]:
-        return set(pairs_of(pd.DataFrame({"metric": list(levels), "level": list(levels.values()), "partner": ""})))
+        return set(
+            pairs_of(pd.DataFrame({"metric": list(levels), "level": list(levels.values()), "partner": ""}))
+        )
 
     arith = {"exact_match": 2, "exact_match_l=2": 2, "exact_match_l=3": 2, "edit_distance": 0,
              "edit_distance_l=2": 0, "edit_distance_l=3": 0, "ce": 0}  # fmt: skip
