@@ -5,8 +5,9 @@ shaped by an :class:`IngestSpec`:
 
 - ``columns``: canonical name -> your column (``family=model_family``); without it a canonical name is taken
   as is, and a few common names are recognised (``size``/``num_params``/``params`` for ``scale``, ``score`` for
-  ``value``, ``seed`` for ``replicate``, ``model_family`` for ``family``), as are sizes, tokens and compute whose
-  column name carries the unit (``n_params_billion``, ``pretrain_tokens_trillion``, ``train_flops_1e21``);
+  ``value``, ``seed`` for ``replicate``, ``model_family`` for ``family``; in any case: ``Model``), as are sizes,
+  tokens and compute whose column name carries the unit (``n_params_billion``, ``pretrain_tokens_trillion``,
+  ``train_flops_1e21``);
 - ``constants``: canonical name -> one value for every row (``family=OLMo``, ``metric=acc``);
 - ``wide``: globs of metric columns (``'exact_match,bertscore_*'``): each matched column becomes rows
   ``metric=<column>, value=<cell>``; ``wide_regex`` splits the column name instead, with named groups ``task``,
@@ -42,39 +43,59 @@ ALIASES = {
     "replicate": ("seed",),
     "family": ("model_family",),
 }
-# Columns whose name carries the unit (n_params_billion, pretrain_tokens_trillion, train_flops_1e21): read as
-# scale / tokens / compute times the unit, where the table has no such column of its own.
+# Columns whose name carries the unit (n_params_billion, "Model Size (B)", pretrain_tokens_trillion,
+# "FLOPs (1E21)"): read as scale / tokens / compute times the unit, where the table has no such column of its own.
+# Names are compared lower-case with every run of other characters as one "_" ("Model Size (B)" -> model_size_b).
 _UNIT = r"(?:_in)?_?(?P<unit>thousands?|millions?|billions?|trillions?|[kmbt]|1?e\d+)"
 UNIT_COLUMNS = {
-    "scale": re.compile(r"(?i)(?:n_|num_)?(?:params|parameters|param_count|size|model_size)" + _UNIT),
-    "tokens": re.compile(r"(?i)(?:(?:pre)?train(?:ing)?_)?tokens?" + _UNIT),
-    "compute": re.compile(r"(?i)(?:(?:pre)?train(?:ing)?_)?(?:flops|compute)" + _UNIT),
+    "scale": re.compile(r"(?:n_|num_)?(?:params|parameters|param_count|size|model_size)" + _UNIT),
+    "tokens": re.compile(r"(?:(?:pre)?train(?:ing)?_)?(?:tokens?|data_size|data_tokens)" + _UNIT),
+    "compute": re.compile(r"(?:(?:pre)?train(?:ing)?_)?(?:flops|compute)" + _UNIT),
 }
 _UNITS = {"k": 1e3, "thousand": 1e3, "m": 1e6, "million": 1e6, "b": 1e9, "billion": 1e9, "t": 1e12,
           "trillion": 1e12}  # fmt: skip
 
 
+def _plain(name: object) -> str:
+    return re.sub(r"[^0-9a-z]+", "_", str(name).lower()).strip("_")
+
+
 def _unit_factor(unit: str) -> float:
-    unit = unit.lower().rstrip("s") if len(unit) > 1 else unit.lower()
+    unit = unit.rstrip("s") if len(unit) > 1 else unit
     return float("1" + unit) if unit.startswith("e") else float(unit) if unit[:1].isdigit() else _UNITS[unit]
 
 
-def _columns_with_units(df: pd.DataFrame, spec: IngestSpec) -> pd.DataFrame:
-    """``n_params_billion`` -> ``scale`` x 1e9 (and tokens, compute likewise), for each of the three the table
-    lacks; with ``--size-scale`` given the scale column is renamed only (the flag is the unit)."""
-    for canon, pattern in UNIT_COLUMNS.items():
-        if canon in df.columns or canon in spec.columns:
+def recognise_columns(df: pd.DataFrame, taken=(), size_scale: float = 1.0) -> pd.DataFrame:
+    """The table's own names for the canonical columns the table lacks (and ``taken``, the ones the user mapped,
+    do not name): an alias (``score`` for ``value``; ALIASES), then the canonical name or an alias written
+    otherwise (``Model``, ``Model Family``), then a size, tokens or compute column whose name carries the unit
+    (UNIT_COLUMNS; with ``size_scale`` given the scale column is renamed only, the flag being the unit). A name that
+    two columns could be is left to ``--column``."""
+    for canon, aliases in ALIASES.items():
+        if canon not in df.columns and canon not in taken:
+            for a in aliases:
+                if a in df.columns:
+                    df = df.rename(columns={a: canon})
+                    break
+    for canon in CANONICAL:
+        if canon in df.columns or canon in taken:
             continue
-        found = [c for c in df.columns if pattern.fullmatch(str(c))]
+        accepted = {canon, *ALIASES.get(canon, ())}
+        found = [c for c in df.columns if _plain(c) in accepted]
+        if len(found) == 1:
+            df = df.rename(columns={found[0]: canon})
+    for canon, pattern in UNIT_COLUMNS.items():
+        if canon in df.columns or canon in taken:
+            continue
+        found = [c for c in df.columns if pattern.fullmatch(_plain(c))]
         if len(found) != 1:
-            continue  # none, or ambiguous: the user maps it with --column
+            continue
         (col,) = found
-        factor = _unit_factor(pattern.fullmatch(str(col)).group("unit"))
-        if canon == "scale" and spec.size_scale != 1.0:
+        factor = _unit_factor(pattern.fullmatch(_plain(col)).group("unit"))
+        if canon == "scale" and size_scale != 1.0:
             factor = 1.0
         numbers = pd.to_numeric(df[col], errors="coerce")
         df = df.drop(columns=[col]).assign(**{canon: numbers * factor if numbers.notna().any() else df[col]})
-        df.attrs.setdefault("unit_columns", []).append(f"{col} -> {canon} x {factor:g}")
     return df
 
 
@@ -307,12 +328,7 @@ def _apply_size_map(df: pd.DataFrame, spec: IngestSpec, path: Path) -> pd.DataFr
         sizes = pd.DataFrame({"model": [str(k) for k in data], "scale": list(data.values())})
     else:
         sizes = _rename(read_any(map_path), spec.size_map_columns, map_path)
-        for canon, aliases in ALIASES.items():
-            if canon not in sizes.columns:
-                for a in aliases:
-                    if a in sizes.columns:
-                        sizes = sizes.rename(columns={a: canon})
-                        break
+        sizes = recognise_columns(sizes, spec.size_map_columns, spec.size_scale)
     missing = [c for c in ("model", "scale") if c not in sizes.columns]
     if missing:
         raise InputError(
@@ -353,13 +369,7 @@ def ingest_table(
     df = _rename(df, spec.columns, path)
     if spec.wide:
         df = _melt_wide(df, spec, path)
-    for canon, aliases in ALIASES.items():
-        if canon not in df.columns and canon not in spec.columns:
-            for a in aliases:
-                if a in df.columns:
-                    df = df.rename(columns={a: canon})
-                    break
-    df = _columns_with_units(df, spec)
+    df = recognise_columns(df, spec.columns, spec.size_scale)
     for key, value in spec.constants.items():
         df[key] = value
     if spec.task_columns:

@@ -296,10 +296,11 @@ def add_reader_args(p: argparse.ArgumentParser, settings: bool = True) -> None:
 
 
 def read_size_map_file(path: str | os.PathLike | None) -> dict[str, float]:
-    """model -> parameters from a YAML mapping or a table with model and scale (or size, params) columns."""
+    """model -> parameters from a YAML mapping or a table with model and scale columns, under any name the table
+    reader recognises (size, params, Model, "Model Size (B)": ingest.recognise_columns)."""
     if not path:
         return {}
-    from src.analysis.core.ingest import ALIASES, read_any
+    from src.analysis.core.ingest import read_any, recognise_columns
 
     path = Path(path)
     if path.suffix.lower() in (".yaml", ".yml", ".json"):
@@ -317,8 +318,8 @@ def read_size_map_file(path: str | os.PathLike | None) -> dict[str, float]:
             )
         items = data.items()
     else:
-        df = read_any(path)
-        col = next((c for c in ("scale", *ALIASES["scale"]) if c in df.columns), None)
+        df = recognise_columns(read_any(path))  # Model, "Model Size (B)", n_params_billion ...
+        col = "scale" if "scale" in df.columns else None
         if ("model" not in df.columns or col is None) and df.shape[1] == 2:  # model, parameters by position
             df, col = df.set_axis(["model", "scale"], axis=1), "scale"
         if "model" not in df.columns or col is None:

@@ -191,5 +191,7 @@ def _same_outputs(a: str, b: str, params: dict[str, tuple[str, str, float] | Non
     if pb:
         return False
     if pa:
-        return not any(pc is not None and pc[1] == pa[1] and pc[0] != pa[0] for c, pc in params.items() if c != a)
+        return not any(
+            pc is not None and pc[1] == pa[1] and pc[0] != pa[0] for c, pc in params.items() if c != a
+        )
     return True

@@ -98,6 +98,22 @@ def test_columns_whose_names_carry_a_unit_and_model_family_are_read(tmp_path):
         ingest_table(tmp_path / "two.csv")
 
 
+def test_a_wide_table_with_a_size_table_in_human_column_names(tmp_path, capsys):
+    """ObsScaling's shape: scores wide (``Model, qa_2_acc, ...``) and sizes in another table (``Model, Model Family,
+    Model Size (B), FLOPs (1E21)``): --size-map reads the second by its own names, with the unit."""
+    sizes = {"Model": ["org/a", "org/b", "org/c", "org/d"], "Model Family": "F", "Model Size (B)": [0.1, 1, 10, 100],
+             "FLOPs (1E21)": [1, 2, 3, 4]}  # fmt: skip
+    pd.DataFrame(sizes).to_csv(tmp_path / "sizes.csv", index=False)
+    scores = {"Model": sizes["Model"], "qa_2_acc": [0.25, 0.3, 0.5, 0.9], "qa_2_bleu": [1, 2, 3, 4]}
+    pd.DataFrame(scores).to_csv(tmp_path / "scores.csv", index=False)
+    out = tmp_path / "out"
+    main(["verdicts", str(tmp_path / "scores.csv"), "--wide", "*_2_*", "--wide-regex",
+          r"(?P<task>.+)_(?P<shots>\d+)_(?P<metric>acc|bleu)", "--size-map", str(tmp_path / "sizes.csv"),
+          "--n-resamples", "50", "--out", str(out)])  # fmt: skip
+    read = pd.read_csv(out / "points.csv")
+    assert set(read["family"]) == {"F"} and sorted(set(read["scale"])) == [1e8, 1e9, 1e10, 1e11]
+
+
 def test_wide_regex_splits_column_names_into_task_and_metric(tmp_path):
     pd.DataFrame({"Model": ["a", "b", "c"], "size": [1, 2, 3], "qa_2_acc": [0.1, 0.2, 0.3],
                   "qa_2_bleu": [5, 6, float("nan")]}).to_csv(tmp_path / "w.csv", index=False)  # fmt: skip
