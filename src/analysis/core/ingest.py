@@ -397,6 +397,8 @@ def ingest_table(
     hints = {"scale": "--column scale=YOURS or --size-map FILE", "metric": "--wide GLOB (metric columns)",
              "value": "--column value=YOURS or --wide GLOB", "task": "--column task=YOURS or --task-columns A,B",
              "family": "--column family=YOURS or --set family=NAME", "model": "--column model=YOURS"}  # fmt: skip
+    if spec.wide and not spec.wide_regex:  # wide columns that are tasks (ARC, HellaSwag, MMLU), one metric
+        hints["task"] += " (if the --wide columns are tasks: --wide-regex '(?P<task>.+)' --set metric=NAME)"
     if "model" not in df.columns and {"family", "scale"} <= set(df.columns):
         # one model per family and size is what a per-size table means: name it so, and say so
         df["model"] = df["family"].astype(str) + "-" + df["scale"].astype(str)

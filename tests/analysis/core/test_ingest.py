@@ -114,6 +114,24 @@ def test_a_wide_table_with_a_size_table_in_human_column_names(tmp_path, capsys):
     assert set(read["family"]) == {"F"} and sorted(set(read["scale"])) == [1e8, 1e9, 1e10, 1e11]
 
 
+def test_wide_columns_that_are_tasks_are_named_in_the_error_and_read_with_two_flags(tmp_path):
+    """A leaderboard: ``Model, #Params (B), ARC, HellaSwag``, one accuracy per task column."""
+    lb = pd.DataFrame(
+        {"Model": ["a", "b"], "#Params (B)": [1, 7], "ARC": [0.3, 0.5], "HellaSwag": [0.4, 0.7]}
+    )
+    lb.to_csv(tmp_path / "lb.csv", index=False)
+    with pytest.raises(
+        InputError, match=r"if the --wide columns are tasks: --wide-regex '\(\?P<task>\.\+\)' --set"
+    ):
+        ingest_table(tmp_path / "lb.csv", IngestSpec(wide=["ARC,HellaSwag"], constants={"family": "F"}))
+    spec = IngestSpec(
+        wide=["ARC,HellaSwag"], wide_regex="(?P<task>.+)", constants={"family": "F", "metric": "acc"}
+    )
+    ev = ingest_table(tmp_path / "lb.csv", spec)
+    assert set(zip(ev.task, ev.metric, ev.scale, strict=True)) == {("ARC", "acc", 1e9), ("ARC", "acc", 7e9),
+                                                                   ("HellaSwag", "acc", 1e9), ("HellaSwag", "acc", 7e9)}  # fmt: skip
+
+
 def test_wide_regex_splits_column_names_into_task_and_metric(tmp_path):
     pd.DataFrame({"Model": ["a", "b", "c"], "size": [1, 2, 3], "qa_2_acc": [0.1, 0.2, 0.3],
                   "qa_2_bleu": [5, 6, float("nan")]}).to_csv(tmp_path / "w.csv", index=False)  # fmt: skip
