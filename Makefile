@@ -77,8 +77,8 @@ test-fast: install  ## the fast tests only
 	$(PY) -m pytest -q -m "not slow" $(ARGS)
 
 lint: install  ## ruff
-	$(VENV)/bin/ruff check src tests scripts train.py
-	$(VENV)/bin/ruff format --check src tests scripts train.py
+	$(VENV)/bin/ruff check src tests scripts train.py hydra_plugins
+	$(VENV)/bin/ruff format --check src tests scripts train.py hydra_plugins
 
 benchmark: install  ## training throughput against plain PyTorch and torchvision pipelines
 	$(PY) scripts/benchmark_train.py $(ARGS)

@@ -198,4 +198,3 @@ class MNISTDataModule(InMemoryDataModule):
             TensorBatches(normalise(images[val_idx]), labels[val_idx], val_idx),
             TensorBatches(normalise(test_images), test_labels, torch.arange(test_labels.numel())),
         )
-

@@ -33,9 +33,7 @@ def write_plan(config: DictConfig) -> Path:
     plan = {
         "hydra": {
             "overrides": {"task": [str(o) for o in (hydra_cfg.overrides.get("task") or [])]},
-            "sweeper": {
-                "params": OmegaConf.to_container(params) if params is not None else {}
-            },
+            "sweeper": {"params": OmegaConf.to_container(params) if params is not None else {}},
         }
     }
     plans = Path(hydra_cfg.sweep.dir) / PLANS_DIR

@@ -21,7 +21,10 @@ STEPS = 12
 
 def _batches() -> list[tuple[torch.Tensor, torch.Tensor]]:
     g = torch.Generator().manual_seed(1)
-    return [(torch.randn(32, 1, 28, 28, generator=g), torch.randint(0, 10, (32,), generator=g)) for _ in range(STEPS)]
+    return [
+        (torch.randn(32, 1, 28, 28, generator=g), torch.randint(0, 10, (32,), generator=g))
+        for _ in range(STEPS)
+    ]
 
 
 def _adam(params):
@@ -92,6 +95,8 @@ def test_lenet_config_sets_it_and_it_is_not_part_of_a_jobs_identity():
     from src.results.jobs import job_identity
 
     assert OmegaConf.load(CONFIGS / "lenet.yaml").module.channels_last_on_cpu is True
-    old = {"model": {"module": {"_target_": "src.models.classifier_module.ClassifierModule", "num_classes": 10}}}
+    old = {
+        "model": {"module": {"_target_": "src.models.classifier_module.ClassifierModule", "num_classes": 10}}
+    }
     new = {"model": {"module": {**old["model"]["module"], "channels_last_on_cpu": True}}}
     assert job_identity(old) == job_identity(new)  # a run finished before the switch is the same job

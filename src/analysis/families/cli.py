@@ -239,8 +239,9 @@ def _permutation_verdicts(args: argparse.Namespace, ev: pd.DataFrame, out: Path)
         floor, e_log = point_rise_floor({**meaning_of(metric), "higher_is_better": hib}, y, rules)
         floors.append(floor)
         logs.append(e_log)
-    tests = permutation_table(cs, keys, args.threshold, alpha=0.05, seed=args.seed, rise_floors=floors,
-                              log_scores=logs)
+    tests = permutation_table(
+        cs, keys, args.threshold, alpha=0.05, seed=args.seed, rise_floors=floors, log_scores=logs
+    )
     per_metric = per_metric_summary(tests)
     _csv(tests, out, "permutation_exact_triplets")
     _csv(per_metric, out, "permutation_exact_per_metric")

@@ -174,7 +174,14 @@ def parametric(value: float, stderr: float, n: float, kind: str, bounds: tuple[f
     if kind in ("share", "counts") and np.isfinite(n) and n > 0 and 0.0 <= value <= 1.0:
         k = value * n
         return rng.beta(k + 0.5, n - k + 0.5, size=B), "binomial"
-    if kind == "continuous" and np.isfinite(n) and n > 0 and np.isfinite(lo) and np.isfinite(hi) and lo <= value <= hi:
+    if (
+        kind == "continuous"
+        and np.isfinite(n)
+        and n > 0
+        and np.isfinite(lo)
+        and np.isfinite(hi)
+        and lo <= value <= hi
+    ):
         sd = float(np.sqrt((value - lo) * (hi - value) / n))
         if sd > 0:
             return np.clip(rng.normal(value, sd, size=B), lo, hi), "range bound"

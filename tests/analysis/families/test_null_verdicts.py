@@ -16,7 +16,16 @@ def test_null_reports_unscorable_and_unreachable_families(tmp_path, capsys):
         "three": [0.1, 0.1, 0.9],  # 3 sizes: |E| <= 2 < 10, unreachable
         "two": [0.1, 0.9],  # 2 sizes: not scorable
         "flat8": [0.5, 0.501, 0.502, 0.503, 0.504, 0.505, 0.506, 0.52],  # E = 20, in order, but a 0.02 rise
-        "low8": [0.001, 0.0012, 0.0013, 0.0014, 0.0015, 0.0016, 0.02, 0.04],  # 0.039 of the range, 40-fold, a jump
+        "low8": [
+            0.001,
+            0.0012,
+            0.0013,
+            0.0014,
+            0.0015,
+            0.0016,
+            0.02,
+            0.04,
+        ],  # 0.039 of the range, 40-fold, a jump
         "geo8": [0.0005 * 1.8**i for i in range(8)],  # 0.0005 -> 0.031: steady x1.8 per size
     }
     for fam, ys in curves.items():

@@ -245,7 +245,9 @@ def read_table(paths: list[Path], o: ReadOptions) -> Evidence:
                         f"{f}: {n} {'exact duplicate' if what == 'duplicates' else 'missing-value'} row(s) dropped"
                     )
             if t.attrs.get("model_from_family_and_scale"):
-                notices.append(f"{f}: no model column: each (family, scale) is one model, named <family>-<scale>")
+                notices.append(
+                    f"{f}: no model column: each (family, scale) is one model, named <family>-<scale>"
+                )
             parts.append(t)
     return Evidence(pd.concat(parts, ignore_index=True), _items_beside(paths, notices), notices)
 
