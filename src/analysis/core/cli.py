@@ -11,6 +11,7 @@ command reads the same inputs directly; ``ingest`` shows what they become and le
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 
 import numpy as np
@@ -19,21 +20,48 @@ import pandas as pd
 from src.analysis.core.saving import save_table
 
 
+def _scored_outputs(path: Path, metrics: set[str]) -> dict[str, np.ndarray] | None:
+    """A generating run's per-item scores from its ``outputs.jsonl`` (test items, in item order), under the run
+    record's metric names (``test/exact_match``, ``test/exact_match_l=3``, ``test/edit_distance_l=3``: the same
+    scoring as training's, :func:`src.analysis.arithmetic.scoring.score_items`); None when it scores none of
+    ``metrics``."""
+    from src.analysis.arithmetic.scoring import score_items
+    from src.results.outputs import read_outputs_file
+
+    lengths = [int(m.rsplit("=", 1)[1]) for m in metrics if re.search(r"_l=\d+$", m)]
+    outputs = read_outputs_file(path)
+    outputs = outputs[outputs["subset"] == "test"].sort_values("item")
+    if outputs.empty:
+        return None
+    scored = score_items(outputs, max_len=max(lengths, default=1))
+    cols = {f"test/{c}": scored[c].to_numpy(float) for c in scored.columns if f"test/{c}" in metrics}
+    return {"item": outputs["item"].to_numpy(), **cols} if cols else None
+
+
 def items_table(ev: pd.DataFrame) -> pd.DataFrame:
-    """Per-item outcomes of the evidence's sweep runs (``per_item.npz``): one row per (run, item), one column per
-    1-D array (``correct``, ``ce``, ``sq_err``) and per column of a 2-D one (``correct[0]``, ``correct[1]``, ...)."""
+    """Per-item outcomes of the evidence's sweep runs: one row per (run, item). From ``per_item.npz``, one column
+    per 1-D array (``correct``, ``ce``, ``sq_err``) and per column of a 2-D one (``correct[0]``, ...); from a
+    generating run's ``outputs.jsonl`` (no ``per_item.npz``), its test items scored under the record's metric
+    names, so the arithmetic sweeps' intervals come from their items like every other sweep's."""
     from src.analysis.sweeps.loading import per_item_path
+    from src.results.outputs import OUTPUTS_NAME
     from src.results.per_item import load_per_item
 
     if "run_dir" not in ev.columns:
         return pd.DataFrame()
     frames = []
     runs = ev[["family", "model", "scale", "task", "replicate", "checkpoint", "sweep_dir", "run_dir"]]
+    metrics_of = ev.groupby("run_dir")["metric"].agg(set).to_dict()
     for run in runs.drop_duplicates(["sweep_dir", "run_dir"]).itertuples(index=False):
         if not isinstance(run.run_dir, str) or not isinstance(run.sweep_dir, str) or not run.run_dir:
             continue  # a row of a table file beside the sweeps: no per-item file
         path = per_item_path(run.sweep_dir, run.run_dir)
+        ids = {k: getattr(run, k) for k in ("family", "model", "scale", "task", "replicate", "checkpoint")}
         if not path.is_file():
+            outputs = path.parent / OUTPUTS_NAME
+            scored = _scored_outputs(outputs, metrics_of[run.run_dir]) if outputs.is_file() else None
+            if scored is not None:
+                frames.append(pd.DataFrame({**ids, **scored}))
             continue
         arrays = load_per_item(path)
         cols = {}
@@ -43,7 +71,6 @@ def items_table(ev: pd.DataFrame) -> pd.DataFrame:
             elif a.ndim == 2:
                 cols |= {f"{name}[{j}]": a[:, j] for j in range(a.shape[1])}
         n = len(next(iter(arrays.values())))
-        ids = {k: getattr(run, k) for k in ("family", "model", "scale", "task", "replicate", "checkpoint")}
         frames.append(pd.DataFrame({**ids, "item": np.arange(n), **cols}))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 

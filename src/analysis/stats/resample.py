@@ -23,6 +23,7 @@ A size with none of these has no interval: the curve's source is then ``partial`
 
 from __future__ import annotations
 
+import re
 import zlib
 
 import numpy as np
@@ -66,6 +67,9 @@ def _arrays(r: pd.DataFrame) -> dict[str, np.ndarray]:
     return out
 
 
+PER_LENGTH = re.compile(r"_l=\d+$")  # exact_match_l=3: a metric of the first L tokens (docs/arithmetic.md)
+
+
 def _estimators(r: pd.DataFrame, metrics: list[str], values: dict[str, float]) -> dict:
     """Per metric the estimator ``counts [b, n] -> [b]`` the run's items give: the mean of the item column named
     like the metric, else the rescoring registered for the metric's family (K-of-K from per-item correctness,
@@ -78,8 +82,15 @@ def _estimators(r: pd.DataFrame, metrics: list[str], values: dict[str, float]) -
     for m in metrics:
         if m in arrays and arrays[m].ndim == 1:
             v = arrays[m].astype(float)
-            if not np.isnan(v).any():  # an item the reader could not score: the items do not give this metric
+            present = ~np.isnan(v)
+            if present.all():
                 out[m] = lambda w, v=v: w @ v / v.size
+            elif present.any() and PER_LENGTH.search(m):
+                # a metric of the first L tokens is one of the items with at least L (NaN for the others): the
+                # mean over the resampled items that have a value. Elsewhere a NaN is an item the reader could not
+                # score (inverse scaling's unknown correctness), and the items do not give the metric.
+                v0, pm = np.where(present, v, 0.0), present.astype(float)
+                out[m] = lambda w, v0=v0, pm=pm: (w @ v0) / np.where((d := w @ pm) > 0, d, np.nan)
             continue
         info = classify(m)
         factory = sb._ESTIMATORS.get(info.kind.family) if info is not None else None
