@@ -48,6 +48,7 @@ def name_models(fig, names: dict[float, str], max_models: int = 8) -> None:
 
     if not names or len(names) > max_models:
         return
+    names = dict(zip(names, short_names(list(names.values())), strict=True))
     for ax in fig.axes:
         spec = ax.get_subplotspec()
         if ax.get_xscale() != "log" or spec is None or not spec.is_first_row():
@@ -57,6 +58,25 @@ def name_models(fig, names: dict[float, str], max_models: int = 8) -> None:
                        rotation_mode="anchor")  # fmt: skip
         top.xaxis.set_minor_locator(NullLocator())
         top.tick_params(axis="x", length=2, pad=1)
+
+
+def short_names(names: list[str]) -> list[str]:
+    """Run names without the ``,``-separated parts that every one of them shares (a sweep's
+    ``arithmetic_2dm/experiment=arithmetic_2dm,model.width=16`` -> ``model.width=16``), and several runs at one size
+    (``... / ...``, seeds) named by what they share (``model.width=16,seed=0 / model.width=16,seed=1`` ->
+    ``model.width=16``); names that are not such override strings, or that would no longer differ, are kept."""
+    parts = [[p.split(",") for p in n.split(" / ")] for n in names]
+    if len(names) < 2 or not all("=" in q for n in parts for p in n for q in p):
+        return names
+    common = set.intersection(*[set(p) for n in parts for p in n])
+    out = []
+    for n in parts:  # the runs at one size (seeds): what they share names them
+        shared = set.intersection(*[set(p) for p in n])
+        keep = [q for q in n[0] if q in shared and q not in common]
+        out.append(
+            ",".join(keep) if keep else " / ".join(",".join(q for q in p if q not in common) for p in n)
+        )
+    return out if len(set(out)) == len(set(names)) else names
 
 
 def natural_key(name: str) -> tuple:
