@@ -11,7 +11,6 @@ command reads the same inputs directly; ``ingest`` shows what they become and le
 from __future__ import annotations
 
 import argparse
-import re
 from pathlib import Path
 
 import numpy as np
@@ -26,9 +25,10 @@ def _scored_outputs(path: Path, metrics: set[str]) -> dict[str, np.ndarray] | No
     scoring as training's, :func:`src.analysis.arithmetic.scoring.score_items`); None when it scores none of
     ``metrics``."""
     from src.analysis.arithmetic.scoring import score_items
+    from src.analysis.core.metrics import target_length
     from src.results.outputs import read_outputs_file
 
-    lengths = [int(m.rsplit("=", 1)[1]) for m in metrics if re.search(r"_l=\d+$", m)]
+    lengths = [L for m in metrics if (L := target_length(m)) is not None]
     outputs = read_outputs_file(path)
     outputs = outputs[outputs["subset"] == "test"].sort_values("item")
     if outputs.empty:

@@ -255,6 +255,17 @@ def is_share_of_items(key: str) -> bool:
     return info is not None and info.kind.family in SHARE_OF_ITEMS
 
 
+def target_length(key: str) -> int | None:
+    """L of a metric of the first L target tokens (``exact_match_l=3``, ``edit_distance_l=3``: 3), else None. Such a
+    metric is one of the items with at least L tokens; the others have no value for it."""
+    info = classify(key)
+    return (
+        int(info.param)
+        if info is not None and info.param is not None and info.kind.param_label == "L"
+        else None
+    )
+
+
 def higher_is_better(key: str, lower_is_better: Iterable[str] = (), default: bool | None = None) -> bool:
     """The one direction rule: ``False`` for a name matching a ``lower_is_better`` glob, else the declared or
     registered direction, else ``default``; with no default, an unknown direction is an :class:`InputError`."""

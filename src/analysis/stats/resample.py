@@ -23,7 +23,6 @@ A size with none of these has no interval: the curve's source is then ``partial`
 
 from __future__ import annotations
 
-import re
 import zlib
 
 import numpy as np
@@ -67,14 +66,11 @@ def _arrays(r: pd.DataFrame) -> dict[str, np.ndarray]:
     return out
 
 
-PER_LENGTH = re.compile(r"_l=\d+$")  # exact_match_l=3: a metric of the first L tokens (docs/arithmetic.md)
-
-
 def _estimators(r: pd.DataFrame, metrics: list[str], values: dict[str, float]) -> dict:
     """Per metric the estimator ``counts [b, n] -> [b]`` the run's items give: the mean of the item column named
     like the metric, else the rescoring registered for the metric's family (K-of-K from per-item correctness,
     Reconstruction_c from squared errors: :mod:`src.analysis.sweeps.bootstrap`)."""
-    from src.analysis.core.metrics import classify
+    from src.analysis.core.metrics import classify, target_length
     from src.analysis.sweeps import bootstrap as sb
 
     arrays = _arrays(r)
@@ -85,7 +81,7 @@ def _estimators(r: pd.DataFrame, metrics: list[str], values: dict[str, float]) -
             present = ~np.isnan(v)
             if present.all():
                 out[m] = lambda w, v=v: w @ v / v.size
-            elif present.any() and PER_LENGTH.search(m):
+            elif present.any() and target_length(m) is not None:
                 # a metric of the first L tokens is one of the items with at least L (NaN for the others): the
                 # mean over the resampled items that have a value. Elsewhere a NaN is an item the reader could not
                 # score (inverse scaling's unknown correctness), and the items do not give the metric.

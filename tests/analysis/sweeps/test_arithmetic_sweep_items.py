@@ -52,12 +52,14 @@ def test_a_metric_of_some_items_is_their_mean_in_every_resample():
     """Items without a value at L (an answer shorter than L) are left out of the mean, not the whole metric."""
     rng = np.random.default_rng(0)
     v = np.where(rng.random(400) < 0.5, np.nan, rng.random(400) < 0.3).astype(float)
-    run = pd.DataFrame({"item": np.arange(400), "m_l=3": v, "unknown": v, "whole": rng.random(400)})
-    (out,) = rs.item_replicates([run], ["m_l=3", "unknown", "whole"], 2000, np.random.default_rng(1))
+    run = pd.DataFrame({"item": np.arange(400), "exact_match_l=3": v, "unknown": v, "whole": rng.random(400)})
+    (out,) = rs.item_replicates(
+        [run], ["exact_match_l=3", "unknown", "whole"], 2000, np.random.default_rng(1)
+    )
     # a NaN elsewhere is an item the reader could not score: those items do not give the metric
     assert "unknown" not in out and "whole" in out
-    assert out["m_l=3"].shape == (2000,) and not np.isnan(out["m_l=3"]).any()
-    assert abs(out["m_l=3"].mean() - np.nanmean(v)) < 0.01
+    assert out["exact_match_l=3"].shape == (2000,) and not np.isnan(out["exact_match_l=3"]).any()
+    assert abs(out["exact_match_l=3"].mean() - np.nanmean(v)) < 0.01
     # its spread is that of a mean of the ~200 items that have a value, not of 400
     se = np.nanstd(v) / np.sqrt(np.isfinite(v).sum())
-    assert 0.8 < out["m_l=3"].std() / se < 1.25
+    assert 0.8 < out["exact_match_l=3"].std() / se < 1.25
