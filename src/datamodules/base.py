@@ -230,11 +230,6 @@ class TensorBatches(Dataset):
 
     def __getitem__(self, indices: Sequence[int] | Tensor) -> tuple[Tensor, ...]:
         idx = torch.as_tensor(indices, dtype=torch.long)
-        n = idx.numel()
-        if n > 1 and int(idx[-1] - idx[0]) == n - 1 and bool((idx.diff() == 1).all()):
-            # an evaluation batch on one process is a run of consecutive items: a view, not a copy
-            start = int(idx[0])
-            return tuple(t[start : start + n] for t in self.tensors)
         return tuple(t[idx] for t in self.tensors)
 
 
