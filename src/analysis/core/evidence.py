@@ -87,7 +87,7 @@ def normalize(df: pd.DataFrame, source: str = "evidence table") -> pd.DataFrame:
     bad_scale = ~((out["scale"] > 0) & np.isfinite(out["scale"]))
     raise_at_first(
         bad_scale,
-        lambda i: f"scale must be a positive number, got {df['scale'].iloc[i]!r}",
+        lambda i: f"scale must be a positive number, got {out['scale'].iloc[i]:g}",
         path=source,
         where=ROW,
         fix="give each model's parameter count (a size column or --size-map)",

@@ -93,6 +93,9 @@ def test_columns_whose_names_carry_a_unit_and_model_family_are_read(tmp_path):
         [9e20, 8.4e22]
     )
     assert ingest_table(tmp_path / "t.csv", IngestSpec(size_scale=1e6)).scale.tolist() == [5e5, 7e6]
+    t.assign(n_params_billion=[-1, 7]).to_csv(tmp_path / "neg.csv", index=False)
+    with pytest.raises(InputError, match=r"row 1: scale must be a positive number, got -1e\+09;"):
+        ingest_table(tmp_path / "neg.csv")
     t.assign(params_m=[500, 7000]).to_csv(tmp_path / "two.csv", index=False)
     with pytest.raises(InputError, match=r"lacks column\(s\) \['scale'\]"):
         ingest_table(tmp_path / "two.csv")
