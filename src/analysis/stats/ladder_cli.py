@@ -18,6 +18,7 @@ DEFAULTS = {
     "target": None, "target_checkpoint": "final", "last_k": 1, "max_scale": None, "min_scale": 0.0, "mults": None,
     "reruns": "in", "exclude": [], "tasks": None, "average": [], "acc_metric": ["acc_len_norm", "acc"],
     "loss_metric": "bpb", "method": "auto", "level": 0.9, "skip_early": 0.1, "n_boot": 30, "seed": 0, "methods": None,
+    "moving_avg": 1, "step1": "lsq",
 }  # fmt: skip
 
 
@@ -79,6 +80,12 @@ def add_ladder_args(p: argparse.ArgumentParser, chance: bool = True) -> None:
     g.add_argument(
         "--skip-early", type=float, default=None, help="step 2 skips this share of each run's steps (0.1)"
     )
+    g.add_argument("--moving-avg", type=int, default=None, metavar="K",
+                   help="step 2 fits the moving average of K consecutive evaluations of each run (default 1; "
+                        "the paper's 5)")  # fmt: skip
+    g.add_argument("--step1", choices=["huber", "lsq"], default=None,
+                   help="step 1's objective of the two-step methods: lsq (least squares, default) or huber (the "
+                        "paper's Huber loss on log residuals; two_step_paper always uses it)")  # fmt: skip
     g.add_argument("--methods", nargs="+", default=None, help="methods to fit and compare (default all)")
     g.add_argument("--n-boot", type=int, default=None,
                    help="refits on resampled runs per prediction: its bootstrap sd, the unit the intervals are "
@@ -124,6 +131,7 @@ def settings(args: argparse.Namespace) -> argparse.Namespace:
         ("level", float),
         ("skip_early", float),
         ("last_k", int),
+        ("moving_avg", int),
     ):
         v = getattr(args, k)
         try:
@@ -134,6 +142,10 @@ def settings(args: argparse.Namespace) -> argparse.Namespace:
         raise InputError(
             f"--last-k {args.last_k} is below 1", fix="give the number of last evaluations to average"
         )
+    if args.moving_avg < 1:
+        raise InputError(f"--moving-avg {args.moving_avg} is below 1", fix="give the window, 1 for none")
+    if args.step1 not in ("huber", "lsq"):
+        raise InputError(f"setting step1 = {args.step1!r} is unknown", fix="use huber or lsq")
     if args.target_checkpoint == "last":  # the old flag value: the latest checkpoint by tokens
         args.target_checkpoint = "final"
     for k in ("tasks", "exclude", "acc_metric", "average", "methods"):
@@ -255,7 +267,8 @@ def run_ladder_predict(args: argparse.Namespace) -> int:
     table, inner, _ = le.run(ev, tasks, target, fit, acc_metrics=acc_metrics, loss_metric=args.loss_metric,
                              last_k=args.last_k, target_checkpoint=args.target_checkpoint,
                              chance_flags=chance_flags(args.chance), skip_early=args.skip_early, level=args.level,
-                             n_boot=args.n_boot, seed=args.seed, methods=tuple(methods), method=args.method)  # fmt: skip
+                             n_boot=args.n_boot, seed=args.seed, methods=tuple(methods), method=args.method,
+                             moving_avg=args.moving_avg, step1_kind=args.step1)  # fmt: skip
     calib = (
         le.calibration(inner) if not inner.empty else pd.DataFrame(columns=["method", "nominal", "coverage"])
     )

@@ -17,8 +17,7 @@ import numpy as np
 import pandas as pd
 
 from src.analysis.stats import ladder_data as data
-from src.analysis.stats.backtest import fit_loss_nd
-from src.analysis.stats.ladder_methods import ENSEMBLE_OF, METHODS, fit_method
+from src.analysis.stats.ladder_methods import ENSEMBLE_OF, METHODS, fit_method, fit_step1
 from src.results.errors import InputError
 
 MIN_DISTANCE = 0.3  # a factor 2 in compute: no held-out run is treated as nearer than that
@@ -55,15 +54,33 @@ def late(ck: pd.DataFrame, runs: pd.DataFrame, skip_early: float) -> pd.DataFram
     return sel[sel["step"].isna() | (sel["step"] >= skip_early * smax)]
 
 
+def smooth(ck: pd.DataFrame, window: int) -> pd.DataFrame:
+    """Each run's stepped checkpoints as the moving average of ``window`` consecutive evaluations (loss and
+    accuracy; a run with fewer has one point, its mean), as Bhagia et al. smooth step 2's data (their 5);
+    stepless checkpoints as they are. ``window`` 1: unchanged."""
+    if window <= 1 or ck.empty:
+        return ck
+    parts = []
+    for _, g in ck.groupby(data.RUN_COLS, sort=False):
+        s, rest = g[g["step"].notna()], g[g["step"].isna()]
+        if len(s) >= window:
+            r = s[["loss", "acc"]].rolling(window).mean()
+            s = s.assign(loss=r["loss"], acc=r["acc"]).iloc[window - 1 :]
+        elif len(s):
+            s = s.iloc[[-1]].assign(loss=s["loss"].mean(), acc=s["acc"].mean())
+        parts += [s, rest]
+    return pd.concat(parts, ignore_index=True)
+
+
 def predict_runs(td: TaskData, fit_runs: pd.DataFrame, points: pd.DataFrame, methods, skip_early: float,
-                 n_boot: int = N_BOOT, seed: int = 0) -> pd.DataFrame:  # fmt: skip
+                 n_boot: int = N_BOOT, seed: int = 0, moving_avg: int = 1, step1_kind: str = "lsq") -> pd.DataFrame:  # fmt: skip
     """Each method fitted on ``fit_runs``, predicting every row of ``points`` (scale, tokens, acc): one row per
     (point, method) with the prediction, the guard, the distance beyond the fit set and ``boot_sd``, the sd of the
     prediction over ``n_boot`` refits on runs resampled with replacement (NaN when fewer than half succeed)."""
     if len(fit_runs) < MIN_RUNS:
         raise InputError(f"{len(fit_runs)} runs in the fit set of {td.task!r}; the two-step fit needs at least {MIN_RUNS}",
                          fix="widen the fit set (--max-scale, --mults, --reruns in)")  # fmt: skip
-    ck = late(td.ck, fit_runs, skip_early)
+    ck = smooth(late(td.ck, fit_runs, skip_early), moving_avg)
     ck_by = dict(list(ck.groupby(data.RUN_COLS, sort=False)))
     keys = [tuple(k) for k in fit_runs[data.RUN_COLS].to_numpy()]
     cmax = float((6.0 * fit_runs["scale"] * fit_runs["tokens"]).max())
@@ -71,19 +88,17 @@ def predict_runs(td: TaskData, fit_runs: pd.DataFrame, points: pd.DataFrame, met
     n_tok = min(3, fit_runs["tokens"].round(-6).nunique())  # a family trained on one token count has one
     rows, cache = [], {}
 
-    def step1(
-        runs, key
-    ):  # step 1 of these runs, fitted once for every two-step method (the first fit's start)
-        def fit(warm):
-            if key not in cache:
-                cache[key] = fit_loss_nd(runs["scale"], runs["tokens"], runs["loss"], warm=warm)
-            return cache[key]
+    def step1(runs, key):  # step 1 of these runs, fitted once per kind for every two-step method
+        def fit(warm, kind=step1_kind):
+            if (key, kind) not in cache:
+                cache[key, kind] = fit_step1(kind, runs["scale"], runs["tokens"], runs["loss"], warm=warm)
+            return cache[key, kind]
 
         return fit
 
     for m in methods:
         try:
-            pred = fit_method(m, fit_runs, ck, td.chance, step1=step1(fit_runs, "all"))
+            pred = fit_method(m, fit_runs, ck, td.chance, step1=step1(fit_runs, "all"), step1_kind=step1_kind)
         except (
             ValueError
         ) as err:  # a fit that cannot be made (too few points, non-positive loss): no prediction
@@ -101,7 +116,7 @@ def predict_runs(td: TaskData, fit_runs: pd.DataFrame, points: pd.DataFrame, met
                 continue
             try:
                 ck_b = pd.concat([ck_by[keys[i]] for i in idx if keys[i] in ck_by])
-                pb = fit_method(m, sub, ck_b, td.chance, pred.fits, step1(sub, tuple(idx)))
+                pb = fit_method(m, sub, ck_b, td.chance, pred.fits, step1(sub, tuple(idx)), step1_kind)
             except ValueError:
                 continue
             reps[b] = [pb(n, d).acc for n, d in nd]
@@ -187,10 +202,12 @@ def far_folds(fin: pd.DataFrame, base: pd.Series, pool: pd.Series) -> list[tuple
 
 
 def backtest_inner(td: TaskData, fit: data.FitSet, target_scale: float, methods, skip_early, n_boot=N_BOOT,
-                   seed=0, far=True) -> pd.DataFrame:  # fmt: skip
+                   seed=0, far=True, moving_avg=1, step1_kind="lsq") -> pd.DataFrame:  # fmt: skip
     parts = []
     for name, fm, hm in inner_folds(td.fin, fit, target_scale, far):
-        p = predict_runs(td, td.fin[fm], td.fin[hm], methods, skip_early, n_boot, seed)
+        p = predict_runs(
+            td, td.fin[fm], td.fin[hm], methods, skip_early, n_boot, seed, moving_avg, step1_kind
+        )
         parts.append(p.assign(fold=name))
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
@@ -352,7 +369,8 @@ def add_mean_method(df: pd.DataFrame, members: list[str], name: str) -> pd.DataF
 
 def run(ev: pd.DataFrame, tasks: list[str], target: str, fit: data.FitSet, *, acc_metrics=("acc_len_norm", "acc"),
         loss_metric="bpb", last_k=1, target_checkpoint="final", chance_flags=None, skip_early=0.1,
-        methods=tuple(METHODS), level=0.9, n_boot=N_BOOT, seed=0, progress=False, method="auto"):  # fmt: skip
+        methods=tuple(METHODS), level=0.9, n_boot=N_BOOT, seed=0, progress=False, method="auto", moving_avg=1,
+        step1_kind="lsq"):  # fmt: skip
     """Predict ``target`` on every task with every method; choose the method (``auto``: :func:`choose_method`,
     whose mean of tied methods is added as a method of its own) and calibrate the intervals by the inner
     backtests. Returns (target table with ``chosen``, ``choice``, ``inside``; inner backtests; quantiles)."""
@@ -369,12 +387,16 @@ def run(ev: pd.DataFrame, tasks: list[str], target: str, fit: data.FitSet, *, ac
         fit_runs = fin[fit.mask(fin)]
         point = pd.DataFrame([{"model": target, "replicate": "", "scale": tv["scale"], "tokens": tv["tokens"],
                                "acc": tv["acc"], "loss": tv["loss"]}])  # fmt: skip
-        p = predict_runs(td, fit_runs, point, methods, skip_early, n_boot, seed)
+        p = predict_runs(td, fit_runs, point, methods, skip_early, n_boot, seed, moving_avg, step1_kind)
         p = p.assign(target_checkpoint=tv["target_checkpoint"], target_tokens=tv["tokens"], acc_metric=td.acc_metric,
                      chance_source=td.chance_source, n_fit=len(fit_runs), scale_target=tv["scale"],
                      fit_compute_max=float((6.0 * fit_runs["scale"] * fit_runs["tokens"]).max()))  # fmt: skip
         rows.append(p)
-        inners.append(backtest_inner(td, fit, tv["scale"], methods, skip_early, n_boot, seed))
+        inners.append(
+            backtest_inner(
+                td, fit, tv["scale"], methods, skip_early, n_boot, seed, True, moving_avg, step1_kind
+            )
+        )
     table = pd.concat(rows, ignore_index=True)
     inner = pd.concat(inners, ignore_index=True) if inners else pd.DataFrame()
     if method == "auto" and not inner.empty:

@@ -373,3 +373,127 @@ def test_far_folds_choose_but_do_not_calibrate():
     both = pd.concat([near, far], ignore_index=True)
     pd.testing.assert_frame_equal(le.quantiles(both), le.quantiles(near))
     pd.testing.assert_frame_equal(le.calibration(both), le.calibration(near))
+
+
+# --- the paper's method as its code fits it (step 1: Huber on log residuals; step 2: sigmoid + ideal point) ---
+
+
+def _huber_obj(p, n, d, y, delta=1e-3):
+    """The paper's step-1 objective, written out independently of the fit."""
+    pred = np.exp(p[0]) / n ** p[2] + np.exp(p[1]) / d ** p[3] + p[4]
+    u = np.log(pred) - np.log(y)
+    return float(np.sum(np.where(np.abs(u) < delta, 0.5 * u**2, delta * (np.abs(u) - 0.5 * delta))))
+
+
+def test_paper_step1_recovers_a_known_law_and_reaches_the_objective_minimum():
+    from scipy.optimize import minimize
+
+    from src.analysis.stats.ladder_methods import fit_loss_nd_huber
+
+    rng = np.random.default_rng(3)
+    n = np.repeat([1.9e8, 3.7e8, 7.6e8, 1.3e9], 4)
+    d = n * 20 * np.tile([1, 2, 5, 10], 4)
+    law = lambda nn, dd: 1500.0 / nn**0.3 + 900.0 / dd**0.28 + 0.6  # noqa: E731
+    y = law(n, d) * np.exp(rng.normal(0, 2e-3, n.size))
+    f = fit_loss_nd_huber(n, d, y)
+    assert float(f.predict(7e9, 4e12)) == pytest.approx(law(7e9, 4e12), rel=0.01)  # 80x the compute
+    # no start of a wide grid (Nelder-Mead, no gradient) finds a lower objective than the fit
+    x = f.params["_x"]
+    grid = [minimize(_huber_obj, [a, b, 0.3, 0.3, e], args=(n, d, y), method="Nelder-Mead",
+                     options={"maxiter": 4000, "xatol": 1e-9, "fatol": 1e-14}).fun
+            for a in (3, 7) for b in (3, 7) for e in (0.3, 0.6)]  # fmt: skip
+    assert _huber_obj(x, n, d, y) <= min(grid) * (1 + 1e-6)
+    # one bad run moves the robust fit less than least squares
+    from src.analysis.stats.backtest import fit_loss_nd
+
+    y_bad = y.copy()
+    y_bad[5] *= 1.05
+    drift_h = abs(float(fit_loss_nd_huber(n, d, y_bad).predict(7e9, 4e12)) - law(7e9, 4e12))
+    drift_l = abs(float(fit_loss_nd(n, d, y_bad).predict(7e9, 4e12)) - law(7e9, 4e12))
+    assert drift_h < drift_l
+
+
+def test_paper_step2_fits_the_ideal_point_and_recovers_a_known_sigmoid():
+    from src.analysis.stats.ladder_methods import fit_sigmoid_paper
+
+    truth = lambda lv: 1.0 - 0.75 * (1 / (1 + np.exp(-4.0 * (lv - 1.1))))  # noqa: E731  ceiling 1, floor 0.25
+    lv = np.linspace(0.9, 1.8, 60)
+    f = fit_sigmoid_paper(lv, truth(lv), 0.25)
+    # the truth is 0.991 at L = 0, not the ideal point's 1: the fit is pulled by that point's 0.009, a little
+    assert f.params["b"] == pytest.approx(1.0, abs=2e-3) and f.params["a"] == pytest.approx(-0.75, abs=2e-3)
+    assert f.params["k"] == pytest.approx(4.0, rel=0.005) and f.params["L0"] == pytest.approx(1.1, abs=2e-3)
+    # only the low, flat part of a curve whose ceiling is 0.7: without the ideal point the ceiling is free; with
+    # it, the fitted curve passes near (0, 1), as the paper's fit does
+    low = lambda lv: 0.7 - 0.45 * (1 / (1 + np.exp(-6.0 * (lv - 1.2))))  # noqa: E731
+    lv = np.linspace(1.2, 1.8, 40)
+    f = fit_sigmoid_paper(lv, low(lv), 0.25)
+    assert float(f.predict(0.0)) == pytest.approx(1.0, abs=0.05)
+    assert f.n == lv.size + 1
+
+
+def test_moving_average_smooths_each_run_and_keeps_short_runs_and_anneals():
+    ck = pd.DataFrame({"model": ["a"] * 6 + ["b"] * 2 + ["a"], "replicate": [""] * 9,
+                       "step": [1, 2, 3, 4, 5, 6, 1, 2, np.nan], "loss": [6, 5, 4, 3, 2, 1, 2.0, 4.0, 0.5],
+                       "acc": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.2, 0.4, 0.9]})  # fmt: skip
+    s = le.smooth(ck, 3)
+    a = s[(s["model"] == "a") & s["step"].notna()]
+    assert a["loss"].tolist() == [5, 4, 3, 2] and a["acc"].round(6).tolist() == [0.2, 0.3, 0.4, 0.5]
+    assert a["step"].tolist() == [3, 4, 5, 6]  # the window ends at its last evaluation
+    b = s[s["model"] == "b"]
+    assert b["loss"].tolist() == [3.0] and b["acc"].round(6).tolist() == [0.3]
+    assert s[s["step"].isna()]["loss"].tolist() == [0.5]  # a stepless checkpoint (an anneal) as it is
+    assert le.smooth(ck, 1) is ck
+
+
+def test_moving_average_and_step1_are_settings_and_bad_values_are_one_line(tmp_path, capsys):
+    ev = lf.ladder(np.random.default_rng(5), run_sd=0.0, ck_sd=0.002)
+    path = tmp_path / "ladder.csv"
+    ev.to_csv(path, index=False)
+    base = ["backtest", str(path), "--target", "big", "--chance", "t=0.25", "--n-boot", "0",
+            "--methods", "two_step_paper", "--out", str(tmp_path / "o")]  # fmt: skip
+    for bad, says in ((["--moving-avg", "0"], "--moving-avg 0 is below 1"), (["--step1", "nope"], "--step1")):
+        with pytest.raises(SystemExit) as e:
+            run(base + bad, raise_errors=False)
+        assert e.value.code == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        # argparse prints its usage before a bad choice's one-line error
+        assert says in err[-1] and (len(err) == 1 or "invalid choice" in err[-1]), err
+    yml = tmp_path / "s.yaml"
+    yml.write_text("moving_avg: 3\nstep1: lsq\n")
+    assert main(base + ["--settings", str(yml)]) == 0
+    assert main(base + ["--moving-avg", "3", "--step1", "huber"]) == 0
+
+
+def test_paper_step1_on_the_real_ladder_gives_the_papers_arc_challenge_bpb():
+    """Bhagia et al.'s step 1 predicts the 7B's ARC-Challenge bpb as 0.794 from the 16 runs (the issue quotes it);
+    ours, on the shared ladder files, by their objective. Least squares gives 0.792 there, the numerical-gradient
+    path of the same objective 0.710: the number is a property of the objective's minimum."""
+    from tests.conftest import real_data_dir
+
+    root = real_data_dir()
+    runs_dir = root / "llm" / "families" / "olmo_ladder" / "ladder-runs" if root else None
+    if runs_dir is None or not runs_dir.is_dir():
+        pytest.skip("needs DATA_DIR with llm/families/olmo_ladder/ladder-runs")
+    from src.analysis.__main__ import build_parser
+    from src.analysis.stats.ladder_cli import load_ladder_inputs
+    from src.analysis.stats.ladder_methods import fit_loss_nd_huber
+
+    ev = data.with_tokens(
+        load_ladder_inputs(build_parser().parse_args(["backtest", str(runs_dir), "--target", "x"]))
+    )
+    td = le.task_data(ev, "arc_challenge_test_rc_5shot", ("acc_len_norm",), "bpb", 5, {}, {})
+    fin = td.fin[data.FitSet(max_scale=1.3e9, mults=(1, 2, 5, 10), reruns=False).mask(td.fin)]
+    assert len(fin) == 16
+    f = fit_loss_nd_huber(fin["scale"], fin["tokens"], fin["loss"])
+    assert float(f.predict(6887575552.0, 3945065873408.0)) == pytest.approx(0.794, abs=0.001)
+
+
+def test_the_papers_method_is_both_its_steps_and_step1_of_the_others_is_a_setting():
+    ev = lf.ladder(np.random.default_rng(7), n_ck=3)
+    td = le.task_data(ev, "t", ("acc",), "bpb", 1, CH, {})
+    fin = td.fin[td.fin["model"] != "big"]
+    ck = le.late(td.ck, fin, 0.1)
+    names = {k: [fit_method(m, fin, ck, 0.25, step1_kind=k).fits[0].name for m in ("two_step_paper", "two_step_anchored")]
+             for k in ("lsq", "huber")}  # fmt: skip
+    assert names == {"lsq": ["loss_nd_huber", "loss_nd"], "huber": ["loss_nd_huber", "loss_nd_huber"]}
+    assert fit_method("two_step_paper", fin, ck, 0.25).fits[1].name == "sigmoid_paper"
