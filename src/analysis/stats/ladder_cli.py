@@ -330,7 +330,7 @@ def prediction_figure(table: pd.DataFrame, method: str, target: str):
     from matplotlib.figure import Figure
 
     tasks = list(dict.fromkeys(table["task"]))
-    fig = Figure(figsize=(8, 0.35 * len(tasks) + 1.6), layout="constrained")
+    fig = Figure(figsize=(9.5, 0.35 * len(tasks) + 1.6), layout="constrained")
     ax = fig.subplots()
     y = np.arange(len(tasks))
     methods = list(dict.fromkeys(table["method"]))
@@ -348,6 +348,7 @@ def prediction_figure(table: pd.DataFrame, method: str, target: str):
     ax.set_yticks(y, tasks, fontsize=7)
     ax.invert_yaxis()
     ax.set_xlabel("accuracy")
-    ax.legend(fontsize=6, frameon=False, loc="best")
+    # outside the axes: inside, a legend covers the points of whichever tasks sit in its corner
+    ax.legend(fontsize=6, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.set_title(f"{target}: predicted from the ladder, per task", fontsize=9)
     return fig
