@@ -133,7 +133,11 @@ def read_any(path: str | os.PathLike, na_values: Iterable[str] = ()) -> pd.DataF
     na = [str(v) for v in na_values]
     try:
         if suffix in (".csv", ".tsv"):
-            df = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",", na_values=na or None)
+            # low_memory=False: types per whole column, not per chunk (a replicate column with ids in some rows
+            # only read as mixed types and printed a DtypeWarning)
+            df = pd.read_csv(
+                path, sep="\t" if suffix == ".tsv" else ",", na_values=na or None, low_memory=False
+            )
         elif suffix in (".parquet", ".pq"):
             df = pd.read_parquet(path)
         elif suffix in (".jsonl", ".ndjson"):

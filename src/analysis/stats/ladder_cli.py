@@ -18,7 +18,7 @@ DEFAULTS = {
     "target": None, "target_checkpoint": "final", "last_k": 1, "max_scale": None, "min_scale": 0.0, "mults": None,
     "reruns": "in", "exclude": [], "tasks": None, "average": [], "acc_metric": ["acc_len_norm", "acc"],
     "loss_metric": "bpb", "method": "auto", "level": 0.9, "skip_early": 0.1, "n_boot": 30, "seed": 0, "methods": None,
-    "moving_avg": 1, "step1": "lsq",
+    "moving_avg": 1, "step1": "auto",
 }  # fmt: skip
 
 
@@ -83,9 +83,9 @@ def add_ladder_args(p: argparse.ArgumentParser, chance: bool = True) -> None:
     g.add_argument("--moving-avg", type=int, default=None, metavar="K",
                    help="step 2 fits the moving average of K consecutive evaluations of each run (default 1; "
                         "the paper's 5)")  # fmt: skip
-    g.add_argument("--step1", choices=["huber", "lsq"], default=None,
-                   help="step 1's objective of the two-step methods: lsq (least squares, default) or huber (the "
-                        "paper's Huber loss on log residuals; two_step_paper always uses it)")  # fmt: skip
+    g.add_argument("--step1", choices=["auto", "lsq", "huber"], default=None,
+                   help="step 1's objective: auto (default: the paper's Huber loss on log residuals for "
+                        "two_step_paper, least squares for the other two-step methods), lsq or huber (all)")  # fmt: skip
     g.add_argument("--methods", nargs="+", default=None, help="methods to fit and compare (default all)")
     g.add_argument("--n-boot", type=int, default=None,
                    help="refits on resampled runs per prediction: its bootstrap sd, the unit the intervals are "
@@ -144,8 +144,8 @@ def settings(args: argparse.Namespace) -> argparse.Namespace:
         )
     if args.moving_avg < 1:
         raise InputError(f"--moving-avg {args.moving_avg} is below 1", fix="give the window, 1 for none")
-    if args.step1 not in ("huber", "lsq"):
-        raise InputError(f"setting step1 = {args.step1!r} is unknown", fix="use huber or lsq")
+    if args.step1 not in ("auto", "lsq", "huber"):
+        raise InputError(f"setting step1 = {args.step1!r} is unknown", fix="use auto, lsq or huber")
     if args.target_checkpoint == "last":  # the old flag value: the latest checkpoint by tokens
         args.target_checkpoint = "final"
     for k in ("tasks", "exclude", "acc_metric", "average", "methods"):

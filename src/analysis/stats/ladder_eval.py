@@ -73,7 +73,7 @@ def smooth(ck: pd.DataFrame, window: int) -> pd.DataFrame:
 
 
 def predict_runs(td: TaskData, fit_runs: pd.DataFrame, points: pd.DataFrame, methods, skip_early: float,
-                 n_boot: int = N_BOOT, seed: int = 0, moving_avg: int = 1, step1_kind: str = "lsq") -> pd.DataFrame:  # fmt: skip
+                 n_boot: int = N_BOOT, seed: int = 0, moving_avg: int = 1, step1_kind: str = "auto") -> pd.DataFrame:  # fmt: skip
     """Each method fitted on ``fit_runs``, predicting every row of ``points`` (scale, tokens, acc): one row per
     (point, method) with the prediction, the guard, the distance beyond the fit set and ``boot_sd``, the sd of the
     prediction over ``n_boot`` refits on runs resampled with replacement (NaN when fewer than half succeed)."""
@@ -89,7 +89,7 @@ def predict_runs(td: TaskData, fit_runs: pd.DataFrame, points: pd.DataFrame, met
     rows, cache = [], {}
 
     def step1(runs, key):  # step 1 of these runs, fitted once per kind for every two-step method
-        def fit(warm, kind=step1_kind):
+        def fit(warm, kind):
             if (key, kind) not in cache:
                 cache[key, kind] = fit_step1(kind, runs["scale"], runs["tokens"], runs["loss"], warm=warm)
             return cache[key, kind]
@@ -202,7 +202,7 @@ def far_folds(fin: pd.DataFrame, base: pd.Series, pool: pd.Series) -> list[tuple
 
 
 def backtest_inner(td: TaskData, fit: data.FitSet, target_scale: float, methods, skip_early, n_boot=N_BOOT,
-                   seed=0, far=True, moving_avg=1, step1_kind="lsq") -> pd.DataFrame:  # fmt: skip
+                   seed=0, far=True, moving_avg=1, step1_kind="auto") -> pd.DataFrame:  # fmt: skip
     parts = []
     for name, fm, hm in inner_folds(td.fin, fit, target_scale, far):
         p = predict_runs(
@@ -370,7 +370,7 @@ def add_mean_method(df: pd.DataFrame, members: list[str], name: str) -> pd.DataF
 def run(ev: pd.DataFrame, tasks: list[str], target: str, fit: data.FitSet, *, acc_metrics=("acc_len_norm", "acc"),
         loss_metric="bpb", last_k=1, target_checkpoint="final", chance_flags=None, skip_early=0.1,
         methods=tuple(METHODS), level=0.9, n_boot=N_BOOT, seed=0, progress=False, method="auto", moving_avg=1,
-        step1_kind="lsq"):  # fmt: skip
+        step1_kind="auto"):  # fmt: skip
     """Predict ``target`` on every task with every method; choose the method (``auto``: :func:`choose_method`,
     whose mean of tied methods is added as a method of its own) and calibrate the intervals by the inner
     backtests. Returns (target table with ``chosen``, ``choice``, ``inside``; inner backtests; quantiles)."""

@@ -2,12 +2,13 @@
 (final values), their checkpoints and the task's chance level, returning a predictor of (N, D).
 
 Step 1 of the two-step methods: the task loss of the runs' final checkpoints fitted with
-``L(N, D) = E + A N^-alpha + B D^-beta``, by least squares (:func:`fit_loss_nd`, ``step1_kind="lsq"``, the
-default) or by Bhagia et al. 2024's objective (:func:`fit_loss_nd_huber`: a Huber loss with delta 1e-3 on the log
-residuals, nearly least absolute relative deviations; ``step1_kind="huber"``). Step 2 maps loss to accuracy:
+``L(N, D) = E + A N^-alpha + B D^-beta``, by least squares (:func:`fit_loss_nd`) or by Bhagia et al. 2024's
+objective (:func:`fit_loss_nd_huber`: a Huber loss with delta 1e-3 on the log residuals, nearly least absolute
+relative deviations). ``step1_kind``: ``auto`` (default: the paper's objective for ``two_step_paper``, least
+squares for the others), ``lsq`` or ``huber`` (every two-step method). Step 2 maps loss to accuracy:
 
-- ``two_step_paper``: Bhagia et al. 2024's method as their code fits it, both steps: step 1 always by their Huber
-  objective, step 2 the sigmoid ``acc = b + a / (1 + exp(-k (L - L0)))`` (a in [-1, 0], b in [0, 1]: ``b`` the
+- ``two_step_paper``: Bhagia et al. 2024's method as their code fits it, both steps: step 1 by their Huber
+  objective (under ``step1_kind="auto"``), step 2 the sigmoid ``acc = b + a / (1 + exp(-k (L - L0)))`` (a in [-1, 0], b in [0, 1]: ``b`` the
   ceiling, ``a + b`` the floor) fitted on the checkpoints and one ideal point (L = 0, accuracy 1) that pulls the
   ceiling towards 1 (:func:`fit_sigmoid_paper`).
 - ``two_step_ceiling``: the floor fixed at chance, the ceiling fitted (this project's first step 2; its ceiling
@@ -97,6 +98,14 @@ def fit_loss_nd_huber(n, d, loss, warm: Fit | None = None) -> Fit:
 
     return Fit("loss_nd_huber", {"A": float(np.exp(p[0])), "alpha": float(p[2]), "B": float(np.exp(p[1])),
                "beta": float(p[3]), "E": float(p[4]), "_x": p}, float(best.fun), n.size, predict)  # fmt: skip
+
+
+def step1_of(method: str, kind: str) -> str:
+    """The step-1 objective of ``method`` under the setting ``kind``: ``auto`` gives the paper's method its own
+    (``huber``) and every other method least squares; ``lsq`` / ``huber`` give every method that one."""
+    if kind == "auto":
+        return "huber" if method == "two_step_paper" else "lsq"
+    return kind
 
 
 def fit_step1(kind: str, n, d, loss, warm: Fit | None = None) -> Fit:
@@ -252,13 +261,12 @@ def fit_method(
     chance: float,
     warm=None,
     step1: Callable | None = None,
-    step1_kind: str = "lsq",
+    step1_kind: str = "auto",
 ) -> Predictor:
     """Fit ``method`` on the fit set's final values ``runs`` and checkpoints ``ck``; ``warm``: a fitted
     predictor's ``fits`` to start from (one start instead of many: the bootstrap's refits); ``step1``: a function
     of ``warm`` and the step-1 kind returning the step-1 fit of these runs (shared by the two-step methods, fitted
-    once per kind); ``step1_kind``: the objective of step 1 (``lsq`` or ``huber``; ``two_step_paper`` always
-    ``huber``)."""
+    once per kind); ``step1_kind``: the objective of step 1 (:func:`step1_of`)."""
     if method == "ensemble":
         parts = [
             fit_method(m, runs, ck, chance, warm[i] if warm else None, step1=step1, step1_kind=step1_kind)
@@ -293,7 +301,7 @@ def fit_method(
     if method == "two_step_joint":
         s1, s2 = fit_joint(runs, ck, chance, warm)
     elif method in STEP2:
-        kind = "huber" if method == "two_step_paper" else step1_kind  # the paper's method is both its steps
+        kind = step1_of(method, step1_kind)
         s1 = (
             step1(w1, kind)
             if step1

@@ -494,6 +494,7 @@ def test_the_papers_method_is_both_its_steps_and_step1_of_the_others_is_a_settin
     fin = td.fin[td.fin["model"] != "big"]
     ck = le.late(td.ck, fin, 0.1)
     names = {k: [fit_method(m, fin, ck, 0.25, step1_kind=k).fits[0].name for m in ("two_step_paper", "two_step_anchored")]
-             for k in ("lsq", "huber")}  # fmt: skip
-    assert names == {"lsq": ["loss_nd_huber", "loss_nd"], "huber": ["loss_nd_huber", "loss_nd_huber"]}
+             for k in ("auto", "lsq", "huber")}  # fmt: skip
+    assert names == {"auto": ["loss_nd_huber", "loss_nd"], "lsq": ["loss_nd", "loss_nd"],
+                     "huber": ["loss_nd_huber", "loss_nd_huber"]}  # fmt: skip
     assert fit_method("two_step_paper", fin, ck, 0.25).fits[1].name == "sigmoid_paper"
