@@ -314,14 +314,24 @@ def _melt_wide(df: pd.DataFrame, spec: IngestSpec, path: Path) -> pd.DataFrame:
     return long.drop(columns="_column")
 
 
-def _apply_size_map(df: pd.DataFrame, spec: IngestSpec, path: Path) -> pd.DataFrame:
-    map_path = Path(spec.size_map)
-    if _suffix(map_path) in (".yaml", ".yml"):
+def read_size_table(
+    path: str | os.PathLike, columns: Mapping[str, str] | None = None, size_scale: float = 1.0
+) -> pd.DataFrame:
+    """The size map, the one reader every command uses: ``model``, ``scale`` (and ``family``, ``tokens``,
+    ``compute`` where the table has them) from a YAML/JSON mapping ``model: size`` or a table whose columns are named
+    as any table's may be (:func:`recognise_columns`: size, params, Model, "Model Size (B)" ...; ``columns`` maps
+    others, as ``--size-map-column``; a two-column table without such names is read as model, scale). Every size a
+    positive finite number, else one error naming the model."""
+    map_path = Path(path)
+    if not map_path.is_file():
+        raise InputError("size map does not exist", path=map_path, fix="check the path")
+    columns = dict(columns or {})
+    if _suffix(map_path) in (".yaml", ".yml", ".json"):
         import yaml
 
         try:
-            data = yaml.safe_load(map_path.read_text(encoding="utf-8")) if map_path.is_file() else None
-        except yaml.YAMLError as err:
+            data = yaml.safe_load(map_path.read_text(encoding="utf-8"))
+        except (yaml.YAMLError, UnicodeDecodeError) as err:
             raise InputError(
                 "size map is not valid YAML", path=map_path, fix="write model: size lines"
             ) from err
@@ -331,8 +341,10 @@ def _apply_size_map(df: pd.DataFrame, spec: IngestSpec, path: Path) -> pd.DataFr
             )
         sizes = pd.DataFrame({"model": [str(k) for k in data], "scale": list(data.values())})
     else:
-        sizes = _rename(read_any(map_path), spec.size_map_columns, map_path)
-        sizes = recognise_columns(sizes, spec.size_map_columns, spec.size_scale)
+        raw = read_any(map_path)
+        sizes = recognise_columns(_rename(raw, columns, map_path), columns, size_scale)
+        if not {"model", "scale"} <= set(sizes.columns) and raw.shape[1] == 2 and not columns:
+            sizes = raw.set_axis(["model", "scale"], axis=1)  # model, parameters by position
     missing = [c for c in ("model", "scale") if c not in sizes.columns]
     if missing:
         raise InputError(
@@ -340,9 +352,23 @@ def _apply_size_map(df: pd.DataFrame, spec: IngestSpec, path: Path) -> pd.DataFr
             path=map_path,
             fix="map them with --size-map-column model=YOURS --size-map-column scale=YOURS",
         )
+    scale = pd.to_numeric(sizes["scale"], errors="coerce")
+    bad = ~((scale > 0) & (scale < 1e16))
+    if bad.any():
+        k, v = sizes.loc[bad, "model"].iloc[0], sizes.loc[bad, "scale"].iloc[0]
+        what = "is not a number" if pd.isna(scale[bad].iloc[0]) else "must be a positive finite number, got"
+        raise InputError(f"size of {str(k)!r} {what}{':' if what.endswith('number') else ''} {v!r}",
+                         path=map_path, fix="give parameters")  # fmt: skip
     keep = ["model", "scale"] + [c for c in ("family", "tokens", "compute") if c in sizes.columns]
-    sizes = sizes[keep].drop_duplicates("model")
-    sizes["model"] = sizes["model"].astype(str)
+    return sizes.assign(model=sizes["model"].astype(str), scale=scale.astype(float))[keep].drop_duplicates(
+        "model"
+    )
+
+
+def _apply_size_map(df: pd.DataFrame, spec: IngestSpec, path: Path) -> pd.DataFrame:
+    map_path = Path(spec.size_map)
+    sizes = read_size_table(map_path, spec.size_map_columns, spec.size_scale)
+    keep = list(sizes.columns)
     if "model" not in df.columns:
         raise InputError(
             "table has no model column to join the size map on",

@@ -295,48 +295,20 @@ def add_reader_args(p: argparse.ArgumentParser, settings: bool = True) -> None:
     add_declaration_args(p)
 
 
-def read_size_map_file(path: str | os.PathLike | None) -> dict[str, float]:
-    """model -> parameters from a YAML mapping or a table with model and scale columns, under any name the table
-    reader recognises (size, params, Model, "Model Size (B)": ingest.recognise_columns)."""
+def read_size_map_file(
+    path: str | os.PathLike | None, columns: dict[str, str] | None = None, size_scale: float = 1.0
+) -> dict[str, float]:
+    """model -> parameters, by the one size-map reader (:func:`src.analysis.core.ingest.read_size_table`: a YAML
+    mapping or a table with model and scale columns under any name the table reader recognises, or mapped by
+    ``columns``, i.e. ``--size-map-column``), in parameters (``size_scale``: the unit of a plain size column)."""
     if not path:
         return {}
-    from src.analysis.core.ingest import read_any, recognise_columns
+    from src.analysis.core.ingest import read_size_table
 
-    path = Path(path)
-    if path.suffix.lower() in (".yaml", ".yml", ".json"):
-        import yaml
-
-        if not path.is_file():
-            raise InputError("size map does not exist", path=path, fix="check the path")
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (yaml.YAMLError, UnicodeDecodeError) as err:
-            raise InputError("size map is not valid YAML", path=path, fix="write model: size lines") from err
-        if not isinstance(data, dict):
-            raise InputError(
-                "size map must be a YAML mapping model: size", path=path, fix="write model: size lines"
-            )
-        items = data.items()
-    else:
-        df = recognise_columns(read_any(path))  # Model, "Model Size (B)", n_params_billion ...
-        col = "scale" if "scale" in df.columns else None
-        if ("model" not in df.columns or col is None) and df.shape[1] == 2:  # model, parameters by position
-            df, col = df.set_axis(["model", "scale"], axis=1), "scale"
-        if "model" not in df.columns or col is None:
-            raise InputError("size map needs columns model and scale", path=path, fix="rename them")
-        items = zip(df["model"].astype(str), df[col], strict=True)
-    out = {}
-    for k, v in items:
-        try:
-            out[str(k)] = float(v)
-        except (TypeError, ValueError):
-            raise InputError(
-                f"size of {k!r} is not a number: {v!r}", path=path, fix="give parameters"
-            ) from None
-        if not (out[str(k)] > 0 and out[str(k)] < 1e16):
-            raise InputError(f"size of {k!r} must be a positive finite number, got {v!r}", path=path,
-                             fix="give parameters")  # fmt: skip
-    return out
+    sizes = read_size_table(path, columns, size_scale)
+    return dict(
+        zip(sizes["model"], sizes["scale"] * size_scale, strict=True)
+    )  # --size-scale: the table's unit
 
 
 def read_evidence(args: argparse.Namespace):
@@ -355,10 +327,11 @@ def read_evidence(args: argparse.Namespace):
             raise InputError(
                 f"--k expects whole numbers separated by commas, got {args.k!r}", fix="e.g. --k 1,10,100"
             ) from None
+    spec = ingest_spec(args)
     options = ReadOptions(
-        size_map=read_size_map_file(getattr(args, "size_map", None)),
+        size_map=read_size_map_file(spec.size_map, spec.size_map_columns, spec.size_scale),
         family=getattr(args, "family", None),
-        extra={"spec": ingest_spec(args), "ks": ks, "tokens_per_step": getattr(args, "tokens_per_step", None),
+        extra={"spec": spec, "ks": ks, "tokens_per_step": getattr(args, "tokens_per_step", None),
                "replicate_from_folder": getattr(args, "replicate_from_folder", False),
                "allow_incomplete": getattr(args, "allow_incomplete", False),
                "allow_missing": getattr(args, "allow_missing", False), **generation_options(args),

@@ -80,6 +80,38 @@ def test_long_table_with_a_size_map_file(tmp_path):
         )
 
 
+def test_one_size_map_reader_for_the_table_and_every_other_reader(tmp_path):
+    """--size-map is read by one reader (ingest.read_size_table) for the table join and for the model -> parameters
+    map the other readers take: --size-map-column and --size-scale reach both (the map of the other readers ignored
+    them and refused a size table whose columns needed mapping, before the table reader could read it)."""
+    from src.analysis.core.inputs import read_size_map_file
+
+    long = pd.DataFrame({"model": ["m1", "m2", "m3"] * 2, "task": "t", "metric": ["acc"] * 3 + ["brier"] * 3,
+                         "score": [0.1, 0.5, 0.9, 0.8, 0.5, 0.2]})  # fmt: skip
+    long.to_csv(tmp_path / "long.csv", index=False)
+    pd.DataFrame({"Name": ["m1", "m2", "m3"], "Fam": "F", "B": [1, 2, 4]}).to_csv(
+        tmp_path / "sizes.csv", index=False
+    )
+    cols = {"model": "Name", "family": "Fam", "scale": "B"}
+    assert read_size_map_file(tmp_path / "sizes.csv", cols, 1e9) == {"m1": 1e9, "m2": 2e9, "m3": 4e9}
+    out = tmp_path / "out"
+    flags = [f"--size-map-column={k}={v}" for k, v in cols.items()]
+    main(["verdicts", str(tmp_path / "long.csv"), "--size-map", str(tmp_path / "sizes.csv"), *flags,
+          "--size-scale", "1e9", "--n-resamples", "20", "--out", str(out)])  # fmt: skip
+    assert sorted(set(pd.read_csv(out / "points.csv")["scale"])) == [1e9, 2e9, 4e9]
+    # one set of errors: a missing file, a bad size (named), a two-column table read by position
+    with pytest.raises(InputError, match="size map does not exist"):
+        read_size_map_file(tmp_path / "nope.csv")
+    pd.DataFrame({"model": ["a", "b"], "scale": [1e9, "big"]}).to_csv(tmp_path / "bad.csv", index=False)
+    with pytest.raises(InputError, match=r"size of 'b' is not a number: 'big'"):
+        read_size_map_file(tmp_path / "bad.csv")
+    (tmp_path / "neg.yaml").write_text("a: 1.0e9\nb: -5\n")
+    with pytest.raises(InputError, match=r"size of 'b' must be a positive finite number, got -5"):
+        ingest_table(tmp_path / "long.csv", IngestSpec(size_map=tmp_path / "neg.yaml"))
+    pd.DataFrame({"x": ["m1", "m2", "m3"], "y": [1e9, 2e9, 3e9]}).to_csv(tmp_path / "pos.csv", index=False)
+    assert read_size_map_file(tmp_path / "pos.csv") == {"m1": 1e9, "m2": 2e9, "m3": 3e9}
+
+
 def test_columns_whose_names_carry_a_unit_and_model_family_are_read(tmp_path):
     """A lab's per-model table (``model_family, n_params_billion, pretrain_tokens_trillion, train_flops_1e21``)
     reads with no flags; two candidate columns for one quantity are left to --column, and --size-scale is the unit."""
