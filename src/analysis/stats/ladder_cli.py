@@ -73,7 +73,9 @@ def add_ladder_args(p: argparse.ArgumentParser, chance: bool = True) -> None:
     )
     g.add_argument("--acc-metric", nargs="+", default=None, help="accuracy metric(s), first found per task "
                    "(default acc_len_norm acc)")  # fmt: skip
-    g.add_argument("--loss-metric", default=None, help="smooth task loss of step 1 (default bpb)")
+    g.add_argument("--loss-metric", default=None, metavar="METRIC|TASK:METRIC",
+                   help="smooth loss of step 1: each task's own (default bpb), or TASK:METRIC for one loss every "
+                        "task shares (a validation set's, e.g. c4_en-validation:ce_loss)")  # fmt: skip
     g.add_argument("--method", default=None, help="method whose intervals and verdict are reported: auto (default: "
                    "the lowest error in the backtests inside the ladder) or one of the methods")  # fmt: skip
     g.add_argument("--level", type=float, default=None, help="interval level (default 0.9)")
@@ -192,8 +194,17 @@ def load_ladder_inputs(args: argparse.Namespace) -> pd.DataFrame:
 
 
 def _tasks(ev: pd.DataFrame, globs, loss_metric: str, acc_metrics) -> list[str]:
+    from src.analysis.stats.ladder_data import split_loss
+
     has = ev.groupby("task")["metric"].agg(set)
-    ok = [t for t, ms in has.items() if loss_metric in ms and any(a in ms for a in acc_metrics)]
+    loss_task, metric = split_loss(loss_metric)
+    if loss_task is not None:  # one loss every task shares
+        if loss_task not in has.index or metric not in has[loss_task]:
+            raise InputError(f"--loss-metric {loss_metric!r}: the table has no task {loss_task!r} with metric {metric!r}",
+                             fix=f"tasks with a loss-like metric are e.g. {sorted(has.index)[:5]}")  # fmt: skip
+        ok = [t for t, ms in has.items() if t != loss_task and any(a in ms for a in acc_metrics)]
+    else:
+        ok = [t for t, ms in has.items() if metric in ms and any(a in ms for a in acc_metrics)]
     if globs:
         for g in globs:
             if not any(fnmatch.fnmatchcase(t, g) for t in has.index):

@@ -128,13 +128,31 @@ def acc_metric_of(ev: pd.DataFrame, task: str, preferred: tuple[str, ...]) -> st
                      fix="name its accuracy with --acc-metric")  # fmt: skip
 
 
+def split_loss(loss_metric: str) -> tuple[str | None, str]:
+    """``--loss-metric``: ``METRIC`` (each task's own loss, e.g. bpb) or ``TASK:METRIC`` (one loss every task shares,
+    e.g. a validation set's cross-entropy: ``c4_en-validation:ce_loss``, ``val:loss``) -> (task or None, metric)."""
+    task, sep, metric = str(loss_metric).rpartition(":")
+    if sep and (not task or not metric):
+        raise InputError(
+            f"--loss-metric {loss_metric!r} is not METRIC or TASK:METRIC", fix="e.g. --loss-metric val:loss"
+        )
+    return (task or None), metric
+
+
 def checkpoints(ev: pd.DataFrame, task: str, acc_metric: str, loss_metric: str) -> pd.DataFrame:
-    """One row per checkpoint of every run on ``task``: run keys, scale, tokens, step, ``acc``, ``loss``."""
-    t = ev[(ev["task"] == task) & ev["metric"].isin([acc_metric, loss_metric])]
-    for m in (acc_metric, loss_metric):
+    """One row per checkpoint of every run on ``task``: run keys, scale, tokens, step, ``acc``, ``loss`` (the task's
+    own ``loss_metric``, or with ``TASK:METRIC`` the shared loss of that task at the same checkpoint)."""
+    loss_task, loss_metric = split_loss(loss_metric)
+    t = ev[(ev["task"] == task) & (ev["metric"] == acc_metric)]
+    lt = ev[(ev["task"] == (loss_task or task)) & (ev["metric"] == loss_metric)]
+    if loss_task is not None:
+        lt = lt[lt["model"].isin(set(t["model"]))]
+    t = pd.concat([t, lt], ignore_index=True)
+    for m, where in ((acc_metric, task), (loss_metric, loss_task or task)):
         if not (t["metric"] == m).any():
-            raise InputError(f"task {task!r} has no metric {m!r}",
-                             fix="name the accuracy (--acc-metric) and smooth loss (--loss-metric) the table holds")  # fmt: skip
+            raise InputError(f"task {where!r} has no metric {m!r}" + (" for the models of task " + repr(task) if where != task else ""),
+                             fix="name the accuracy (--acc-metric) and smooth loss (--loss-metric METRIC, or "
+                                 "TASK:METRIC for one loss every task shares) the table holds")  # fmt: skip
     cols = ["model", "replicate", "checkpoint", "scale", "tokens", "step"]
     extra = [c for c in ("chinchilla_multiplier",) if c in t.columns]
     w = t.groupby([*cols, "metric"], dropna=False, sort=False)["value"].first().unstack("metric")

@@ -498,3 +498,33 @@ def test_the_papers_method_is_both_its_steps_and_step1_of_the_others_is_a_settin
     assert names == {"auto": ["loss_nd_huber", "loss_nd"], "lsq": ["loss_nd", "loss_nd"],
                      "huber": ["loss_nd_huber", "loss_nd_huber"]}  # fmt: skip
     assert fit_method("two_step_paper", fin, ck, 0.25).fits[1].name == "sigmoid_paper"
+
+
+def test_one_validation_loss_shared_by_every_task(tmp_path, capsys):
+    """A family's table with one validation loss and accuracies per task (no loss per task): --loss-metric
+    TASK:METRIC fits step 1 on the shared loss and maps it to each task's accuracy, giving exactly what the same
+    numbers give as a per-task loss; a loss task the table lacks is one error."""
+    ev = lf.ladder(np.random.default_rng(11), n_ck=3)
+    per_task = tmp_path / "per_task.csv"
+    ev.to_csv(per_task, index=False)
+    loss = ev[ev["metric"] == "bpb"].assign(task="val", metric="loss")
+    acc = ev[ev["metric"] == "acc"]
+    shared = tmp_path / "shared.csv"
+    pd.concat([loss, acc, acc.assign(task="u")], ignore_index=True).to_csv(shared, index=False)
+    common = ["--target", "big", "--chance", "t=0.25", "--chance", "u=0.25", "--acc-metric", "acc", "--n-boot", "0",
+              "--methods", "direct", "two_step_paper", "two_step_loglogistic"]  # fmt: skip
+    assert main(["backtest", str(per_task), *common, "--out", str(tmp_path / "a")]) == 0
+    assert (
+        main(["backtest", str(shared), *common, "--loss-metric", "val:loss", "--out", str(tmp_path / "b")])
+        == 0
+    )
+    a = pd.read_csv(tmp_path / "a" / "ladder_predictions.csv").set_index(["task", "method"])
+    b = pd.read_csv(tmp_path / "b" / "ladder_predictions.csv").set_index(["task", "method"])
+    assert set(b.index.get_level_values("task")) == {"t", "u"}  # every task but the loss's own
+    assert np.allclose(b.loc["t", "pred"].sort_index(), a.loc["t", "pred"].sort_index(), atol=1e-9)
+    assert np.allclose(b.loc["u", "pred"].sort_index(), a.loc["t", "pred"].sort_index(), atol=1e-9)
+    with pytest.raises(SystemExit) as e:
+        run(["backtest", str(shared), *common, "--loss-metric", "valid:loss", "--out", str(tmp_path / "c")],
+            raise_errors=False)  # fmt: skip
+    err = capsys.readouterr().err.strip().splitlines()
+    assert e.value.code == 2 and len(err) == 1 and "no task 'valid' with metric 'loss'" in err[0]
