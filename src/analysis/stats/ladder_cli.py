@@ -279,7 +279,7 @@ def run_ladder_predict(args: argparse.Namespace) -> int:
                              last_k=args.last_k, target_checkpoint=args.target_checkpoint,
                              chance_flags=chance_flags(args.chance), skip_early=args.skip_early, level=args.level,
                              n_boot=args.n_boot, seed=args.seed, methods=tuple(methods), method=args.method,
-                             moving_avg=args.moving_avg, step1_kind=args.step1)  # fmt: skip
+                             moving_avg=args.moving_avg, step1_kind=args.step1, progress=True)  # fmt: skip
     calib = (
         le.calibration(inner) if not inner.empty else pd.DataFrame(columns=["method", "nominal", "coverage"])
     )

@@ -379,7 +379,8 @@ def run(ev: pd.DataFrame, tasks: list[str], target: str, fit: data.FitSet, *, ac
     ev = data.with_tokens(ev)
     ctab = data.table_chance(ev)
     rows, inners = [], []
-    for task in tqdm(tasks, desc="ladder", disable=not progress):
+    for task in tqdm(tasks, desc="ladder: fits and inner backtests per task", unit="task",
+                     disable=None if progress else True):  # None: on a terminal only  # fmt: skip
         td = task_data(ev, task, acc_metrics, loss_metric, last_k, chance_flags or {}, ctab)
         tv = data.target_value(td.ck, target, target_checkpoint, last_k)
         fin = td.fin[td.fin["model"] != target]
