@@ -17,7 +17,7 @@ from src.results.errors import InputError
 DEFAULTS = {
     "target": None, "target_checkpoint": "final", "last_k": 1, "max_scale": None, "min_scale": 0.0, "mults": None,
     "reruns": "in", "exclude": [], "tasks": None, "average": [], "acc_metric": ["acc_len_norm", "acc"],
-    "loss_metric": "bpb", "method": "auto", "level": 0.9, "skip_early": 0.1, "n_boot": 30, "seed": 0, "methods": None,
+    "loss_metric": ["bpb"], "method": "auto", "level": 0.9, "skip_early": 0.1, "n_boot": 30, "seed": 0, "methods": None,
     "moving_avg": 1, "step1": "auto",
 }  # fmt: skip
 
@@ -73,9 +73,10 @@ def add_ladder_args(p: argparse.ArgumentParser, chance: bool = True) -> None:
     )
     g.add_argument("--acc-metric", nargs="+", default=None, help="accuracy metric(s), first found per task "
                    "(default acc_len_norm acc)")  # fmt: skip
-    g.add_argument("--loss-metric", default=None, metavar="METRIC|TASK:METRIC",
+    g.add_argument("--loss-metric", nargs="+", default=None, metavar="METRIC|TASK:METRIC",
                    help="smooth loss of step 1: each task's own (default bpb), or TASK:METRIC for one loss every "
-                        "task shares (a validation set's, e.g. c4_en-validation:ce_loss)")  # fmt: skip
+                        "task shares (a validation set's, e.g. c4_en-validation:ce_loss); several: the one whose "
+                        "chosen method extrapolates best in the inner far backtests is used")  # fmt: skip
     g.add_argument("--method", default=None, help="method whose intervals and verdict are reported: auto (default: "
                    "the lowest error in the backtests inside the ladder) or one of the methods")  # fmt: skip
     g.add_argument("--level", type=float, default=None, help="interval level (default 0.9)")
@@ -150,7 +151,7 @@ def settings(args: argparse.Namespace) -> argparse.Namespace:
         raise InputError(f"setting step1 = {args.step1!r} is unknown", fix="use auto, lsq or huber")
     if args.target_checkpoint == "last":  # the old flag value: the latest checkpoint by tokens
         args.target_checkpoint = "final"
-    for k in ("tasks", "exclude", "acc_metric", "average", "methods"):
+    for k in ("tasks", "exclude", "acc_metric", "average", "methods", "loss_metric"):
         if isinstance(getattr(args, k), str):
             setattr(args, k, [getattr(args, k)])
     chance = [f"{t}={v}" for t, v in (given.get("chance") or {}).items()]
@@ -248,6 +249,34 @@ def method_summary(
     return pd.DataFrame(rows)
 
 
+def chosen_far_error(table: pd.DataFrame, inner: pd.DataFrame) -> dict:
+    """The chosen method of one loss's run and its mean relative error on the far inner backtests (NaN without)."""
+    from src.analysis.stats import ladder_eval as le
+
+    method = str(table.loc[table["chosen"], "method"].iloc[0])
+    if inner.empty:
+        return {"method": method, "far_rel_err": np.nan, "far_n": 0}
+    t_dist = float(
+        np.log10(6.0 * table["scale_target"] * table["target_tokens"] / table["fit_compute_max"]).median()
+    )
+    sc = le.method_scores(inner, t_dist).set_index("method")
+    row = sc.loc[method] if method in sc.index else None
+    return {"method": method, "far_rel_err": float(row["far_rel_err"]) if row is not None else np.nan,
+            "far_n": int(row["far_n"]) if row is not None else 0}  # fmt: skip
+
+
+def choose_loss(losses: pd.DataFrame) -> str:
+    """The loss whose chosen method has the lowest far inner-backtest error (the first given where none has one):
+    the method rule (:func:`src.analysis.stats.ladder_eval.choose_method`) one level up. Tried blind on the OLMo
+    ladder's 1B and 3B runs before it was made a rule (docs/analysis.md "Ladder prediction")."""
+    ok = losses.dropna(subset=["far_rel_err"])
+    return (
+        str(ok.loc[ok["far_rel_err"].idxmin(), "loss_metric"])
+        if not ok.empty
+        else str(losses["loss_metric"].iloc[0])
+    )
+
+
 def run_ladder_predict(args: argparse.Namespace) -> int:
     from src.analysis.core.saving import print_table, save_figure, save_table
     from src.analysis.stats import ladder_data as data
@@ -259,7 +288,13 @@ def run_ladder_predict(args: argparse.Namespace) -> int:
     for spec in args.average or []:
         ev = data.add_average(ev, *data.parse_average(spec))
     acc_metrics = tuple(args.acc_metric)
-    tasks = _tasks(ev, args.tasks, args.loss_metric, acc_metrics)
+    losses = list(dict.fromkeys(args.loss_metric))
+    per_loss = [set(_tasks(ev, args.tasks, lm, acc_metrics)) for lm in losses]
+    tasks = sorted(set.intersection(*per_loss))
+    if not tasks:
+        raise InputError(
+            f"no task has an accuracy and every loss {losses}", fix="name fewer losses (--loss-metric)"
+        )
     target = _target(ev, args.target)
     if not (ev["model"] == target).any():
         raise InputError(f"target model {target!r} is not in the table", fix="name one with --target")
@@ -275,11 +310,22 @@ def run_ladder_predict(args: argparse.Namespace) -> int:
         methods.append(args.method)
     if not 0 < args.level < 1:
         raise InputError(f"--level {args.level} is not in (0, 1)", fix="e.g. --level 0.9")
-    table, inner, _ = le.run(ev, tasks, target, fit, acc_metrics=acc_metrics, loss_metric=args.loss_metric,
-                             last_k=args.last_k, target_checkpoint=args.target_checkpoint,
-                             chance_flags=chance_flags(args.chance), skip_early=args.skip_early, level=args.level,
-                             n_boot=args.n_boot, seed=args.seed, methods=tuple(methods), method=args.method,
-                             moving_avg=args.moving_avg, step1_kind=args.step1, progress=True)  # fmt: skip
+    runs, loss_rows = {}, []
+    for lm in losses:
+        table, inner, _ = le.run(ev, tasks, target, fit, acc_metrics=acc_metrics, loss_metric=lm,
+                                 last_k=args.last_k, target_checkpoint=args.target_checkpoint,
+                                 chance_flags=chance_flags(args.chance), skip_early=args.skip_early, level=args.level,
+                                 n_boot=args.n_boot, seed=args.seed, methods=tuple(methods), method=args.method,
+                                 moving_avg=args.moving_avg, step1_kind=args.step1, progress=True)  # fmt: skip
+        runs[lm] = (table.assign(loss_metric=lm), inner)
+        loss_rows.append({"loss_metric": lm, **chosen_far_error(table, inner)})
+    losses_df = pd.DataFrame(loss_rows)
+    best = choose_loss(losses_df)
+    table, inner = runs[best]
+    if len(losses) > 1:
+        table = table.assign(choice=f"loss {best}: its chosen method extrapolates best in the far inner backtests "
+                                    f"({losses_df.set_index('loss_metric').loc[best, 'far_rel_err']:.4f}); "
+                                    + table["choice"].astype(str))  # fmt: skip
     calib = (
         le.calibration(inner) if not inner.empty else pd.DataFrame(columns=["method", "nominal", "coverage"])
     )
@@ -297,11 +343,12 @@ def run_ladder_predict(args: argparse.Namespace) -> int:
         ("inner_backtests", inner),
         ("calibration", calib),
         ("methods", summ),
+        *((("losses", losses_df),) if len(losses) > 1 else ()),
     ):
         save_table(df, out / f"ladder_{name}.csv")
     t0 = table.iloc[0]
     print(f"\n{target} ({t0['target_checkpoint']}, {t0['target_tokens']:.3g} tokens) predicted from {int(t0['n_fit'])} "
-          f"runs per task; method: {method}" + f" ({why})")  # fmt: skip
+          f"runs per task; loss: {best}; method: {method}" + f" ({why})")  # fmt: skip
     sel = table[table["method"] == method].copy()
     wide = table.assign(p=shown(table, "pred")).pivot(index="task", columns="method", values="p")[
         list(dict.fromkeys(table["method"]))
@@ -322,8 +369,17 @@ def run_ladder_predict(args: argparse.Namespace) -> int:
                 wide.join(sel.set_index("task")["actual"]).reset_index())  # fmt: skip
     print_table(f"methods: mean relative error (target over unguarded tasks; inner: backtests inside the ladder) and "
                 f"{args.level:.0%} coverage", summ)  # fmt: skip
-    print_table(f"calibration of {method}: leave-one-fold-out coverage of the inner backtests",
-                calib[calib["method"] == method] if not calib.empty else calib)  # fmt: skip
+    if calib.empty or not (calib["method"] == method).any():
+        print(
+            f"\ncalibration of {method}: none (no inner backtest with a bootstrap sd; --n-boot {args.n_boot})"
+        )
+    else:
+        print_table(f"calibration of {method}: leave-one-fold-out coverage of the inner backtests",
+                    calib[calib["method"] == method])  # fmt: skip
+    if len(losses) > 1:
+        print_table(
+            f"losses: each one's chosen method and its far inner-backtest error (used: {best})", losses_df
+        )
     paths = save_figure(prediction_figure(table, method, target), out, "ladder_predictions")
     print(f"\ntables and figures under {out} (e.g. {paths[0]})")
     return 0

@@ -528,3 +528,27 @@ def test_one_validation_loss_shared_by_every_task(tmp_path, capsys):
             raise_errors=False)  # fmt: skip
     err = capsys.readouterr().err.strip().splitlines()
     assert e.value.code == 2 and len(err) == 1 and "no task 'valid' with metric 'loss'" in err[0]
+
+
+def test_of_several_losses_the_one_whose_method_extrapolates_best_in_the_ladder_is_used(tmp_path, capsys):
+    """Two candidate losses: the task's own bpb (the known law) and a shared 'validation loss' that carries no
+    signal (noise around a constant): the far inner backtests prefer bpb whatever the order, the run says which
+    loss it used and why, and writes every loss's far error."""
+    rng = np.random.default_rng(13)
+    ev = lf.ladder(rng, n_ck=3)
+    noise = ev[ev["metric"] == "bpb"].assign(task="val", metric="loss")
+    noise = noise.assign(value=1.5 + 0.05 * rng.standard_normal(len(noise)))
+    path = tmp_path / "two_losses.csv"
+    pd.concat([ev, noise], ignore_index=True).to_csv(path, index=False)
+    common = ["--target", "big", "--chance", "t=0.25", "--acc-metric", "acc", "--n-boot", "0", "--methods",
+              "direct", "two_step_loglogistic"]  # fmt: skip
+    for order in (["val:loss", "bpb"], ["bpb", "val:loss"]):
+        out = tmp_path / "-".join(order).replace(":", "_")
+        assert main(["backtest", str(path), *common, "--loss-metric", *order, "--out", str(out)]) == 0
+        text = capsys.readouterr().out
+        assert "loss: bpb;" in text and "calibration of" in text
+        losses = pd.read_csv(out / "ladder_losses.csv").set_index("loss_metric")
+        assert set(losses.index) == {"bpb", "val:loss"}
+        assert losses.loc["bpb", "far_rel_err"] < losses.loc["val:loss", "far_rel_err"]
+        pred = pd.read_csv(out / "ladder_predictions.csv")
+        assert set(pred["loss_metric"]) == {"bpb"} and pred["choice"].str.startswith("loss bpb").all()
