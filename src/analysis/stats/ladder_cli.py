@@ -295,6 +295,10 @@ def run_ladder_predict(args: argparse.Namespace) -> int:
         raise InputError(
             f"no task has an accuracy and every loss {losses}", fix="name fewer losses (--loss-metric)"
         )
+    dropped = sorted(set.union(*per_loss) - set(tasks))
+    if dropped:  # the losses are compared on the same tasks
+        print(f"note: {len(dropped)} task(s) lack one of the losses {losses} and are left out: {dropped[:5]}"
+              + (" ..." if len(dropped) > 5 else ""))  # fmt: skip
     target = _target(ev, args.target)
     if not (ev["model"] == target).any():
         raise InputError(f"target model {target!r} is not in the table", fix="name one with --target")

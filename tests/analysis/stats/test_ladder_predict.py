@@ -539,14 +539,16 @@ def test_of_several_losses_the_one_whose_method_extrapolates_best_in_the_ladder_
     noise = ev[ev["metric"] == "bpb"].assign(task="val", metric="loss")
     noise = noise.assign(value=1.5 + 0.05 * rng.standard_normal(len(noise)))
     path = tmp_path / "two_losses.csv"
-    pd.concat([ev, noise], ignore_index=True).to_csv(path, index=False)
-    common = ["--target", "big", "--chance", "t=0.25", "--acc-metric", "acc", "--n-boot", "0", "--methods",
-              "direct", "two_step_loglogistic"]  # fmt: skip
+    only_acc = ev[ev["metric"] == "acc"].assign(task="u")  # no bpb: left out when the losses are compared
+    pd.concat([ev, noise, only_acc], ignore_index=True).to_csv(path, index=False)
+    common = ["--target", "big", "--chance", "t=0.25", "--chance", "u=0.25", "--acc-metric", "acc", "--n-boot", "0",
+              "--methods", "direct", "two_step_loglogistic"]  # fmt: skip
     for order in (["val:loss", "bpb"], ["bpb", "val:loss"]):
         out = tmp_path / "-".join(order).replace(":", "_")
         assert main(["backtest", str(path), *common, "--loss-metric", *order, "--out", str(out)]) == 0
         text = capsys.readouterr().out
         assert "loss: bpb;" in text and "calibration of" in text
+        assert "note: 1 task(s) lack one of the losses" in text and "['u']" in text
         losses = pd.read_csv(out / "ladder_losses.csv").set_index("loss_metric")
         assert set(losses.index) == {"bpb", "val:loss"}
         assert losses.loc["bpb", "far_rel_err"] < losses.loc["val:loss", "far_rel_err"]
