@@ -390,8 +390,10 @@ def run_ladder_predict(args: argparse.Namespace) -> int:
 
 
 def _interval_text(t: pd.DataFrame) -> pd.Series:
-    txt = [f"[{lo:.3f}, {hi:.3f}]" if pd.notna(lo) and g == "" else ("no interval" if g == "" else "-")
-           for lo, hi, g in zip(t["lo"], t["hi"], t["guard"], strict=True)]  # fmt: skip
+    notes = t["interval_note"] if "interval_note" in t else pd.Series("", index=t.index)
+    txt = [f"[{lo:.3f}, {hi:.3f}]" if pd.notna(lo) and g == "" else
+           (("no interval" + (f" ({nt})" if nt else "")) if g == "" else "-")
+           for lo, hi, g, nt in zip(t["lo"], t["hi"], t["guard"], notes, strict=True)]  # fmt: skip
     return pd.Series(txt, index=t.index)
 
 

@@ -86,6 +86,9 @@ def predict_runs(td: TaskData, fit_runs: pd.DataFrame, points: pd.DataFrame, met
     cmax = float((6.0 * fit_runs["scale"] * fit_runs["tokens"]).max())
     nd = points[["scale", "tokens"]].to_numpy(float)
     n_tok = min(3, fit_runs["tokens"].round(-6).nunique())  # a family trained on one token count has one
+    # distinct runs a resample needs: 5 for L(N, D)'s 5 parameters; with one token count the D term is a constant
+    # and L = E' + A N^-alpha has 3 (a family of 7-8 sizes, e.g. Pythia's, then still gets a bootstrap sd)
+    need = MIN_RUNS - 1 if n_tok > 1 else 4
     rows, cache = [], {}
 
     def step1(runs, key):  # step 1 of these runs, fitted once per kind for every two-step method
@@ -109,9 +112,9 @@ def predict_runs(td: TaskData, fit_runs: pd.DataFrame, points: pd.DataFrame, met
             idx = rng.integers(0, len(keys), len(keys))
             sub = fit_runs.iloc[idx]
             if (
-                sub["scale"].nunique() < 2
+                sub["scale"].nunique() < (2 if n_tok > 1 else 3)
                 or sub["tokens"].nunique() < n_tok
-                or len(np.unique(idx)) < MIN_RUNS - 1
+                or len(np.unique(idx)) < need
             ):
                 continue
             try:
@@ -222,16 +225,29 @@ def _scored(inner: pd.DataFrame) -> pd.DataFrame:
     return ok.assign(z=ok["err"].abs() / ok["boot_sd"])
 
 
+def min_scores(level: float) -> int:
+    """The fewest scores whose ``level`` quantile means something: ``level / (1 - level)`` (9 for 90%, 19 for 95%),
+    the n at which the largest of n exchangeable scores first bounds a new one with probability ``level``."""
+    return int(np.ceil(level / (1 - level) - 1e-9))
+
+
+def interval_q(z: np.ndarray, level: float) -> float:
+    """The ``level`` quantile of the scores ``z``; ``inf`` when there are fewer than :func:`min_scores` (two inner
+    backtests cannot say where 90% of the errors lie: no interval, rather than one from two points); NaN without."""
+    z = np.asarray(z, float)
+    if z.size == 0:
+        return np.nan
+    return float(np.quantile(z, level)) if z.size >= min_scores(level) else np.inf
+
+
 def quantiles(inner: pd.DataFrame, levels=LEVELS) -> pd.DataFrame:
-    """Per method and level: the quantile of ``|error| / boot_sd`` over the inner predictions."""
+    """Per method and level: the quantile (:func:`interval_q`) of ``|error| / boot_sd`` over the inner predictions."""
     ok = _scored(inner)
     rows = []
     for m, g in ok.groupby("method"):
         z = g["z"].to_numpy()
         for lv in levels:
-            rows.append(
-                {"method": m, "level": lv, "q": float(np.quantile(z, lv)) if z.size else np.nan, "n": z.size}
-            )
+            rows.append({"method": m, "level": lv, "q": interval_q(z, lv), "n": z.size})
     return pd.DataFrame(rows)
 
 
@@ -247,7 +263,7 @@ def calibration(inner: pd.DataFrame, levels=LEVELS) -> pd.DataFrame:
                 rest, this = g[g["fold"] != f], g[g["fold"] == f]
                 if rest.empty:
                     continue
-                q = np.quantile(rest["z"].to_numpy(), lv)
+                q = interval_q(rest["z"].to_numpy(), lv)
                 hit += int((this["z"] <= q).sum())
                 n += len(this)
             rows.append(
@@ -435,15 +451,22 @@ def inside_flags(table: pd.DataFrame, inner: pd.DataFrame) -> pd.DataFrame:
 
 
 def add_intervals(table: pd.DataFrame, qs: pd.DataFrame, level: float) -> pd.DataFrame:
-    """``lo``, ``hi`` = ``pred -+ q boot_sd`` (NaN, "no interval", where the inner backtests gave no error for the
-    method or the target's bootstrap failed) and ``covers`` (None where there is no interval or the prediction is guarded)."""
-    q = (
-        qs[np.isclose(qs["level"], level)].set_index("method")["q"]
+    """``lo``, ``hi`` = ``pred -+ q boot_sd`` with ``q`` the quantile of the inner backtests; NaN, "no
+    interval", where the inner backtests gave no error for the method, too few for the level (``n_calibration``
+    below ``level / (1 - level)``, 9 for 90%: ``interval_note`` says so) or the target's bootstrap failed; and ``covers``
+    (None where there is no interval or the prediction is guarded)."""
+    sel = (
+        qs[np.isclose(qs["level"], level)].set_index("method")
         if not qs.empty
-        else pd.Series(dtype=float)
+        else pd.DataFrame(columns=["q", "n"])
     )
-    half = table["method"].map(q).astype(float) * table["boot_sd"]
-    table = table.assign(lo=table["pred"] - half, hi=table["pred"] + half, level=level)
+    q_m = table["method"].map(sel["q"]).astype(float)
+    n_m = table["method"].map(sel["n"]).fillna(0).astype(int)
+    half = (q_m * table["boot_sd"]).where(np.isfinite(q_m))  # inf: too few inner backtests for the level
+    need = min_scores(level)
+    note = np.where(np.isinf(q_m), [f"{n} inner backtests, {need} needed for {level:.0%}" for n in n_m], "")
+    table = table.assign(lo=table["pred"] - half, hi=table["pred"] + half, level=level, n_calibration=n_m,
+                         interval_note=note)  # fmt: skip
     cov = (table["lo"] <= table["actual"]) & (table["actual"] <= table["hi"])
     table["covers"] = cov.astype(object).where(half.notna() & (table["guard"] == ""), None)
     return table

@@ -341,7 +341,7 @@ def test_known_truth_ladder_chooses_a_method_and_flags_the_target_inside():
     assert bool(ch["inside"]) and ch["rel_err"] < 0.02  # coverage: the many-draw calibration test
 
 
-def test_a_family_trained_on_one_token_count_gets_size_folds_and_intervals():
+def test_a_family_trained_on_one_token_count_gets_size_folds_and_a_bootstrap():
     """Pythia-like (one run per size): every model sees the same tokens, so the multipliers differ by size and are
     no grid; only the size folds backtest (the 2.8B from the 7 smaller), and the bootstrap still runs."""
     rows = []
@@ -360,7 +360,9 @@ def test_a_family_trained_on_one_token_count_gets_size_folds_and_intervals():
         inner["fold"]
     )  # size folds, and the far fold: the 6 smallest sizes predicting every larger one
     assert folds == {"size 1.4e+09 from smaller", "size 2.8e+09 from smaller", "far: sizes <= 1e+09"}
-    assert tab["n_boot_ok"].iloc[0] > 0 and tab["lo"].notna().all()
+    # the bootstrap runs; two calibration backtests (the 1.4B and 2.8B) are too few for a 90% interval: none
+    assert tab["n_boot_ok"].iloc[0] > 0 and tab["lo"].isna().all()
+    assert tab["interval_note"].iloc[0] == "2 inner backtests, 9 needed for 90%"
 
 
 def test_far_folds_choose_but_do_not_calibrate():
@@ -554,3 +556,55 @@ def test_of_several_losses_the_one_whose_method_extrapolates_best_in_the_ladder_
         assert losses.loc["bpb", "far_rel_err"] < losses.loc["val:loss", "far_rel_err"]
         pred = pd.read_csv(out / "ladder_predictions.csv")
         assert set(pred["loss_metric"]) == {"bpb"} and pred["choice"].str.startswith("loss bpb").all()
+
+
+def test_an_interval_needs_enough_inner_backtests_for_its_level():
+    """9 scores for 90% (the largest of 9 exchangeable scores bounds a 10th with probability 0.9), 19 for 95%: below
+    that no interval (inf), at and above it the plain quantile; the table says why there is none."""
+    z = np.arange(1.0, 21.0)
+    assert le.min_scores(0.9) == 9 and le.min_scores(0.95) == 19 and le.min_scores(0.5) == 1
+    assert le.interval_q(z[:8], 0.9) == np.inf and le.interval_q(z[:9], 0.9) == pytest.approx(
+        np.quantile(z[:9], 0.9)
+    )
+    assert le.interval_q(z[:18], 0.95) == np.inf and np.isfinite(le.interval_q(z, 0.95))
+    assert np.isnan(le.interval_q(np.array([]), 0.9))
+    # the largest of 9 bounds a 10th exchangeable score 9 times in 10
+    draws = np.random.default_rng(0).exponential(size=(20000, 10))
+    assert np.mean(draws[:, 9] <= draws[:, :9].max(axis=1)) == pytest.approx(0.9, abs=0.01)
+    qs = pd.DataFrame({"method": ["m"], "level": [0.9], "q": [np.inf], "n": [4]})
+    tab = pd.DataFrame({"method": ["m"], "pred": [0.5], "boot_sd": [0.01], "actual": [0.52], "guard": [""]})
+    out = le.add_intervals(tab, qs, 0.9).iloc[0]
+    assert (
+        np.isnan(out["lo"])
+        and out["covers"] is None
+        and out["interval_note"] == "4 inner backtests, 9 needed for 90%"
+    )
+
+
+def test_a_small_family_gets_bootstrap_sds_and_says_when_its_backtests_are_too_few_for_an_interval(
+    tmp_path, capsys
+):
+    """Seven sizes at one token count, one shared validation loss (a Pythia-like table): the run bootstrap works
+    (L = E' + A N^-alpha needs 4 distinct runs, not 5), and with fewer inner backtests than a 90% interval needs the
+    table says why there is none instead of printing a too-narrow one."""
+    rng = np.random.default_rng(2)
+    rows = []
+    for n in (7e7, 1.6e8, 4.1e8, 1e9, 1.4e9, 2.8e9, 6.9e9, 1.2e10):
+        loss = 1.7 + 400 / n**0.34 + 0.01 * rng.standard_normal()
+        rows.append(
+            {"model": f"f{n:.2g}", "scale": n, "tokens": 3e11, "task": "val", "metric": "loss", "value": loss}
+        )
+        acc = 0.25 + 0.75 / (1 + (loss / 2.3) ** 6) + 0.004 * rng.standard_normal()
+        rows.append(
+            {"model": f"f{n:.2g}", "scale": n, "tokens": 3e11, "task": "arc", "metric": "acc", "value": acc}
+        )
+    path = tmp_path / "family.csv"
+    pd.DataFrame(rows).assign(family="fam").to_csv(path, index=False)
+    out = tmp_path / "out"
+    assert main(["backtest", str(path), "--target", "f1.2e+10", "--loss-metric", "val:loss", "--chance", "arc=0.25",
+                 "--acc-metric", "acc", "--methods", "direct", "two_step_loglogistic", "--n-boot", "20",
+                 "--out", str(out)]) == 0  # fmt: skip
+    pred = pd.read_csv(out / "ladder_predictions.csv", keep_default_na=False)
+    assert (pd.to_numeric(pred["boot_sd"]) > 0).all()  # the bootstrap now works on 7 runs of one token count
+    assert (pred["n_calibration"].astype(int) < 9).all() and pred["lo"].eq("").all()
+    assert "no interval (" in capsys.readouterr().out and pred["interval_note"].str.contains("9 needed").all()
