@@ -351,7 +351,12 @@ def run_ladder_predict(args: argparse.Namespace) -> int:
     ):
         save_table(df, out / f"ladder_{name}.csv")
     t0 = table.iloc[0]
-    print(f"\n{target} ({t0['target_checkpoint']}, {t0['target_tokens']:.3g} tokens) predicted from {int(t0['n_fit'])} "
+    ckpt = (
+        str(t0["target_checkpoint"])
+        if pd.notna(t0["target_checkpoint"]) and str(t0["target_checkpoint"])
+        else "final"
+    )
+    print(f"\n{target} ({ckpt}, {t0['target_tokens']:.3g} tokens) predicted from {int(t0['n_fit'])} "
           f"runs per task; loss: {best}; method: {method}" + f" ({why})")  # fmt: skip
     sel = table[table["method"] == method].copy()
     wide = table.assign(p=shown(table, "pred")).pivot(index="task", columns="method", values="p")[
