@@ -59,9 +59,16 @@ def _loss_curves(curves: pd.DataFrame, points: pd.DataFrame, min_sizes: int):
             yield c, p, x, y
 
 
+def _progress(items: list, desc: str):
+    """``items`` with a progress bar on a terminal (a table of many families fits for minutes), none in logs."""
+    from tqdm.auto import tqdm
+
+    return tqdm(items, desc=desc, unit="curve", disable=None if len(items) >= 20 else True)
+
+
 def premise_rows(curves: pd.DataFrame, points: pd.DataFrame) -> pd.DataFrame:
     rows = []
-    for c, _, x, y in _loss_curves(curves, points, 4):
+    for c, _, x, y in _progress(list(_loss_curves(curves, points, 4)), "premise: power-law fits"):
         try:
             fit = fit_power_law_with_floor(x, y)
         except ValueError as err:
@@ -81,7 +88,9 @@ def premise_rows(curves: pd.DataFrame, points: pd.DataFrame) -> pd.DataFrame:
 
 def backtest_rows(curves: pd.DataFrame, points: pd.DataFrame) -> pd.DataFrame:
     rows = []
-    for c, p, x, y in _loss_curves(curves, points, 5):
+    for c, p, x, y in _progress(
+        list(_loss_curves(curves, points, 5)), "premise: backtests of the largest model"
+    ):
         base = {"family": c["family"], "task": c["task"], "metric": c["metric"], "target_model": p["model"].iloc[-1],
                 "actual": float(y[-1])}  # fmt: skip
         try:
