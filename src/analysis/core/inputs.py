@@ -306,9 +306,8 @@ def read_size_map_file(
     from src.analysis.core.ingest import read_size_table
 
     sizes = read_size_table(path, columns, size_scale)
-    return dict(
-        zip(sizes["model"], sizes["scale"] * size_scale, strict=True)
-    )  # --size-scale: the table's unit
+    params = sizes["scale"] * size_scale  # --size-scale: the unit of the table's plain size column
+    return dict(zip(sizes["model"], params, strict=True))
 
 
 def read_evidence(args: argparse.Namespace):

@@ -256,10 +256,7 @@ def chosen_far_error(table: pd.DataFrame, inner: pd.DataFrame) -> dict:
     method = str(table.loc[table["chosen"], "method"].iloc[0])
     if inner.empty:
         return {"method": method, "far_rel_err": np.nan, "far_n": 0}
-    t_dist = float(
-        np.log10(6.0 * table["scale_target"] * table["target_tokens"] / table["fit_compute_max"]).median()
-    )
-    sc = le.method_scores(inner, t_dist).set_index("method")
+    sc = le.method_scores(inner, le.target_distance(table)).set_index("method")
     row = sc.loc[method] if method in sc.index else None
     return {"method": method, "far_rel_err": float(row["far_rel_err"]) if row is not None else np.nan,
             "far_n": int(row["far_n"]) if row is not None else 0}  # fmt: skip
@@ -336,10 +333,9 @@ def run_ladder_predict(args: argparse.Namespace) -> int:
     method, why = str(table.loc[table["chosen"], "method"].iloc[0]), str(table["choice"].iloc[0])
     summ = method_summary(table, inner, calib, args.level)
     if not inner.empty:
-        t_dist = float(
-            np.log10(6.0 * table["scale_target"] * table["target_tokens"] / table["fit_compute_max"]).median()
+        sc = le.method_scores(inner, le.target_distance(table)).drop(
+            columns=["inner_mean_rel_err", "inner_paired_rel_err"]
         )
-        sc = le.method_scores(inner, t_dist).drop(columns=["inner_mean_rel_err", "inner_paired_rel_err"])
         summ = summ.merge(sc, on="method", how="left")
     out = Path(args.out or "outputs/ladder")
     for name, df in (

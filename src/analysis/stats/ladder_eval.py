@@ -383,6 +383,14 @@ def add_mean_method(df: pd.DataFrame, members: list[str], name: str) -> pd.DataF
     return pd.concat([df, out], ignore_index=True)
 
 
+def target_distance(table: pd.DataFrame) -> float:
+    """How far the target lies beyond its fit set, in log10 compute (median over the table's tasks): the distance
+    the far inner backtests are measured against (:func:`far_predictions`)."""
+    return float(
+        np.log10(6.0 * table["scale_target"] * table["target_tokens"] / table["fit_compute_max"]).median()
+    )
+
+
 def run(ev: pd.DataFrame, tasks: list[str], target: str, fit: data.FitSet, *, acc_metrics=("acc_len_norm", "acc"),
         loss_metric="bpb", last_k=1, target_checkpoint="final", chance_flags=None, skip_early=0.1,
         methods=tuple(METHODS), level=0.9, n_boot=N_BOOT, seed=0, progress=False, method="auto", moving_avg=1,
@@ -417,10 +425,7 @@ def run(ev: pd.DataFrame, tasks: list[str], target: str, fit: data.FitSet, *, ac
     table = pd.concat(rows, ignore_index=True)
     inner = pd.concat(inners, ignore_index=True) if inners else pd.DataFrame()
     if method == "auto" and not inner.empty:
-        t_dist = float(
-            np.log10(6.0 * table["scale_target"] * table["target_tokens"] / table["fit_compute_max"]).median()
-        )
-        method, why, members = choose_method(inner, t_dist)
+        method, why, members = choose_method(inner, target_distance(table))
         if len(members) > 1:
             table, inner = add_mean_method(table, members, method), add_mean_method(inner, members, method)
     elif method == "auto":
