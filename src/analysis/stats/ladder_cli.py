@@ -226,6 +226,33 @@ def _target(ev: pd.DataFrame, target: str | None) -> str:
     return str(last.sort_values(["scale", "_t"])["model"].iloc[-1])
 
 
+def ladder_rows(ev: pd.DataFrame, target: str, min_runs: int) -> pd.DataFrame:
+    """The rows the target is predicted from: its own family's when that family holds at least ``min_runs`` other
+    runs smaller than the target (a table of several families is several ladders); else every family's, said in a
+    note (a reader that names a family per token budget, as the OLMo ladder's, with the target in one of its own).
+    Pooled families must not share model names: their rows would merge into one run."""
+    fams = set(ev.loc[ev["model"] == target, "family"])
+    t_scale = float(ev.loc[ev["model"] == target, "scale"].max())
+    own = ev[ev["family"].isin(fams)]
+    smaller = own[(own["model"] != target) & (own["scale"] < t_scale)]
+    n_own = len(smaller[["model", "replicate"]].drop_duplicates())
+    others = sorted(set(ev["family"]) - fams)
+    if n_own >= min_runs:
+        if others:
+            print(f"note: predicted from the target's family {sorted(fams)} ({n_own} runs); {len(others)} other "
+                  f"famil{'y' if len(others) == 1 else 'ies'} left out: {others[:3]}")  # fmt: skip
+        return own
+    if others:
+        print(f"note: the target's family {sorted(fams)} has {n_own} smaller run(s), under {min_runs}: the runs of "
+              f"every family are one ladder ({len(others) + len(fams)} families)")  # fmt: skip
+    shared = ev.groupby("model")["family"].nunique()
+    shared = sorted(shared[shared > 1].index)
+    if shared:
+        raise InputError(f"model name(s) {shared[:3]} belong to several families of one pooled ladder",
+                         fix="name each family's models apart, or predict a target whose family has its own runs")  # fmt: skip
+    return ev
+
+
 def shown(table: pd.DataFrame, col: str) -> pd.Series:
     """A prediction column for printing: the number, or why there is none (guarded: not a number)."""
     kind = table["guard"].str.split(":").str[0]
@@ -284,6 +311,10 @@ def run_ladder_predict(args: argparse.Namespace) -> int:
     ev = load_ladder_inputs(args)
     for spec in args.average or []:
         ev = data.add_average(ev, *data.parse_average(spec))
+    target = _target(ev, args.target)
+    if not (ev["model"] == target).any():
+        raise InputError(f"target model {target!r} is not in the table", fix="name one with --target")
+    ev = ladder_rows(ev, target, le.MIN_RUNS)
     acc_metrics = tuple(args.acc_metric)
     losses = list(dict.fromkeys(args.loss_metric))
     per_loss = [set(_tasks(ev, args.tasks, lm, acc_metrics)) for lm in losses]
@@ -296,9 +327,6 @@ def run_ladder_predict(args: argparse.Namespace) -> int:
     if dropped:  # the losses are compared on the same tasks
         print(f"note: {len(dropped)} task(s) lack one of the losses {losses} and are left out: {dropped[:5]}"
               + (" ..." if len(dropped) > 5 else ""))  # fmt: skip
-    target = _target(ev, args.target)
-    if not (ev["model"] == target).any():
-        raise InputError(f"target model {target!r} is not in the table", fix="name one with --target")
     t_scale = float(ev.loc[ev["model"] == target, "scale"].iloc[0])
     fit = data.FitSet(max_scale=args.max_scale or t_scale * (1 - 1e-6), min_scale=args.min_scale,
                       mults=_numbers(args.mults, "--mults"), reruns=args.reruns == "in",

@@ -608,3 +608,43 @@ def test_a_small_family_gets_bootstrap_sds_and_says_when_its_backtests_are_too_f
     assert (pd.to_numeric(pred["boot_sd"]) > 0).all()  # the bootstrap now works on 7 runs of one token count
     assert (pred["n_calibration"].astype(int) < 9).all() and pred["lo"].eq("").all()
     assert "no interval (" in capsys.readouterr().out and pred["interval_note"].str.contains("9 needed").all()
+
+
+def test_a_table_of_two_families_predicts_the_target_from_its_own(tmp_path, capsys):
+    """Two families with the same sizes, one shifted by 0.4 nats of loss, hostile names (a comma, a non-ASCII
+    letter): the target is predicted from its own family's runs, not from both pooled (pooled: 24% off on this
+    table); a family too small to be a ladder pools every family, and then two families may not share a model name."""
+    rng = np.random.default_rng(1)
+    rows = []
+    for fam, off in (("fam A, ü=1", 0.0), ("famB", 0.4)):
+        for n in (7e7, 1.6e8, 4.1e8, 1e9, 1.4e9, 2.8e9, 6.9e9, 1.2e10):
+            loss = 1.7 + off + 400 / n**0.34 + 0.01 * rng.standard_normal()
+            ids = {"family": fam, "model": f"{fam}/{n / 1e9:g}b", "scale": n, "tokens": 3e11}
+            rows.append({**ids, "task": "val", "metric": "loss", "value": loss})
+            acc = 0.25 + 0.75 / (1 + (loss / 2.3) ** 6) + 0.004 * rng.standard_normal()
+            rows.append({**ids, "task": "arc", "metric": "acc", "value": acc})
+    ev = pd.DataFrame(rows)
+    path = tmp_path / "two.csv"
+    ev.to_csv(path, index=False)
+    common = ["--loss-metric", "val:loss", "--chance", "arc=0.25", "--acc-metric", "acc", "--methods", "direct",
+              "two_step_paper", "--n-boot", "0"]  # fmt: skip
+    assert main(["backtest", str(path), "--target", "famB/12b", *common, "--out", str(tmp_path / "a")]) == 0
+    assert "predicted from the target's family ['famB'] (7 runs)" in capsys.readouterr().out
+    pred = pd.read_csv(tmp_path / "a" / "ladder_predictions.csv")
+    assert (pred["n_fit"] == 7).all() and pred.loc[pred["method"] == "two_step_paper", "rel_err"].iloc[
+        0
+    ] < 0.02
+    # famB's target alone in its family (its runs renamed into a third family): every family is one ladder
+    small = ev.assign(
+        family=np.where((ev["family"] == "famB") & (ev["model"] != "famB/12b"), "famC", ev["family"])
+    )
+    small.to_csv(path, index=False)
+    assert main(["backtest", str(path), "--target", "famB/12b", *common, "--out", str(tmp_path / "b")]) == 0
+    assert "has 0 smaller run(s), under 6: the runs of every family are one ladder" in capsys.readouterr().out
+    clash = small.assign(model=small["model"].str.split("/").str[-1])  # "1b" in two families
+    clash.loc[clash["family"] == "famB", "model"] = "target"
+    clash.to_csv(path, index=False)
+    with pytest.raises(
+        InputError, match=r"model name\(s\) \['0.07b', '0.16b', '0.41b'\] belong to several families"
+    ):
+        main(["backtest", str(path), "--target", "target", *common, "--out", str(tmp_path / "c")])
