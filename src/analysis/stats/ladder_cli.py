@@ -226,31 +226,38 @@ def _target(ev: pd.DataFrame, target: str | None) -> str:
     return str(last.sort_values(["scale", "_t"])["model"].iloc[-1])
 
 
-def ladder_rows(ev: pd.DataFrame, target: str, min_runs: int) -> pd.DataFrame:
-    """The rows the target is predicted from: its own family's when that family holds at least ``min_runs`` other
-    runs smaller than the target (a table of several families is several ladders); else every family's, said in a
-    note (a reader that names a family per token budget, as the OLMo ladder's, with the target in one of its own).
-    Pooled families must not share model names: their rows would merge into one run."""
-    fams = set(ev.loc[ev["model"] == target, "family"])
-    t_scale = float(ev.loc[ev["model"] == target, "scale"].max())
-    own = ev[ev["family"].isin(fams)]
-    smaller = own[(own["model"] != target) & (own["scale"] < t_scale)]
-    n_own = len(smaller[["model", "replicate"]].drop_duplicates())
-    others = sorted(set(ev["family"]) - fams)
-    if n_own >= min_runs:
-        if others:
-            print(f"note: predicted from the target's family {sorted(fams)} ({n_own} runs); {len(others)} other "
-                  f"famil{'y' if len(others) == 1 else 'ies'} left out: {others[:3]}")  # fmt: skip
-        return own
-    if others:
-        print(f"note: the target's family {sorted(fams)} has {n_own} smaller run(s), under {min_runs}: the runs of "
-              f"every family are one ladder ({len(others) + len(fams)} families)")  # fmt: skip
-    shared = ev.groupby("model")["family"].nunique()
-    shared = sorted(shared[shared > 1].index)
-    if shared:
-        raise InputError(f"model name(s) {shared[:3]} belong to several families of one pooled ladder",
-                         fix="name each family's models apart, or predict a target whose family has its own runs")  # fmt: skip
-    return ev
+def ladder_rows(ev: pd.DataFrame, target: str) -> pd.DataFrame:
+    """The rows the target is predicted from. A ladder holds one run per size and token count, so a family with a
+    run at the same size and token count as a run of the target's family is another ladder (two model series on one
+    grid) and is left out; the other families extend the target's ladder and are pooled with it (the OLMo reader
+    names a family per token budget, and the 7B one of its own). Pooled families that share a point with each other,
+    or a model name, cannot be told apart: an error. Each choice is said in a note."""
+    from src.analysis.stats import ladder_data as data
+
+    fin = data.with_tokens(ev).groupby(["family", "model", "replicate"], dropna=False, sort=False)
+    fin = fin.agg(scale=("scale", "first"), tokens=("tokens", "max")).reset_index()
+    fin["point"] = list(zip(fin["scale"], (fin["tokens"] / 1e6).round(), strict=True))
+    fams = set(fin.loc[fin["model"] == target, "family"])
+    own = set(fin.loc[fin["family"].isin(fams) & (fin["model"] != target), "point"])
+    other = fin[~fin["family"].isin(fams)]
+    apart = sorted(set(other.loc[other["point"].isin(own), "family"]))
+    pooled = fin[~fin["family"].isin(apart)]
+    if apart:
+        print(f"note: left out {apart[:3]}{' ...' if len(apart) > 3 else ''}: runs at the sizes and token counts of "
+              f"the target's family {sorted(fams)}, another ladder")  # fmt: skip
+    if pooled["family"].nunique() > len(fams):
+        print(f"note: {pooled['family'].nunique()} families pooled as one ladder (no two hold a run at one size "
+              f"and token count): {sorted(set(pooled['family']))[:4]}")  # fmt: skip
+    fix = "give the ladder's runs alone (one family), or name each family's models apart"
+    clash = pooled.groupby("point")["family"].nunique()
+    if (clash > 1).any():
+        raise InputError(f"{int((clash > 1).sum())} size and token count(s) have runs of several pooled families "
+                         f"{sorted(set(pooled['family']))[:3]}: several ladders, none the target's own", fix=fix)  # fmt: skip
+    shared = pooled.groupby("model")["family"].nunique()
+    if (shared > 1).any():
+        raise InputError(f"model name(s) {sorted(shared[shared > 1].index)[:3]} belong to several pooled families",
+                         fix=fix)  # fmt: skip
+    return ev[ev["family"].isin(set(pooled["family"]))]
 
 
 def shown(table: pd.DataFrame, col: str) -> pd.Series:
@@ -314,7 +321,7 @@ def run_ladder_predict(args: argparse.Namespace) -> int:
     target = _target(ev, args.target)
     if not (ev["model"] == target).any():
         raise InputError(f"target model {target!r} is not in the table", fix="name one with --target")
-    ev = ladder_rows(ev, target, le.MIN_RUNS)
+    ev = ladder_rows(ev, target)
     acc_metrics = tuple(args.acc_metric)
     losses = list(dict.fromkeys(args.loss_metric))
     per_loss = [set(_tasks(ev, args.tasks, lm, acc_metrics)) for lm in losses]

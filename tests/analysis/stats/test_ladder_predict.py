@@ -611,9 +611,10 @@ def test_a_small_family_gets_bootstrap_sds_and_says_when_its_backtests_are_too_f
 
 
 def test_a_table_of_two_families_predicts_the_target_from_its_own(tmp_path, capsys):
-    """Two families with the same sizes, one shifted by 0.4 nats of loss, hostile names (a comma, a non-ASCII
-    letter): the target is predicted from its own family's runs, not from both pooled (pooled: 24% off on this
-    table); a family too small to be a ladder pools every family, and then two families may not share a model name."""
+    """Two families with the same sizes and token counts, one shifted by 0.4 nats of loss, hostile names (a comma,
+    a non-ASCII letter): two ladders on one grid, so the target is predicted from its own family's runs, not from
+    both pooled (pooled: 24% off on this table). Families that share no size and token count are pooled (the OLMo
+    reader's family per token budget); pooled families that share a grid point or a model name are an error."""
     rng = np.random.default_rng(1)
     rows = []
     for fam, off in (("fam A, ü=1", 0.0), ("famB", 0.4)):
@@ -629,22 +630,31 @@ def test_a_table_of_two_families_predicts_the_target_from_its_own(tmp_path, caps
     common = ["--loss-metric", "val:loss", "--chance", "arc=0.25", "--acc-metric", "acc", "--methods", "direct",
               "two_step_paper", "--n-boot", "0"]  # fmt: skip
     assert main(["backtest", str(path), "--target", "famB/12b", *common, "--out", str(tmp_path / "a")]) == 0
-    assert "predicted from the target's family ['famB'] (7 runs)" in capsys.readouterr().out
+    assert (
+        "left out ['fam A, ü=1']: runs at the sizes and token counts of the target's family"
+        in capsys.readouterr().out
+    )
     pred = pd.read_csv(tmp_path / "a" / "ladder_predictions.csv")
     assert (pred["n_fit"] == 7).all() and pred.loc[pred["method"] == "two_step_paper", "rel_err"].iloc[
         0
     ] < 0.02
-    # famB's target alone in its family (its runs renamed into a third family): every family is one ladder
+    # famB's target alone in its family, its runs renamed into famC: famA and famC pooled share every grid point
     small = ev.assign(
         family=np.where((ev["family"] == "famB") & (ev["model"] != "famB/12b"), "famC", ev["family"])
     )
     small.to_csv(path, index=False)
-    assert main(["backtest", str(path), "--target", "famB/12b", *common, "--out", str(tmp_path / "b")]) == 0
-    assert "has 0 smaller run(s), under 6: the runs of every family are one ladder" in capsys.readouterr().out
-    clash = small.assign(model=small["model"].str.split("/").str[-1])  # "1b" in two families
+    with pytest.raises(InputError, match=r"8 size and token count\(s\) have runs of several pooled families"):
+        main(["backtest", str(path), "--target", "famB/12b", *common, "--out", str(tmp_path / "b")])
+    # famA at other token counts extends the ladder (pooled, said so), unless a model name is in both families
+    other = small.assign(tokens=np.where(small["family"] == "fam A, ü=1", 6e11, small["tokens"]))
+    other.to_csv(path, index=False)
+    assert main(["backtest", str(path), "--target", "famB/12b", *common, "--out", str(tmp_path / "c")]) == 0
+    assert "3 families pooled as one ladder" in capsys.readouterr().out
+    assert (pd.read_csv(tmp_path / "c" / "ladder_predictions.csv")["n_fit"] == 14).all()
+    clash = other.assign(model=other["model"].str.split("/").str[-1])  # "0.07b" in famA and famC
     clash.loc[clash["family"] == "famB", "model"] = "target"
     clash.to_csv(path, index=False)
     with pytest.raises(
-        InputError, match=r"model name\(s\) \['0.07b', '0.16b', '0.41b'\] belong to several families"
+        InputError, match=r"model name\(s\) \['0.07b', '0.16b', '0.41b'\] belong to several pooled"
     ):
-        main(["backtest", str(path), "--target", "target", *common, "--out", str(tmp_path / "c")])
+        main(["backtest", str(path), "--target", "target", *common, "--out", str(tmp_path / "d")])
