@@ -97,6 +97,15 @@ def add_ladder_args(p: argparse.ArgumentParser, chance: bool = True) -> None:
     if not any("--format" in a.option_strings for a in p._actions):
         g.add_argument("--format", default=None, metavar="NAME",
                        help="read every input in this format instead of detecting it (see `formats`)")  # fmt: skip
+    if not any("--where" in a.option_strings for a in p._actions):
+        s = p.add_argument_group(
+            "shaping (the same flags as every reading command; docs/design.md 'Shaping')"
+        )
+        s.add_argument("--where", action="append", default=[], metavar="COL=GLOB",
+                       help="keep rows whose column matches (COL!=GLOB drops them), e.g. --where 'family=pythia'")  # fmt: skip
+        s.add_argument("--drop-model", action="append", default=[], metavar="GLOB", help="leave models out")
+        s.add_argument("--family-map", default=None, metavar="FILE",
+                       help="YAML model-glob: family, or a model,family table")  # fmt: skip
     if chance:
         g.add_argument(
             "--chance",
@@ -226,29 +235,65 @@ def _target(ev: pd.DataFrame, target: str | None) -> str:
     return str(last.sort_values(["scale", "_t"])["model"].iloc[-1])
 
 
+def size_series(fin: pd.DataFrame) -> list[set]:
+    """Families joined by the model sizes they share (transitively): one model series each. The OLMo reader's
+    families per token budget share their sizes and form one series; Pythia's and OPT's sizes differ: two."""
+    sizes = fin.groupby("family", sort=True)["scale"].agg(set)
+    groups: list[tuple[set, set]] = []
+    for fam, sc in sizes.items():
+        touching = [g for g in groups if g[1] & sc]
+        merged = ({fam}, set(sc))
+        for g in touching:
+            groups.remove(g)
+            merged = (merged[0] | g[0], merged[1] | g[1])
+        groups.append(merged)
+    return [fams for fams, _ in groups]
+
+
 def ladder_rows(ev: pd.DataFrame, target: str) -> pd.DataFrame:
-    """The rows the target is predicted from. A ladder holds one run per size and token count, so a family with a
-    run at the same size and token count as a run of the target's family is another ladder (two model series on one
-    grid) and is left out; the other families extend the target's ladder and are pooled with it (the OLMo reader
-    names a family per token budget, and the 7B one of its own). Pooled families that share a point with each other,
-    or a model name, cannot be told apart: an error. Each choice is said in a note."""
+    """The rows the target is predicted from. A ladder is one model series: families joined by shared model sizes
+    (:func:`size_series`; the OLMo reader names a family per token budget, and the 7B one of its own), holding one
+    run per size and token count. So a family with a run at the same size and token count as a run of the target's
+    family is another ladder on one grid, and a family that shares no size with the target's series is another
+    series (Pythia beside OPT): both are left out. A target alone in its family takes the one series of the rest;
+    with several series of two sizes or more, which one is its ladder is not in the data: an error. Pooled families
+    that share a point with each other, or a model name, cannot be told apart: an error. Each choice is a note."""
     from src.analysis.stats import ladder_data as data
 
     fin = data.with_tokens(ev).groupby(["family", "model", "replicate"], dropna=False, sort=False)
     fin = fin.agg(scale=("scale", "first"), tokens=("tokens", "max")).reset_index()
     fin["point"] = list(zip(fin["scale"], (fin["tokens"] / 1e6).round(), strict=True))
     fams = set(fin.loc[fin["model"] == target, "family"])
-    own = set(fin.loc[fin["family"].isin(fams) & (fin["model"] != target), "point"])
-    other = fin[~fin["family"].isin(fams)]
+    runs = fin[fin["model"] != target]
+    own = set(runs.loc[runs["family"].isin(fams), "point"])
+    other = runs[~runs["family"].isin(fams)]
     apart = sorted(set(other.loc[other["point"].isin(own), "family"]))
-    pooled = fin[~fin["family"].isin(apart)]
     if apart:
         print(f"note: left out {apart[:3]}{' ...' if len(apart) > 3 else ''}: runs at the sizes and token counts of "
               f"the target's family {sorted(fams)}, another ladder")  # fmt: skip
+    runs = runs[~runs["family"].isin(apart)]
+    series = size_series(runs)
+    if own:
+        keep = set().union(*(s for s in series if s & fams))
+    else:  # the target alone in its family: the one series of the rest
+        wide = [s for s in series if runs.loc[runs["family"].isin(s), "scale"].nunique() > 1]
+        if len(wide) > 1:
+            raise InputError(
+                f"target {target!r} is alone in its family and the table holds {len(wide)} model series that "
+                f"share no size: {[sorted(s)[:3] for s in wide[:3]]}; which is its ladder is not in the data",
+                fix="keep one series with --where 'family=NAME' (or --drop-model), or put the target into its "
+                "series' family with --family-map",
+            )
+        keep = set(runs["family"])
+    other_series = sorted(set(runs["family"]) - keep)
+    if other_series:
+        print(f"note: left out {other_series[:3]}{' ...' if len(other_series) > 3 else ''}: no model size in "
+              f"common with the target's family {sorted(fams)}, another model series")  # fmt: skip
+    pooled = fin[fin["family"].isin(keep | fams)]
     if pooled["family"].nunique() > len(fams):
-        print(f"note: {pooled['family'].nunique()} families pooled as one ladder (no two hold a run at one size "
-              f"and token count): {sorted(set(pooled['family']))[:4]}")  # fmt: skip
-    fix = "give the ladder's runs alone (one family), or name each family's models apart"
+        print(f"note: {pooled['family'].nunique()} families pooled as one ladder (they share model sizes, and no "
+              f"two hold a run at one size and token count): {sorted(set(pooled['family']))[:4]}")  # fmt: skip
+    fix = "give the ladder's runs alone (--where 'family=NAME'), or name each family's models apart"
     clash = pooled.groupby("point")["family"].nunique()
     if (clash > 1).any():
         raise InputError(f"{int((clash > 1).sum())} size and token count(s) have runs of several pooled families "

@@ -658,3 +658,44 @@ def test_a_table_of_two_families_predicts_the_target_from_its_own(tmp_path, caps
         InputError, match=r"model name\(s\) \['0.07b', '0.16b', '0.41b'\] belong to several pooled"
     ):
         main(["backtest", str(path), "--target", "target", *common, "--out", str(tmp_path / "d")])
+
+
+def test_two_model_series_at_different_sizes_are_two_ladders(tmp_path, capsys):
+    """A Pythia-like and an OPT-like series in one table: different sizes, token counts and losses, so no run shares
+    a grid point. Pooled (the old rule) the prediction mixes them; now the target's family is joined only by
+    families that share its model sizes, a target alone in its family with two series to choose from is an error,
+    and --where keeps one series."""
+    rng = np.random.default_rng(3)
+    rows = []
+    series = {
+        "pythia": ((7e7, 1.6e8, 4.1e8, 1e9, 1.4e9, 2.8e9, 6.9e9, 1.2e10), 3e11, 0.0),
+        "opt": ((1.25e8, 3.5e8, 1.3e9, 2.7e9, 6.7e9, 1.3e10), 1.8e11, 0.5),
+    }
+    for fam, (sizes, tokens, off) in series.items():
+        for n in sizes:
+            loss = 1.7 + off + 400 / n**0.34 + 0.01 * rng.standard_normal()
+            ids = {"family": fam, "model": f"{fam}-{n / 1e9:g}b", "scale": n, "tokens": tokens}
+            rows.append({**ids, "task": "val", "metric": "loss", "value": loss})
+            acc = 0.25 + 0.75 / (1 + (loss / 2.3) ** 6) + 0.004 * rng.standard_normal()
+            rows.append({**ids, "task": "arc", "metric": "acc", "value": acc})
+    ev = pd.DataFrame(rows)
+    path = tmp_path / "two_series.csv"
+    ev.to_csv(path, index=False)
+    common = ["--loss-metric", "val:loss", "--chance", "arc=0.25", "--acc-metric", "acc", "--methods", "direct",
+              "two_step_paper", "--n-boot", "0"]  # fmt: skip
+    assert main(["backtest", str(path), "--target", "pythia-12b", *common, "--out", str(tmp_path / "a")]) == 0
+    assert (
+        "left out ['opt']: no model size in common with the target's family ['pythia']"
+        in capsys.readouterr().out
+    )
+    pred = pd.read_csv(tmp_path / "a" / "ladder_predictions.csv")
+    assert (pred["n_fit"] == 7).all()
+    assert pred.loc[pred["method"] == "two_step_paper", "rel_err"].iloc[0] < 0.02
+    # the target alone in its family: two series to choose from, which the data cannot
+    lone = ev.assign(family=np.where(ev["model"] == "pythia-12b", "big", ev["family"]))
+    lone.to_csv(path, index=False)
+    with pytest.raises(InputError, match=r"alone in its family and the table holds 2 model series"):
+        main(["backtest", str(path), "--target", "pythia-12b", *common, "--out", str(tmp_path / "b")])
+    assert main(["backtest", str(path), "--target", "pythia-12b", "--where", "family=pythia,big", *common,
+                 "--out", str(tmp_path / "c")]) == 0  # fmt: skip
+    assert (pd.read_csv(tmp_path / "c" / "ladder_predictions.csv")["n_fit"] == 7).all()

@@ -97,6 +97,10 @@ def test_claims_and_backtest_cli_write_their_tables(tmp_path, capsys):
     assert main(["backtest", str(sweep), "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "via_smooth" in printed and (out / "backtest_lenet_mnist_test.png").is_file()
+    # the shaping flags of the ladder mode hold here too: --where keeps the rows it names
+    assert main(["backtest", str(sweep), "--where", "metric=test/acc", "--out", str(out / "w")]) == 0
+    assert "note: filters left" in capsys.readouterr().out
+    assert set(pd.read_csv(out / "w" / "backtest_lenet_mnist_test.csv")["metric"]) == {"test/acc"}
 
 
 @pytest.mark.slow  # starts the W&B service (~10 s)
