@@ -97,6 +97,9 @@ def add_ladder_args(p: argparse.ArgumentParser, chance: bool = True) -> None:
     if not any("--format" in a.option_strings for a in p._actions):
         g.add_argument("--format", default=None, metavar="NAME",
                        help="read every input in this format instead of detecting it (see `formats`)")  # fmt: skip
+    if not any("--tokens-per-step" in a.option_strings for a in p._actions):
+        g.add_argument("--tokens-per-step", type=float, default=None, metavar="T",
+                       help="lm-eval checkpoints: training tokens per optimizer step (fills the tokens column)")  # fmt: skip
     if not any("--where" in a.option_strings for a in p._actions):
         s = p.add_argument_group(
             "shaping (the same flags as every reading command; docs/design.md 'Shaping')"
@@ -254,10 +257,11 @@ def ladder_rows(ev: pd.DataFrame, target: str) -> pd.DataFrame:
     """The rows the target is predicted from. A ladder is one model series: families joined by shared model sizes
     (:func:`size_series`; the OLMo reader names a family per token budget, and the 7B one of its own), holding one
     run per size and token count. So a family with a run at the same size and token count as a run of the target's
-    family is another ladder on one grid, and a family that shares no size with the target's series is another
-    series (Pythia beside OPT): both are left out. A target alone in its family takes the one series of the rest;
-    with several series of two sizes or more, which one is its ladder is not in the data: an error. Pooled families
-    that share a point with each other, or a model name, cannot be told apart: an error. Each choice is a note."""
+    family is another ladder on one grid, and a family of several sizes that shares none with the target's series is
+    another series (Pythia beside OPT): both are left out; a family of one size cannot be told apart and joins. A
+    target alone in its family takes the one series of the rest; with several series of two sizes or more, which
+    one is its ladder is not in the data: an error. Pooled families that share a point with each other, or a model
+    name, cannot be told apart: an error. Each choice is said in a note."""
     from src.analysis.stats import ladder_data as data
 
     fin = data.with_tokens(ev).groupby(["family", "model", "replicate"], dropna=False, sort=False)
@@ -273,10 +277,12 @@ def ladder_rows(ev: pd.DataFrame, target: str) -> pd.DataFrame:
               f"the target's family {sorted(fams)}, another ladder")  # fmt: skip
     runs = runs[~runs["family"].isin(apart)]
     series = size_series(runs)
-    if own:
-        keep = set().union(*(s for s in series if s & fams))
+    wide = [s for s in series if runs.loc[runs["family"].isin(s), "scale"].nunique() > 1]
+    if (
+        own
+    ):  # the target's series, and families of one size (one model, e.g. Pythia's 1B in a family of its own)
+        keep = set().union(*(s for s in series if s & fams or s not in wide))
     else:  # the target alone in its family: the one series of the rest
-        wide = [s for s in series if runs.loc[runs["family"].isin(s), "scale"].nunique() > 1]
         if len(wide) > 1:
             raise InputError(
                 f"target {target!r} is alone in its family and the table holds {len(wide)} model series that "

@@ -73,7 +73,8 @@ def with_tokens(ev: pd.DataFrame) -> pd.DataFrame:
     if ev["tokens"].isna().all():
         raise InputError(
             "the evidence table has neither tokens nor compute",
-            fix="give the training tokens (or FLOPs) of each model (columns tokens or compute)",
+            fix="give the training tokens (or FLOPs) of each model (columns tokens or compute); lm-eval "
+            "checkpoints with a step: --tokens-per-step T",
         )
     return ev
 

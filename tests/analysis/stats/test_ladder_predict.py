@@ -699,3 +699,41 @@ def test_two_model_series_at_different_sizes_are_two_ladders(tmp_path, capsys):
     assert main(["backtest", str(path), "--target", "pythia-12b", "--where", "family=pythia,big", *common,
                  "--out", str(tmp_path / "c")]) == 0  # fmt: skip
     assert (pd.read_csv(tmp_path / "c" / "ladder_predictions.csv")["n_fit"] == 7).all()
+
+
+def test_lm_eval_checkpoints_of_a_family_are_a_ladder_without_glue(tmp_path, capsys):
+    """lm-eval results files of a Pythia-like family (checkpoints named by step, the 1B in a family of its own as
+    Pythia's 1b-bf16 is), read by backtest itself: --tokens-per-step gives the tokens, the one-size family joins
+    the ladder (said in a note), the deduped twin on the same grid is left out, and the 12B is predicted."""
+    import json
+
+    rng = np.random.default_rng(4)
+    sizes = {"70m": 7e7, "160m": 1.6e8, "410m": 4.1e8, "1b-bf16": 1e9, "1.4b": 1.4e9, "2.8b": 2.8e9, "6.9b": 6.9e9,
+             "12b": 1.2e10}  # fmt: skip
+    for variant, off in (("", 0.0), ("-deduped", 0.3)):
+        for name, n in sizes.items():
+            if variant and name == "1b-bf16":
+                continue
+            folder = tmp_path / f"pythia-v1.1-{name}{variant}"
+            folder.mkdir()
+            for step in (71000, 143000):
+                tokens = step * 2_097_152
+                loss = 1.7 + off + 400 / n**0.34 + 2e3 / tokens**0.3 + 0.005 * rng.standard_normal()
+                acc = 0.25 + 0.75 / (1 + (loss / 2.3) ** 6) + 0.003 * rng.standard_normal()
+                doc = {"results": {"lambada_openai": {"ppl": float(np.exp(loss))}, "arc_easy": {"acc": acc}},
+                       "config": {"model": "hf-causal", "num_fewshot": 0,
+                                  "model_args": f"pretrained=EleutherAI/pythia-v1.1-{name}{variant},revision=step{step}"}}  # fmt: skip
+                (folder / f"{name}_step{step}.json").write_text(json.dumps(doc))
+    dirs = sorted(str(p) for p in tmp_path.glob("pythia-*"))
+    common = ["--target", "pythia-v1.1-12b", "--loss-metric", "lambada_openai/0shot:ppl", "--chance", "arc*=0.25",
+              "--methods", "direct", "two_step_paper", "--n-boot", "0"]  # fmt: skip
+    with pytest.raises(InputError, match="neither tokens nor compute"):
+        main(["backtest", *dirs, *common, "--out", str(tmp_path / "a")])
+    assert (
+        main(["backtest", *dirs, "--tokens-per-step", "2097152", *common, "--out", str(tmp_path / "b")]) == 0
+    )
+    out = capsys.readouterr().out
+    assert "left out ['pythia-v1.1-deduped']: runs at the sizes and token counts" in out
+    assert "2 families pooled as one ladder" in out
+    pred = pd.read_csv(tmp_path / "b" / "ladder_predictions.csv")
+    assert (pred["n_fit"] == 7).all() and pred["rel_err"].max() < 0.05
