@@ -464,6 +464,9 @@ def run_ladder_predict(args: argparse.Namespace) -> int:
         print(
             f"\ncalibration of {method}: none (no inner backtest with a bootstrap sd; --n-boot {args.n_boot})"
         )
+    elif not calib.loc[calib["method"] == method, "held_out"].any():
+        print(f"\ncalibration of {method}: none (its calibrating inner backtests form "
+              f"{le.calibration_folds(inner, method)} fold(s); leaving one out needs 2)")  # fmt: skip
     else:
         print_table(f"calibration of {method}: leave-one-fold-out coverage of the inner backtests",
                     calib[calib["method"] == method])  # fmt: skip

@@ -225,6 +225,12 @@ def _scored(inner: pd.DataFrame) -> pd.DataFrame:
     return ok.assign(z=ok["err"].abs() / ok["boot_sd"])
 
 
+def calibration_folds(inner: pd.DataFrame, method: str) -> int:
+    """How many folds of ``method``'s inner predictions calibrate (leave-one-fold-out needs 2)."""
+    ok = _scored(inner)
+    return int(ok.loc[ok["method"] == method, "fold"].nunique())
+
+
 def min_scores(level: float) -> int:
     """The fewest scores whose ``level`` quantile means something: ``level / (1 - level)`` (9 for 90%, 19 for 95%),
     the n at which the largest of n exchangeable scores first bounds a new one with probability ``level``."""

@@ -607,7 +607,10 @@ def test_a_small_family_gets_bootstrap_sds_and_says_when_its_backtests_are_too_f
     pred = pd.read_csv(out / "ladder_predictions.csv", keep_default_na=False)
     assert (pd.to_numeric(pred["boot_sd"]) > 0).all()  # the bootstrap now works on 7 runs of one token count
     assert (pred["n_calibration"].astype(int) < 9).all() and pred["lo"].eq("").all()
-    assert "no interval (" in capsys.readouterr().out and pred["interval_note"].str.contains("9 needed").all()
+    out = capsys.readouterr().out
+    assert "no interval (" in out and pred["interval_note"].str.contains("9 needed").all()
+    # one calibrating fold: no leave-one-fold-out table of zeros, a sentence
+    assert "calibrating inner backtests form 1 fold(s); leaving one out needs 2" in out
 
 
 def test_a_table_of_two_families_predicts_the_target_from_its_own(tmp_path, capsys):
