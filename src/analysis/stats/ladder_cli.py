@@ -453,9 +453,15 @@ def run_ladder_predict(args: argparse.Namespace) -> int:
                       "reach", "inner_reach_max", "inside", "guard"]])  # fmt: skip
     ok = sel[sel["guard"] == ""]
     ins = ok[ok["inside"].astype(bool)]
-    print(f"\n{method}: mean relative error {ok['rel_err'].mean():.2%} over {len(ok)} task(s); "
-          f"{ins['rel_err'].mean():.2%} over the {len(ins)} inside what the ladder can tell"
-          + (f" (outside: {', '.join(ok.loc[~ok['inside'].astype(bool), 'task'])})" if len(ins) < len(ok) else ""))  # fmt: skip
+    if inner.empty:
+        inside = "none inside what the ladder can tell (no inner backtest tested how far it extrapolates)"
+    elif ins.empty:
+        inside = "none inside what the ladder can tell"
+    else:
+        inside = f"{ins['rel_err'].mean():.2%} over the {len(ins)} inside what the ladder can tell"
+    print(f"\n{method}: mean relative error {ok['rel_err'].mean():.2%} over {len(ok)} task(s); {inside}"
+          + (f" (outside: {', '.join(ok.loc[~ok['inside'].astype(bool), 'task'])})"
+             if len(ins) < len(ok) and not inner.empty else ""))  # fmt: skip
     print_table("every method's prediction per task (outside / flat: the fit does not support a number)",
                 wide.join(sel.set_index("task")["actual"]).reset_index())  # fmt: skip
     print_table(f"methods: mean relative error (target over unguarded tasks; inner: backtests inside the ladder) and "

@@ -740,3 +740,8 @@ def test_lm_eval_checkpoints_of_a_family_are_a_ladder_without_glue(tmp_path, cap
     assert "2 families pooled as one ladder" in out
     pred = pd.read_csv(tmp_path / "b" / "ladder_predictions.csv")
     assert (pred["n_fit"] == 7).all() and pred["rel_err"].max() < 0.05
+    # the 6.9B from 6 runs: no inner backtest, so no task is called inside (no "nan%")
+    six = [*common[2:], "--target", "pythia-v1.1-6.9b", "--tokens-per-step", "2097152"]
+    assert main(["backtest", *dirs, *six, "--out", str(tmp_path / "c")]) == 0
+    out = capsys.readouterr().out
+    assert "none inside what the ladder can tell (no inner backtest" in out and "nan%" not in out
