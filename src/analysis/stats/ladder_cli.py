@@ -507,8 +507,15 @@ def prediction_figure(table: pd.DataFrame, method: str, target: str):
         g = table[(table["method"] == m) & (table["guard"] == "")].set_index("task").reindex(tasks)
         if m == method:
             err = np.vstack([np.clip(g["pred"] - g["lo"], 0, None), np.clip(g["hi"] - g["pred"], 0, None)])
+            has = bool(np.isfinite(g["lo"]).any())
             ax.errorbar(g["pred"], y, xerr=np.nan_to_num(err), fmt="D", color="C3", ms=5, capsize=3, zorder=4,
-                        label=f"{m} (interval: calibrated in the ladder)")  # fmt: skip
+                        label=f"{m} ({'interval: calibrated in the ladder' if has else 'no interval: too few inner backtests'})")  # fmt: skip
+            for yi, t in enumerate(tasks):  # no prediction: say why beside the actual value
+                kind = table.loc[(table["method"] == m) & (table["task"] == t), "guard"].str.split(":").str[0]
+                if len(kind) and kind.iloc[0]:
+                    act_t = table.loc[table["task"] == t, "actual"].iloc[0]
+                    ax.annotate(f"{m}: {kind.iloc[0]}", (act_t, yi), xytext=(8, 0), textcoords="offset points",
+                                va="center", fontsize=6, color="C3")  # fmt: skip
         else:
             ax.scatter(g["pred"], y + 0.12 * (j - len(methods) / 2) / len(methods), s=10, color=[f"C{i}" for i in range(10) if i != 3][j % 9],
                        alpha=0.7, label=m)  # fmt: skip
