@@ -147,6 +147,12 @@ def read_inputs(
     tables, items, notices, formats, derived = [], [], [], {}, {}
     for name, group in by_format.items():
         ev = reader(name).read(group, options)
+        spec = options.extra.get("spec")
+        if spec is not None and spec.constants and name != "table":  # the table reader sets them itself
+            ev.table = ev.table.assign(**spec.constants)  # --set holds for every format: e.g. tokens=1.8e11
+            notices.append(
+                f"--set {', '.join(f'{k}={v}' for k, v in spec.constants.items())}: on every row read as {name}"
+            )
         tables.append(ev.table.assign(format=name))
         if ev.items is not None and not ev.items.empty:
             items.append(ev.items)

@@ -79,3 +79,17 @@ def test_size_maps_the_old_readers_took(tmp_path, capsys, kind):
                  "--out", str(tmp_path / "o")]) == 0  # fmt: skip
     ev = pd.read_csv(tmp_path / "o" / "evidence.csv")
     assert dict(zip(ev["model"], ev["scale"], strict=True)) == {"a": 1e6, "b": 2e7}
+
+
+@pytest.mark.parametrize("fmt", ["lm-eval-results", "olmo-ladder", "inverse-scaling"])
+def test_set_holds_for_every_format(tmp_path, capsys, fmt):
+    """--set gives every row one value whatever reads the file (OPT's lm-eval results carry no token count: --set
+    tokens=1.8e11); before, only the table reader applied it and the others dropped it without a word."""
+    src = MAKERS[fmt](tmp_path)
+    assert (
+        main(["ingest", str(src), "--format", fmt, "--set", "tokens=1.8e11", "--out", str(tmp_path / "o")])
+        == 0
+    )
+    ev = pd.read_csv(tmp_path / "o" / "evidence.csv")
+    assert (ev["tokens"] == 1.8e11).all()
+    assert f"--set tokens=1.8e11: on every row read as {fmt}" in capsys.readouterr().out
