@@ -613,31 +613,45 @@ def test_a_small_family_gets_bootstrap_sds_and_says_when_its_backtests_are_too_f
     assert "calibrating inner backtests form 1 fold(s); leaving one out needs 2" in out
 
 
+#: Flags of the family-table tests: one shared validation loss, one task, two methods, no bootstrap.
+SERIES_FLAGS = ["--loss-metric", "val:loss", "--chance", "arc=0.25", "--acc-metric", "acc", "--methods", "direct",
+                "two_step_paper", "--n-boot", "0"]  # fmt: skip
+
+
+def _series_table(series: dict, seed: int, sep: str) -> pd.DataFrame:
+    """Model series ``family -> (sizes, tokens, loss offset)`` from one known two-step law with noise: a shared
+    validation loss ``val:loss`` and an accuracy ``arc:acc`` per run; models named ``<family><sep><size>b``."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for fam, (sizes, tokens, off) in series.items():
+        for n in sizes:
+            loss = 1.7 + off + 400 / n**0.34 + 0.01 * rng.standard_normal()
+            ids = {"family": fam, "model": f"{fam}{sep}{n / 1e9:g}b", "scale": n, "tokens": tokens}
+            rows.append({**ids, "task": "val", "metric": "loss", "value": loss})
+            acc = 0.25 + 0.75 / (1 + (loss / 2.3) ** 6) + 0.004 * rng.standard_normal()
+            rows.append({**ids, "task": "arc", "metric": "acc", "value": acc})
+    return pd.DataFrame(rows)
+
+
+def _predict_from(ev: pd.DataFrame, path, target: str, capsys, note: str) -> pd.DataFrame:
+    """``backtest`` of ``target`` on ``ev`` written to ``path``: the note it must print, the predictions."""
+    ev.to_csv(path, index=False)
+    out = path.parent / "a"
+    assert main(["backtest", str(path), "--target", target, *SERIES_FLAGS, "--out", str(out)]) == 0
+    assert note in capsys.readouterr().out
+    return pd.read_csv(out / "ladder_predictions.csv")
+
+
 def test_a_table_of_two_families_predicts_the_target_from_its_own(tmp_path, capsys):
     """Two families with the same sizes and token counts, one shifted by 0.4 nats of loss, hostile names (a comma,
     a non-ASCII letter): two ladders on one grid, so the target is predicted from its own family's runs, not from
     both pooled (pooled: 24% off on this table). Families that share no size and token count are pooled (the OLMo
     reader's family per token budget); pooled families that share a grid point or a model name are an error."""
-    rng = np.random.default_rng(1)
-    rows = []
-    for fam, off in (("fam A, ü=1", 0.0), ("famB", 0.4)):
-        for n in (7e7, 1.6e8, 4.1e8, 1e9, 1.4e9, 2.8e9, 6.9e9, 1.2e10):
-            loss = 1.7 + off + 400 / n**0.34 + 0.01 * rng.standard_normal()
-            ids = {"family": fam, "model": f"{fam}/{n / 1e9:g}b", "scale": n, "tokens": 3e11}
-            rows.append({**ids, "task": "val", "metric": "loss", "value": loss})
-            acc = 0.25 + 0.75 / (1 + (loss / 2.3) ** 6) + 0.004 * rng.standard_normal()
-            rows.append({**ids, "task": "arc", "metric": "acc", "value": acc})
-    ev = pd.DataFrame(rows)
-    path = tmp_path / "two.csv"
-    ev.to_csv(path, index=False)
-    common = ["--loss-metric", "val:loss", "--chance", "arc=0.25", "--acc-metric", "acc", "--methods", "direct",
-              "two_step_paper", "--n-boot", "0"]  # fmt: skip
-    assert main(["backtest", str(path), "--target", "famB/12b", *common, "--out", str(tmp_path / "a")]) == 0
-    assert (
-        "left out ['fam A, ü=1']: runs at the sizes and token counts of the target's family"
-        in capsys.readouterr().out
-    )
-    pred = pd.read_csv(tmp_path / "a" / "ladder_predictions.csv")
+    sizes = (7e7, 1.6e8, 4.1e8, 1e9, 1.4e9, 2.8e9, 6.9e9, 1.2e10)
+    ev = _series_table({"fam A, ü=1": (sizes, 3e11, 0.0), "famB": (sizes, 3e11, 0.4)}, seed=1, sep="/")
+    path, common = tmp_path / "two.csv", SERIES_FLAGS
+    pred = _predict_from(ev, path, "famB/12b", capsys,
+                         "left out ['fam A, ü=1']: runs at the sizes and token counts of the target's family")  # fmt: skip
     assert (pred["n_fit"] == 7).all() and pred.loc[pred["method"] == "two_step_paper", "rel_err"].iloc[
         0
     ] < 0.02
@@ -668,30 +682,14 @@ def test_two_model_series_at_different_sizes_are_two_ladders(tmp_path, capsys):
     a grid point. Pooled (the old rule) the prediction mixes them; now the target's family is joined only by
     families that share its model sizes, a target alone in its family with two series to choose from is an error,
     and --where keeps one series."""
-    rng = np.random.default_rng(3)
-    rows = []
     series = {
         "pythia": ((7e7, 1.6e8, 4.1e8, 1e9, 1.4e9, 2.8e9, 6.9e9, 1.2e10), 3e11, 0.0),
         "opt": ((1.25e8, 3.5e8, 1.3e9, 2.7e9, 6.7e9, 1.3e10), 1.8e11, 0.5),
     }
-    for fam, (sizes, tokens, off) in series.items():
-        for n in sizes:
-            loss = 1.7 + off + 400 / n**0.34 + 0.01 * rng.standard_normal()
-            ids = {"family": fam, "model": f"{fam}-{n / 1e9:g}b", "scale": n, "tokens": tokens}
-            rows.append({**ids, "task": "val", "metric": "loss", "value": loss})
-            acc = 0.25 + 0.75 / (1 + (loss / 2.3) ** 6) + 0.004 * rng.standard_normal()
-            rows.append({**ids, "task": "arc", "metric": "acc", "value": acc})
-    ev = pd.DataFrame(rows)
-    path = tmp_path / "two_series.csv"
-    ev.to_csv(path, index=False)
-    common = ["--loss-metric", "val:loss", "--chance", "arc=0.25", "--acc-metric", "acc", "--methods", "direct",
-              "two_step_paper", "--n-boot", "0"]  # fmt: skip
-    assert main(["backtest", str(path), "--target", "pythia-12b", *common, "--out", str(tmp_path / "a")]) == 0
-    assert (
-        "left out ['opt']: no model size in common with the target's family ['pythia']"
-        in capsys.readouterr().out
-    )
-    pred = pd.read_csv(tmp_path / "a" / "ladder_predictions.csv")
+    ev = _series_table(series, seed=3, sep="-")
+    path, common = tmp_path / "two_series.csv", SERIES_FLAGS
+    pred = _predict_from(ev, path, "pythia-12b", capsys,
+                         "left out ['opt']: no model size in common with the target's family ['pythia']")  # fmt: skip
     assert (pred["n_fit"] == 7).all()
     assert pred.loc[pred["method"] == "two_step_paper", "rel_err"].iloc[0] < 0.02
     # the target alone in its family: two series to choose from, which the data cannot
