@@ -278,9 +278,7 @@ def ladder_rows(ev: pd.DataFrame, target: str) -> pd.DataFrame:
     runs = runs[~runs["family"].isin(apart)]
     series = size_series(runs)
     wide = [s for s in series if runs.loc[runs["family"].isin(s), "scale"].nunique() > 1]
-    if (
-        own
-    ):  # the target's series, and families of one size (one model, e.g. Pythia's 1B in a family of its own)
+    if own:  # the target's series, and one-size families (Pythia's 1B sits in a family of its own)
         keep = set().union(*(s for s in series if s & fams or s not in wide))
     else:  # the target alone in its family: the one series of the rest
         if len(wide) > 1:
