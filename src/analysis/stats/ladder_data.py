@@ -188,29 +188,45 @@ def finals(ck: pd.DataFrame, last_k: int = 1) -> pd.DataFrame:
 def target_value(ck: pd.DataFrame, target: str, checkpoint: str, last_k: int) -> dict:
     """The target model's value: ``final`` (its last checkpoint by tokens; a stepless one, e.g. an anneal, alone,
     else the mean of its last ``last_k`` evaluations), ``last-step`` (the mean of its last ``last_k`` stepped
-    evaluations: the end of the main run) or one checkpoint label."""
+    evaluations: the end of the main run) or one checkpoint label; a target trained with several seeds
+    (replicates) is the mean over them, each taken so."""
     g = ck[ck["model"] == target]
     if g.empty:
         raise InputError(f"target model {target!r} is not in the table (or has no accuracy and loss there)",
                          fix=f"name a model of the table (largest: {_largest(ck)})")  # fmt: skip
+    parts = [
+        _target_rows(r, target, checkpoint, last_k)
+        for _, r in g.groupby("replicate", dropna=False, sort=False)
+    ]
+    last = pd.concat(parts)
+    label = (
+        ",".join(c for c in parts[0]["checkpoint"].astype(str).tolist()[-2:] if c not in ("", "nan"))
+        or "final"
+    )
+    label += f" (mean of {len(parts[0])})" if len(parts[0]) > 1 else ""
+    label += f", mean of {len(parts)} replicates" if len(parts) > 1 else ""
+    return {"target": target, "target_checkpoint": label, "n_evals": len(last),
+            "scale": float(last["scale"].iloc[-1]), "tokens": float(last["tokens"].iloc[-1]),
+            "acc": float(np.mean([p["acc"].mean() for p in parts])),
+            "loss": float(np.mean([p["loss"].mean() for p in parts]))}  # fmt: skip
+
+
+def _target_rows(g: pd.DataFrame, target: str, checkpoint: str, last_k: int) -> pd.DataFrame:
+    """One replicate's rows of the target value (see :func:`target_value`)."""
     stepped = g[g["step"].notna()]
     if checkpoint == "final":
-        last = g.iloc[[-1]] if pd.isna(g["step"].iloc[-1]) else stepped.tail(last_k)
-    elif checkpoint == "last-step":
+        return g.iloc[[-1]] if pd.isna(g["step"].iloc[-1]) else stepped.tail(last_k)
+    if checkpoint == "last-step":
         if stepped.empty:
             raise InputError(
                 f"target {target!r} has no stepped checkpoint", fix="use --target-checkpoint final"
             )
-        last = stepped.tail(last_k)
-    else:
-        last = g[g["checkpoint"] == checkpoint]
-        if last.empty:
-            raise InputError(f"target {target!r} has no checkpoint {checkpoint!r}",
-                             fix=f"use final, last-step or one of {list(g['checkpoint'])[-3:]}")  # fmt: skip
-    return {"target": target, "target_checkpoint": ",".join(last["checkpoint"].astype(str).tolist()[-2:])
-            + (f" (mean of {len(last)})" if len(last) > 1 else ""), "n_evals": len(last),
-            "scale": float(last["scale"].iloc[-1]), "tokens": float(last["tokens"].iloc[-1]),
-            "acc": float(last["acc"].mean()), "loss": float(last["loss"].mean())}  # fmt: skip
+        return stepped.tail(last_k)
+    last = g[g["checkpoint"] == checkpoint]
+    if last.empty:
+        raise InputError(f"target {target!r} has no checkpoint {checkpoint!r}",
+                         fix=f"use final, last-step or one of {list(g['checkpoint'])[-3:]}")  # fmt: skip
+    return last
 
 
 def _largest(ck: pd.DataFrame) -> str:

@@ -100,6 +100,13 @@ def test_target_is_the_anneal_by_default_and_last_k_averages_the_last_evaluation
     assert t["acc"] == pytest.approx(np.mean([0.54, 0.55, 0.56])) and t["tokens"] == 6e12
     f = data.finals(ck, last_k=2)  # a run's final value leaves the anneal out: it is a model of its own
     assert f["acc"].iloc[0] == pytest.approx(0.555) and f["tokens"].iloc[0] == 6e12
+    # a target trained with three seeds: the mean of the seeds' own last-k values (it was one seed, by row order,
+    # or the last k evaluations of the seeds interleaved by tokens)
+    seeds = [("big", f"s{r}", f"step{i}", 7e9, 1e12 * i, float(i), 0.5 + 0.01 * i + 0.1 * r, 1.0, np.nan)
+             for r in range(3) for i in range(1, 7)]  # fmt: skip
+    t = data.target_value(_ck(seeds), "big", "final", last_k=2)
+    assert t["acc"] == pytest.approx(0.555 + 0.1) and t["n_evals"] == 6
+    assert t["target_checkpoint"] == "step5,step6 (mean of 2), mean of 3 replicates"
 
 
 def test_task_average_is_the_weighted_mean_of_its_splits():
