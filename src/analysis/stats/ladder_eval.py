@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from src.analysis.stats import ladder_data as data
-from src.analysis.stats.ladder_methods import ENSEMBLE_OF, METHODS, fit_method, fit_step1
+from src.analysis.stats.ladder_methods import ENSEMBLE_OF, METHODS, fit_method, fit_step1, steep_guard
 from src.results.errors import InputError
 
 MIN_DISTANCE = 0.3  # a factor 2 in compute: no held-out run is treated as nearer than that
@@ -131,7 +131,8 @@ def predict_runs(td: TaskData, fit_runs: pd.DataFrame, points: pd.DataFrame, met
             rows.append({"task": td.task, "method": m, "model": p.model, "replicate": getattr(p, "replicate", ""),
                          "actual": p.acc, "loss_actual": p.loss, "pred": pr.acc if pr else np.nan,
                          "loss_pred": pr.loss if pr else np.nan, "guard": pr.guard if pr else why,
-                         "distance": dist, "boot_sd": sd[j], "n_boot_ok": int(ok.sum()), "chance": td.chance})  # fmt: skip
+                         "distance": dist, "boot_sd": sd[j], "n_boot_ok": int(ok.sum()), "chance": td.chance,
+                         "steep": pr.steep if pr else np.nan})  # fmt: skip
     out = pd.DataFrame(rows)
     out["fit_acc_hi"] = float(fit_runs["acc"].max())
     out["fit_acc_span"] = max(float(fit_runs["acc"].max() - fit_runs["acc"].min()), 1e-9)
@@ -419,6 +420,8 @@ def run(ev: pd.DataFrame, tasks: list[str], target: str, fit: data.FitSet, *, ac
         point = pd.DataFrame([{"model": target, "replicate": "", "scale": tv["scale"], "tokens": tv["tokens"],
                                "acc": tv["acc"], "loss": tv["loss"]}])  # fmt: skip
         p = predict_runs(td, fit_runs, point, methods, skip_early, n_boot, seed, moving_avg, step1_kind)
+        steep = p["steep"].map(steep_guard)  # the target's number only; the inner backtests keep theirs
+        p["guard"] = p["guard"].where(p["guard"] != "", steep)
         p = p.assign(target_checkpoint=tv["target_checkpoint"], target_tokens=tv["tokens"], acc_metric=td.acc_metric,
                      chance_source=td.chance_source, n_fit=len(fit_runs), scale_target=tv["scale"],
                      fit_compute_max=float((6.0 * fit_runs["scale"] * fit_runs["tokens"]).max()))  # fmt: skip

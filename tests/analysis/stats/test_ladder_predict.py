@@ -750,3 +750,49 @@ def test_lm_eval_checkpoints_of_a_family_are_a_ladder_without_glue(tmp_path, cap
     assert main(["backtest", *dirs, *six, "--out", str(tmp_path / "c")]) == 0
     out = capsys.readouterr().out
     assert "none inside what the ladder can tell (no inner backtest" in out and "nan%" not in out
+
+
+def test_a_step_2_that_climbs_far_steeper_beyond_the_data_than_across_them_gives_no_number():
+    """Runs that barely leave chance at two losses (a DataDecide-like pair of tiny sizes): the paper's sigmoid,
+    pinned at accuracy 1, can fit them with a cliff just below the lowest loss and predict ~1.0 there (seed 3;
+    found on such a table). Its steepness beyond the data over across them is far above 10: `outside`. The same
+    fit on other draws bends smoothly (steepness ~1-3): no guard."""
+    from src.analysis.stats.backtest import Fit
+    from src.analysis.stats.ladder_methods import MAX_STEEP, fit_method, steep_guard
+
+    def predict_at(seed: int):
+        rng = np.random.default_rng(seed)
+        loss = np.repeat([7.78, 7.11], 3) + 0.005 * rng.standard_normal(6)
+        acc = np.repeat([0.250, 0.258], 3) + 0.002 * rng.standard_normal(6)
+        runs = pd.DataFrame({"model": [f"m{i}" for i in range(6)], "replicate": "", "scale": np.repeat([4e6, 6e6], 3),
+                             "tokens": np.repeat([4e8, 6e8], 3), "loss": loss, "acc": acc})  # fmt: skip
+        step1 = Fit("given", {}, 0.0, 6, lambda n, d: np.full(np.shape(n), 6.7))  # step 1 says: loss 6.7
+        pred = fit_method("two_step_paper", runs, runs, 0.25, step1=lambda warm, kind: step1)
+        return pred(8e6, 8e8)
+
+    cliff, smooth = predict_at(3), predict_at(0)
+    assert cliff.acc > 0.99 and cliff.steep > 5 * MAX_STEEP
+    assert steep_guard(cliff.steep).startswith("outside: step 2 climbs")
+    assert smooth.acc < 0.3 and smooth.steep < 3 and steep_guard(smooth.steep) == ""
+    assert steep_guard(np.nan) == "" and steep_guard(np.inf) != ""
+
+
+def test_the_steep_guard_takes_the_targets_number_and_leaves_the_inner_backtests(tmp_path, monkeypatch):
+    """With the limit at 0 every two-step prediction below its fitted losses is too steep: the target's are
+    guarded, the inner backtests' are not (the method choice must see how each method extrapolates)."""
+    from src.analysis.stats import ladder_methods
+
+    monkeypatch.setattr(ladder_methods, "MAX_STEEP", 0.0)
+    path = tmp_path / "fam.csv"
+    sizes = (7e7, 1.6e8, 4.1e8, 1e9, 1.4e9, 2.8e9, 6.9e9, 1.2e10)
+    _series_table({"fam": (sizes, 3e11, 0.0)}, seed=2, sep="-").to_csv(path, index=False)
+    out = tmp_path / "o"
+    assert (
+        main(["backtest", str(path), "--target", "fam-12b", *SERIES_FLAGS[:-1], "5", "--out", str(out)]) == 0
+    )
+    pred = pd.read_csv(out / "ladder_predictions.csv", keep_default_na=False).set_index("method")
+    assert pred.loc["two_step_paper", "guard"].startswith("outside: step 2 climbs")
+    assert pred.loc["direct", "guard"] == ""
+    inner = pd.read_csv(out / "ladder_inner_backtests.csv", keep_default_na=False)
+    below = inner[(inner["method"] == "two_step_paper") & (inner["steep"] != "")]
+    assert len(below) and not below["guard"].str.contains("climbs").any()
