@@ -64,7 +64,8 @@ def add_ingest_args(p: argparse.ArgumentParser) -> None:
         default=[],
         metavar="CANONICAL=VALUE",
         dest="constants",
-        help="one value for every row, e.g. --set family=OLMo --set metric=acc",
+        help="one value for every row read, in any format, e.g. --set family=OLMo, or --set tokens=1.8e11 for "
+        "results files without a token count",
     )
     g.add_argument("--wide", action="append", default=[], metavar="GLOBS",
                    help="the table is wide: these columns (names or globs, comma-separated) hold metric values; "
