@@ -247,6 +247,26 @@ def select_metrics(ev: pd.DataFrame, globs: list[str]) -> pd.DataFrame:
 
 
 # ---- the one way every command reads its inputs: the reader registry, shaping and the verdict settings ----
+def add_shaping_args(p: argparse.ArgumentParser) -> argparse._ArgumentGroup:
+    """The row-shaping flags (:class:`src.analysis.core.shaping.Shaping`) every reading command takes; returns the
+    group (``add_reader_args`` adds ``--task-mean`` to it)."""
+    s = p.add_argument_group("shaping (docs/design.md 'Shaping'; every change is counted in the notices)")
+    s.add_argument("--where", action="append", default=[], metavar="COL=GLOB",
+                   help="keep rows whose column matches (COL!=GLOB drops them), e.g. --where 'task=arc_*'")  # fmt: skip
+    s.add_argument("--drop-model", action="append", default=[], metavar="GLOB", help="leave models out")
+    s.add_argument("--family-map", default=None, metavar="FILE",
+                   help="YAML model-glob: family (or [families]: a model may sit in several), or a model,family table")  # fmt: skip
+    return s
+
+
+def shaping_of(args: argparse.Namespace):
+    """The :class:`src.analysis.core.shaping.Shaping` the shaping flags give (none given on a command without them)."""
+    from src.analysis.core.shaping import Shaping
+
+    return Shaping(where=getattr(args, "where", None) or [], drop_models=getattr(args, "drop_model", None) or [],
+                   family_map=getattr(args, "family_map", None), task_means=getattr(args, "task_mean", None) or [])  # fmt: skip
+
+
 def add_reader_args(p: argparse.ArgumentParser, settings: bool = True) -> None:
     """Flags of :func:`read_evidence`: the format, what readers need, shaping, declarations and (``settings``)
     the verdict engine's numbers. Table-shaping flags (--column, --wide, ...) come with them."""
@@ -267,12 +287,7 @@ def add_reader_args(p: argparse.ArgumentParser, settings: bool = True) -> None:
     from src.analysis.families.readers.generations import add_generation_args
 
     add_generation_args(p)  # --target-rule, --model-from-name, ... of format generations
-    s = p.add_argument_group("shaping (docs/design.md 'Shaping'; every change is counted in the notices)")
-    s.add_argument("--where", action="append", default=[], metavar="COL=GLOB",
-                   help="keep rows whose column matches (COL!=GLOB drops them), e.g. --where 'task=arc_*'")  # fmt: skip
-    s.add_argument("--drop-model", action="append", default=[], metavar="GLOB", help="leave models out")
-    s.add_argument("--family-map", default=None, metavar="FILE",
-                   help="YAML model-glob: family (or [families]: a model may sit in several), or a model,family table")  # fmt: skip
+    s = add_shaping_args(p)
     s.add_argument("--task-mean", action="append", default=[], metavar="NAME=GLOB",
                    help="add task NAME, the mean over the tasks matching GLOB (weighted by items), e.g. 'mmlu=mmlu_*'")  # fmt: skip
     if settings:
@@ -312,10 +327,9 @@ def read_size_map_file(
 
 
 def read_evidence(args: argparse.Namespace):
-    """The inputs of a command (``args.inputs``) through the reader registry, shaped as its flags say (a command
-    without the shaping flags, e.g. the ladder prediction, reads unshaped)."""
+    """The inputs of a command (``args.inputs``) through the reader registry, shaped as its flags say
+    (:func:`shaping_of`; a command without the shaping flags reads unshaped)."""
     from src.analysis.core.readers import ReadOptions, read_inputs
-    from src.analysis.core.shaping import Shaping
     from src.analysis.families.readers.generations import generation_options
 
     ks = None
@@ -337,9 +351,7 @@ def read_evidence(args: argparse.Namespace):
                "allow_missing": getattr(args, "allow_missing", False), **generation_options(args),
                "tables": getattr(args, "derived_tables", None)},
     )  # fmt: skip
-    shaping = Shaping(where=getattr(args, "where", []) or [], drop_models=getattr(args, "drop_model", []) or [],
-                      family_map=getattr(args, "family_map", None), task_means=getattr(args, "task_mean", []) or [])  # fmt: skip
-    ev = read_inputs(args.inputs, getattr(args, "format", None), options, shaping)
+    ev = read_inputs(args.inputs, getattr(args, "format", None), options, shaping_of(args))
     globs = [g.strip() for v in getattr(args, "metric", []) or [] for g in str(v).split(",") if g.strip()]
     if globs:
         ev.table = select_metrics(ev.table, globs)

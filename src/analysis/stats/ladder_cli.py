@@ -101,14 +101,9 @@ def add_ladder_args(p: argparse.ArgumentParser, chance: bool = True) -> None:
         g.add_argument("--tokens-per-step", type=float, default=None, metavar="T",
                        help="lm-eval checkpoints: training tokens per optimizer step (fills the tokens column)")  # fmt: skip
     if not any("--where" in a.option_strings for a in p._actions):
-        s = p.add_argument_group(
-            "shaping (the same flags as every reading command; docs/design.md 'Shaping')"
-        )
-        s.add_argument("--where", action="append", default=[], metavar="COL=GLOB",
-                       help="keep rows whose column matches (COL!=GLOB drops them), e.g. --where 'family=pythia'")  # fmt: skip
-        s.add_argument("--drop-model", action="append", default=[], metavar="GLOB", help="leave models out")
-        s.add_argument("--family-map", default=None, metavar="FILE",
-                       help="YAML model-glob: family, or a model,family table")  # fmt: skip
+        from src.analysis.core.inputs import add_shaping_args
+
+        add_shaping_args(p)
     if chance:
         g.add_argument(
             "--chance",
@@ -501,6 +496,7 @@ def prediction_figure(table: pd.DataFrame, method: str, target: str):
     ax = fig.subplots()
     y = np.arange(len(tasks))
     methods = list(dict.fromkeys(table["method"]))
+    act = table.groupby("task", sort=False)["actual"].first().reindex(tasks)
     for j, m in enumerate(methods):
         g = table[(table["method"] == m) & (table["guard"] == "")].set_index("task").reindex(tasks)
         if m == method:
@@ -508,16 +504,16 @@ def prediction_figure(table: pd.DataFrame, method: str, target: str):
             has = bool(np.isfinite(g["lo"]).any())
             ax.errorbar(g["pred"], y, xerr=np.nan_to_num(err), fmt="D", color="C3", ms=5, capsize=3, zorder=4,
                         label=f"{m} ({'interval: calibrated in the ladder' if has else 'no interval: too few inner backtests'})")  # fmt: skip
-            for yi, t in enumerate(tasks):  # no prediction: say why beside the actual value
-                kind = table.loc[(table["method"] == m) & (table["task"] == t), "guard"].str.split(":").str[0]
-                if len(kind) and kind.iloc[0]:
-                    act_t = table.loc[table["task"] == t, "actual"].iloc[0]
-                    ax.annotate(f"{m}: {kind.iloc[0]}", (act_t, yi), xytext=(8, 0), textcoords="offset points",
-                                va="center", fontsize=6, color="C3")  # fmt: skip
+            kinds = (
+                table[table["method"] == m].set_index("task")["guard"].str.split(":").str[0].reindex(tasks)
+            )
+            for yi, (kind, a) in enumerate(zip(kinds, act, strict=True)):  # no number: why, beside the actual
+                if isinstance(kind, str) and kind:
+                    ax.annotate(f"{m}: {kind}", (a, yi), xytext=(8, 0), textcoords="offset points", va="center",
+                                fontsize=6, color="C3")  # fmt: skip
         else:
             ax.scatter(g["pred"], y + 0.12 * (j - len(methods) / 2) / len(methods), s=10, color=[f"C{i}" for i in range(10) if i != 3][j % 9],
                        alpha=0.7, label=m)  # fmt: skip
-    act = table.groupby("task", sort=False)["actual"].first().reindex(tasks)
     ax.scatter(act, y, marker="*", s=110, color="k", zorder=5, label=f"{target} actual")
     ax.set_yticks(y, tasks, fontsize=7)
     ax.invert_yaxis()

@@ -331,8 +331,10 @@ def fit_method(
     else:
         raise ValueError(f"unknown method {method!r}")
     lo_l, hi_l = float(ck["loss"].min()), float(ck["loss"].max())
+    acc_lo, acc_hi = float(s2.predict(lo_l)), float(s2.predict(hi_l))  # step 2 at the fitted losses' ends
     resid = ck["acc"].to_numpy() - s2.predict(ck["loss"].to_numpy())
-    flat = _rise_guard(float(s2.predict(lo_l)), float(s2.predict(hi_l)), resid)
+    flat = _rise_guard(acc_lo, acc_hi, resid)
+    across = abs(acc_lo - acc_hi) / max(hi_l - lo_l, 1e-12)  # step 2's mean slope across the fitted losses
 
     cmax = float((6.0 * runs["scale"] * runs["tokens"]).max())
 
@@ -347,8 +349,7 @@ def fit_method(
         acc = float(s2.predict(lp))
         steep = np.nan
         if lp < lo_l:
-            across = abs(float(s2.predict(lo_l)) - float(s2.predict(hi_l))) / max(hi_l - lo_l, 1e-12)
-            beyond = abs(acc - float(s2.predict(lo_l))) / (lo_l - lp)
+            beyond = abs(acc - acc_lo) / (lo_l - lp)
             steep = beyond / across if across > 0 else np.inf
         return Prediction(acc, lp, guard, params, steep)
 

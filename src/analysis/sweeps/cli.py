@@ -79,13 +79,12 @@ def _load(args: argparse.Namespace) -> pd.DataFrame:
     """The inputs' evidence table (rows with a value), restricted to the metrics this command uses (the split's, or
     those without a split prefix), with ``source`` = the input each row came from (a sweep's label, a table file's
     stem: one set of outputs each); one error lists every used metric whose direction or kind is not known."""
-    from src.analysis.core.shaping import Shaping, shape
+    from src.analysis.core.inputs import shaping_of
+    from src.analysis.core.shaping import shape
 
     ev = load_evidence(args.inputs, args, args.allow_incomplete, args.allow_missing, split=args.split)
-    shaping = Shaping(where=getattr(args, "where", None) or [], drop_models=getattr(args, "drop_model", None) or [],
-                      family_map=getattr(args, "family_map", None))  # fmt: skip
     notices: list[str] = []
-    ev, _ = shape(ev, pd.DataFrame(), shaping, notices)
+    ev, _ = shape(ev, pd.DataFrame(), shaping_of(args), notices)
     for n in notices:
         print(f"note: {n}")
     runs = ev[ev["value"].notna()].reset_index(drop=True)
