@@ -159,6 +159,12 @@ def checkpoints(ev: pd.DataFrame, task: str, acc_metric: str, loss_metric: str) 
     w = t.groupby([*cols, "metric"], dropna=False, sort=False)["value"].first().unstack("metric")
     w = w.rename(columns={acc_metric: "acc", loss_metric: "loss"})[["acc", "loss"]].reset_index()
     w = w.dropna(subset=["acc", "loss", "tokens"])
+    bad = ~w["acc"].between(0.0, 1.0)
+    if bad.any():  # --acc-metric names an accuracy, registered or not: a share of items
+        r = w[bad].iloc[0]
+        raise InputError(f"task {task!r}: accuracy {acc_metric!r} of model {r['model']!r} is {r['acc']:g}, not in "
+                         f"[0, 1] ({int(bad.sum())} such value(s))",
+                         fix="give accuracies as shares (a percentage: divide by 100), or name the accuracy with --acc-metric")  # fmt: skip
     if extra:
         mult = t.groupby(["model", "replicate"])[extra[0]].first()
         w = w.merge(mult.rename("mult").reset_index(), on=RUN_COLS, how="left")

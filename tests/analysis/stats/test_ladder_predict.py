@@ -796,3 +796,29 @@ def test_the_steep_guard_takes_the_targets_number_and_leaves_the_inner_backtests
     inner = pd.read_csv(out / "ladder_inner_backtests.csv", keep_default_na=False)
     below = inner[(inner["method"] == "two_step_paper") & (inner["steep"] != "")]
     assert len(below) and not below["guard"].str.contains("climbs").any()
+
+
+def test_an_accuracy_no_registry_knows_is_still_a_share(tmp_path):
+    """--acc-metric names an accuracy whatever its name (`my_score`): one value of 1.7, or a table in percent, is
+    one line naming task, model and value. Before, it went into the fits and surfaced as "no inner backtest could
+    be made"."""
+    ev = _series_table(
+        {"lab": ((7e7, 1.6e8, 4.1e8, 1e9, 1.4e9, 2.8e9, 6.9e9, 1.2e10), 3e11, 0.0)}, seed=5, sep="-"
+    )
+    ev["metric"] = ev["metric"].replace({"acc": "my_score"})
+    flags = ["--target", "lab-12b", "--loss-metric", "val:loss", "--acc-metric", "my_score", "--chance", "arc=0.25",
+             "--n-boot", "0", "--out", str(tmp_path / "o")]  # fmt: skip
+    path = tmp_path / "t.csv"
+    ev.to_csv(path, index=False)
+    assert main(["backtest", str(path), *flags]) == 0  # a share by any name is read
+    bad = ev.copy()
+    bad.loc[(bad["model"] == "lab-0.16b") & (bad["metric"] == "my_score"), "value"] = 1.7
+    bad.to_csv(path, index=False)
+    with pytest.raises(
+        InputError, match=r"task 'arc': accuracy 'my_score' of model 'lab-0.16b' is 1.7, not in \[0, 1\]"
+    ):
+        main(["backtest", str(path), *flags])
+    pct = ev.assign(value=np.where(ev["metric"] == "my_score", 100 * ev["value"], ev["value"]))
+    pct.to_csv(path, index=False)
+    with pytest.raises(InputError, match=r"\(8 such value\(s\)\)"):
+        main(["backtest", str(path), *flags])
